@@ -1,0 +1,93 @@
+#ifndef ROOTED_COMMON_AUTH_JWT_H_
+#define ROOTED_COMMON_AUTH_JWT_H_
+
+#include "absl/strings/string_view.h"
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/auth/principal.h"
+#include "common/base/clock.h"
+
+namespace rooted {
+
+// Each key is bound to exactly one algorithm. A token whose header names any
+// other algorithm ("none", HS256 where RS256 is configured, ...) is rejected
+// before its signature is looked at: this is the algorithm-confusion defence.
+enum class JwtAlgorithm { kHs256, kRs256 };
+
+absl::StatusOr<JwtAlgorithm> ParseJwtAlgorithm(absl::string_view name);
+
+struct JwtVerifierSettings {
+  JwtAlgorithm algorithm = JwtAlgorithm::kHs256;
+  // HS256: the shared secret (at least 32 bytes). RS256: a PEM public key
+  // (RSA, at least 2048 bits).
+  std::string key;
+  std::string issuer;
+  std::string audience;
+  // Allowed clock skew for exp and nbf.
+  absl::Duration leeway = absl::Seconds(30);
+};
+
+// Verifies bearer tokens: signature, then iss, aud, exp, nbf, sub, roles and
+// organisation. Errors are UNAUTHENTICATED and never echo the token.
+// Thread safety: Verify may be called concurrently.
+class JwtVerifier {
+ public:
+  static absl::StatusOr<std::unique_ptr<JwtVerifier>> Create(JwtVerifierSettings settings,
+                                                              const Clock& clock);
+  ~JwtVerifier();
+  JwtVerifier(const JwtVerifier&) = delete;
+  JwtVerifier& operator=(const JwtVerifier&) = delete;
+
+  absl::StatusOr<Principal> Verify(absl::string_view token) const;
+
+ private:
+  struct Key;
+  JwtVerifier(JwtVerifierSettings settings, std::unique_ptr<Key> key, const Clock& clock);
+  bool SignatureMatches(absl::string_view signed_part, absl::string_view signature) const;
+
+  JwtVerifierSettings settings_;
+  std::unique_ptr<Key> key_;
+  const Clock& clock_;
+};
+
+struct TokenRequest {
+  Principal principal;
+  std::string issuer;
+  std::string audience;
+  absl::Time issued_at;
+  absl::Duration lifetime = absl::Hours(8);
+};
+
+// Mints tokens: for rootedctl's local tokens and for tests.
+class JwtSigner {
+ public:
+  // HS256: the shared secret. RS256: a PEM private key.
+  static absl::StatusOr<std::unique_ptr<JwtSigner>> Create(JwtAlgorithm algorithm,
+                                                           std::string key);
+  ~JwtSigner();
+  JwtSigner(const JwtSigner&) = delete;
+  JwtSigner& operator=(const JwtSigner&) = delete;
+
+  absl::StatusOr<std::string> Sign(const TokenRequest& request) const;
+  // Signs an arbitrary header and payload, for tests of hostile tokens.
+  absl::StatusOr<std::string> SignRaw(absl::string_view header_json,
+                                      absl::string_view payload_json) const;
+
+ private:
+  struct Key;
+  JwtSigner(JwtAlgorithm algorithm, std::unique_ptr<Key> key);
+  JwtAlgorithm algorithm_;
+  std::unique_ptr<Key> key_;
+};
+
+std::string Base64UrlEncode(absl::string_view data);
+// Strict: unpadded base64url only.
+absl::StatusOr<std::string> Base64UrlDecode(absl::string_view text);
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_AUTH_JWT_H_

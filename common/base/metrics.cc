@@ -1,0 +1,85 @@
+#include "absl/strings/string_view.h"
+#include "common/base/metrics.h"
+
+namespace rooted {
+
+Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry, const std::string& service)
+    : registry_(std::move(registry)),
+      rpc_requests_(prometheus::BuildCounter()
+                        .Name("rooted_rpc_requests_total")
+                        .Help("gRPC requests handled, by method and status code")
+                        .Labels({{"service", service}})
+                        .Register(*registry_)),
+      rpc_duration_(prometheus::BuildHistogram()
+                        .Name("rooted_rpc_duration_seconds")
+                        .Help("gRPC handler latency, by method")
+                        .Labels({{"service", service}})
+                        .Register(*registry_)),
+      events_produced_(prometheus::BuildCounter()
+                           .Name("rooted_events_produced_total")
+                           .Help("Events delivered to Kafka (delivery report received)")
+                           .Labels({{"service", service}})
+                           .Register(*registry_)),
+      produce_failures_(prometheus::BuildCounter()
+                            .Name("rooted_events_produce_failures_total")
+                            .Help("Events whose delivery failed and will be retried")
+                            .Labels({{"service", service}})
+                            .Register(*registry_)),
+      events_consumed_(prometheus::BuildCounter()
+                           .Name("rooted_events_consumed_total")
+                           .Help("Events consumed, by outcome (applied, duplicate, retried)")
+                           .Labels({{"service", service}})
+                           .Register(*registry_)),
+      events_dead_lettered_(prometheus::BuildCounter()
+                                .Name("rooted_events_dead_lettered_total")
+                                .Help("Events sent to a dead-letter topic")
+                                .Labels({{"service", service}})
+                                .Register(*registry_)),
+      outbox_depth_(prometheus::BuildGauge()
+                        .Name("rooted_outbox_depth")
+                        .Help("Events written to the outbox and not yet delivered to Kafka")
+                        .Labels({{"service", service}})
+                        .Register(*registry_)
+                        .Add({})),
+      consumer_lag_(prometheus::BuildGauge()
+                        .Name("rooted_consumer_lag")
+                        .Help("Messages behind the partition's high watermark")
+                        .Labels({{"service", service}})
+                        .Register(*registry_)) {}
+
+const prometheus::Histogram::BucketBoundaries& Metrics::LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+  return kBuckets;
+}
+
+void Metrics::RecordRpc(absl::string_view method, absl::string_view code, double seconds) {
+  rpc_requests_.Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
+  rpc_duration_.Add({{"method", std::string(method)}}, LatencyBuckets()).Observe(seconds);
+}
+
+void Metrics::RecordProduced(absl::string_view topic) {
+  events_produced_.Add({{"topic", std::string(topic)}}).Increment();
+}
+
+void Metrics::RecordProduceFailure(absl::string_view topic) {
+  produce_failures_.Add({{"topic", std::string(topic)}}).Increment();
+}
+
+void Metrics::RecordConsumed(absl::string_view topic, absl::string_view outcome) {
+  events_consumed_.Add({{"topic", std::string(topic)}, {"outcome", std::string(outcome)}})
+      .Increment();
+}
+
+void Metrics::RecordDeadLettered(absl::string_view topic) {
+  events_dead_lettered_.Add({{"topic", std::string(topic)}}).Increment();
+}
+
+void Metrics::SetOutboxDepth(double depth) { outbox_depth_.Set(depth); }
+
+void Metrics::SetConsumerLag(absl::string_view topic, int32_t partition, double lag) {
+  consumer_lag_.Add({{"topic", std::string(topic)}, {"partition", std::to_string(partition)}})
+      .Set(lag);
+}
+
+}  // namespace rooted

@@ -1,0 +1,57 @@
+#ifndef ROOTED_COMMON_BASE_METRICS_H_
+#define ROOTED_COMMON_BASE_METRICS_H_
+
+#include "absl/strings/string_view.h"
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace rooted {
+
+// The metrics every service exports, on one registry built in main. Names are
+// the contract with deploy/ (dashboards and alerts); change them together.
+// Labels never carry personal data: methods, codes, topics, school URNs.
+// Thread safety: every method may be called concurrently.
+class Metrics {
+ public:
+  Metrics(std::shared_ptr<prometheus::Registry> registry, const std::string& service);
+
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+  // rooted_rpc_requests_total{method,code}, rooted_rpc_duration_seconds{method}
+  void RecordRpc(absl::string_view method, absl::string_view code, double seconds);
+  // rooted_events_produced_total{topic} / rooted_events_produce_failures_total{topic}
+  void RecordProduced(absl::string_view topic);
+  void RecordProduceFailure(absl::string_view topic);
+  // rooted_events_consumed_total{topic,outcome}: outcome is applied, duplicate or retried.
+  void RecordConsumed(absl::string_view topic, absl::string_view outcome);
+  // rooted_events_dead_lettered_total{topic}
+  void RecordDeadLettered(absl::string_view topic);
+  // rooted_outbox_depth
+  void SetOutboxDepth(double depth);
+  // rooted_consumer_lag{topic,partition}
+  void SetConsumerLag(absl::string_view topic, int32_t partition, double lag);
+
+  static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& rpc_requests_;
+  prometheus::Family<prometheus::Histogram>& rpc_duration_;
+  prometheus::Family<prometheus::Counter>& events_produced_;
+  prometheus::Family<prometheus::Counter>& produce_failures_;
+  prometheus::Family<prometheus::Counter>& events_consumed_;
+  prometheus::Family<prometheus::Counter>& events_dead_lettered_;
+  prometheus::Gauge& outbox_depth_;
+  prometheus::Family<prometheus::Gauge>& consumer_lag_;
+};
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_BASE_METRICS_H_

@@ -1,0 +1,35 @@
+#ifndef ROOTED_COMMON_IDENTITY_PUPIL_REF_H_
+#define ROOTED_COMMON_IDENTITY_PUPIL_REF_H_
+
+#include "absl/strings/string_view.h"
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/identity/upn.h"
+
+namespace rooted {
+
+// Turns a UPN into the pseudonymous pupil reference that travels on Kafka:
+// "pr_" + the first 128 bits of HMAC-SHA256(council secret, UPN), hex.
+// The same UPN always gives the same reference under one secret; without the
+// secret the reference reveals nothing. Thread safety: immutable, shareable.
+class PupilRefHasher {
+ public:
+  static constexpr size_t kMinSecretBytes = 32;
+
+  // Fails when the secret is shorter than kMinSecretBytes.
+  static absl::StatusOr<PupilRefHasher> Create(std::string secret);
+
+  std::string RefFor(const Upn& upn) const;
+
+  // True for strings of the shape RefFor makes.
+  static bool LooksLikeRef(absl::string_view text);
+
+ private:
+  explicit PupilRefHasher(std::string secret) : secret_(std::move(secret)) {}
+  std::string secret_;
+};
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_IDENTITY_PUPIL_REF_H_

@@ -1,0 +1,146 @@
+#include "absl/strings/string_view.h"
+#include "common/outbox/outbox.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/ids.h"
+
+namespace rooted {
+namespace {
+
+constexpr char kRenewLease[] = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and 1 or 0
+)lua";
+
+const std::string* FieldOf(const RedisReply& fields, absl::string_view name) {
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    if (fields.elements[i].str == name) return &fields.elements[i + 1].str;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> OutboxAppendCommand(const std::string& stream_key,
+                                             const OutboxEvent& event) {
+  return {"XADD",    stream_key,       "*",          "topic",   event.topic,
+          "key",     event.key,        "payload",    event.payload, "event_id",
+          event.event_id, "event_type", event.event_type};
+}
+
+OutboxRelay::OutboxRelay(RedisClient& redis, EventProducer& producer,
+                         OutboxRelayOptions options, Metrics& metrics, Logger& logger)
+    : redis_(redis),
+      producer_(producer),
+      options_(std::move(options)),
+      metrics_(metrics),
+      logger_(logger),
+      owner_(NewUuid()) {}
+
+OutboxRelay::~OutboxRelay() {
+  if (thread_.joinable()) Stop(absl::ZeroDuration());
+}
+
+void OutboxRelay::Start() {
+  running_.store(true);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void OutboxRelay::Stop(absl::Duration drain) {
+  running_.store(false);
+  if (thread_.joinable()) thread_.join();
+  const absl::Time deadline = absl::Now() + drain;
+  while (absl::Now() < deadline) {
+    absl::StatusOr<size_t> relayed = RelayOnce();
+    if (!relayed.ok() || *relayed == 0) break;
+  }
+  (void)redis_.Eval(RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                                "return redis.call('DEL', KEYS[1]) end return 0"),
+                    {options_.lease_key}, {owner_});
+}
+
+absl::StatusOr<bool> OutboxRelay::HoldLease() {
+  static const RedisScript renew(kRenewLease);
+  absl::StatusOr<RedisReply> reply =
+      redis_.Eval(renew, {options_.lease_key},
+                  {owner_, std::to_string(absl::ToInt64Milliseconds(options_.lease_ttl))});
+  if (!reply.ok()) return reply.status();
+  return reply->integer == 1;
+}
+
+absl::StatusOr<int64_t> OutboxRelay::Depth() {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"XLEN", options_.stream_key});
+  if (!reply.ok()) return reply.status();
+  return reply->integer;
+}
+
+absl::StatusOr<size_t> OutboxRelay::RelayOnce() {
+  absl::StatusOr<bool> leader = HoldLease();
+  if (!leader.ok()) return leader.status();
+  if (!*leader) return 0;
+  absl::StatusOr<RedisReply> range = redis_.Command(
+      {"XRANGE", options_.stream_key, "-", "+", "COUNT", std::to_string(options_.batch_size)});
+  if (!range.ok()) return range.status();
+  std::vector<std::string> ids;
+  std::vector<OutgoingMessage> messages;
+  for (const RedisReply& entry : range->elements) {
+    if (entry.elements.size() != 2) continue;
+    const RedisReply& fields = entry.elements[1];
+    const std::string* topic = FieldOf(fields, "topic");
+    const std::string* key = FieldOf(fields, "key");
+    const std::string* payload = FieldOf(fields, "payload");
+    const std::string* event_id = FieldOf(fields, "event_id");
+    const std::string* event_type = FieldOf(fields, "event_type");
+    if (!topic || !key || !payload || !event_id || !event_type) {
+      logger_.Error("outbox entry is malformed; leaving it for an operator",
+                    {{"entry", entry.elements[0].str}});
+      continue;
+    }
+    ids.push_back(entry.elements[0].str);
+    messages.push_back(OutgoingMessage{*topic, *key, *payload,
+                                       {{"event_id", *event_id},
+                                        {"event_type", *event_type},
+                                        {"producer", options_.producer_name}}});
+  }
+  if (messages.empty()) {
+    metrics_.SetOutboxDepth(0);
+    return 0;
+  }
+  std::vector<absl::Status> results = producer_.Deliver(messages, options_.delivery_timeout);
+  std::vector<std::string> delivered = {"XDEL", options_.stream_key};
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].ok()) {
+      delivered.push_back(ids[i]);
+      metrics_.RecordProduced(messages[i].topic);
+    } else {
+      metrics_.RecordProduceFailure(messages[i].topic);
+      logger_.Warn("outbox delivery failed; will retry",
+                   {{"topic", messages[i].topic}, {"error", std::string(results[i].message())}});
+    }
+  }
+  if (delivered.size() > 2) {
+    absl::StatusOr<RedisReply> removed = redis_.Command(delivered);
+    if (!removed.ok()) return removed.status();
+  }
+  if (absl::StatusOr<int64_t> depth = Depth(); depth.ok()) metrics_.SetOutboxDepth(double(*depth));
+  return delivered.size() - 2;
+}
+
+void OutboxRelay::Run() {
+  absl::Duration backoff = options_.idle_wait;
+  while (running_.load()) {
+    absl::StatusOr<size_t> relayed = RelayOnce();
+    if (!relayed.ok()) {
+      logger_.Warn("outbox relay round failed", {{"error", std::string(relayed.status().message())}});
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(2));
+      continue;
+    }
+    backoff = options_.idle_wait;
+    if (*relayed == 0) absl::SleepFor(options_.idle_wait);
+  }
+}
+
+}  // namespace rooted

@@ -1,0 +1,61 @@
+#include "absl/strings/string_view.h"
+#include "common/redis/idempotency.h"
+
+#include <openssl/sha.h>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace rooted {
+namespace {
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+std::string Fingerprint(const google::protobuf::Message& request) {
+  const std::string bytes = DeterministicBytes(request);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return std::string(reinterpret_cast<char*>(digest), SHA256_DIGEST_LENGTH);
+}
+
+}  // namespace
+
+std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
+                           absl::string_view method, absl::string_view request_id) {
+  return absl::StrCat(prefix, ":idem:", method, ":", subject, ":", request_id);
+}
+
+std::string EncodeFirstAnswer(const google::protobuf::Message& request,
+                              const google::protobuf::Message& response) {
+  return absl::StrCat(Fingerprint(request), DeterministicBytes(response));
+}
+
+absl::Status DecodeFirstAnswer(absl::string_view stored,
+                               const google::protobuf::Message& request,
+                               google::protobuf::Message* response) {
+  if (stored.size() < SHA256_DIGEST_LENGTH) {
+    return absl::InternalError("stored answer is corrupt");
+  }
+  if (stored.substr(0, SHA256_DIGEST_LENGTH) != Fingerprint(request)) {
+    return absl::AlreadyExistsError(
+        "request_id: already used for a different request; use a new request id");
+  }
+  const absl::string_view body = stored.substr(SHA256_DIGEST_LENGTH);
+  if (!response->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return absl::InternalError("stored answer is corrupt");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rooted

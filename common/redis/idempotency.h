@@ -1,0 +1,37 @@
+#ifndef ROOTED_COMMON_REDIS_IDEMPOTENCY_H_
+#define ROOTED_COMMON_REDIS_IDEMPOTENCY_H_
+
+#include "absl/strings/string_view.h"
+#include <string>
+#include <string_view>
+
+#include <google/protobuf/message.h>
+
+#include "absl/status/status.h"
+
+namespace rooted {
+
+// Idempotent RPCs keep the first answer under a guard key; a retry with the
+// same request id gets that answer back. A different request under the same
+// id is refused, so a client bug cannot silently return someone else's result.
+
+// How long a request id is remembered.
+inline constexpr int64_t kIdempotencyTtlSeconds = 7 * 24 * 3600;
+
+// Scoped by caller and method, so two clients cannot collide on an id.
+std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
+                           absl::string_view method, absl::string_view request_id);
+
+// The guard value: a fingerprint of the request, then the response bytes.
+std::string EncodeFirstAnswer(const google::protobuf::Message& request,
+                              const google::protobuf::Message& response);
+
+// Fills `response` from a stored guard value. ALREADY_EXISTS naming
+// request_id when the stored answer was for a different request.
+absl::Status DecodeFirstAnswer(absl::string_view stored,
+                               const google::protobuf::Message& request,
+                               google::protobuf::Message* response);
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_REDIS_IDEMPOTENCY_H_

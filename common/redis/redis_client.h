@@ -1,0 +1,100 @@
+#ifndef ROOTED_COMMON_REDIS_REDIS_CLIENT_H_
+#define ROOTED_COMMON_REDIS_REDIS_CLIENT_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+struct redisContext;
+
+namespace rooted {
+
+// A reply copied out of hiredis, so it outlives the connection.
+struct RedisReply {
+  enum class Type { kNil, kInteger, kString, kStatus, kArray, kError };
+  Type type = Type::kNil;
+  int64_t integer = 0;
+  std::string str;  // kString, kStatus, kError
+  std::vector<RedisReply> elements;
+
+  bool is_nil() const { return type == Type::kNil; }
+  bool is_error() const { return type == Type::kError; }
+};
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  // ACL user and password; empty user means the password is for "default".
+  std::string user;
+  std::string password;
+  int database = 0;
+  absl::Duration connect_timeout = absl::Seconds(2);
+  absl::Duration command_timeout = absl::Seconds(2);
+  int pool_size = 16;
+};
+
+// A Lua script sent by SHA1 (EVALSHA), falling back to EVAL once when the
+// server does not have it cached (after a restart or SCRIPT FLUSH).
+class RedisScript {
+ public:
+  explicit RedisScript(std::string source);
+  const std::string& source() const { return source_; }
+  const std::string& sha1() const { return sha1_; }
+
+ private:
+  std::string source_;
+  std::string sha1_;
+};
+
+// A pool of blocking hiredis connections with connect and command timeouts.
+// A connection that fails is dropped and a new one made on next use, so a
+// restarted Redis is picked up without restarting the service.
+//
+// Error handling: connection failures and timeouts are UNAVAILABLE (safe to
+// retry); error replies from the server are INTERNAL with Redis's message.
+// Thread safety: all methods may be called concurrently; each call holds one
+// pooled connection for its duration.
+class RedisClient {
+ public:
+  explicit RedisClient(RedisOptions options);
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // Binary-safe: arguments are passed with their lengths.
+  absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args);
+  // Sends all commands, then reads all replies: one round trip. Server error
+  // replies come back as kError elements rather than failing the whole call.
+  absl::StatusOr<std::vector<RedisReply>> Pipeline(
+      const std::vector<std::vector<std::string>>& commands);
+  absl::StatusOr<RedisReply> Eval(const RedisScript& script,
+                                  const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& args);
+  absl::Status Ping();
+
+  const RedisOptions& options() const { return options_; }
+
+ private:
+  struct Connection;
+  class Lease;
+
+  absl::StatusOr<std::unique_ptr<Connection>> Connect() const;
+  absl::StatusOr<std::unique_ptr<Connection>> Acquire();
+  void Release(std::unique_ptr<Connection> connection, bool healthy);
+
+  const RedisOptions options_;
+  std::mutex mu_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  int open_ = 0;
+};
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_REDIS_REDIS_CLIENT_H_

@@ -1,0 +1,114 @@
+#include "common/server/service_runtime.h"
+
+#include <signal.h>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace rooted {
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+std::string WaitForShutdownSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal_number = 0;
+  sigwait(&set, &signal_number);
+  return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
+    GrpcServerOptions options, const std::vector<grpc::Service*>& services,
+    std::vector<ReadinessCheck> readiness, Logger& logger) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::unique_ptr<GrpcServer> server(new GrpcServer(options, std::move(readiness), logger));
+  grpc::ServerBuilder builder;
+  // Local runs are plaintext on loopback; in a cluster, mTLS is terminated by
+  // the mesh. Tokens are checked by RpcGuard either way.
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for gRPC on ", options.listen_address));
+  }
+  server->SetServing(false);
+  server->watcher_ = std::thread([s = server.get()] { s->WatchReadiness(); });
+  return server;
+}
+
+GrpcServer::GrpcServer(GrpcServerOptions options, std::vector<ReadinessCheck> readiness,
+                       Logger& logger)
+    : options_(std::move(options)), readiness_(std::move(readiness)), logger_(logger) {}
+
+GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }
+
+void GrpcServer::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", serving);
+  for (const std::string& name : options_.service_names) health->SetServingStatus(name, serving);
+}
+
+void GrpcServer::WatchReadiness() {
+  while (!stopping_.load()) {
+    bool ok = true;
+    std::string why;
+    for (const ReadinessCheck& check : readiness_) {
+      if (absl::Status s = check(); !s.ok()) {
+        ok = false;
+        why = std::string(s.message());
+        break;
+      }
+    }
+    if (stopping_.load()) break;
+    if (ok != ready_.load()) {
+      ready_.store(ok);
+      SetServing(ok);
+      if (ok) {
+        logger_.Info("ready");
+      } else {
+        logger_.Warn("not ready", {{"reason", why}});
+      }
+    }
+    for (int i = 0; i < 10 && !stopping_.load(); ++i) absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
+void GrpcServer::Shutdown(absl::Duration drain) {
+  if (stopping_.exchange(true)) return;
+  if (watcher_.joinable()) watcher_.join();
+  ready_.store(false);
+  if (server_) {
+    SetServing(false);
+    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(drain));
+    server_->Wait();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsEndpoint(
+    const std::string& address, const Metrics& metrics) {
+  try {
+    auto exposer = std::make_unique<prometheus::Exposer>(address);
+    exposer->RegisterCollectable(metrics.registry());
+    return exposer;
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
+  }
+}
+
+}  // namespace rooted

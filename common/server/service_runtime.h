@@ -1,0 +1,73 @@
+#ifndef ROOTED_COMMON_SERVER_SERVICE_RUNTIME_H_
+#define ROOTED_COMMON_SERVER_SERVICE_RUNTIME_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/exposer.h>
+
+#include "absl/status/statusor.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+
+namespace rooted {
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
+// later. Call first thing in main, so WaitForShutdownSignal can take them.
+void BlockShutdownSignals();
+// Waits for SIGTERM or SIGINT; returns the signal's name.
+std::string WaitForShutdownSignal();
+
+struct GrpcServerOptions {
+  std::string listen_address;  // host:port; port 0 picks a free one
+  // Names reported through grpc.health.v1 beside "" (the whole server).
+  std::vector<std::string> service_names;
+  int max_message_bytes = 4 * 1024 * 1024;
+};
+
+// A gRPC server with health checking and reflection. Health is NOT_SERVING
+// until every readiness check passes, and is re-checked every second, so a
+// lost Redis or Kafka takes the pod out of load balancing.
+class GrpcServer {
+ public:
+  using ReadinessCheck = std::function<absl::Status()>;
+
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      GrpcServerOptions options, const std::vector<grpc::Service*>& services,
+      std::vector<ReadinessCheck> readiness, Logger& logger);
+  ~GrpcServer();
+
+  int port() const { return port_; }
+  bool ready() const { return ready_.load(); }
+
+  // Health goes NOT_SERVING, new calls are refused, in-flight calls get up to
+  // `drain` to finish.
+  void Shutdown(absl::Duration drain);
+
+ private:
+  GrpcServer(GrpcServerOptions options, std::vector<ReadinessCheck> readiness, Logger& logger);
+  void SetServing(bool serving);
+  void WatchReadiness();
+
+  GrpcServerOptions options_;
+  std::vector<ReadinessCheck> readiness_;
+  Logger& logger_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread watcher_;
+};
+
+// The Prometheus endpoint on its own port ("0.0.0.0:9464"; port 0 picks one).
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsEndpoint(
+    const std::string& address, const Metrics& metrics);
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_SERVER_SERVICE_RUNTIME_H_
