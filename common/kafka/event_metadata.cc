@@ -1,0 +1,29 @@
+#include "common/kafka/event_metadata.h"
+
+#include "common/base/ids.h"
+
+namespace rooted {
+
+void FillEventMetadata(rooted::common::v1::EventMetadata* metadata, absl::string_view producer,
+                       absl::string_view correlation_id, absl::string_view causation_id,
+                       absl::string_view event_type, const Principal& actor, absl::Time now) {
+  metadata->set_event_id(NewUuid());
+  const int64_t nanos = absl::ToUnixNanos(now);
+  metadata->mutable_occurred_at()->set_seconds(nanos / 1'000'000'000);
+  metadata->mutable_occurred_at()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  metadata->set_producer(std::string(producer));
+  metadata->set_correlation_id(std::string(correlation_id));
+  metadata->set_causation_id(std::string(causation_id));
+  metadata->set_event_type(std::string(event_type));
+  metadata->set_la_code(actor.la_code);
+  *metadata->mutable_actor() = actor.ToActor();
+}
+
+OutboxEvent ToOutboxEvent(absl::string_view topic, absl::string_view key,
+                          const rooted::common::v1::EventMetadata& metadata,
+                          const google::protobuf::Message& envelope) {
+  return OutboxEvent{std::string(topic), std::string(key), envelope.SerializeAsString(),
+                     metadata.event_id(), metadata.event_type()};
+}
+
+}  // namespace rooted

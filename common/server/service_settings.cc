@@ -1,0 +1,41 @@
+#include "common/server/service_settings.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/status_macros.h"
+
+namespace rooted {
+
+absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int default_grpc_port,
+                                                    int default_metrics_port) {
+  ServiceSettings s;
+  s.grpc_address = config.String("grpc-address", absl::StrCat("0.0.0.0:", default_grpc_port));
+  s.metrics_address =
+      config.String("metrics-address", absl::StrCat("0.0.0.0:", default_metrics_port));
+  ASSIGN_OR_RETURN(s.log_level, Logger::ParseLevel(config.String("log-level", "info")));
+  s.redis.host = config.String("redis-host", "127.0.0.1");
+  ASSIGN_OR_RETURN(int64_t redis_port, config.Int("redis-port", 6379, 1, 65535));
+  s.redis.port = static_cast<int>(redis_port);
+  s.redis.user = config.String("redis-user", "");
+  if (absl::StatusOr<std::string> password = config.Secret("redis-password", 1); password.ok()) {
+    s.redis.password = *password;
+  }
+  ASSIGN_OR_RETURN(int64_t db, config.Int("redis-db", 0, 0, 15));
+  s.redis.database = static_cast<int>(db);
+  ASSIGN_OR_RETURN(int64_t pool, config.Int("redis-pool-size", 16, 1, 256));
+  s.redis.pool_size = static_cast<int>(pool);
+  ASSIGN_OR_RETURN(s.redis.command_timeout, config.Duration("redis-timeout", absl::Seconds(2)));
+  ASSIGN_OR_RETURN(s.kafka_bootstrap, config.RequiredString("kafka-bootstrap"));
+  ASSIGN_OR_RETURN(s.token.algorithm,
+                   ParseJwtAlgorithm(config.String("token-algorithm", "HS256")));
+  if (s.token.algorithm == JwtAlgorithm::kHs256) {
+    ASSIGN_OR_RETURN(s.token.key, config.Secret("token-secret", 32));
+  } else {
+    ASSIGN_OR_RETURN(s.token.key, config.Secret("token-public-key", 1));
+  }
+  s.token.issuer = config.String("token-issuer", "rooted-local");
+  s.token.audience = config.String("token-audience", "rooted");
+  ASSIGN_OR_RETURN(s.shutdown_drain, config.Duration("shutdown-drain", absl::Seconds(10)));
+  return s;
+}
+
+}  // namespace rooted

@@ -1,0 +1,36 @@
+#ifndef ROOTED_COMMON_SERVER_SERVICE_SETTINGS_H_
+#define ROOTED_COMMON_SERVER_SERVICE_SETTINGS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/auth/jwt.h"
+#include "common/base/config.h"
+#include "common/base/log.h"
+#include "common/redis/redis_client.h"
+
+namespace rooted {
+
+// The settings every service reads, checked at start-up so a bad value stops
+// the process with a message naming it (see Config for the spelling rules):
+//   grpc-address, metrics-address, log-level, redis-host, redis-port,
+//   redis-user, redis-password[-file], redis-db, kafka-bootstrap,
+//   token-algorithm, token-secret[-file] (HS256),
+//   token-public-key-file (RS256), token-issuer, token-audience,
+//   shutdown-drain.
+struct ServiceSettings {
+  std::string grpc_address;
+  std::string metrics_address;
+  LogLevel log_level = LogLevel::kInfo;
+  RedisOptions redis;
+  std::string kafka_bootstrap;
+  JwtVerifierSettings token;
+  absl::Duration shutdown_drain;
+};
+
+absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int default_grpc_port,
+                                                    int default_metrics_port);
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_SERVER_SERVICE_SETTINGS_H_

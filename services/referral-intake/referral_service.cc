@@ -1,0 +1,363 @@
+#include "services/referral-intake/referral_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/base/ids.h"
+#include "common/base/status_macros.h"
+#include "common/kafka/event_metadata.h"
+#include "common/kafka/topics.h"
+#include "common/redis/idempotency.h"
+#include "services/referral-intake/referral_events.h"
+#include "services/referral-intake/referral_validation.h"
+
+namespace rooted::referral {
+namespace cv1 = rooted::common::v1;
+namespace {
+
+constexpr char kKeyPrefix[] = "ri";
+
+void SetTimestamp(google::protobuf::Timestamp* out, absl::Time t) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  out->set_seconds(nanos / 1'000'000'000);
+  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+bool IsOpen(v1::ReferralStatus status) {
+  return status == v1::REFERRAL_STATUS_SUBMITTED || status == v1::REFERRAL_STATUS_TRIAGED ||
+         status == v1::REFERRAL_STATUS_LISTED_FOR_FORUM || status == v1::REFERRAL_STATUS_IN_SUPPORT;
+}
+
+bool IsSchoolRole(const Principal& who) {
+  return who.HasAnyRole({cv1::ROLE_SCHOOL_STAFF, cv1::ROLE_SCHOOL_LEAD}) &&
+         who.organisation_type == cv1::ORGANISATION_TYPE_SCHOOL;
+}
+
+bool IsCouncilRole(const Principal& who) {
+  return who.HasAnyRole({cv1::ROLE_COUNCIL_OFFICER, cv1::ROLE_FORUM_COORDINATOR}) &&
+         who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL;
+}
+
+bool IsPartnerRole(const Principal& who) {
+  return who.HasAnyRole({cv1::ROLE_PARTNER_WORKER, cv1::ROLE_PROGRAMME_LEAD}) &&
+         who.organisation_type == cv1::ORGANISATION_TYPE_PARTNER;
+}
+
+// Copies the fields named in the mask from `from` into `to`.
+void ApplyMask(const google::protobuf::FieldMask& mask, const v1::ReferralDetails& from,
+               v1::ReferralDetails* to) {
+  for (const std::string& path : mask.paths()) {
+    if (path == "child.given_name") to->mutable_child()->set_given_name(from.child().given_name());
+    if (path == "child.family_name") to->mutable_child()->set_family_name(from.child().family_name());
+    if (path == "child.date_of_birth") *to->mutable_child()->mutable_date_of_birth() = from.child().date_of_birth();
+    if (path == "child.year_group") to->mutable_child()->set_year_group(from.child().year_group());
+    if (path == "referrer") *to->mutable_referrer() = from.referrer();
+    if (path == "reasons_for_concern") *to->mutable_reasons_for_concern() = from.reasons_for_concern();
+    if (path == "needs") *to->mutable_needs() = from.needs();
+    if (path == "strengths") *to->mutable_strengths() = from.strengths();
+    if (path == "strategies_that_worked") *to->mutable_strategies_that_worked() = from.strategies_that_worked();
+    if (path == "risk_assessment") *to->mutable_risk_assessment() = from.risk_assessment();
+    if (path == "resource_requirements") *to->mutable_resource_requirements() = from.resource_requirements();
+    if (path == "other_agencies") *to->mutable_other_agencies() = from.other_agencies();
+    if (path == "refer_to_forum") to->set_refer_to_forum(from.refer_to_forum());
+  }
+}
+
+}  // namespace
+
+ReferralServiceImpl::ReferralServiceImpl(ReferralStore& store, const RpcGuard& guard,
+                                         const PupilRefHasher& hasher, const Clock& clock,
+                                         Metrics& metrics, ReferralServiceOptions options)
+    : store_(store),
+      guard_(guard),
+      hasher_(hasher),
+      clock_(clock),
+      submitted_by_school_(prometheus::BuildCounter()
+                               .Name("rooted_referrals_submitted_total")
+                               .Help("Referrals submitted, by school URN")
+                               .Register(*metrics.registry())),
+      options_(std::move(options)) {}
+
+AuditEntry ReferralServiceImpl::Audit(const Principal& who, absl::string_view action,
+                                      const std::string& referral_id, const std::string& purpose,
+                                      const std::string& request_id) const {
+  AuditEntry entry;
+  entry.at = clock_.Now();
+  entry.actor_subject = who.subject;
+  entry.actor_role = who.roles.empty() ? "" : RoleName(who.roles.front());
+  entry.actor_organisation = OrganisationName(who.organisation_type, who.organisation_id);
+  entry.action = std::string(action);
+  entry.referral_id = referral_id;
+  entry.purpose = purpose;
+  entry.agreement = options_.sharing_agreement;
+  entry.request_id = request_id;
+  return entry;
+}
+
+absl::Status ReferralServiceImpl::CanRead(const Principal& who, const v1::Referral& r) const {
+  if (IsSchoolRole(who) && who.IsSchool(r.details().child().school_urn())) return absl::OkStatus();
+  if (IsCouncilRole(who) && who.la_code == r.la_code()) return absl::OkStatus();
+  if (IsPartnerRole(who) && who.la_code == r.la_code()) {
+    for (const std::string& partner : r.allocated_partner_ids()) {
+      if (partner == who.organisation_id) return absl::OkStatus();
+    }
+  }
+  return absl::PermissionDeniedError("referral_id: you may not see this referral");
+}
+
+absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Referral& r) const {
+  if (IsSchoolRole(who) && who.IsSchool(r.details().child().school_urn())) return absl::OkStatus();
+  if (who.HasRole(cv1::ROLE_COUNCIL_OFFICER) &&
+      who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL && who.la_code == r.la_code()) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError("referral_id: you may not change this referral");
+}
+
+absl::Status ReferralServiceImpl::CommitChange(
+    const Principal& who, absl::string_view method, const std::string& request_id,
+    const std::string& purpose, const google::protobuf::Message& request, v1::Referral referral,
+    int64_t expected_version, google::protobuf::Message* response,
+    v1::Referral* response_referral) {
+  v1::ReferralEvent event;
+  if (method == "SubmitReferral") {
+    event = ReferralSubmittedEvent(referral);
+  } else if (method == "WithdrawReferral") {
+    event = ReferralWithdrawnEvent(referral);
+  } else if (method == "RecordConsent") {
+    event = ConsentRecordedEvent(referral);
+  } else {
+    const auto* update = dynamic_cast<const v1::UpdateReferralRequest*>(&request);
+    std::vector<std::string> changed;
+    if (update != nullptr) changed.assign(update->update_mask().paths().begin(), update->update_mask().paths().end());
+    event = ReferralUpdatedEvent(referral, changed);
+  }
+  FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(),
+                    request_id, PayloadTypeName(event), who, clock_.Now());
+
+  ReferralChange change;
+  change.expected_version = expected_version;
+  change.event = ToOutboxEvent(topics::kReferralEvents.data(), referral.pupil_ref().value(),
+                               event.metadata(), event);
+  change.audit = Audit(who, method, referral.referral_id(), purpose, request_id);
+  change.idempotency_key = IdempotencyKey(kKeyPrefix, who.subject, method, request_id);
+  *response_referral = referral;
+  change.first_answer = EncodeFirstAnswer(request, *response);
+  change.referral = std::move(referral);
+
+  ASSIGN_OR_RETURN(CommitResult result, store_.Commit(change));
+  switch (result.kind) {
+    case CommitResult::Kind::kCommitted:
+      return absl::OkStatus();
+    case CommitResult::Kind::kReplayed:
+      response->Clear();
+      return DecodeFirstAnswer(result.first_answer, request, response);
+    case CommitResult::Kind::kVersionConflict:
+      return absl::AbortedError("referral_id: the referral changed while this request ran; retry");
+  }
+  return absl::InternalError("unexpected commit result");
+}
+
+template <typename Request, typename Response, typename Mutate>
+absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::string_view method,
+                                                 const Request& request, Response* response,
+                                                 Mutate mutate) {
+  RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  RETURN_IF_ERROR(ValidateReferralId("referral_id", request.referral_id()));
+  const std::string key = IdempotencyKey(kKeyPrefix, who.subject, method, request.request_id());
+  ASSIGN_OR_RETURN(std::optional<std::string> first, store_.FirstAnswer(key));
+  if (first) return DecodeFirstAnswer(*first, request, response);
+
+  ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request.referral_id()));
+  RETURN_IF_ERROR(CanChange(who, referral));
+  if (!IsOpen(referral.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("referral_id: the referral is ", v1::ReferralStatus_Name(referral.status()),
+                     " and can no longer change"));
+  }
+  const int64_t expected_version = referral.version();
+  RETURN_IF_ERROR(mutate(referral));
+  referral.set_version(expected_version + 1);
+  SetTimestamp(referral.mutable_updated_at(), clock_.Now());
+  return CommitChange(who, method, request.request_id(), "", request, std::move(referral),
+                      expected_version, response, response->mutable_referral());
+}
+
+absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
+                                           const v1::SubmitReferralRequest& request,
+                                           v1::SubmitReferralResponse* response) {
+  RETURN_IF_ERROR(RequireAnyRole(who, "SubmitReferral",
+                                 {cv1::ROLE_SCHOOL_STAFF, cv1::ROLE_SCHOOL_LEAD,
+                                  cv1::ROLE_COUNCIL_OFFICER}));
+  RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
+  if (!request.has_details()) return absl::InvalidArgumentError("details: is required");
+  const absl::Time now = clock_.Now();
+  RETURN_IF_ERROR(ValidateDetails(request.details(), now));
+  const std::string& school = request.details().child().school_urn();
+  if (!IsSchoolRole(who) && !IsCouncilRole(who)) {
+    return absl::PermissionDeniedError("SubmitReferral: your organisation may not refer");
+  }
+  if (IsSchoolRole(who) && !who.IsSchool(school)) {
+    return absl::PermissionDeniedError(
+        "details.child.school_urn: you may refer only pupils of your own school");
+  }
+
+  const std::string key = IdempotencyKey(kKeyPrefix, who.subject, "SubmitReferral", request.request_id());
+  ASSIGN_OR_RETURN(std::optional<std::string> first, store_.FirstAnswer(key));
+  if (first) return DecodeFirstAnswer(*first, request, response);
+
+  ASSIGN_OR_RETURN(Upn upn, ParseUpn(request.details().child().upn()));
+  v1::Referral referral;
+  referral.set_referral_id(NewUuid());
+  referral.set_status(v1::REFERRAL_STATUS_SUBMITTED);
+  *referral.mutable_details() = request.details();
+  referral.mutable_details()->mutable_child()->set_upn(upn.value());
+  SetTimestamp(referral.mutable_details()->mutable_consent()->mutable_recorded_at(), now);
+  referral.mutable_pupil_ref()->set_value(hasher_.RefFor(upn));
+  referral.set_la_code(who.la_code);
+  SetTimestamp(referral.mutable_created_at(), now);
+  SetTimestamp(referral.mutable_updated_at(), now);
+  referral.set_version(1);
+  referral.set_submitted_by(who.subject);
+  RETURN_IF_ERROR(CommitChange(who, "SubmitReferral", request.request_id(), "", request,
+                               std::move(referral), 0, response, response->mutable_referral()));
+  submitted_by_school_.Add({{"school_urn", school}}).Increment();
+  return absl::OkStatus();
+}
+
+absl::Status ReferralServiceImpl::DoGet(const Principal& who, const v1::GetReferralRequest& request,
+                                        v1::GetReferralResponse* response) {
+  RETURN_IF_ERROR(ValidateReferralId("referral_id", request.referral_id()));
+  RETURN_IF_ERROR(ValidateText("purpose", request.purpose(), 200, true));
+  ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request.referral_id()));
+  RETURN_IF_ERROR(CanRead(who, referral));
+  // No audit entry, no data: the read is recorded before it is answered.
+  RETURN_IF_ERROR(store_.RecordAudit(Audit(who, "GetReferral", referral.referral_id(), request.purpose(), "")));
+  *response->mutable_referral() = std::move(referral);
+  return absl::OkStatus();
+}
+
+absl::Status ReferralServiceImpl::DoList(const Principal& who,
+                                         const v1::ListReferralsRequest& request,
+                                         v1::ListReferralsResponse* response) {
+  ReferralQuery query;
+  const int page_size = request.page().page_size();
+  if (page_size < 0 || page_size > 500) {
+    return absl::InvalidArgumentError("page.page_size: must be 0 (default 50) to 500");
+  }
+  query.page_size = page_size == 0 ? 50 : page_size;
+  query.page_token = request.page().page_token();
+  if (!v1::ReferralStatus_IsValid(request.status())) {
+    return absl::InvalidArgumentError("status: unknown status");
+  }
+  query.status = request.status();
+  if (request.has_submitted_after()) query.submitted_after = FromTimestamp(request.submitted_after());
+  if (request.has_submitted_before()) query.submitted_before = FromTimestamp(request.submitted_before());
+  if (!request.school_urn().empty() && !IsSchoolUrn(request.school_urn())) {
+    return absl::InvalidArgumentError("school_urn: must be a 6-digit URN");
+  }
+  if (IsSchoolRole(who)) {
+    if (!request.school_urn().empty() && !who.IsSchool(request.school_urn())) {
+      return absl::PermissionDeniedError("school_urn: you may list only your own school's referrals");
+    }
+    query.index = ReferralIndex::kSchool;
+    query.index_id = who.organisation_id;
+  } else if (IsCouncilRole(who)) {
+    query.la_code = who.la_code;
+    if (request.school_urn().empty()) {
+      query.index = ReferralIndex::kCouncil;
+      query.index_id = who.la_code;
+    } else {
+      query.index = ReferralIndex::kSchool;
+      query.index_id = request.school_urn();
+    }
+  } else if (IsPartnerRole(who)) {
+    query.index = ReferralIndex::kPartner;
+    query.index_id = who.organisation_id;
+    query.la_code = who.la_code;
+  } else {
+    return absl::PermissionDeniedError("ListReferrals: your role may not list referrals");
+  }
+  ASSIGN_OR_RETURN(ReferralPage page, store_.List(query));
+  RETURN_IF_ERROR(store_.RecordAudit(Audit(who, "ListReferrals", "", "list", "")));
+  for (const v1::Referral& r : page.referrals) {
+    v1::ReferralSummary* row = response->add_referrals();
+    row->set_referral_id(r.referral_id());
+    row->set_status(r.status());
+    row->set_school_urn(r.details().child().school_urn());
+    row->set_year_group(r.details().child().year_group());
+    row->set_child_initials(Initials(r.details().child().given_name(), r.details().child().family_name()));
+    *row->mutable_created_at() = r.created_at();
+    row->set_refer_to_forum(r.details().refer_to_forum());
+    row->set_risk_level(r.details().risk_assessment().level());
+  }
+  response->mutable_page()->set_next_page_token(page.next_page_token);
+  return absl::OkStatus();
+}
+
+grpc::Status ReferralServiceImpl::SubmitReferral(grpc::ServerContext* context,
+                                                 const v1::SubmitReferralRequest* request,
+                                                 v1::SubmitReferralResponse* response) {
+  return guard_.Run(*context, "SubmitReferral",
+                    [&](const Principal& who) { return DoSubmit(who, *request, response); });
+}
+
+grpc::Status ReferralServiceImpl::GetReferral(grpc::ServerContext* context,
+                                              const v1::GetReferralRequest* request,
+                                              v1::GetReferralResponse* response) {
+  return guard_.Run(*context, "GetReferral",
+                    [&](const Principal& who) { return DoGet(who, *request, response); });
+}
+
+grpc::Status ReferralServiceImpl::ListReferrals(grpc::ServerContext* context,
+                                                const v1::ListReferralsRequest* request,
+                                                v1::ListReferralsResponse* response) {
+  return guard_.Run(*context, "ListReferrals",
+                    [&](const Principal& who) { return DoList(who, *request, response); });
+}
+
+grpc::Status ReferralServiceImpl::UpdateReferral(grpc::ServerContext* context,
+                                                 const v1::UpdateReferralRequest* request,
+                                                 v1::UpdateReferralResponse* response) {
+  return guard_.Run(*context, "UpdateReferral", [&](const Principal& who) {
+    RETURN_IF_ERROR(ValidateUpdateMask(request->update_mask()));
+    return ChangeReferral(who, "UpdateReferral", *request, response, [&](v1::Referral& r) {
+      if (request->expected_version() != r.version()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "expected_version: the referral is at version ", r.version(), "; read it again"));
+      }
+      ApplyMask(request->update_mask(), request->details(), r.mutable_details());
+      return ValidateDetails(r.details(), clock_.Now());
+    });
+  });
+}
+
+grpc::Status ReferralServiceImpl::WithdrawReferral(grpc::ServerContext* context,
+                                                   const v1::WithdrawReferralRequest* request,
+                                                   v1::WithdrawReferralResponse* response) {
+  return guard_.Run(*context, "WithdrawReferral", [&](const Principal& who) {
+    RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true, true));
+    return ChangeReferral(who, "WithdrawReferral", *request, response, [&](v1::Referral& r) {
+      r.set_status(v1::REFERRAL_STATUS_WITHDRAWN);
+      r.set_withdrawal_reason(request->reason());
+      return absl::OkStatus();
+    });
+  });
+}
+
+grpc::Status ReferralServiceImpl::RecordConsent(grpc::ServerContext* context,
+                                                const v1::RecordConsentRequest* request,
+                                                v1::RecordConsentResponse* response) {
+  return guard_.Run(*context, "RecordConsent", [&](const Principal& who) {
+    RETURN_IF_ERROR(ValidateConsent(request->consent(), "consent"));
+    return ChangeReferral(who, "RecordConsent", *request, response, [&](v1::Referral& r) {
+      *r.mutable_details()->mutable_consent() = request->consent();
+      SetTimestamp(r.mutable_details()->mutable_consent()->mutable_recorded_at(), clock_.Now());
+      return absl::OkStatus();
+    });
+  });
+}
+
+}  // namespace rooted::referral

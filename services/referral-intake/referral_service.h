@@ -1,0 +1,85 @@
+#ifndef ROOTED_SERVICES_REFERRAL_INTAKE_REFERRAL_SERVICE_H_
+#define ROOTED_SERVICES_REFERRAL_INTAKE_REFERRAL_SERVICE_H_
+
+#include <string>
+
+#include "common/base/clock.h"
+#include "common/identity/pupil_ref.h"
+#include "common/server/rpc_guard.h"
+#include "rooted/referral/v1/referral.grpc.pb.h"
+#include "services/referral-intake/referral_store.h"
+
+namespace rooted::referral {
+
+struct ReferralServiceOptions {
+  // The information-sharing agreement recorded on audit entries.
+  std::string sharing_agreement = "local-pilot";
+  std::string producer_name = "referral-intake";
+};
+
+// The gRPC handlers of rooted.referral.v1.ReferralService: validate the
+// request, authorise the caller, then change state through the store, which
+// saves the referral with its event and audit entry in one step.
+//
+// Authorisation: school staff and leads act for their own school's pupils;
+// council officers and forum coordinators for every school of their council;
+// partners only for cases allocated to their organisation.
+class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::Service {
+ public:
+  ReferralServiceImpl(ReferralStore& store, const RpcGuard& guard, const PupilRefHasher& hasher,
+                      const Clock& clock, Metrics& metrics, ReferralServiceOptions options);
+
+  grpc::Status SubmitReferral(grpc::ServerContext* context,
+                              const v1::SubmitReferralRequest* request,
+                              v1::SubmitReferralResponse* response) override;
+  grpc::Status GetReferral(grpc::ServerContext* context, const v1::GetReferralRequest* request,
+                           v1::GetReferralResponse* response) override;
+  grpc::Status ListReferrals(grpc::ServerContext* context,
+                             const v1::ListReferralsRequest* request,
+                             v1::ListReferralsResponse* response) override;
+  grpc::Status UpdateReferral(grpc::ServerContext* context,
+                              const v1::UpdateReferralRequest* request,
+                              v1::UpdateReferralResponse* response) override;
+  grpc::Status WithdrawReferral(grpc::ServerContext* context,
+                                const v1::WithdrawReferralRequest* request,
+                                v1::WithdrawReferralResponse* response) override;
+  grpc::Status RecordConsent(grpc::ServerContext* context,
+                             const v1::RecordConsentRequest* request,
+                             v1::RecordConsentResponse* response) override;
+
+ private:
+  absl::Status DoSubmit(const Principal& who, const v1::SubmitReferralRequest& request,
+                        v1::SubmitReferralResponse* response);
+  absl::Status DoGet(const Principal& who, const v1::GetReferralRequest& request,
+                     v1::GetReferralResponse* response);
+  absl::Status DoList(const Principal& who, const v1::ListReferralsRequest& request,
+                      v1::ListReferralsResponse* response);
+
+  // The shared path of every command on an existing referral: idempotency,
+  // load, authorise, check it is open, apply `mutate`, commit with its event.
+  template <typename Request, typename Response, typename Mutate>
+  absl::Status ChangeReferral(const Principal& who, absl::string_view method,
+                              const Request& request, Response* response, Mutate mutate);
+
+  absl::Status CommitChange(const Principal& who, absl::string_view method,
+                            const std::string& request_id, const std::string& purpose,
+                            const google::protobuf::Message& request, v1::Referral referral,
+                            int64_t expected_version, google::protobuf::Message* response,
+                            v1::Referral* response_referral);
+
+  absl::Status CanRead(const Principal& who, const v1::Referral& referral) const;
+  absl::Status CanChange(const Principal& who, const v1::Referral& referral) const;
+  AuditEntry Audit(const Principal& who, absl::string_view action, const std::string& referral_id,
+                   const std::string& purpose, const std::string& request_id) const;
+
+  ReferralStore& store_;
+  const RpcGuard& guard_;
+  const PupilRefHasher& hasher_;
+  const Clock& clock_;
+  prometheus::Family<prometheus::Counter>& submitted_by_school_;
+  const ReferralServiceOptions options_;
+};
+
+}  // namespace rooted::referral
+
+#endif  // ROOTED_SERVICES_REFERRAL_INTAKE_REFERRAL_SERVICE_H_

@@ -1,0 +1,187 @@
+#include "services/referral-intake/referral_store.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/auth/jwt.h"
+#include "common/redis/atomic_write.h"
+
+namespace rooted::referral {
+namespace rv1 = rooted::referral::v1;
+namespace {
+
+int64_t CreatedMillis(const rv1::Referral& r) {
+  return r.created_at().seconds() * 1000 + r.created_at().nanos() / 1'000'000;
+}
+
+// Page tokens hold where the previous page stopped: the score (creation
+// millis) of its last row and how many rows with that score were returned.
+std::string EncodeToken(int64_t score, int64_t skip) {
+  return Base64UrlEncode(absl::StrCat("v1:", score, ":", skip));
+}
+
+absl::Status DecodeToken(const std::string& token, int64_t* score, int64_t* skip) {
+  const absl::Status bad =
+      absl::InvalidArgumentError("page.page_token: not a token from this service");
+  absl::StatusOr<std::string> text = Base64UrlDecode(token);
+  if (!text.ok()) return bad;
+  std::vector<std::string> parts = absl::StrSplit(*text, ':');
+  if (parts.size() != 3 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], score) ||
+      !absl::SimpleAtoi(parts[2], skip) || *skip < 0) {
+    return bad;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+RedisReferralStore::RedisReferralStore(RedisClient& redis, std::string prefix)
+    : redis_(redis), prefix_(std::move(prefix)) {}
+
+std::string RedisReferralStore::IndexKey(ReferralIndex index, const std::string& id) const {
+  switch (index) {
+    case ReferralIndex::kSchool: return absl::StrCat(prefix_, ":by_school:", id);
+    case ReferralIndex::kCouncil: return absl::StrCat(prefix_, ":by_la:", id);
+    case ReferralIndex::kPartner: return absl::StrCat(prefix_, ":by_partner:", id);
+  }
+  return "";
+}
+
+std::vector<std::string> RedisReferralStore::AuditCommand(const AuditEntry& e) const {
+  return {"XADD",   AuditKey(),
+          "*",      "at",
+          absl::FormatTime(absl::RFC3339_full, e.at, absl::UTCTimeZone()),
+          "actor",  e.actor_subject,
+          "role",   e.actor_role,
+          "org",    e.actor_organisation,
+          "action", e.action,
+          "referral_id", e.referral_id,
+          "purpose", e.purpose,
+          "agreement", e.agreement,
+          "request_id", e.request_id};
+}
+
+absl::StatusOr<std::optional<std::string>> RedisReferralStore::FirstAnswer(const std::string& key) {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"GET", key});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_nil()) return std::nullopt;
+  return reply->str;
+}
+
+absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& change) {
+  const rv1::Referral& r = change.referral;
+  const std::string key = ReferralKey(r.referral_id());
+  WriteBatch batch;
+  batch.guard_key = change.idempotency_key;
+  batch.guard_value = change.first_answer;
+  batch.guard_ttl_seconds = 7 * 24 * 3600;
+  batch.preconditions.push_back(
+      {key, "version", change.expected_version == 0 ? "" : std::to_string(change.expected_version)});
+  batch.commands.push_back({"HSET", key, "record", r.SerializeAsString(), "version",
+                            std::to_string(r.version()), "school", r.details().child().school_urn(),
+                            "la", r.la_code(), "status", std::to_string(r.status())});
+  const std::string score = std::to_string(CreatedMillis(r));
+  batch.commands.push_back(
+      {"ZADD", IndexKey(ReferralIndex::kSchool, r.details().child().school_urn()), score, r.referral_id()});
+  batch.commands.push_back({"ZADD", IndexKey(ReferralIndex::kCouncil, r.la_code()), score, r.referral_id()});
+  for (const std::string& partner : r.allocated_partner_ids()) {
+    batch.commands.push_back({"ZADD", IndexKey(ReferralIndex::kPartner, partner), score, r.referral_id()});
+  }
+  batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
+  batch.commands.push_back(AuditCommand(change.audit));
+  absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, batch);
+  if (!outcome.ok()) return outcome.status();
+  CommitResult result;
+  switch (outcome->kind) {
+    case WriteOutcome::Kind::kApplied: result.kind = CommitResult::Kind::kCommitted; break;
+    case WriteOutcome::Kind::kAlreadyApplied:
+      result.kind = CommitResult::Kind::kReplayed;
+      result.first_answer = outcome->guard_value;
+      break;
+    case WriteOutcome::Kind::kPreconditionFailed:
+      result.kind = CommitResult::Kind::kVersionConflict;
+      break;
+  }
+  return result;
+}
+
+absl::StatusOr<rv1::Referral> RedisReferralStore::Get(const std::string& referral_id) {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"HGET", ReferralKey(referral_id), "record"});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_nil()) return absl::NotFoundError("referral_id: no such referral");
+  rv1::Referral referral;
+  if (!referral.ParseFromString(reply->str)) return absl::DataLossError("stored referral is corrupt");
+  return referral;
+}
+
+absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query) {
+  int64_t max_score = query.submitted_before
+                          ? absl::ToUnixMillis(*query.submitted_before) - 1
+                          : std::numeric_limits<int64_t>::max();
+  const int64_t min_score = query.submitted_after ? absl::ToUnixMillis(*query.submitted_after) : 0;
+  int64_t skip = 0;
+  if (!query.page_token.empty()) {
+    int64_t token_score = 0;
+    if (absl::Status s = DecodeToken(query.page_token, &token_score, &skip); !s.ok()) return s;
+    max_score = std::min(max_score, token_score);
+  }
+  const std::string index = IndexKey(query.index, query.index_id);
+  ReferralPage page;
+  // Filters may discard rows, so read in chunks; stop after a bounded amount
+  // of scanning and hand back a token to carry on from.
+  constexpr int kChunk = 200;
+  constexpr int kMaxChunks = 10;
+  int64_t cursor_score = max_score;
+  int64_t cursor_skip = skip;
+  bool exhausted = false;
+  for (int chunk = 0; chunk < kMaxChunks && static_cast<int>(page.referrals.size()) < query.page_size;
+       ++chunk) {
+    absl::StatusOr<RedisReply> ids = redis_.Command(
+        {"ZREVRANGEBYSCORE", index, std::to_string(cursor_score), std::to_string(min_score),
+         "WITHSCORES", "LIMIT", std::to_string(cursor_skip), std::to_string(kChunk)});
+    if (!ids.ok()) return ids.status();
+    const size_t rows = ids->elements.size() / 2;
+    if (rows == 0) {
+      exhausted = true;
+      break;
+    }
+    std::vector<std::vector<std::string>> gets;
+    for (size_t i = 0; i < rows; ++i) {
+      gets.push_back({"HGET", ReferralKey(ids->elements[2 * i].str), "record"});
+    }
+    absl::StatusOr<std::vector<RedisReply>> records = redis_.Pipeline(gets);
+    if (!records.ok()) return records.status();
+    size_t consumed = 0;
+    for (size_t i = 0; i < rows && static_cast<int>(page.referrals.size()) < query.page_size; ++i) {
+      ++consumed;
+      int64_t score = 0;
+      (void)absl::SimpleAtoi(ids->elements[2 * i + 1].str, &score);
+      if (score == cursor_score) {
+        ++cursor_skip;
+      } else {
+        cursor_score = score;
+        cursor_skip = 1;
+      }
+      const RedisReply& record = (*records)[i];
+      if (record.type != RedisReply::Type::kString) continue;
+      rv1::Referral referral;
+      if (!referral.ParseFromString(record.str)) continue;
+      if (query.status != rv1::REFERRAL_STATUS_UNSPECIFIED && referral.status() != query.status) continue;
+      if (!query.la_code.empty() && referral.la_code() != query.la_code) continue;
+      page.referrals.push_back(std::move(referral));
+    }
+    if (consumed == rows && rows < static_cast<size_t>(kChunk)) {
+      exhausted = true;
+      break;
+    }
+  }
+  if (!exhausted) page.next_page_token = EncodeToken(cursor_score, cursor_skip);
+  return page;
+}
+
+absl::Status RedisReferralStore::RecordAudit(const AuditEntry& entry) {
+  absl::StatusOr<RedisReply> reply = redis_.Command(AuditCommand(entry));
+  return reply.ok() ? absl::OkStatus() : reply.status();
+}
+
+}  // namespace rooted::referral

@@ -1,0 +1,110 @@
+#ifndef ROOTED_SERVICES_REFERRAL_INTAKE_REFERRAL_STORE_H_
+#define ROOTED_SERVICES_REFERRAL_INTAKE_REFERRAL_STORE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/outbox/outbox.h"
+#include "common/redis/redis_client.h"
+#include "rooted/referral/v1/referral.pb.h"
+
+namespace rooted::referral {
+
+// An audit-trail entry: who saw or changed which referral, why, under which
+// information-sharing agreement. Holds staff identities, never a child's.
+struct AuditEntry {
+  absl::Time at;
+  std::string actor_subject;
+  std::string actor_role;
+  std::string actor_organisation;
+  std::string action;  // the RPC, e.g. "GetReferral"
+  std::string referral_id;
+  std::string purpose;
+  std::string agreement;
+  std::string request_id;
+};
+
+// One command's whole effect, saved atomically or not at all.
+struct ReferralChange {
+  rooted::referral::v1::Referral referral;  // the new state, version already bumped
+  int64_t expected_version = 0;             // 0: the referral must not exist yet
+  OutboxEvent event;
+  AuditEntry audit;
+  std::string idempotency_key;
+  std::string first_answer;  // stored under idempotency_key for retries
+};
+
+struct CommitResult {
+  enum class Kind { kCommitted, kReplayed, kVersionConflict };
+  Kind kind = Kind::kCommitted;
+  std::string first_answer;  // kReplayed: what was stored the first time
+};
+
+enum class ReferralIndex { kSchool, kCouncil, kPartner };
+
+struct ReferralQuery {
+  ReferralIndex index = ReferralIndex::kSchool;
+  std::string index_id;  // URN, LA code or partner id
+  rooted::referral::v1::ReferralStatus status = rooted::referral::v1::REFERRAL_STATUS_UNSPECIFIED;
+  std::optional<absl::Time> submitted_after;
+  std::optional<absl::Time> submitted_before;
+  // Rows outside this council are skipped (a URN index read by a council officer).
+  std::string la_code;
+  int page_size = 50;
+  std::string page_token;
+};
+
+struct ReferralPage {
+  std::vector<rooted::referral::v1::Referral> referrals;
+  std::string next_page_token;
+};
+
+// Referral intake's keyspace. An interface so handlers can be tested with a
+// fake; RedisReferralStore is the real one.
+// Thread safety: implementations are safe to call concurrently.
+class ReferralStore {
+ public:
+  virtual ~ReferralStore() = default;
+
+  // The stored first answer for an idempotency key, if any.
+  virtual absl::StatusOr<std::optional<std::string>> FirstAnswer(const std::string& key) = 0;
+  // Saves the referral, its indexes, the outbox event, the audit entry and the
+  // first answer in one atomic step.
+  virtual absl::StatusOr<CommitResult> Commit(const ReferralChange& change) = 0;
+  // NOT_FOUND naming referral_id when absent.
+  virtual absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) = 0;
+  // INVALID_ARGUMENT naming page.page_token for a token we did not make.
+  virtual absl::StatusOr<ReferralPage> List(const ReferralQuery& query) = 0;
+  // For reads of personal data, which change nothing else.
+  virtual absl::Status RecordAudit(const AuditEntry& entry) = 0;
+};
+
+class RedisReferralStore final : public ReferralStore {
+ public:
+  // `prefix` namespaces every key (e.g. "ri"), so a shared Redis stays tidy.
+  RedisReferralStore(RedisClient& redis, std::string prefix);
+
+  absl::StatusOr<std::optional<std::string>> FirstAnswer(const std::string& key) override;
+  absl::StatusOr<CommitResult> Commit(const ReferralChange& change) override;
+  absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) override;
+  absl::StatusOr<ReferralPage> List(const ReferralQuery& query) override;
+  absl::Status RecordAudit(const AuditEntry& entry) override;
+
+  std::string OutboxKey() const { return prefix_ + ":outbox"; }
+  std::string AuditKey() const { return prefix_ + ":audit"; }
+  std::string ReferralKey(const std::string& id) const { return prefix_ + ":referral:" + id; }
+
+ private:
+  std::string IndexKey(ReferralIndex index, const std::string& id) const;
+  std::vector<std::string> AuditCommand(const AuditEntry& entry) const;
+
+  RedisClient& redis_;
+  const std::string prefix_;
+};
+
+}  // namespace rooted::referral
+
+#endif  // ROOTED_SERVICES_REFERRAL_INTAKE_REFERRAL_STORE_H_
