@@ -1,0 +1,69 @@
+#include "common/identity/upn.h"
+
+#include <gtest/gtest.h>
+
+#include "common/identity/pupil_ref.h"
+
+namespace rooted {
+namespace {
+
+TEST(UpnTest, AcceptsTheDomainExamples) {
+  for (const char* valid : {"H801200001001", "B801200005001", "G80120000101A", "h801200001001"}) {
+    absl::StatusOr<Upn> upn = ParseUpn(valid);
+    EXPECT_TRUE(upn.ok()) << valid << ": " << upn.status();
+  }
+  EXPECT_EQ(ParseUpn("G80120000101A")->kind(), Upn::Kind::kTemporary);
+  EXPECT_EQ(ParseUpn("H801200001001")->kind(), Upn::Kind::kPermanent);
+  EXPECT_EQ(ParseUpn("h801200001001")->value(), "H801200001001");
+  EXPECT_EQ(ParseUpn("H801200001001")->allocating_la_code(), "801");
+}
+
+TEST(UpnTest, RejectsWithAReasonThatDoesNotEchoTheNumber) {
+  struct Case {
+    const char* text;
+    const char* reason;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"Z801200001001", "check letter does not match"},
+           {"UN1", "placeholder"},
+           {"UN5", "placeholder"},
+           {"H80120000100", "13 characters"},
+           {"I801200001001", "check letter"},
+           {"H80120000X001", "character 10 must be a digit"},
+           {"H80120000100S", "character 13"},
+           {"", "13 characters"},
+       }) {
+    absl::StatusOr<Upn> upn = ParseUpn(c.text);
+    ASSERT_FALSE(upn.ok()) << c.text;
+    EXPECT_EQ(upn.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(upn.status().message().find(c.reason), absl::string_view::npos)
+        << c.text << ": " << upn.status();
+    if (std::string(c.text).size() > 3) {
+      EXPECT_EQ(upn.status().message().find(c.text), absl::string_view::npos);
+    }
+  }
+}
+
+TEST(UpnTest, CheckLetterFollowsTheWeightedSumModulo23) {
+  EXPECT_EQ(UpnCheckLetter("?801200001001"), 'H');
+  EXPECT_EQ(UpnCheckLetter("?801200005001"), 'B');
+  EXPECT_EQ(UpnCheckLetter("?80120000101A"), 'G');
+}
+
+TEST(PupilRefTest, IsStablePerSecretAndDiffersAcrossSecrets) {
+  auto a = PupilRefHasher::Create(std::string(32, 'a'));
+  auto b = PupilRefHasher::Create(std::string(32, 'b'));
+  ASSERT_TRUE(a.ok() && b.ok());
+  const Upn upn = *ParseUpn("H801200001001");
+  EXPECT_EQ(a->RefFor(upn), a->RefFor(*ParseUpn("h801200001001")));
+  EXPECT_NE(a->RefFor(upn), b->RefFor(upn));
+  EXPECT_TRUE(PupilRefHasher::LooksLikeRef(a->RefFor(upn)));
+  EXPECT_EQ(a->RefFor(upn).find("801200001001"), std::string::npos);
+}
+
+TEST(PupilRefTest, RefusesAShortSecret) {
+  EXPECT_FALSE(PupilRefHasher::Create("short").ok());
+}
+
+}  // namespace
+}  // namespace rooted

@@ -1,0 +1,400 @@
+// Referral intake end to end: gRPC in, Redis state, outbox, Kafka out.
+// Real redis-server and rooted-broker processes on free loopback ports.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <sstream>
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
+
+#include "common/auth/jwt.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/topics.h"
+#include "common/outbox/outbox.h"
+#include "common/server/service_runtime.h"
+#include "rooted/referral/v1/referral_events.pb.h"
+#include "services/referral-intake/referral_service.h"
+#include "tests/referral-intake/referral_fixtures.h"
+#include "tests/support/local_stack.h"
+
+namespace rooted::referral {
+namespace {
+
+namespace cv1 = rooted::common::v1;
+const std::string kTokenSecret(40, 't');
+const std::string kPupilSecret(40, 'p');
+const std::string kTopic(topics::kReferralEvents);
+
+class ReferralIntakeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    redis_server_ = new rooted::testing::RedisServer();
+    broker_ = new rooted::testing::Broker();
+  }
+  static void TearDownTestSuite() {
+    delete broker_;
+    delete redis_server_;
+  }
+
+  void SetUp() override {
+    RedisOptions options;
+    options.port = redis_server_->port();
+    redis_ = std::make_unique<RedisClient>(options);
+    ASSERT_TRUE(redis_->Command({"FLUSHALL"}).ok());
+    logger_ = std::make_unique<Logger>("referral-intake", log_, LogLevel::kInfo, clock_);
+    metrics_ = std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), "referral-intake");
+    verifier_ = *JwtVerifier::Create({JwtAlgorithm::kHs256, kTokenSecret, "rooted-local", "rooted"}, clock_);
+    signer_ = *JwtSigner::Create(JwtAlgorithm::kHs256, kTokenSecret);
+    hasher_ = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(kPupilSecret));
+    producer_ = *KafkaProducer::Create({broker_->bootstrap(), "test", {}});
+    store_ = std::make_unique<RedisReferralStore>(*redis_, "ri");
+    guard_ = std::make_unique<RpcGuard>(*verifier_, *metrics_, *logger_);
+    service_ = std::make_unique<ReferralServiceImpl>(*store_, *guard_, *hasher_, clock_, *metrics_,
+                                                     ReferralServiceOptions{});
+    server_ = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}}, {service_.get()},
+                                 {[this] { return redis_->Ping(); }}, *logger_);
+    stub_ = v1::ReferralService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (relay_) relay_->Stop(absl::Seconds(2));
+    server_->Shutdown(absl::Seconds(1));
+  }
+
+  void StartRelay() {
+    relay_ = std::make_unique<OutboxRelay>(
+        *redis_, *producer_,
+        OutboxRelayOptions{.stream_key = "ri:outbox", .lease_key = "ri:outbox:lease", .producer_name = "referral-intake"},
+        *metrics_, *logger_);
+    relay_->Start();
+  }
+
+  std::string Token(Role role, OrganisationType type, const std::string& org, const std::string& la = "801",
+                    const std::string& subject = "staff-1") {
+    TokenRequest request;
+    request.principal.subject = subject;
+    request.principal.roles = {role};
+    request.principal.organisation_type = type;
+    request.principal.organisation_id = org;
+    request.principal.la_code = la;
+    request.issuer = "rooted-local";
+    request.audience = "rooted";
+    request.issued_at = clock_.Now();
+    return *signer_->Sign(request);
+  }
+  std::string SchoolToken(const std::string& urn, const std::string& subject = "teacher-1") {
+    return Token(cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, urn, "801", subject);
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return context;
+  }
+
+  grpc::Status Submit(const std::string& token, const std::string& request_id,
+                      const v1::ReferralDetails& details, v1::SubmitReferralResponse* response) {
+    v1::SubmitReferralRequest request;
+    request.set_request_id(request_id);
+    *request.mutable_details() = details;
+    return stub_->SubmitReferral(Context(token).get(), request, response);
+  }
+
+  // The events on the topic that belong to `referral_id`.
+  std::vector<v1::ReferralEvent> EventsFor(const std::string& referral_id, size_t expected) {
+    std::vector<v1::ReferralEvent> out;
+    for (const auto& m : rooted::testing::ReadTopic(
+             broker_->bootstrap(), kTopic, expected, absl::Seconds(20), [&](const auto& message) {
+               v1::ReferralEvent event;
+               return event.ParseFromString(message.payload) &&
+                      event.metadata().correlation_id() == referral_id;
+             })) {
+      out.emplace_back().ParseFromString(m.payload);
+    }
+    return out;
+  }
+
+  int64_t OutboxDepth() { return redis_->Command({"XLEN", "ri:outbox"})->integer; }
+
+  static rooted::testing::RedisServer* redis_server_;
+  static rooted::testing::Broker* broker_;
+  FakeClock clock_{absl::FromCivil(absl::CivilSecond(2026, 11, 2, 9, 0, 0), absl::UTCTimeZone())};
+  std::ostringstream log_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<Logger> logger_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<JwtVerifier> verifier_;
+  std::unique_ptr<JwtSigner> signer_;
+  std::unique_ptr<PupilRefHasher> hasher_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<RedisReferralStore> store_;
+  std::unique_ptr<RpcGuard> guard_;
+  std::unique_ptr<ReferralServiceImpl> service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<OutboxRelay> relay_;
+  std::unique_ptr<v1::ReferralService::Stub> stub_;
+};
+rooted::testing::RedisServer* ReferralIntakeTest::redis_server_ = nullptr;
+rooted::testing::Broker* ReferralIntakeTest::broker_ = nullptr;
+
+TEST_F(ReferralIntakeTest, SubmitPublishesOnePseudonymousEvent) {
+  StartRelay();
+  v1::SubmitReferralResponse response;
+  grpc::Status status = Submit(SchoolToken("100001"), "req-submit-0001", testing::GoodDetails("100001"), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const v1::Referral& referral = response.referral();
+  EXPECT_EQ(referral.status(), v1::REFERRAL_STATUS_SUBMITTED);
+  EXPECT_EQ(referral.version(), 1);
+  EXPECT_EQ(referral.la_code(), "801");
+  EXPECT_TRUE(PupilRefHasher::LooksLikeRef(referral.pupil_ref().value()));
+
+  std::vector<v1::ReferralEvent> events = EventsFor(referral.referral_id(), 1);
+  ASSERT_EQ(events.size(), 1u);
+  const v1::ReferralEvent& event = events[0];
+  EXPECT_TRUE(event.has_referral_submitted());
+  EXPECT_EQ(event.metadata().event_type(), "rooted.referral.v1.ReferralSubmitted");
+  EXPECT_EQ(event.metadata().producer(), "referral-intake");
+  EXPECT_EQ(event.metadata().causation_id(), "req-submit-0001");
+  EXPECT_EQ(event.referral_submitted().pupil_ref().value(), referral.pupil_ref().value());
+  const std::string bytes = event.SerializeAsString();
+  for (const char* personal : {"H801200001001", "Amira", "Khan", "Patel"}) {
+    EXPECT_EQ(bytes.find(personal), std::string::npos) << personal << " leaked onto Kafka";
+  }
+  EXPECT_EQ(log_.str().find("Amira"), std::string::npos);
+}
+
+TEST_F(ReferralIntakeTest, EventArrivesOnceWhenTheRelayRestartsBetweenWriteAndPublish) {
+  v1::SubmitReferralResponse response;
+  ASSERT_TRUE(Submit(SchoolToken("100001"), "req-restart-001", testing::GoodDetails("100001"), &response).ok());
+  // Written, not yet published: the relay was down.
+  EXPECT_EQ(OutboxDepth(), 1);
+  StartRelay();
+  std::vector<v1::ReferralEvent> events = EventsFor(response.referral().referral_id(), 1);
+  EXPECT_EQ(events.size(), 1u);
+  relay_->Stop(absl::Seconds(2));
+  relay_.reset();
+  StartRelay();  // a second restart must not publish it again
+  EXPECT_EQ(EventsFor(response.referral().referral_id(), 1).size(), 1u);
+  EXPECT_EQ(OutboxDepth(), 0);
+}
+
+TEST_F(ReferralIntakeTest, DuplicateRequestIdReturnsFirstAnswer) {
+  const std::string token = SchoolToken("100001");
+  v1::SubmitReferralResponse first, second;
+  ASSERT_TRUE(Submit(token, "req-dup-000001", testing::GoodDetails("100001"), &first).ok());
+  ASSERT_TRUE(Submit(token, "req-dup-000001", testing::GoodDetails("100001"), &second).ok());
+  EXPECT_EQ(first.referral().referral_id(), second.referral().referral_id());
+  EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
+  EXPECT_EQ(OutboxDepth(), 1) << "a retry must not publish again";
+
+  v1::ReferralDetails different = testing::GoodDetails("100001");
+  different.mutable_child()->set_year_group(9);
+  v1::SubmitReferralResponse third;
+  grpc::Status reused = Submit(token, "req-dup-000001", different, &third);
+  EXPECT_EQ(reused.error_code(), grpc::ALREADY_EXISTS);
+  EXPECT_NE(reused.error_message().find("request_id"), std::string::npos);
+}
+
+TEST_F(ReferralIntakeTest, SchoolsSeeOnlyTheirOwnPupils) {
+  v1::SubmitReferralResponse response;
+  ASSERT_TRUE(Submit(SchoolToken("100001"), "req-scope-0001", testing::GoodDetails("100001"), &response).ok());
+  v1::GetReferralRequest get;
+  get.set_referral_id(response.referral().referral_id());
+  get.set_purpose("planning support");
+  v1::GetReferralResponse got;
+
+  EXPECT_EQ(stub_->GetReferral(Context(SchoolToken("100002")).get(), get, &got).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->GetReferral(Context(Token(cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "802", "802")).get(), get, &got).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->GetReferral(Context(Token(cv1::ROLE_PARTNER_WORKER, cv1::ORGANISATION_TYPE_PARTNER, "youth-trust")).get(), get, &got).error_code(),
+            grpc::PERMISSION_DENIED);
+  ASSERT_TRUE(stub_->GetReferral(Context(SchoolToken("100001")).get(), get, &got).ok());
+  EXPECT_EQ(got.referral().details().child().given_name(), "Amira");
+  ASSERT_TRUE(stub_->GetReferral(Context(Token(cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801")).get(), get, &got).ok());
+
+  // A school may not refer another school's pupil, nor list another school.
+  v1::SubmitReferralResponse other;
+  EXPECT_EQ(Submit(SchoolToken("100002"), "req-scope-0002", testing::GoodDetails("100001"), &other).error_code(),
+            grpc::PERMISSION_DENIED);
+  v1::ListReferralsRequest list;
+  list.set_school_urn("100001");
+  v1::ListReferralsResponse listed;
+  EXPECT_EQ(stub_->ListReferrals(Context(SchoolToken("100002")).get(), list, &listed).error_code(),
+            grpc::PERMISSION_DENIED);
+  // Every read of personal data is in the audit trail.
+  absl::StatusOr<RedisReply> audit = redis_->Command({"XLEN", "ri:audit"});
+  EXPECT_GE(audit->integer, 3);
+}
+
+TEST_F(ReferralIntakeTest, MissingOrBadTokenIsUnauthenticated) {
+  v1::SubmitReferralResponse response;
+  EXPECT_EQ(Submit("", "req-auth-00001", testing::GoodDetails("100001"), &response).error_code(),
+            grpc::UNAUTHENTICATED);
+  EXPECT_EQ(Submit("garbage", "req-auth-00002", testing::GoodDetails("100001"), &response).error_code(),
+            grpc::UNAUTHENTICATED);
+  auto forger = *JwtSigner::Create(JwtAlgorithm::kHs256, std::string(40, 'x'));
+  TokenRequest request;
+  request.principal.subject = "intruder";
+  request.principal.roles = {cv1::ROLE_COUNCIL_OFFICER};
+  request.principal.organisation_type = cv1::ORGANISATION_TYPE_COUNCIL;
+  request.principal.organisation_id = "801";
+  request.principal.la_code = "801";
+  request.issuer = "rooted-local";
+  request.audience = "rooted";
+  request.issued_at = clock_.Now();
+  EXPECT_EQ(Submit(*forger->Sign(request), "req-auth-00003", testing::GoodDetails("100001"), &response).error_code(),
+            grpc::UNAUTHENTICATED);
+  clock_.Advance(absl::Hours(24));
+  EXPECT_EQ(Submit(SchoolToken("100001"), "req-auth-00004", testing::GoodDetails("100001"), &response).error_code(),
+            grpc::OK) << "a fresh token still works";
+  EXPECT_EQ(OutboxDepth(), 1);
+}
+
+TEST_F(ReferralIntakeTest, EachBadInputIsInvalidArgumentNamingItsFieldAndStoresNothing) {
+  const std::string token = SchoolToken("100001");
+  int n = 0;
+  for (const testing::BadInput& bad : testing::BadInputs()) {
+    v1::ReferralDetails details = testing::GoodDetails("100001");
+    bad.spoil(details);
+    // Invalid UTF-8 cannot cross the wire in a proto3 string: gRPC refuses
+    // it before our handler runs. The validator's unit test covers it.
+    if (bad.field == "details.child.given_name" && details.child().given_name() == "\xc3\x28") continue;
+    v1::SubmitReferralResponse response;
+    grpc::Status status = Submit(token, "req-bad-" + std::to_string(100000 + n++), details, &response);
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << bad.field;
+    EXPECT_EQ(status.error_message().rfind(bad.field, 0), 0u) << "expected " << bad.field << ": " << status.error_message();
+  }
+  v1::SubmitReferralResponse response;
+  EXPECT_EQ(Submit(token, "short", testing::GoodDetails("100001"), &response).error_message().rfind("request_id", 0), 0u);
+  v1::SubmitReferralRequest no_details;
+  no_details.set_request_id("req-bad-nodetails");
+  EXPECT_EQ(stub_->SubmitReferral(Context(token).get(), no_details, &response).error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(OutboxDepth(), 0);
+  EXPECT_EQ(redis_->Command({"KEYS", "ri:referral:*"})->elements.size(), 0u);
+}
+
+TEST_F(ReferralIntakeTest, UpdateWithdrawAndConsentFollowTheRules) {
+  const std::string token = SchoolToken("100001");
+  v1::SubmitReferralResponse submitted;
+  ASSERT_TRUE(Submit(token, "req-life-00001", testing::GoodDetails("100001"), &submitted).ok());
+  const std::string id = submitted.referral().referral_id();
+
+  v1::UpdateReferralRequest update;
+  update.set_request_id("req-life-00002");
+  update.set_referral_id(id);
+  update.set_expected_version(1);
+  update.mutable_details()->mutable_child()->set_year_group(9);
+  update.mutable_update_mask()->add_paths("child.year_group");
+  v1::UpdateReferralResponse updated;
+  ASSERT_TRUE(stub_->UpdateReferral(Context(token).get(), update, &updated).ok());
+  EXPECT_EQ(updated.referral().version(), 2);
+  EXPECT_EQ(updated.referral().details().child().year_group(), 9);
+  EXPECT_EQ(updated.referral().details().child().given_name(), "Amira");
+
+  update.set_request_id("req-life-00003");  // stale version
+  EXPECT_EQ(stub_->UpdateReferral(Context(token).get(), update, &updated).error_code(), grpc::FAILED_PRECONDITION);
+  update.set_request_id("req-life-00002");  // a retry of the first update
+  ASSERT_TRUE(stub_->UpdateReferral(Context(token).get(), update, &updated).ok());
+  EXPECT_EQ(updated.referral().version(), 2);
+
+  v1::RecordConsentRequest consent;
+  consent.set_request_id("req-life-00004");
+  consent.set_referral_id(id);
+  consent.mutable_consent()->set_status(v1::CONSENT_STATUS_WITHDRAWN);
+  v1::RecordConsentResponse consented;
+  ASSERT_TRUE(stub_->RecordConsent(Context(token).get(), consent, &consented).ok());
+  EXPECT_EQ(consented.referral().details().consent().status(), v1::CONSENT_STATUS_WITHDRAWN);
+
+  v1::WithdrawReferralRequest withdraw;
+  withdraw.set_request_id("req-life-00005");
+  withdraw.set_referral_id(id);
+  v1::WithdrawReferralResponse withdrawn;
+  EXPECT_EQ(stub_->WithdrawReferral(Context(token).get(), withdraw, &withdrawn).error_message().rfind("reason", 0), 0u);
+  withdraw.set_reason("Family moved out of the area");
+  ASSERT_TRUE(stub_->WithdrawReferral(Context(token).get(), withdraw, &withdrawn).ok());
+  EXPECT_EQ(withdrawn.referral().status(), v1::REFERRAL_STATUS_WITHDRAWN);
+
+  update.set_request_id("req-life-00006");
+  update.set_expected_version(withdrawn.referral().version());
+  EXPECT_EQ(stub_->UpdateReferral(Context(token).get(), update, &updated).error_code(), grpc::FAILED_PRECONDITION);
+  withdraw.set_referral_id("no-such-referral-id");
+  withdraw.set_request_id("req-life-00007");
+  EXPECT_EQ(stub_->WithdrawReferral(Context(token).get(), withdraw, &withdrawn).error_code(), grpc::NOT_FOUND);
+  EXPECT_EQ(OutboxDepth(), 4) << "submitted, updated, consent, withdrawn";
+}
+
+TEST_F(ReferralIntakeTest, ListsArePagedFilteredAndScoped) {
+  const std::string token = SchoolToken("100001");
+  for (int i = 0; i < 7; ++i) {
+    v1::SubmitReferralResponse r;
+    ASSERT_TRUE(Submit(token, "req-list-" + std::to_string(100000 + i), testing::GoodDetails("100001"), &r).ok());
+    clock_.Advance(absl::Minutes(1));
+  }
+  v1::SubmitReferralResponse elsewhere;
+  ASSERT_TRUE(Submit(SchoolToken("100002", "teacher-2"), "req-list-other", testing::GoodDetails("100002", "B801200005001"), &elsewhere).ok());
+
+  std::set<std::string> seen;
+  v1::ListReferralsRequest list;
+  list.mutable_page()->set_page_size(3);
+  int pages = 0;
+  do {
+    v1::ListReferralsResponse page;
+    ASSERT_TRUE(stub_->ListReferrals(Context(token).get(), list, &page).ok());
+    for (const auto& row : page.referrals()) {
+      EXPECT_EQ(row.school_urn(), "100001");
+      EXPECT_EQ(row.child_initials(), "A.K.");
+      seen.insert(row.referral_id());
+    }
+    list.mutable_page()->set_page_token(page.page().next_page_token());
+    ++pages;
+  } while (!list.page().page_token().empty() && pages < 10);
+  EXPECT_EQ(seen.size(), 7u);
+
+  v1::ListReferralsRequest council_list;
+  v1::ListReferralsResponse all;
+  ASSERT_TRUE(stub_->ListReferrals(Context(Token(cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801")).get(), council_list, &all).ok());
+  EXPECT_EQ(all.referrals_size(), 8);
+
+  v1::ListReferralsRequest bad_token;
+  bad_token.mutable_page()->set_page_token("not-a-token");
+  v1::ListReferralsResponse ignored;
+  grpc::Status status = stub_->ListReferrals(Context(token).get(), bad_token, &ignored);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message().rfind("page.page_token", 0), 0u);
+}
+
+TEST(ReferralIntakeBinaryTest, ServesThenDrainsAndExitsCleanlyOnSigterm) {
+  rooted::testing::RedisServer redis;
+  rooted::testing::Broker broker;
+  const int grpc_port = rooted::testing::FreePort();
+  const int metrics_port = rooted::testing::FreePort();
+  rooted::testing::ChildProcess service(
+      {rooted::testing::BinaryDir() + "/services/referral-intake/referral-intake",
+       "--grpc-address=127.0.0.1:" + std::to_string(grpc_port),
+       "--metrics-address=127.0.0.1:" + std::to_string(metrics_port),
+       "--redis-port=" + std::to_string(redis.port()), "--kafka-bootstrap=" + broker.bootstrap(),
+       "--token-secret=" + kTokenSecret, "--pupil-ref-secret=" + kPupilSecret},
+      "");
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials());
+  auto stub = v1::ReferralService::NewStub(channel);
+  grpc::Status status;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    v1::GetReferralResponse response;
+    status = stub->GetReferral(&context, v1::GetReferralRequest(), &response);
+    if (status.error_code() == grpc::UNAVAILABLE) absl::SleepFor(absl::Milliseconds(50));
+  } while (status.error_code() == grpc::UNAVAILABLE && absl::Now() < deadline);
+  EXPECT_EQ(status.error_code(), grpc::UNAUTHENTICATED) << "the binary serves and checks tokens";
+  EXPECT_EQ(service.Terminate(absl::Seconds(20)), 0) << "SIGTERM drains and exits 0";
+}
+
+}  // namespace
+}  // namespace rooted::referral
