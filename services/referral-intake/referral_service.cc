@@ -204,10 +204,8 @@ absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
         "details.child.school_urn: you may refer only pupils of your own school");
   }
 
-  const std::string key = IdempotencyKey(kKeyPrefix, who.subject, "SubmitReferral", request.request_id());
-  ASSIGN_OR_RETURN(std::optional<std::string> first, store_.FirstAnswer(key));
-  if (first) return DecodeFirstAnswer(*first, request, response);
-
+  // No separate look-up of the request id: the commit's guard finds a retry
+  // and returns the first answer, in the same round trip as the write.
   ASSIGN_OR_RETURN(Upn upn, ParseUpn(request.details().child().upn()));
   v1::Referral referral;
   referral.set_referral_id(NewUuid());

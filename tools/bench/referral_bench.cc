@@ -1,0 +1,239 @@
+// referral_bench: SubmitReferral throughput and latency over loopback, beside
+// a bare gRPC echo measured in the same run on the same machine.
+//
+//   referral_bench [--seconds=10] [--rate=5000] [--concurrency=64] [--channels=4]
+//
+// Starts redis-server, rooted-broker and the referral-intake binary on free
+// ports. Closed-loop runs find each ceiling; an open-loop run at a fixed
+// arrival rate measures latency from each call's intended send time, so a
+// slow server cannot hide its queueing.
+
+#include <algorithm>
+#include <atomic>
+#include <iomanip>
+#include <iostream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/auth/jwt.h"
+#include "common/base/config.h"
+#include "rooted/bench/v1/echo.grpc.pb.h"
+#include "rooted/referral/v1/referral.grpc.pb.h"
+#include "tests/referral-intake/referral_fixtures.h"
+#include "tests/support/local_stack.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace rv1 = rooted::referral::v1;
+namespace bv1 = rooted::bench::v1;
+
+class EchoServiceImpl final : public bv1::EchoService::Service {
+  grpc::Status Echo(grpc::ServerContext*, const bv1::EchoRequest* request,
+                    bv1::EchoResponse* response) override {
+    response->set_payload(request->payload());
+    return grpc::Status::OK;
+  }
+};
+
+struct Result {
+  double seconds = 0;
+  int64_t ok = 0;
+  int64_t failed = 0;
+  std::vector<double> latencies_ms;
+  std::string first_error;
+
+  double Rate() const { return seconds > 0 ? double(ok) / seconds : 0; }
+  double Percentile(double p) {
+    if (latencies_ms.empty()) return 0;
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    return latencies_ms[std::min(latencies_ms.size() - 1, size_t(p * double(latencies_ms.size())))];
+  }
+};
+
+// Issues one async call on `cq` tagged with `tag`; the driver owns pacing.
+using Issue = std::function<void(int64_t seq, grpc::CompletionQueue* cq, void* tag)>;
+
+struct Call {
+  Clock::time_point intended;
+  grpc::ClientContext context;
+  grpc::Status status;
+  std::unique_ptr<google::protobuf::Message> response;
+  std::function<void()> start;
+};
+
+// Runs calls for `duration`: closed loop with `concurrency` in flight when
+// rate == 0, otherwise open loop at `rate` calls a second.
+template <typename MakeCall>
+Result Drive(MakeCall make_call, double rate, int concurrency, std::chrono::seconds duration) {
+  grpc::CompletionQueue cq;
+  Result result;
+  std::atomic<int64_t> in_flight{0};
+  std::atomic<bool> issuing{true};
+  int64_t seq = 0;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end = start + duration;
+  auto launch = [&](Clock::time_point intended) {
+    Call* call = make_call(seq++, &cq);
+    call->intended = intended;
+    ++in_flight;
+    call->start();
+  };
+  std::thread reaper([&] {
+    void* tag;
+    bool ok;
+    while (cq.Next(&tag, &ok)) {
+      auto* call = static_cast<Call*>(tag);
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - call->intended).count();
+      if (call->status.ok()) {
+        ++result.ok;
+        result.latencies_ms.push_back(ms);
+      } else {
+        ++result.failed;
+        if (result.first_error.empty()) result.first_error = call->status.error_message();
+      }
+      delete call;
+      --in_flight;
+      if (!issuing.load() && in_flight.load() == 0) break;
+    }
+  });
+  if (rate <= 0) {
+    std::mutex mu;
+    // Closed loop: keep `concurrency` in flight by polling the counter.
+    while (Clock::now() < end) {
+      while (in_flight.load() < concurrency) launch(Clock::now());
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  } else {
+    const auto interval = std::chrono::duration<double>(1.0 / rate);
+    int64_t n = 0;
+    while (true) {
+      const Clock::time_point intended =
+          start + std::chrono::duration_cast<Clock::duration>(interval * double(n));
+      if (intended >= end) break;
+      std::this_thread::sleep_until(intended);
+      launch(intended);
+      ++n;
+    }
+  }
+  issuing.store(false);
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (in_flight.load() == 0) cq.Shutdown();
+  reaper.join();
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {}
+  return result;
+}
+
+void Print(const std::string& name, Result r, double ceiling) {
+  std::cout << std::left << std::setw(34) << name << std::right << std::fixed << std::setprecision(0)
+            << std::setw(9) << r.Rate() << " /s" << std::setprecision(2) << "   p50 " << std::setw(7)
+            << r.Percentile(0.50) << " ms   p99 " << std::setw(7) << r.Percentile(0.99) << " ms";
+  if (ceiling > 0) std::cout << "   " << std::setprecision(0) << 100 * r.Rate() / ceiling << "% of echo";
+  if (r.failed > 0) std::cout << "   failed " << r.failed << " (" << r.first_error << ")";
+  std::cout << std::endl;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto config = rooted::Config::Parse(argc, argv);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return 2;
+  }
+  const auto seconds = std::chrono::seconds(*config->Int("seconds", 10, 1, 600));
+  const double rate = double(*config->Int("rate", 5000, 1, 1'000'000));
+  const int concurrency = int(*config->Int("concurrency", 64, 1, 10'000));
+  const int channels = int(*config->Int("channels", 4, 1, 64));
+  const std::string secret(40, 'b');
+
+  rooted::testing::RedisServer redis;
+  rooted::testing::Broker broker;
+  const int port = rooted::testing::FreePort();
+  rooted::testing::ChildProcess service(
+      {rooted::testing::BinaryDir() + "/services/referral-intake/referral-intake",
+       "--grpc-address=127.0.0.1:" + std::to_string(port),
+       "--metrics-address=127.0.0.1:" + std::to_string(rooted::testing::FreePort()),
+       "--redis-port=" + std::to_string(redis.port()), "--kafka-bootstrap=" + broker.bootstrap(),
+       "--token-secret=" + secret, "--pupil-ref-secret=" + secret, "--log-level=warn"},
+      "");
+
+  EchoServiceImpl echo_service;
+  int echo_port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &echo_port);
+  builder.RegisterService(&echo_service);
+  std::unique_ptr<grpc::Server> echo_server = builder.BuildAndStart();
+
+  auto signer = *rooted::JwtSigner::Create(rooted::JwtAlgorithm::kHs256, secret);
+  rooted::TokenRequest token_request;
+  token_request.principal = {"bench", {rooted::common::v1::ROLE_SCHOOL_STAFF},
+                             rooted::common::v1::ORGANISATION_TYPE_SCHOOL, "100001", "801"};
+  token_request.issuer = "rooted-local";
+  token_request.audience = "rooted";
+  token_request.issued_at = absl::Now();
+  const std::string bearer = "Bearer " + *signer->Sign(token_request);
+
+  std::vector<std::unique_ptr<rv1::ReferralService::Stub>> referral_stubs;
+  std::vector<std::unique_ptr<bv1::EchoService::Stub>> echo_stubs;
+  for (int i = 0; i < channels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("rooted.channel", i);  // distinct channels, not one shared subchannel
+    referral_stubs.push_back(rv1::ReferralService::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials(), args)));
+    echo_stubs.push_back(bv1::EchoService::NewStub(grpc::CreateCustomChannel(
+        "127.0.0.1:" + std::to_string(echo_port), grpc::InsecureChannelCredentials(), args)));
+  }
+  // Wait for the service to be up (an unauthenticated call answers at once).
+  for (int i = 0; i < 200; ++i) {
+    grpc::ClientContext context;
+    rv1::GetReferralResponse r;
+    if (referral_stubs[0]->GetReferral(&context, {}, &r).error_code() != grpc::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  const rv1::ReferralDetails details = rooted::referral::testing::GoodDetails("100001");
+  bv1::EchoRequest echo_request;
+  echo_request.set_payload(std::string(size_t(details.ByteSizeLong()), 'x'));
+  const std::string run_id = std::to_string(getpid());
+
+  auto echo_call = [&](int64_t seq, grpc::CompletionQueue* cq) {
+    auto* call = new Call;
+    auto* response = new bv1::EchoResponse;
+    call->response.reset(response);
+    call->start = [call, response, cq, seq, &echo_stubs, &echo_request] {
+      auto reader = echo_stubs[size_t(seq) % echo_stubs.size()]->AsyncEcho(&call->context, echo_request, cq);
+      reader->Finish(response, &call->status, call);
+    };
+    return call;
+  };
+  auto referral_call = [&](int64_t seq, grpc::CompletionQueue* cq) {
+    auto* call = new Call;
+    auto* response = new rv1::SubmitReferralResponse;
+    call->response.reset(response);
+    call->context.AddMetadata("authorization", bearer);
+    auto request = std::make_shared<rv1::SubmitReferralRequest>();
+    request->set_request_id("bench-" + run_id + "-" + std::to_string(seq) + "-" + std::to_string(rand()));
+    *request->mutable_details() = details;
+    call->start = [call, response, cq, seq, request, &referral_stubs] {
+      auto reader = referral_stubs[size_t(seq) % referral_stubs.size()]->AsyncSubmitReferral(&call->context, *request, cq);
+      reader->Finish(response, &call->status, call);
+    };
+    return call;
+  };
+
+  std::cout << "referral_bench: " << seconds.count() << " s a run, " << channels << " channels, "
+            << std::thread::hardware_concurrency() << " cores, everything on this machine\n";
+  Result echo = Drive(echo_call, 0, concurrency, seconds);
+  Print("bare gRPC echo (closed, " + std::to_string(concurrency) + " in flight)", echo, 0);
+  Result closed = Drive(referral_call, 0, concurrency, seconds);
+  Print("SubmitReferral (closed, " + std::to_string(concurrency) + " in flight)", closed, echo.Rate());
+  Result open = Drive(referral_call, rate, concurrency, seconds);
+  Print("SubmitReferral (open, " + std::to_string(int(rate)) + "/s offered)", open, echo.Rate());
+  echo_server->Shutdown();
+  return 0;
+}
