@@ -1,0 +1,173 @@
+#include "common/kafka/event_consumer.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/kafka/topics.h"
+
+namespace rooted {
+
+std::string ConsumedEvent::event_id() const {
+  auto it = headers.find("event_id");
+  return it == headers.end() ? std::string() : it->second;
+}
+
+std::string ProcessedEventKey(absl::string_view prefix, absl::string_view event_id) {
+  return absl::StrCat(prefix, ":processed:", event_id);
+}
+
+absl::StatusOr<std::unique_ptr<EventConsumer>> EventConsumer::Create(
+    EventConsumerOptions options, EventHandler& handler, EventProducer& dead_letters,
+    Metrics& metrics, Logger& logger) {
+  if (options.group_id.empty()) return absl::InvalidArgumentError("consumer group id must be set");
+  if (options.topics.empty()) return absl::InvalidArgumentError("consumer needs at least one topic");
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::map<std::string, std::string> properties = {
+      {"bootstrap.servers", options.bootstrap_servers},
+      {"group.id", options.group_id},
+      {"client.id", options.client_id},
+      // Offsets are stored by us after each event is applied, and committed
+      // in the background from what was stored.
+      {"enable.auto.commit", "true"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.commit.interval.ms", "1000"},
+      {"auto.offset.reset", "earliest"},
+      {"isolation.level", "read_committed"},
+  };
+  for (const auto& [k, v] : options.overrides) properties[k] = v;
+  std::string error;
+  for (const auto& [k, v] : properties) {
+    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka property ", k, ": ", error));
+    }
+  }
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
+  return std::unique_ptr<EventConsumer>(new EventConsumer(std::move(options), std::move(consumer),
+                                                          handler, dead_letters, metrics, logger));
+}
+
+EventConsumer::EventConsumer(EventConsumerOptions options,
+                             std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+                             EventHandler& handler, EventProducer& dead_letters, Metrics& metrics,
+                             Logger& logger)
+    : options_(std::move(options)),
+      consumer_(std::move(consumer)),
+      handler_(handler),
+      dead_letters_(dead_letters),
+      metrics_(metrics),
+      logger_(logger) {}
+
+EventConsumer::~EventConsumer() { Stop(); }
+
+void EventConsumer::Start() {
+  consumer_->subscribe(options_.topics);
+  running_.store(true);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void EventConsumer::Stop() {
+  if (!thread_.joinable()) return;
+  running_.store(false);
+  thread_.join();
+  consumer_->commitSync();
+  consumer_->close();
+}
+
+void EventConsumer::Backoff(absl::Duration& delay) {
+  const absl::Time until = absl::Now() + delay;
+  while (running_.load() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  delay = std::min(delay * 2, options_.max_backoff);
+}
+
+bool EventConsumer::DeadLetter(const ConsumedEvent& event, const absl::Status& reason,
+                               int attempts) {
+  OutgoingMessage message{event.topic + std::string(topics::kDeadLetterSuffix), event.key,
+                          event.payload, {}};
+  for (const auto& [name, value] : event.headers) message.headers.emplace_back(name, value);
+  message.headers.emplace_back("dlq_reason", std::string(reason.message()));
+  message.headers.emplace_back("dlq_code", absl::StatusCodeToString(reason.code()));
+  message.headers.emplace_back("dlq_attempts", std::to_string(attempts));
+  message.headers.emplace_back("dlq_consumer_group", options_.group_id);
+  message.headers.emplace_back(
+      "dlq_source", absl::StrCat(event.topic, "/", event.partition, "@", event.offset));
+  absl::Duration delay = options_.initial_backoff;
+  while (running_.load()) {
+    std::vector<absl::Status> sent = dead_letters_.Deliver({&message, 1}, absl::Seconds(10));
+    if (sent.front().ok()) {
+      metrics_.RecordDeadLettered(event.topic);
+      logger_.Error("event dead-lettered",
+                    {{"topic", event.topic}, {"event_id", event.event_id()},
+                     {"attempts", attempts}, {"reason", std::string(reason.message())}});
+      return true;
+    }
+    logger_.Warn("dead-letter delivery failed; retrying",
+                 {{"topic", event.topic}, {"error", std::string(sent.front().message())}});
+    Backoff(delay);
+  }
+  return false;
+}
+
+bool EventConsumer::Process(const ConsumedEvent& event) {
+  int attempts = 0;
+  absl::Duration delay = options_.initial_backoff;
+  while (running_.load()) {
+    absl::StatusOr<ApplyResult> result = event.event_id().empty()
+                                             ? absl::InvalidArgumentError("event has no event_id header")
+                                             : handler_.Apply(event);
+    if (result.ok()) {
+      metrics_.RecordConsumed(event.topic, *result == ApplyResult::kApplied ? "applied" : "duplicate");
+      return true;
+    }
+    if (absl::IsUnavailable(result.status())) {
+      logger_.Warn("store unavailable; will retry the event",
+                   {{"topic", event.topic}, {"error", std::string(result.status().message())}});
+      Backoff(delay);
+      continue;
+    }
+    ++attempts;
+    metrics_.RecordConsumed(event.topic, "retried");
+    if (attempts >= options_.max_attempts) return DeadLetter(event, result.status(), attempts);
+    Backoff(delay);
+  }
+  return false;
+}
+
+void EventConsumer::Run() {
+  while (running_.load()) {
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
+    if (message->err() == RdKafka::ERR__TIMED_OUT || message->err() == RdKafka::ERR__PARTITION_EOF) {
+      continue;
+    }
+    if (message->err() != RdKafka::ERR_NO_ERROR) {
+      logger_.Warn("consume error", {{"error", message->errstr()}});
+      continue;
+    }
+    ConsumedEvent event;
+    event.topic = message->topic_name();
+    event.partition = message->partition();
+    event.offset = message->offset();
+    if (message->key() != nullptr) event.key = *message->key();
+    event.payload.assign(static_cast<const char*>(message->payload()), message->len());
+    if (RdKafka::Headers* headers = message->headers()) {
+      for (const RdKafka::Headers::Header& h : headers->get_all()) {
+        if (h.value() != nullptr) {
+          event.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
+        }
+      }
+    }
+    // Not stored when stopping mid-event: the event is redelivered after restart.
+    if (!Process(event)) break;
+    std::vector<RdKafka::TopicPartition*> position = {
+        RdKafka::TopicPartition::create(event.topic, event.partition, event.offset + 1)};
+    consumer_->offsets_store(position);
+    RdKafka::TopicPartition::destroy(position);
+    int64_t low = 0, high = 0;
+    if (consumer_->get_watermark_offsets(event.topic, event.partition, &low, &high) ==
+        RdKafka::ERR_NO_ERROR) {
+      metrics_.SetConsumerLag(event.topic, event.partition, double(std::max<int64_t>(0, high - event.offset - 1)));
+    }
+  }
+}
+
+}  // namespace rooted

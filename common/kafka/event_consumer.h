@@ -1,0 +1,107 @@
+#ifndef ROOTED_COMMON_KAFKA_EVENT_CONSUMER_H_
+#define ROOTED_COMMON_KAFKA_EVENT_CONSUMER_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/kafka/event_producer.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+}
+
+namespace rooted {
+
+struct ConsumedEvent {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string payload;
+  std::map<std::string, std::string> headers;
+
+  // The producer's event id header: the dedup key.
+  std::string event_id() const;
+};
+
+enum class ApplyResult { kApplied, kDuplicate };
+
+// A service's reaction to one event. Apply must change state and record the
+// event id as processed in one atomic step (WriteBatch with the guard key
+// ProcessedEventKey), and answer kDuplicate for an id already processed, so a
+// replayed or duplicated event changes nothing.
+//
+// Errors: UNAVAILABLE means the store could not be reached; the consumer
+// retries it without limit (it is not the event's fault). Any other error is
+// retried a bounded number of times, then the event goes to the dead-letter
+// topic with the reason.
+class EventHandler {
+ public:
+  virtual ~EventHandler() = default;
+  virtual absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) = 0;
+};
+
+// "<prefix>:processed:<event id>": the guard key that makes Apply happen once.
+std::string ProcessedEventKey(absl::string_view prefix, absl::string_view event_id);
+// How long processed ids are kept: longer than any redelivery window.
+inline constexpr int64_t kProcessedEventTtlSeconds = 30 * 24 * 3600;
+
+struct EventConsumerOptions {
+  std::string bootstrap_servers;
+  std::string group_id;
+  std::vector<std::string> topics;
+  std::string client_id = "rooted";
+  int max_attempts = 5;
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+  std::map<std::string, std::string> overrides;
+};
+
+// The one consumer loop: a consumer group member that applies each event,
+// stores its offset only after Apply succeeded (or the event was
+// dead-lettered), and commits stored offsets in the background and at Stop.
+// Poison never blocks: after max_attempts an event goes to "<topic>.dlq".
+class EventConsumer {
+ public:
+  static absl::StatusOr<std::unique_ptr<EventConsumer>> Create(EventConsumerOptions options,
+                                                               EventHandler& handler,
+                                                               EventProducer& dead_letters,
+                                                               Metrics& metrics, Logger& logger);
+  ~EventConsumer();
+
+  void Start();
+  // Finishes the event in hand (or leaves it for redelivery), commits the
+  // stored offsets and leaves the group.
+  void Stop();
+
+ private:
+  EventConsumer(EventConsumerOptions options, std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+                EventHandler& handler, EventProducer& dead_letters, Metrics& metrics, Logger& logger);
+  void Run();
+  // True once the event is applied or dead-lettered; false if stopping first.
+  bool Process(const ConsumedEvent& event);
+  bool DeadLetter(const ConsumedEvent& event, const absl::Status& reason, int attempts);
+  void Backoff(absl::Duration& delay);
+
+  const EventConsumerOptions options_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  EventHandler& handler_;
+  EventProducer& dead_letters_;
+  Metrics& metrics_;
+  Logger& logger_;
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+};
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_KAFKA_EVENT_CONSUMER_H_

@@ -1,0 +1,148 @@
+#include "common/kafka/event_consumer.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include <prometheus/registry.h>
+
+#include "common/kafka/kafka_producer.h"
+#include "common/redis/atomic_write.h"
+#include "tests/support/local_stack.h"
+
+namespace rooted {
+namespace {
+
+// Applies "payload" by appending it to a Redis list, once per event id.
+// Payloads starting with "poison" always fail.
+class ListAppender final : public EventHandler {
+ public:
+  explicit ListAppender(RedisClient& redis) : redis_(redis) {}
+  absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) override {
+    ++calls;
+    if (event.payload.rfind("poison", 0) == 0) return absl::InvalidArgumentError("payload: cannot be applied");
+    WriteBatch batch;
+    batch.guard_key = ProcessedEventKey("t", event.event_id());
+    batch.guard_value = "1";
+    batch.guard_ttl_seconds = kProcessedEventTtlSeconds;
+    batch.commands = {{"RPUSH", "applied", event.payload}};
+    absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, batch);
+    if (!outcome.ok()) return outcome.status();
+    return outcome->kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied : ApplyResult::kDuplicate;
+  }
+  std::atomic<int> calls{0};
+
+ private:
+  RedisClient& redis_;
+};
+
+class EventConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RedisOptions options;
+    options.port = redis_server_.port();
+    redis_ = std::make_unique<RedisClient>(options);
+    producer_ = *KafkaProducer::Create({broker_.bootstrap(), "test", {}});
+  }
+
+  void Send(const std::string& event_id, const std::string& payload) {
+    OutgoingMessage m{kTopic, "pr_same_child", payload, {{"event_id", event_id}}};
+    ASSERT_TRUE(producer_->Deliver({&m, 1}, absl::Seconds(10)).front().ok());
+  }
+
+  std::unique_ptr<EventConsumer> Consumer(EventHandler& handler) {
+    EventConsumerOptions options;
+    options.bootstrap_servers = broker_.bootstrap();
+    options.group_id = "test-group";
+    options.topics = {kTopic};
+    options.max_attempts = 3;
+    options.initial_backoff = absl::Milliseconds(10);
+    // The mock cluster's coordinator waits out a departed member's session
+    // before it rebalances; keep that short for a test.
+    options.overrides = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    return *EventConsumer::Create(options, handler, *producer_, metrics_, logger_);
+  }
+
+  int64_t Applied() { return redis_->Command({"LLEN", "applied"})->integer; }
+
+  // Polls until `condition` holds or 60 s pass.
+  template <typename F>
+  bool Eventually(F condition) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      if (condition()) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return condition();
+  }
+
+  const std::string kTopic = "rooted.forum.events.v1";
+  testing::RedisServer redis_server_;
+  testing::Broker broker_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::ostringstream log_;
+  SystemClock clock_;
+  Logger logger_{"test", log_, LogLevel::kInfo, clock_};
+  Metrics metrics_{std::make_shared<prometheus::Registry>(), "test"};
+};
+
+TEST_F(EventConsumerTest, DuplicatesChangeNothingAndPoisonGoesToTheDeadLetterTopic) {
+  Send("event-1", "first");
+  Send("event-1", "first");  // the same event twice, as a retrying producer may
+  Send("event-2", "poison pill");
+  Send("event-3", "after the poison");
+  ListAppender handler(*redis_);
+  auto consumer = Consumer(handler);
+  consumer->Start();
+  ASSERT_TRUE(Eventually([&] { return Applied() == 2; })) << "applied " << Applied();
+  consumer->Stop();
+  EXPECT_EQ(redis_->Command({"LRANGE", "applied", "0", "-1"})->elements[1].str, "after the poison");
+
+  std::vector<testing::ReadMessage> dead = testing::ReadTopic(
+      broker_.bootstrap(), kTopic + ".dlq", 1, absl::Seconds(20));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].payload, "poison pill");
+  EXPECT_EQ(dead[0].headers["event_id"], "event-2");
+  EXPECT_EQ(dead[0].headers["dlq_attempts"], "3");
+  EXPECT_NE(dead[0].headers["dlq_reason"].find("cannot be applied"), std::string::npos);
+  EXPECT_EQ(dead[0].headers["dlq_consumer_group"], "test-group");
+}
+
+TEST_F(EventConsumerTest, ARestartedConsumerCarriesOnFromTheCommittedOffset) {
+  Send("event-a", "a");
+  Send("event-b", "b");
+  ListAppender first(*redis_);
+  auto consumer = Consumer(first);
+  consumer->Start();
+  ASSERT_TRUE(Eventually([&] { return Applied() == 2; }));
+  consumer->Stop();
+
+  Send("event-c", "c");
+  ListAppender second(*redis_);
+  auto restarted = Consumer(second);
+  restarted->Start();
+  ASSERT_TRUE(Eventually([&] { return Applied() == 3; }));
+  restarted->Stop();
+  EXPECT_EQ(second.calls.load(), 1) << "only the new event is delivered to the new member";
+}
+
+TEST_F(EventConsumerTest, AnUnreachableStoreIsRetriedNotDeadLettered) {
+  class FlakyStore final : public EventHandler {
+   public:
+    absl::StatusOr<ApplyResult> Apply(const ConsumedEvent&) override {
+      return ++calls < 6 ? absl::StatusOr<ApplyResult>(absl::UnavailableError("redis down"))
+                         : absl::StatusOr<ApplyResult>(ApplyResult::kApplied);
+    }
+    std::atomic<int> calls{0};
+  } handler;
+  Send("event-x", "x");
+  auto consumer = Consumer(handler);
+  consumer->Start();
+  ASSERT_TRUE(Eventually([&] { return handler.calls.load() >= 6; }));
+  consumer->Stop();
+  EXPECT_TRUE(testing::ReadTopic(broker_.bootstrap(), kTopic + ".dlq", 0, absl::Seconds(3)).empty());
+}
+
+}  // namespace
+}  // namespace rooted
