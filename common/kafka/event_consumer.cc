@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/kafka/kafka_config.h"
 #include "common/kafka/topics.h"
 
 namespace rooted {
@@ -21,27 +22,23 @@ absl::StatusOr<std::unique_ptr<EventConsumer>> EventConsumer::Create(
     Metrics& metrics, Logger& logger) {
   if (options.group_id.empty()) return absl::InvalidArgumentError("consumer group id must be set");
   if (options.topics.empty()) return absl::InvalidArgumentError("consumer needs at least one topic");
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::map<std::string, std::string> properties = {
-      {"bootstrap.servers", options.bootstrap_servers},
-      {"group.id", options.group_id},
-      {"client.id", options.client_id},
-      // Offsets are stored by us after each event is applied, and committed
-      // in the background from what was stored.
-      {"enable.auto.commit", "true"},
-      {"enable.auto.offset.store", "false"},
-      {"auto.commit.interval.ms", "1000"},
-      {"auto.offset.reset", "earliest"},
-      {"isolation.level", "read_committed"},
-  };
-  for (const auto& [k, v] : options.overrides) properties[k] = v;
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = MakeKafkaConf(
+      {
+          {"bootstrap.servers", options.bootstrap_servers},
+          {"group.id", options.group_id},
+          {"client.id", options.client_id},
+          // Offsets are stored by us after each event is applied, and
+          // committed in the background from what was stored.
+          {"enable.auto.commit", "true"},
+          {"enable.auto.offset.store", "false"},
+          {"auto.commit.interval.ms", "1000"},
+          {"auto.offset.reset", "earliest"},
+          {"isolation.level", "read_committed"},
+      },
+      options.overrides);
+  if (!conf.ok()) return conf.status();
   std::string error;
-  for (const auto& [k, v] : properties) {
-    if (conf->set(k, v, error) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError(absl::StrCat("kafka property ", k, ": ", error));
-    }
-  }
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
   return std::unique_ptr<EventConsumer>(new EventConsumer(std::move(options), std::move(consumer),
                                                           handler, dead_letters, metrics, logger));

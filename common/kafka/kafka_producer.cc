@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/kafka/kafka_config.h"
 
 namespace rooted {
 namespace {
@@ -23,14 +24,6 @@ struct PendingMessage {
   std::shared_ptr<PendingBatch> batch;
   size_t index;
 };
-
-absl::Status SetProperty(RdKafka::Conf& conf, const std::string& name, const std::string& value) {
-  std::string error;
-  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK) {
-    return absl::InvalidArgumentError(absl::StrCat("kafka property ", name, ": ", error));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -56,26 +49,24 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(KafkaProduc
   if (options.bootstrap_servers.empty()) {
     return absl::InvalidArgumentError("kafka bootstrap servers must be set");
   }
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   auto handler = std::make_unique<ReportHandler>();
-  std::map<std::string, std::string> properties = {
-      {"bootstrap.servers", options.bootstrap_servers},
-      {"client.id", options.client_id},
-      {"enable.idempotence", "true"},
-      {"acks", "all"},
-      {"linger.ms", "2"},
-      {"message.timeout.ms", "30000"},
-      {"socket.keepalive.enable", "true"},
-  };
-  for (const auto& [k, v] : options.overrides) properties[k] = v;
-  for (const auto& [k, v] : properties) {
-    if (absl::Status s = SetProperty(*conf, k, v); !s.ok()) return s;
-  }
+  absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = MakeKafkaConf(
+      {
+          {"bootstrap.servers", options.bootstrap_servers},
+          {"client.id", options.client_id},
+          {"enable.idempotence", "true"},
+          {"acks", "all"},
+          {"linger.ms", "2"},
+          {"message.timeout.ms", "30000"},
+          {"socket.keepalive.enable", "true"},
+      },
+      options.overrides);
+  if (!conf.ok()) return conf.status();
   std::string error;
-  if (conf->set("dr_cb", handler.get(), error) != RdKafka::Conf::CONF_OK) {
+  if ((*conf)->set("dr_cb", handler.get(), error) != RdKafka::Conf::CONF_OK) {
     return absl::InternalError(absl::StrCat("kafka: ", error));
   }
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), error));
   if (!producer) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
   return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(handler), std::move(producer)));
 }

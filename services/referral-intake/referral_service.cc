@@ -116,7 +116,7 @@ absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Refe
   return absl::PermissionDeniedError("referral_id: you may not change this referral");
 }
 
-absl::Status ReferralServiceImpl::CommitChange(
+absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
     const Principal& who, absl::string_view method, const std::string& request_id,
     const std::string& purpose, const google::protobuf::Message& request, v1::Referral referral,
     int64_t expected_version, google::protobuf::Message* response,
@@ -150,10 +150,11 @@ absl::Status ReferralServiceImpl::CommitChange(
   ASSIGN_OR_RETURN(CommitResult result, store_.Commit(change));
   switch (result.kind) {
     case CommitResult::Kind::kCommitted:
-      return absl::OkStatus();
+      return true;
     case CommitResult::Kind::kReplayed:
       response->Clear();
-      return DecodeFirstAnswer(result.first_answer, request, response);
+      RETURN_IF_ERROR(DecodeFirstAnswer(result.first_answer, request, response));
+      return false;
     case CommitResult::Kind::kVersionConflict:
       return absl::AbortedError("referral_id: the referral changed while this request ran; retry");
   }
@@ -182,7 +183,8 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
   referral.set_version(expected_version + 1);
   SetTimestamp(referral.mutable_updated_at(), clock_.Now());
   return CommitChange(who, method, request.request_id(), "", request, std::move(referral),
-                      expected_version, response, response->mutable_referral());
+                      expected_version, response, response->mutable_referral())
+      .status();
 }
 
 absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
@@ -219,9 +221,10 @@ absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
   SetTimestamp(referral.mutable_updated_at(), now);
   referral.set_version(1);
   referral.set_submitted_by(who.subject);
-  RETURN_IF_ERROR(CommitChange(who, "SubmitReferral", request.request_id(), "", request,
-                               std::move(referral), 0, response, response->mutable_referral()));
-  submitted_by_school_.Add({{"school_urn", school}}).Increment();
+  ASSIGN_OR_RETURN(bool committed,
+                   CommitChange(who, "SubmitReferral", request.request_id(), "", request,
+                                std::move(referral), 0, response, response->mutable_referral()));
+  if (committed) submitted_by_school_.Add({{"school_urn", school}}).Increment();
   return absl::OkStatus();
 }
 

@@ -61,7 +61,8 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
   absl::Status ChangeReferral(const Principal& who, absl::string_view method,
                               const Request& request, Response* response, Mutate mutate);
 
-  absl::Status CommitChange(const Principal& who, absl::string_view method,
+  // OK with true when this call committed, false when it replayed a first answer.
+  absl::StatusOr<bool> CommitChange(const Principal& who, absl::string_view method,
                             const std::string& request_id, const std::string& purpose,
                             const google::protobuf::Message& request, v1::Referral referral,
                             int64_t expected_version, google::protobuf::Message* response,
