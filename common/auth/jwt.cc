@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/auth/jwt.h"
 
 #include <openssl/bio.h>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/base/status_macros.h"
 
 namespace rooted {
@@ -18,8 +18,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr char kAlphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 const char* AlgorithmName(JwtAlgorithm algorithm) {
   return algorithm == JwtAlgorithm::kHs256 ? "HS256" : "RS256";
@@ -41,8 +40,8 @@ absl::StatusOr<PkeyPtr> ReadPem(const std::string& pem, bool is_private) {
   EVP_PKEY* key = is_private ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
                              : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
   if (key == nullptr) {
-    return absl::InvalidArgumentError(
-        is_private ? "RS256 key is not a PEM private key" : "RS256 key is not a PEM public key");
+    return absl::InvalidArgumentError(is_private ? "RS256 key is not a PEM private key"
+                                                 : "RS256 key is not a PEM public key");
   }
   PkeyPtr owned(key);
   if (EVP_PKEY_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_bits(key) < 2048) {
@@ -85,8 +84,8 @@ std::string Base64UrlEncode(absl::string_view data) {
   out.reserve((data.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < data.size(); i += 3) {
-    const uint32_t n = (uint32_t(uint8_t(data[i])) << 16) |
-                       (uint32_t(uint8_t(data[i + 1])) << 8) | uint8_t(data[i + 2]);
+    const uint32_t n = (uint32_t(uint8_t(data[i])) << 16) | (uint32_t(uint8_t(data[i + 1])) << 8) |
+                       uint8_t(data[i + 2]);
     out.push_back(kAlphabet[(n >> 18) & 63]);
     out.push_back(kAlphabet[(n >> 12) & 63]);
     out.push_back(kAlphabet[(n >> 6) & 63]);
@@ -114,12 +113,18 @@ absl::StatusOr<std::string> Base64UrlDecode(absl::string_view text) {
   int bits = 0;
   for (char c : text) {
     int value;
-    if (c >= 'A' && c <= 'Z') value = c - 'A';
-    else if (c >= 'a' && c <= 'z') value = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') value = c - '0' + 52;
-    else if (c == '-') value = 62;
-    else if (c == '_') value = 63;
-    else return absl::InvalidArgumentError("bad base64url character");
+    if (c >= 'A' && c <= 'Z')
+      value = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      value = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      value = c - '0' + 52;
+    else if (c == '-')
+      value = 62;
+    else if (c == '_')
+      value = 63;
+    else
+      return absl::InvalidArgumentError("bad base64url character");
     buffer = (buffer << 6) | uint32_t(value);
     bits += 6;
     if (bits >= 8) {
@@ -140,7 +145,7 @@ struct JwtVerifier::Key {
 };
 
 absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(JwtVerifierSettings settings,
-                                                                  const Clock& clock) {
+                                                                 const Clock& clock) {
   if (settings.issuer.empty()) return absl::InvalidArgumentError("token issuer must be set");
   if (settings.audience.empty()) return absl::InvalidArgumentError("token audience must be set");
   auto key = std::make_unique<Key>();
@@ -155,8 +160,7 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(JwtVerifierSett
   return std::unique_ptr<JwtVerifier>(new JwtVerifier(std::move(settings), std::move(key), clock));
 }
 
-JwtVerifier::JwtVerifier(JwtVerifierSettings settings, std::unique_ptr<Key> key,
-                         const Clock& clock)
+JwtVerifier::JwtVerifier(JwtVerifierSettings settings, std::unique_ptr<Key> key, const Clock& clock)
     : settings_(std::move(settings)), key_(std::move(key)), clock_(clock) {}
 
 JwtVerifier::~JwtVerifier() = default;
@@ -173,10 +177,9 @@ bool JwtVerifier::SignatureMatches(absl::string_view signed_part,
                                    key_->public_key.get()) != 1) {
     return false;
   }
-  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                          signature.size(),
-                          reinterpret_cast<const unsigned char*>(signed_part.data()),
-                          signed_part.size()) == 1;
+  return EVP_DigestVerify(
+             ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+             reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size()) == 1;
 }
 
 absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
@@ -193,12 +196,12 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
       alg->get<std::string>() != AlgorithmName(settings_.algorithm)) {
     return Unauthenticated(absl::StrCat("algorithm must be ", AlgorithmName(settings_.algorithm)));
   }
-  if (header.contains("crit")) return Unauthenticated("critical header extensions are not supported");
+  if (header.contains("crit"))
+    return Unauthenticated("critical header extensions are not supported");
 
   absl::StatusOr<std::string> signature = Base64UrlDecode(parts[2]);
   if (!signature.ok()) return Unauthenticated("signature is not base64url");
-  const absl::string_view signed_part =
-      token.substr(0, parts[0].size() + 1 + parts[1].size());
+  const absl::string_view signed_part = token.substr(0, parts[0].size() + 1 + parts[1].size());
   if (!SignatureMatches(signed_part, *signature)) return Unauthenticated("bad signature");
 
   absl::StatusOr<std::string> payload_text = Base64UrlDecode(parts[1]);
@@ -215,7 +218,8 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
   if (auto aud = payload.find("aud"); aud != payload.end()) {
     if (aud->is_string()) audience_ok = aud->get<std::string>() == settings_.audience;
     if (aud->is_array()) {
-      for (const Json& a : *aud) audience_ok |= a.is_string() && a.get<std::string>() == settings_.audience;
+      for (const Json& a : *aud)
+        audience_ok |= a.is_string() && a.get<std::string>() == settings_.audience;
     }
   }
   if (!audience_ok) return Unauthenticated("wrong audience");
@@ -287,7 +291,8 @@ absl::StatusOr<std::string> JwtSigner::SignRaw(absl::string_view header_json,
     MdCtxPtr ctx(EVP_MD_CTX_new());
     size_t length = 0;
     if (!ctx ||
-        EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_->private_key.get()) != 1 ||
+        EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key_->private_key.get()) !=
+            1 ||
         EVP_DigestSign(ctx.get(), nullptr, &length,
                        reinterpret_cast<const unsigned char*>(signed_part.data()),
                        signed_part.size()) != 1) {
@@ -317,8 +322,8 @@ absl::StatusOr<std::string> JwtSigner::Sign(const TokenRequest& request) const {
       {"nbf", iat},
       {"exp", absl::ToUnixSeconds(request.issued_at + request.lifetime)},
       {"roles", roles},
-      {"org", OrganisationName(request.principal.organisation_type,
-                               request.principal.organisation_id)},
+      {"org",
+       OrganisationName(request.principal.organisation_type, request.principal.organisation_id)},
       {"la", request.principal.la_code},
   };
   return SignRaw(header.dump(), payload.dump());

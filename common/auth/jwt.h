@@ -1,12 +1,12 @@
 #ifndef ROOTED_COMMON_AUTH_JWT_H_
 #define ROOTED_COMMON_AUTH_JWT_H_
 
-#include "absl/strings/string_view.h"
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/auth/principal.h"
 #include "common/base/clock.h"
@@ -37,7 +37,7 @@ struct JwtVerifierSettings {
 class JwtVerifier {
  public:
   static absl::StatusOr<std::unique_ptr<JwtVerifier>> Create(JwtVerifierSettings settings,
-                                                              const Clock& clock);
+                                                             const Clock& clock);
   ~JwtVerifier();
   JwtVerifier(const JwtVerifier&) = delete;
   JwtVerifier& operator=(const JwtVerifier&) = delete;
@@ -66,8 +66,7 @@ struct TokenRequest {
 class JwtSigner {
  public:
   // HS256: the shared secret. RS256: a PEM private key.
-  static absl::StatusOr<std::unique_ptr<JwtSigner>> Create(JwtAlgorithm algorithm,
-                                                           std::string key);
+  static absl::StatusOr<std::unique_ptr<JwtSigner>> Create(JwtAlgorithm algorithm, std::string key);
   ~JwtSigner();
   JwtSigner(const JwtSigner&) = delete;
   JwtSigner& operator=(const JwtSigner&) = delete;

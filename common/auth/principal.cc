@@ -1,10 +1,10 @@
-#include "absl/strings/string_view.h"
 #include "common/auth/principal.h"
 
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 namespace cv1 = rooted::common::v1;
@@ -52,8 +52,7 @@ bool IsLaCode(absl::string_view text) {
 
 namespace {
 bool IsPartnerId(absl::string_view text) {
-  return text.size() >= 2 && text.size() <= 64 &&
-         std::all_of(text.begin(), text.end(), [](char c) {
+  return text.size() >= 2 && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
            return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-';
          });
 }
@@ -61,10 +60,14 @@ bool IsPartnerId(absl::string_view text) {
 
 std::string OrganisationName(OrganisationType type, absl::string_view id) {
   switch (type) {
-    case cv1::ORGANISATION_TYPE_SCHOOL: return absl::StrCat("school:", id);
-    case cv1::ORGANISATION_TYPE_COUNCIL: return absl::StrCat("council:", id);
-    case cv1::ORGANISATION_TYPE_PARTNER: return absl::StrCat("partner:", id);
-    default: return absl::StrCat("unknown:", id);
+    case cv1::ORGANISATION_TYPE_SCHOOL:
+      return absl::StrCat("school:", id);
+    case cv1::ORGANISATION_TYPE_COUNCIL:
+      return absl::StrCat("council:", id);
+    case cv1::ORGANISATION_TYPE_PARTNER:
+      return absl::StrCat("partner:", id);
+    default:
+      return absl::StrCat("unknown:", id);
   }
 }
 
@@ -83,9 +86,9 @@ absl::Status ParseOrganisationName(absl::string_view text, OrganisationType* typ
   } else if (kind == "partner" && IsPartnerId(value)) {
     *type = cv1::ORGANISATION_TYPE_PARTNER;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "organisation \"", text,
-        "\" is not school:<6-digit URN>, council:<3-digit LA code> or partner:<id>"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("organisation \"", text,
+                     "\" is not school:<6-digit URN>, council:<3-digit LA code> or partner:<id>"));
   }
   *id = std::string(value);
   return absl::OkStatus();
@@ -96,8 +99,7 @@ absl::Status RequireAnyRole(const Principal& principal, absl::string_view method
   if (principal.HasAnyRole(roles)) return absl::OkStatus();
   std::string allowed;
   for (Role role : roles) absl::StrAppend(&allowed, allowed.empty() ? "" : ", ", RoleName(role));
-  return absl::PermissionDeniedError(
-      absl::StrCat(method, " needs one of the roles: ", allowed));
+  return absl::PermissionDeniedError(absl::StrCat(method, " needs one of the roles: ", allowed));
 }
 
 }  // namespace rooted

@@ -1,12 +1,12 @@
 #ifndef ROOTED_COMMON_AUTH_PRINCIPAL_H_
 #define ROOTED_COMMON_AUTH_PRINCIPAL_H_
 
-#include "absl/strings/string_view.h"
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rooted/common/v1/common.pb.h"
 
 namespace rooted {
@@ -40,8 +40,7 @@ absl::StatusOr<Role> ParseRoleName(absl::string_view name);
 // "school:100001" <-> (ORGANISATION_TYPE_SCHOOL, "100001"). School ids are
 // 6-digit URNs, council ids 3-digit LA codes, partner ids [a-z0-9-]{2,64}.
 std::string OrganisationName(OrganisationType type, absl::string_view id);
-absl::Status ParseOrganisationName(absl::string_view text, OrganisationType* type,
-                                   std::string* id);
+absl::Status ParseOrganisationName(absl::string_view text, OrganisationType* type, std::string* id);
 
 bool IsSchoolUrn(absl::string_view text);
 bool IsLaCode(absl::string_view text);

@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/base/config.h"
 
 #include <cstdlib>
@@ -8,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 
@@ -19,14 +19,12 @@ Config::EnvLookup Config::ProcessEnvironment() {
   };
 }
 
-absl::StatusOr<Config> Config::Parse(const std::vector<std::string>& args,
-                                     EnvLookup env) {
+absl::StatusOr<Config> Config::Parse(const std::vector<std::string>& args, EnvLookup env) {
   std::map<std::string, std::string, std::less<>> flags;
   for (const std::string& arg : args) {
     if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument \"", arg,
-                       "\": settings are given as --name=value"));
+          absl::StrCat("unexpected argument \"", arg, "\": settings are given as --name=value"));
     }
     const size_t eq = arg.find('=');
     std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
@@ -70,15 +68,14 @@ std::string Config::String(absl::string_view name, absl::string_view fallback) c
   return value ? *value : std::string(fallback);
 }
 
-absl::StatusOr<int64_t> Config::Int(absl::string_view name, int64_t fallback,
-                                    int64_t min, int64_t max) const {
+absl::StatusOr<int64_t> Config::Int(absl::string_view name, int64_t fallback, int64_t min,
+                                    int64_t max) const {
   std::optional<std::string> value = Lookup(name);
   if (!value) return fallback;
   int64_t parsed = 0;
   if (!absl::SimpleAtoi(*value, &parsed) || parsed < min || parsed > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Label(name), ": expected a whole number in ", min, "..", max,
-                     ", got \"", *value, "\""));
+    return absl::InvalidArgumentError(absl::StrCat(Label(name), ": expected a whole number in ",
+                                                   min, "..", max, ", got \"", *value, "\""));
   }
   return parsed;
 }
@@ -105,8 +102,7 @@ absl::StatusOr<absl::Duration> Config::Duration(absl::string_view name,
   return parsed;
 }
 
-absl::StatusOr<std::string> Config::Secret(absl::string_view name,
-                                           size_t min_bytes) const {
+absl::StatusOr<std::string> Config::Secret(absl::string_view name, size_t min_bytes) const {
   const std::string file_setting = absl::StrCat(name, "-file");
   std::optional<std::string> path = Lookup(file_setting);
   std::optional<std::string> value;
@@ -125,12 +121,12 @@ absl::StatusOr<std::string> Config::Secret(absl::string_view name,
     value = Lookup(name);
   }
   if (!value || value->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Label(name), " (or ", Label(file_setting), "): required but not set"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Label(name), " (or ", Label(file_setting), "): required but not set"));
   }
   if (value->size() < min_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Label(name), ": must be at least ", min_bytes, " bytes long"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Label(name), ": must be at least ", min_bytes, " bytes long"));
   }
   return *value;
 }

@@ -1,7 +1,6 @@
 #ifndef ROOTED_COMMON_BASE_CONFIG_H_
 #define ROOTED_COMMON_BASE_CONFIG_H_
 
-#include "absl/strings/string_view.h"
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace rooted {
@@ -31,22 +31,19 @@ class Config {
   static EnvLookup ProcessEnvironment();
 
   // Fails on arguments that are not --name=value or --name (true).
-  static absl::StatusOr<Config> Parse(const std::vector<std::string>& args,
-                                      EnvLookup env);
+  static absl::StatusOr<Config> Parse(const std::vector<std::string>& args, EnvLookup env);
   static absl::StatusOr<Config> Parse(int argc, char** argv);
 
   absl::StatusOr<std::string> RequiredString(absl::string_view name) const;
   std::string String(absl::string_view name, absl::string_view fallback) const;
-  absl::StatusOr<int64_t> Int(absl::string_view name, int64_t fallback,
-                              int64_t min, int64_t max) const;
+  absl::StatusOr<int64_t> Int(absl::string_view name, int64_t fallback, int64_t min,
+                              int64_t max) const;
   absl::StatusOr<bool> Bool(absl::string_view name, bool fallback) const;
   // Accepts absl duration syntax: "250ms", "5s", "1h30m".
-  absl::StatusOr<absl::Duration> Duration(absl::string_view name,
-                                          absl::Duration fallback) const;
+  absl::StatusOr<absl::Duration> Duration(absl::string_view name, absl::Duration fallback) const;
   // A secret given directly or, preferably, as a file path in NAME-file
   // (Kubernetes mounts Secrets as files). Fails when shorter than min_bytes.
-  absl::StatusOr<std::string> Secret(absl::string_view name,
-                                     size_t min_bytes) const;
+  absl::StatusOr<std::string> Secret(absl::string_view name, size_t min_bytes) const;
 
   // Fails naming any flag that no getter asked for: a typo must not silently
   // fall back to a default.

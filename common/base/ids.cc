@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "common/base/ids.h"
 
 #include <openssl/rand.h>
@@ -6,6 +5,8 @@
 #include <array>
 #include <cstdio>
 #include <stdexcept>
+
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 
@@ -31,8 +32,8 @@ std::string NewUuid() {
 bool IsValidRequestId(absl::string_view text) {
   if (text.size() < 8 || text.size() > 64) return false;
   for (char c : text) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-' || c == '_';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;

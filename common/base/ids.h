@@ -1,8 +1,9 @@
 #ifndef ROOTED_COMMON_BASE_IDS_H_
 #define ROOTED_COMMON_BASE_IDS_H_
 
-#include "absl/strings/string_view.h"
 #include <string>
+
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 

@@ -7,22 +7,24 @@ namespace {
 
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
 
 }  // namespace
 
-Logger::Logger(std::string service, std::ostream& out, LogLevel min_level,
-               const Clock& clock)
+Logger::Logger(std::string service, std::ostream& out, LogLevel min_level, const Clock& clock)
     : service_(std::move(service)), out_(out), min_level_(min_level), clock_(clock) {}
 
-void Logger::Log(LogLevel level, std::string_view message,
-                 std::initializer_list<Field> fields) {
+void Logger::Log(LogLevel level, std::string_view message, std::initializer_list<Field> fields) {
   if (level < min_level_) return;
   nlohmann::json line = {
       {"ts", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", clock_.Now(), absl::UTCTimeZone())},
@@ -44,8 +46,8 @@ absl::StatusOr<LogLevel> Logger::ParseLevel(std::string_view text) {
   if (text == "info") return LogLevel::kInfo;
   if (text == "warn") return LogLevel::kWarn;
   if (text == "error") return LogLevel::kError;
-  return absl::InvalidArgumentError(
-      absl::StrCat("log level: expected debug, info, warn or error, got \"", std::string(text), "\""));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "log level: expected debug, info, warn or error, got \"", std::string(text), "\""));
 }
 
 }  // namespace rooted

@@ -3,15 +3,13 @@
 
 #include <initializer_list>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "absl/status/statusor.h"
-
-#include <nlohmann/json.hpp>
-
 #include "common/base/clock.h"
 
 namespace rooted {
@@ -28,11 +26,9 @@ class Logger {
  public:
   using Field = std::pair<std::string_view, nlohmann::json>;
 
-  Logger(std::string service, std::ostream& out, LogLevel min_level,
-         const Clock& clock);
+  Logger(std::string service, std::ostream& out, LogLevel min_level, const Clock& clock);
 
-  void Log(LogLevel level, std::string_view message,
-           std::initializer_list<Field> fields = {});
+  void Log(LogLevel level, std::string_view message, std::initializer_list<Field> fields = {});
   void Info(std::string_view message, std::initializer_list<Field> fields = {}) {
     Log(LogLevel::kInfo, message, fields);
   }

@@ -1,5 +1,6 @@
-#include "absl/strings/string_view.h"
 #include "common/base/metrics.h"
+
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 

@@ -1,16 +1,17 @@
 #ifndef ROOTED_COMMON_BASE_METRICS_H_
 #define ROOTED_COMMON_BASE_METRICS_H_
 
-#include "absl/strings/string_view.h"
-#include <memory>
-#include <string>
-#include <string_view>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 

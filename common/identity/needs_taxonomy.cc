@@ -1,7 +1,8 @@
-#include "absl/strings/string_view.h"
 #include "common/identity/needs_taxonomy.h"
 
 #include <array>
+
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 namespace {

@@ -1,9 +1,10 @@
 #ifndef ROOTED_COMMON_IDENTITY_NEEDS_TAXONOMY_H_
 #define ROOTED_COMMON_IDENTITY_NEEDS_TAXONOMY_H_
 
-#include "absl/strings/string_view.h"
 #include <span>
 #include <string_view>
+
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 

@@ -1,10 +1,10 @@
 #ifndef ROOTED_COMMON_IDENTITY_PUPIL_REF_H_
 #define ROOTED_COMMON_IDENTITY_PUPIL_REF_H_
 
-#include "absl/strings/string_view.h"
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/identity/upn.h"
 
 namespace rooted {

@@ -1,8 +1,8 @@
-#include "absl/strings/string_view.h"
 #include "common/identity/upn.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 namespace {
@@ -34,21 +34,17 @@ char UpnCheckLetter(absl::string_view upn) {
 absl::StatusOr<Upn> ParseUpn(absl::string_view text) {
   std::string upn = absl::AsciiStrToUpper(text);
   if (upn.size() == 3 && upn.compare(0, 2, "UN") == 0 && upn[2] >= '1' && upn[2] <= '5') {
-    return absl::InvalidArgumentError(
-        "is a placeholder for an unknown UPN, not a UPN");
+    return absl::InvalidArgumentError("is a placeholder for an unknown UPN, not a UPN");
   }
   if (upn.size() != 13) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("must be 13 characters, got ", upn.size()));
+    return absl::InvalidArgumentError(absl::StrCat("must be 13 characters, got ", upn.size()));
   }
   if (kCheckAlphabet.find(upn[0]) == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        "must start with a check letter (A-Z without I, O or S)");
+    return absl::InvalidArgumentError("must start with a check letter (A-Z without I, O or S)");
   }
   for (size_t i = 1; i < 12; ++i) {
     if (!IsDigit(upn[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("character ", i + 1, " must be a digit"));
+      return absl::InvalidArgumentError(absl::StrCat("character ", i + 1, " must be a digit"));
     }
   }
   Upn::Kind kind = Upn::Kind::kPermanent;

@@ -1,11 +1,11 @@
 #ifndef ROOTED_COMMON_IDENTITY_UPN_H_
 #define ROOTED_COMMON_IDENTITY_UPN_H_
 
-#include "absl/strings/string_view.h"
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 
@@ -18,9 +18,7 @@ class Upn {
   const std::string& value() const { return value_; }
   Kind kind() const { return kind_; }
   // The 3-digit code of the local authority that allocated the number.
-  absl::string_view allocating_la_code() const {
-    return absl::string_view(value_).substr(1, 3);
-  }
+  absl::string_view allocating_la_code() const { return absl::string_view(value_).substr(1, 3); }
 
  private:
   friend absl::StatusOr<Upn> ParseUpn(absl::string_view text);

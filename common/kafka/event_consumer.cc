@@ -17,11 +17,14 @@ std::string ProcessedEventKey(absl::string_view prefix, absl::string_view event_
   return absl::StrCat(prefix, ":processed:", event_id);
 }
 
-absl::StatusOr<std::unique_ptr<EventConsumer>> EventConsumer::Create(
-    EventConsumerOptions options, EventHandler& handler, EventProducer& dead_letters,
-    Metrics& metrics, Logger& logger) {
+absl::StatusOr<std::unique_ptr<EventConsumer>> EventConsumer::Create(EventConsumerOptions options,
+                                                                     EventHandler& handler,
+                                                                     EventProducer& dead_letters,
+                                                                     Metrics& metrics,
+                                                                     Logger& logger) {
   if (options.group_id.empty()) return absl::InvalidArgumentError("consumer group id must be set");
-  if (options.topics.empty()) return absl::InvalidArgumentError("consumer needs at least one topic");
+  if (options.topics.empty())
+    return absl::InvalidArgumentError("consumer needs at least one topic");
   absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = MakeKafkaConf(
       {
           {"bootstrap.servers", options.bootstrap_servers},
@@ -38,7 +41,8 @@ absl::StatusOr<std::unique_ptr<EventConsumer>> EventConsumer::Create(
       options.overrides);
   if (!conf.ok()) return conf.status();
   std::string error;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf->get(), error));
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
   return std::unique_ptr<EventConsumer>(new EventConsumer(std::move(options), std::move(consumer),
                                                           handler, dead_letters, metrics, logger));
@@ -79,23 +83,24 @@ void EventConsumer::Backoff(absl::Duration& delay) {
 
 bool EventConsumer::DeadLetter(const ConsumedEvent& event, const absl::Status& reason,
                                int attempts) {
-  OutgoingMessage message{event.topic + std::string(topics::kDeadLetterSuffix), event.key,
-                          event.payload, {}};
+  OutgoingMessage message{
+      event.topic + std::string(topics::kDeadLetterSuffix), event.key, event.payload, {}};
   for (const auto& [name, value] : event.headers) message.headers.emplace_back(name, value);
   message.headers.emplace_back("dlq_reason", std::string(reason.message()));
   message.headers.emplace_back("dlq_code", absl::StatusCodeToString(reason.code()));
   message.headers.emplace_back("dlq_attempts", std::to_string(attempts));
   message.headers.emplace_back("dlq_consumer_group", options_.group_id);
-  message.headers.emplace_back(
-      "dlq_source", absl::StrCat(event.topic, "/", event.partition, "@", event.offset));
+  message.headers.emplace_back("dlq_source",
+                               absl::StrCat(event.topic, "/", event.partition, "@", event.offset));
   absl::Duration delay = options_.initial_backoff;
   while (running_.load()) {
     std::vector<absl::Status> sent = dead_letters_.Deliver({&message, 1}, absl::Seconds(10));
     if (sent.front().ok()) {
       metrics_.RecordDeadLettered(event.topic);
-      logger_.Error("event dead-lettered",
-                    {{"topic", event.topic}, {"event_id", event.event_id()},
-                     {"attempts", attempts}, {"reason", std::string(reason.message())}});
+      logger_.Error("event dead-lettered", {{"topic", event.topic},
+                                            {"event_id", event.event_id()},
+                                            {"attempts", attempts},
+                                            {"reason", std::string(reason.message())}});
       return true;
     }
     logger_.Warn("dead-letter delivery failed; retrying",
@@ -109,11 +114,12 @@ bool EventConsumer::Process(const ConsumedEvent& event) {
   int attempts = 0;
   absl::Duration delay = options_.initial_backoff;
   while (running_.load()) {
-    absl::StatusOr<ApplyResult> result = event.event_id().empty()
-                                             ? absl::InvalidArgumentError("event has no event_id header")
-                                             : handler_.Apply(event);
+    absl::StatusOr<ApplyResult> result =
+        event.event_id().empty() ? absl::InvalidArgumentError("event has no event_id header")
+                                 : handler_.Apply(event);
     if (result.ok()) {
-      metrics_.RecordConsumed(event.topic, *result == ApplyResult::kApplied ? "applied" : "duplicate");
+      metrics_.RecordConsumed(event.topic,
+                              *result == ApplyResult::kApplied ? "applied" : "duplicate");
       return true;
     }
     if (absl::IsUnavailable(result.status())) {
@@ -133,7 +139,8 @@ bool EventConsumer::Process(const ConsumedEvent& event) {
 void EventConsumer::Run() {
   while (running_.load()) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
-    if (message->err() == RdKafka::ERR__TIMED_OUT || message->err() == RdKafka::ERR__PARTITION_EOF) {
+    if (message->err() == RdKafka::ERR__TIMED_OUT ||
+        message->err() == RdKafka::ERR__PARTITION_EOF) {
       continue;
     }
     if (message->err() != RdKafka::ERR_NO_ERROR) {
@@ -162,7 +169,8 @@ void EventConsumer::Run() {
     int64_t low = 0, high = 0;
     if (consumer_->get_watermark_offsets(event.topic, event.partition, &low, &high) ==
         RdKafka::ERR_NO_ERROR) {
-      metrics_.SetConsumerLag(event.topic, event.partition, double(std::max<int64_t>(0, high - event.offset - 1)));
+      metrics_.SetConsumerLag(event.topic, event.partition,
+                              double(std::max<int64_t>(0, high - event.offset - 1)));
     }
   }
 }

@@ -85,7 +85,8 @@ class EventConsumer {
 
  private:
   EventConsumer(EventConsumerOptions options, std::unique_ptr<RdKafka::KafkaConsumer> consumer,
-                EventHandler& handler, EventProducer& dead_letters, Metrics& metrics, Logger& logger);
+                EventHandler& handler, EventProducer& dead_letters, Metrics& metrics,
+                Logger& logger);
   void Run();
   // True once the event is applied or dead-lettered; false if stopping first.
   bool Process(const ConsumedEvent& event);

@@ -1,9 +1,9 @@
 #ifndef ROOTED_COMMON_KAFKA_EVENT_METADATA_H_
 #define ROOTED_COMMON_KAFKA_EVENT_METADATA_H_
 
-#include <string>
-
 #include <google/protobuf/message.h>
+
+#include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"

@@ -1,11 +1,11 @@
 #ifndef ROOTED_COMMON_KAFKA_KAFKA_CONFIG_H_
 #define ROOTED_COMMON_KAFKA_KAFKA_CONFIG_H_
 
+#include <librdkafka/rdkafkacpp.h>
+
 #include <map>
 #include <memory>
 #include <string>
-
-#include <librdkafka/rdkafkacpp.h>
 
 #include "absl/status/statusor.h"
 

@@ -104,9 +104,10 @@ std::vector<absl::Status> KafkaProducer::Deliver(std::span<const OutgoingMessage
     }
     RdKafka::ErrorCode err;
     while (true) {
-      err = producer_->produce(m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                               const_cast<char*>(m.payload.data()), m.payload.size(), m.key.data(),
-                               m.key.size(), 0, headers, pending.get());
+      err =
+          producer_->produce(m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                             const_cast<char*>(m.payload.data()), m.payload.size(), m.key.data(),
+                             m.key.size(), 0, headers, pending.get());
       // A full local queue drains as reports are served: wait and try again.
       if (err != RdKafka::ERR__QUEUE_FULL || absl::Now() >= deadline) break;
       absl::SleepFor(absl::Milliseconds(5));
@@ -122,8 +123,9 @@ std::vector<absl::Status> KafkaProducer::Deliver(std::span<const OutgoingMessage
     }
   }
   std::unique_lock<std::mutex> lock(batch->mu);
-  batch->done.wait_for(lock, absl::ToChronoMilliseconds(std::max(deadline - absl::Now(), absl::ZeroDuration())),
-                       [&] { return batch->outstanding == 0; });
+  batch->done.wait_for(
+      lock, absl::ToChronoMilliseconds(std::max(deadline - absl::Now(), absl::ZeroDuration())),
+      [&] { return batch->outstanding == 0; });
   return batch->results;
 }
 

@@ -41,7 +41,8 @@ class KafkaProducer final : public EventProducer {
 
  private:
   class ReportHandler;
-  KafkaProducer(std::unique_ptr<ReportHandler> handler, std::unique_ptr<RdKafka::Producer> producer);
+  KafkaProducer(std::unique_ptr<ReportHandler> handler,
+                std::unique_ptr<RdKafka::Producer> producer);
 
   std::unique_ptr<ReportHandler> handler_;
   std::unique_ptr<RdKafka::Producer> producer_;

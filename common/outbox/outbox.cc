@@ -1,7 +1,7 @@
-#include "absl/strings/string_view.h"
 #include "common/outbox/outbox.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/base/ids.h"
 
 namespace rooted {
@@ -25,13 +25,13 @@ const std::string* FieldOf(const RedisReply& fields, absl::string_view name) {
 
 std::vector<std::string> OutboxAppendCommand(const std::string& stream_key,
                                              const OutboxEvent& event) {
-  return {"XADD",    stream_key,       "*",          "topic",   event.topic,
-          "key",     event.key,        "payload",    event.payload, "event_id",
-          event.event_id, "event_type", event.event_type};
+  return {"XADD",          stream_key, "*",           "topic",    event.topic,    "key",
+          event.key,       "payload",  event.payload, "event_id", event.event_id, "event_type",
+          event.event_type};
 }
 
-OutboxRelay::OutboxRelay(RedisClient& redis, EventProducer& producer,
-                         OutboxRelayOptions options, Metrics& metrics, Logger& logger)
+OutboxRelay::OutboxRelay(RedisClient& redis, EventProducer& producer, OutboxRelayOptions options,
+                         Metrics& metrics, Logger& logger)
     : redis_(redis),
       producer_(producer),
       options_(std::move(options)),
@@ -99,7 +99,9 @@ absl::StatusOr<size_t> OutboxRelay::RelayOnce() {
       continue;
     }
     ids.push_back(entry.elements[0].str);
-    messages.push_back(OutgoingMessage{*topic, *key, *payload,
+    messages.push_back(OutgoingMessage{*topic,
+                                       *key,
+                                       *payload,
                                        {{"event_id", *event_id},
                                         {"event_type", *event_type},
                                         {"producer", options_.producer_name}}});
@@ -133,7 +135,8 @@ void OutboxRelay::Run() {
   while (running_.load()) {
     absl::StatusOr<size_t> relayed = RelayOnce();
     if (!relayed.ok()) {
-      logger_.Warn("outbox relay round failed", {{"error", std::string(relayed.status().message())}});
+      logger_.Warn("outbox relay round failed",
+                   {{"error", std::string(relayed.status().message())}});
       absl::SleepFor(backoff);
       backoff = std::min(backoff * 2, absl::Seconds(2));
       continue;

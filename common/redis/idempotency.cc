@@ -1,12 +1,11 @@
-#include "absl/strings/string_view.h"
 #include "common/redis/idempotency.h"
-
-#include <openssl/sha.h>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <openssl/sha.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 namespace {
@@ -41,8 +40,7 @@ std::string EncodeFirstAnswer(const google::protobuf::Message& request,
   return absl::StrCat(Fingerprint(request), DeterministicBytes(response));
 }
 
-absl::Status DecodeFirstAnswer(absl::string_view stored,
-                               const google::protobuf::Message& request,
+absl::Status DecodeFirstAnswer(absl::string_view stored, const google::protobuf::Message& request,
                                google::protobuf::Message* response) {
   if (stored.size() < SHA256_DIGEST_LENGTH) {
     return absl::InternalError("stored answer is corrupt");

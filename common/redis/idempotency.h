@@ -1,13 +1,13 @@
 #ifndef ROOTED_COMMON_REDIS_IDEMPOTENCY_H_
 #define ROOTED_COMMON_REDIS_IDEMPOTENCY_H_
 
-#include "absl/strings/string_view.h"
+#include <google/protobuf/message.h>
+
 #include <string>
 #include <string_view>
 
-#include <google/protobuf/message.h>
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace rooted {
 
@@ -28,8 +28,7 @@ std::string EncodeFirstAnswer(const google::protobuf::Message& request,
 
 // Fills `response` from a stored guard value. ALREADY_EXISTS naming
 // request_id when the stored answer was for a different request.
-absl::Status DecodeFirstAnswer(absl::string_view stored,
-                               const google::protobuf::Message& request,
+absl::Status DecodeFirstAnswer(absl::string_view stored, const google::protobuf::Message& request,
                                google::protobuf::Message* response);
 
 }  // namespace rooted

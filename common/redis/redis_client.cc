@@ -9,7 +9,6 @@
 namespace rooted {
 namespace {
 
-
 RedisReply CopyReply(const redisReply* reply) {
   RedisReply out;
   switch (reply->type) {
@@ -32,7 +31,8 @@ RedisReply CopyReply(const redisReply* reply) {
     case REDIS_REPLY_ARRAY:
       out.type = RedisReply::Type::kArray;
       out.elements.reserve(reply->elements);
-      for (size_t i = 0; i < reply->elements; ++i) out.elements.push_back(CopyReply(reply->element[i]));
+      for (size_t i = 0; i < reply->elements; ++i)
+        out.elements.push_back(CopyReply(reply->element[i]));
       break;
     default:
       out.type = RedisReply::Type::kNil;
@@ -96,8 +96,8 @@ RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {}
 RedisClient::~RedisClient() = default;
 
 absl::StatusOr<std::unique_ptr<RedisClient::Connection>> RedisClient::Connect() const {
-  redisContext* raw =
-      redisConnectWithTimeout(options_.host.c_str(), options_.port, absl::ToTimeval(options_.connect_timeout));
+  redisContext* raw = redisConnectWithTimeout(options_.host.c_str(), options_.port,
+                                              absl::ToTimeval(options_.connect_timeout));
   if (raw == nullptr) return absl::UnavailableError("redis: cannot allocate a connection");
   auto connection = std::make_unique<Connection>(raw);
   if (raw->err != 0) {
@@ -115,8 +115,8 @@ absl::StatusOr<std::unique_ptr<RedisClient::Connection>> RedisClient::Connect() 
     if (!reply) return absl::UnavailableError(absl::StrCat("redis: ", raw->errstr));
     if (reply->type == REDIS_REPLY_ERROR) {
       // Said without the password.
-      return absl::UnavailableError(absl::StrCat("redis: ", args[0], " refused: ",
-                                                 std::string(reply->str, reply->len)));
+      return absl::UnavailableError(
+          absl::StrCat("redis: ", args[0], " refused: ", std::string(reply->str, reply->len)));
     }
     return absl::OkStatus();
   };
@@ -134,9 +134,9 @@ absl::StatusOr<std::unique_ptr<RedisClient::Connection>> RedisClient::Connect() 
 absl::StatusOr<std::unique_ptr<RedisClient::Connection>> RedisClient::Acquire() {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    const bool got = available_.wait_for(
-        lock, absl::ToChronoMilliseconds(options_.command_timeout),
-        [&] { return !idle_.empty() || open_ < options_.pool_size; });
+    const bool got =
+        available_.wait_for(lock, absl::ToChronoMilliseconds(options_.command_timeout),
+                            [&] { return !idle_.empty() || open_ < options_.pool_size; });
     if (!got) return absl::UnavailableError("redis: all pooled connections are busy");
     if (!idle_.empty()) {
       std::unique_ptr<Connection> c = std::move(idle_.back());

@@ -73,8 +73,7 @@ class RedisClient {
   // replies come back as kError elements rather than failing the whole call.
   absl::StatusOr<std::vector<RedisReply>> Pipeline(
       const std::vector<std::vector<std::string>>& commands);
-  absl::StatusOr<RedisReply> Eval(const RedisScript& script,
-                                  const std::vector<std::string>& keys,
+  absl::StatusOr<RedisReply> Eval(const RedisScript& script, const std::vector<std::string>& keys,
                                   const std::vector<std::string>& args);
   absl::Status Ping();
 

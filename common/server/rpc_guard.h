@@ -1,15 +1,15 @@
 #ifndef ROOTED_COMMON_SERVER_RPC_GUARD_H_
 #define ROOTED_COMMON_SERVER_RPC_GUARD_H_
 
-#include "absl/strings/string_view.h"
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <exception>
 #include <functional>
 #include <string_view>
 
-#include <grpcpp/grpcpp.h>
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/auth/jwt.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"

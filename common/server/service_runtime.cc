@@ -1,9 +1,8 @@
 #include "common/server/service_runtime.h"
 
-#include <signal.h>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
 
 #include "absl/strings/str_cat.h"
 

@@ -1,15 +1,15 @@
 #ifndef ROOTED_COMMON_SERVER_SERVICE_RUNTIME_H_
 #define ROOTED_COMMON_SERVER_SERVICE_RUNTIME_H_
 
+#include <grpcpp/grpcpp.h>
+#include <prometheus/exposer.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <prometheus/exposer.h>
 
 #include "absl/status/statusor.h"
 #include "common/base/log.h"

@@ -25,8 +25,7 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
   s.redis.pool_size = static_cast<int>(pool);
   ASSIGN_OR_RETURN(s.redis.command_timeout, config.Duration("redis-timeout", absl::Seconds(2)));
   ASSIGN_OR_RETURN(s.kafka_bootstrap, config.RequiredString("kafka-bootstrap"));
-  ASSIGN_OR_RETURN(s.token.algorithm,
-                   ParseJwtAlgorithm(config.String("token-algorithm", "HS256")));
+  ASSIGN_OR_RETURN(s.token.algorithm, ParseJwtAlgorithm(config.String("token-algorithm", "HS256")));
   if (s.token.algorithm == JwtAlgorithm::kHs256) {
     ASSIGN_OR_RETURN(s.token.key, config.Secret("token-secret", 32));
   } else {

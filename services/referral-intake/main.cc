@@ -1,9 +1,9 @@
 // referral-intake: wiring only. Reads configuration, builds the store, the
 // producer, the relay and the service, serves until SIGTERM, then drains.
 
-#include <iostream>
-
 #include <prometheus/registry.h>
+
+#include <iostream>
 
 #include "common/base/config.h"
 #include "common/base/status_macros.h"
@@ -37,8 +37,8 @@ absl::Status Run(const rooted::Config& config) {
   ASSIGN_OR_RETURN(auto verifier, rooted::JwtVerifier::Create(settings.token, clock));
 
   rooted::RedisClient redis(settings.redis);
-  ASSIGN_OR_RETURN(auto producer, rooted::KafkaProducer::Create(
-                                      {settings.kafka_bootstrap, kServiceName, {}}));
+  ASSIGN_OR_RETURN(auto producer,
+                   rooted::KafkaProducer::Create({settings.kafka_bootstrap, kServiceName, {}}));
   rooted::OutboxRelay relay(redis, *producer,
                             {.stream_key = key_prefix + ":outbox",
                              .lease_key = key_prefix + ":outbox:lease",
@@ -48,15 +48,13 @@ absl::Status Run(const rooted::Config& config) {
   rooted::RpcGuard guard(*verifier, metrics, logger);
   rooted::referral::ReferralServiceImpl service(store, guard, hasher, clock, metrics, options);
 
-  ASSIGN_OR_RETURN(
-      auto server,
-      rooted::GrpcServer::Start(
-          {.listen_address = settings.grpc_address,
-           .service_names = {"rooted.referral.v1.ReferralService"}},
-          {&service},
-          {[&] { return redis.Ping(); },
-           [&] { return producer->CheckConnected(absl::Seconds(1)); }},
-          logger));
+  ASSIGN_OR_RETURN(auto server, rooted::GrpcServer::Start(
+                                    {.listen_address = settings.grpc_address,
+                                     .service_names = {"rooted.referral.v1.ReferralService"}},
+                                    {&service},
+                                    {[&] { return redis.Ping(); },
+                                     [&] { return producer->CheckConnected(absl::Seconds(1)); }},
+                                    logger));
   relay.Start();
   logger.Info("serving", {{"grpc_port", server->port()}, {"metrics", settings.metrics_address}});
 

@@ -17,7 +17,8 @@ v1::ReferralEvent ReferralSubmittedEvent(const v1::Referral& r) {
   e->set_immediate_safeguarding_concern(d.risk_assessment().immediate_safeguarding_concern());
   e->set_refer_to_forum(d.refer_to_forum());
   if (d.consent().status() == v1::CONSENT_STATUS_GIVEN) {
-    for (int scope : d.consent().scopes()) e->add_consent_scopes(static_cast<v1::ConsentScope>(scope));
+    for (int scope : d.consent().scopes())
+      e->add_consent_scopes(static_cast<v1::ConsentScope>(scope));
   }
   for (const auto& agency : d.other_agencies()) e->add_agencies_involved(agency.agency_type());
   return event;
@@ -51,7 +52,8 @@ v1::ReferralEvent ConsentRecordedEvent(const v1::Referral& r) {
   e->set_referral_id(r.referral_id());
   *e->mutable_pupil_ref() = r.pupil_ref();
   e->set_status(r.details().consent().status());
-  for (int scope : r.details().consent().scopes()) e->add_scopes(static_cast<v1::ConsentScope>(scope));
+  for (int scope : r.details().consent().scopes())
+    e->add_scopes(static_cast<v1::ConsentScope>(scope));
   return event;
 }
 

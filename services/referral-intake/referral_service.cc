@@ -50,16 +50,21 @@ void ApplyMask(const google::protobuf::FieldMask& mask, const v1::ReferralDetail
                v1::ReferralDetails* to) {
   for (const std::string& path : mask.paths()) {
     if (path == "child.given_name") to->mutable_child()->set_given_name(from.child().given_name());
-    if (path == "child.family_name") to->mutable_child()->set_family_name(from.child().family_name());
-    if (path == "child.date_of_birth") *to->mutable_child()->mutable_date_of_birth() = from.child().date_of_birth();
+    if (path == "child.family_name")
+      to->mutable_child()->set_family_name(from.child().family_name());
+    if (path == "child.date_of_birth")
+      *to->mutable_child()->mutable_date_of_birth() = from.child().date_of_birth();
     if (path == "child.year_group") to->mutable_child()->set_year_group(from.child().year_group());
     if (path == "referrer") *to->mutable_referrer() = from.referrer();
-    if (path == "reasons_for_concern") *to->mutable_reasons_for_concern() = from.reasons_for_concern();
+    if (path == "reasons_for_concern")
+      *to->mutable_reasons_for_concern() = from.reasons_for_concern();
     if (path == "needs") *to->mutable_needs() = from.needs();
     if (path == "strengths") *to->mutable_strengths() = from.strengths();
-    if (path == "strategies_that_worked") *to->mutable_strategies_that_worked() = from.strategies_that_worked();
+    if (path == "strategies_that_worked")
+      *to->mutable_strategies_that_worked() = from.strategies_that_worked();
     if (path == "risk_assessment") *to->mutable_risk_assessment() = from.risk_assessment();
-    if (path == "resource_requirements") *to->mutable_resource_requirements() = from.resource_requirements();
+    if (path == "resource_requirements")
+      *to->mutable_resource_requirements() = from.resource_requirements();
     if (path == "other_agencies") *to->mutable_other_agencies() = from.other_agencies();
     if (path == "refer_to_forum") to->set_refer_to_forum(from.refer_to_forum());
   }
@@ -131,7 +136,8 @@ absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
   } else {
     const auto* update = dynamic_cast<const v1::UpdateReferralRequest*>(&request);
     std::vector<std::string> changed;
-    if (update != nullptr) changed.assign(update->update_mask().paths().begin(), update->update_mask().paths().end());
+    if (update != nullptr)
+      changed.assign(update->update_mask().paths().begin(), update->update_mask().paths().end());
     event = ReferralUpdatedEvent(referral, changed);
   }
   FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(),
@@ -174,9 +180,9 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
   ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request.referral_id()));
   RETURN_IF_ERROR(CanChange(who, referral));
   if (!IsOpen(referral.status())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("referral_id: the referral is ", v1::ReferralStatus_Name(referral.status()),
-                     " and can no longer change"));
+    return absl::FailedPreconditionError(absl::StrCat("referral_id: the referral is ",
+                                                      v1::ReferralStatus_Name(referral.status()),
+                                                      " and can no longer change"));
   }
   const int64_t expected_version = referral.version();
   RETURN_IF_ERROR(mutate(referral));
@@ -190,9 +196,9 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
 absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
                                            const v1::SubmitReferralRequest& request,
                                            v1::SubmitReferralResponse* response) {
-  RETURN_IF_ERROR(RequireAnyRole(who, "SubmitReferral",
-                                 {cv1::ROLE_SCHOOL_STAFF, cv1::ROLE_SCHOOL_LEAD,
-                                  cv1::ROLE_COUNCIL_OFFICER}));
+  RETURN_IF_ERROR(
+      RequireAnyRole(who, "SubmitReferral",
+                     {cv1::ROLE_SCHOOL_STAFF, cv1::ROLE_SCHOOL_LEAD, cv1::ROLE_COUNCIL_OFFICER}));
   RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   if (!request.has_details()) return absl::InvalidArgumentError("details: is required");
   const absl::Time now = clock_.Now();
@@ -235,7 +241,8 @@ absl::Status ReferralServiceImpl::DoGet(const Principal& who, const v1::GetRefer
   ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request.referral_id()));
   RETURN_IF_ERROR(CanRead(who, referral));
   // No audit entry, no data: the read is recorded before it is answered.
-  RETURN_IF_ERROR(store_.RecordAudit(Audit(who, "GetReferral", referral.referral_id(), request.purpose(), "")));
+  RETURN_IF_ERROR(
+      store_.RecordAudit(Audit(who, "GetReferral", referral.referral_id(), request.purpose(), "")));
   *response->mutable_referral() = std::move(referral);
   return absl::OkStatus();
 }
@@ -254,14 +261,17 @@ absl::Status ReferralServiceImpl::DoList(const Principal& who,
     return absl::InvalidArgumentError("status: unknown status");
   }
   query.status = request.status();
-  if (request.has_submitted_after()) query.submitted_after = FromTimestamp(request.submitted_after());
-  if (request.has_submitted_before()) query.submitted_before = FromTimestamp(request.submitted_before());
+  if (request.has_submitted_after())
+    query.submitted_after = FromTimestamp(request.submitted_after());
+  if (request.has_submitted_before())
+    query.submitted_before = FromTimestamp(request.submitted_before());
   if (!request.school_urn().empty() && !IsSchoolUrn(request.school_urn())) {
     return absl::InvalidArgumentError("school_urn: must be a 6-digit URN");
   }
   if (IsSchoolRole(who)) {
     if (!request.school_urn().empty() && !who.IsSchool(request.school_urn())) {
-      return absl::PermissionDeniedError("school_urn: you may list only your own school's referrals");
+      return absl::PermissionDeniedError(
+          "school_urn: you may list only your own school's referrals");
     }
     query.index = ReferralIndex::kSchool;
     query.index_id = who.organisation_id;
@@ -289,7 +299,8 @@ absl::Status ReferralServiceImpl::DoList(const Principal& who,
     row->set_status(r.status());
     row->set_school_urn(r.details().child().school_urn());
     row->set_year_group(r.details().child().year_group());
-    row->set_child_initials(Initials(r.details().child().given_name(), r.details().child().family_name()));
+    row->set_child_initials(
+        Initials(r.details().child().given_name(), r.details().child().family_name()));
     *row->mutable_created_at() = r.created_at();
     row->set_refer_to_forum(r.details().refer_to_forum());
     row->set_risk_level(r.details().risk_assessment().level());

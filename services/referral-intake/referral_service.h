@@ -34,8 +34,7 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
                               v1::SubmitReferralResponse* response) override;
   grpc::Status GetReferral(grpc::ServerContext* context, const v1::GetReferralRequest* request,
                            v1::GetReferralResponse* response) override;
-  grpc::Status ListReferrals(grpc::ServerContext* context,
-                             const v1::ListReferralsRequest* request,
+  grpc::Status ListReferrals(grpc::ServerContext* context, const v1::ListReferralsRequest* request,
                              v1::ListReferralsResponse* response) override;
   grpc::Status UpdateReferral(grpc::ServerContext* context,
                               const v1::UpdateReferralRequest* request,
@@ -43,8 +42,7 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
   grpc::Status WithdrawReferral(grpc::ServerContext* context,
                                 const v1::WithdrawReferralRequest* request,
                                 v1::WithdrawReferralResponse* response) override;
-  grpc::Status RecordConsent(grpc::ServerContext* context,
-                             const v1::RecordConsentRequest* request,
+  grpc::Status RecordConsent(grpc::ServerContext* context, const v1::RecordConsentRequest* request,
                              v1::RecordConsentResponse* response) override;
 
  private:
@@ -63,10 +61,10 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
 
   // OK with true when this call committed, false when it replayed a first answer.
   absl::StatusOr<bool> CommitChange(const Principal& who, absl::string_view method,
-                            const std::string& request_id, const std::string& purpose,
-                            const google::protobuf::Message& request, v1::Referral referral,
-                            int64_t expected_version, google::protobuf::Message* response,
-                            v1::Referral* response_referral);
+                                    const std::string& request_id, const std::string& purpose,
+                                    const google::protobuf::Message& request, v1::Referral referral,
+                                    int64_t expected_version, google::protobuf::Message* response,
+                                    v1::Referral* response_referral);
 
   absl::Status CanRead(const Principal& who, const v1::Referral& referral) const;
   absl::Status CanChange(const Principal& who, const v1::Referral& referral) const;

@@ -40,25 +40,38 @@ RedisReferralStore::RedisReferralStore(RedisClient& redis, std::string prefix)
 
 std::string RedisReferralStore::IndexKey(ReferralIndex index, const std::string& id) const {
   switch (index) {
-    case ReferralIndex::kSchool: return absl::StrCat(prefix_, ":by_school:", id);
-    case ReferralIndex::kCouncil: return absl::StrCat(prefix_, ":by_la:", id);
-    case ReferralIndex::kPartner: return absl::StrCat(prefix_, ":by_partner:", id);
+    case ReferralIndex::kSchool:
+      return absl::StrCat(prefix_, ":by_school:", id);
+    case ReferralIndex::kCouncil:
+      return absl::StrCat(prefix_, ":by_la:", id);
+    case ReferralIndex::kPartner:
+      return absl::StrCat(prefix_, ":by_partner:", id);
   }
   return "";
 }
 
 std::vector<std::string> RedisReferralStore::AuditCommand(const AuditEntry& e) const {
-  return {"XADD",   AuditKey(),
-          "*",      "at",
+  return {"XADD",
+          AuditKey(),
+          "*",
+          "at",
           absl::FormatTime(absl::RFC3339_full, e.at, absl::UTCTimeZone()),
-          "actor",  e.actor_subject,
-          "role",   e.actor_role,
-          "org",    e.actor_organisation,
-          "action", e.action,
-          "referral_id", e.referral_id,
-          "purpose", e.purpose,
-          "agreement", e.agreement,
-          "request_id", e.request_id};
+          "actor",
+          e.actor_subject,
+          "role",
+          e.actor_role,
+          "org",
+          e.actor_organisation,
+          "action",
+          e.action,
+          "referral_id",
+          e.referral_id,
+          "purpose",
+          e.purpose,
+          "agreement",
+          e.agreement,
+          "request_id",
+          e.request_id};
 }
 
 absl::StatusOr<std::optional<std::string>> RedisReferralStore::FirstAnswer(const std::string& key) {
@@ -76,16 +89,20 @@ absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& ch
   batch.guard_value = change.first_answer;
   batch.guard_ttl_seconds = 7 * 24 * 3600;
   batch.preconditions.push_back(
-      {key, "version", change.expected_version == 0 ? "" : std::to_string(change.expected_version)});
+      {key, "version",
+       change.expected_version == 0 ? "" : std::to_string(change.expected_version)});
   batch.commands.push_back({"HSET", key, "record", r.SerializeAsString(), "version",
                             std::to_string(r.version()), "school", r.details().child().school_urn(),
                             "la", r.la_code(), "status", std::to_string(r.status())});
   const std::string score = std::to_string(CreatedMillis(r));
+  batch.commands.push_back({"ZADD",
+                            IndexKey(ReferralIndex::kSchool, r.details().child().school_urn()),
+                            score, r.referral_id()});
   batch.commands.push_back(
-      {"ZADD", IndexKey(ReferralIndex::kSchool, r.details().child().school_urn()), score, r.referral_id()});
-  batch.commands.push_back({"ZADD", IndexKey(ReferralIndex::kCouncil, r.la_code()), score, r.referral_id()});
+      {"ZADD", IndexKey(ReferralIndex::kCouncil, r.la_code()), score, r.referral_id()});
   for (const std::string& partner : r.allocated_partner_ids()) {
-    batch.commands.push_back({"ZADD", IndexKey(ReferralIndex::kPartner, partner), score, r.referral_id()});
+    batch.commands.push_back(
+        {"ZADD", IndexKey(ReferralIndex::kPartner, partner), score, r.referral_id()});
   }
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
   batch.commands.push_back(AuditCommand(change.audit));
@@ -93,7 +110,9 @@ absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& ch
   if (!outcome.ok()) return outcome.status();
   CommitResult result;
   switch (outcome->kind) {
-    case WriteOutcome::Kind::kApplied: result.kind = CommitResult::Kind::kCommitted; break;
+    case WriteOutcome::Kind::kApplied:
+      result.kind = CommitResult::Kind::kCommitted;
+      break;
     case WriteOutcome::Kind::kAlreadyApplied:
       result.kind = CommitResult::Kind::kReplayed;
       result.first_answer = outcome->guard_value;
@@ -110,14 +129,14 @@ absl::StatusOr<rv1::Referral> RedisReferralStore::Get(const std::string& referra
   if (!reply.ok()) return reply.status();
   if (reply->is_nil()) return absl::NotFoundError("referral_id: no such referral");
   rv1::Referral referral;
-  if (!referral.ParseFromString(reply->str)) return absl::DataLossError("stored referral is corrupt");
+  if (!referral.ParseFromString(reply->str))
+    return absl::DataLossError("stored referral is corrupt");
   return referral;
 }
 
 absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query) {
-  int64_t max_score = query.submitted_before
-                          ? absl::ToUnixMillis(*query.submitted_before) - 1
-                          : std::numeric_limits<int64_t>::max();
+  int64_t max_score = query.submitted_before ? absl::ToUnixMillis(*query.submitted_before) - 1
+                                             : std::numeric_limits<int64_t>::max();
   const int64_t min_score = query.submitted_after ? absl::ToUnixMillis(*query.submitted_after) : 0;
   int64_t skip = 0;
   if (!query.page_token.empty()) {
@@ -134,8 +153,8 @@ absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query
   int64_t cursor_score = max_score;
   int64_t cursor_skip = skip;
   bool exhausted = false;
-  for (int chunk = 0; chunk < kMaxChunks && static_cast<int>(page.referrals.size()) < query.page_size;
-       ++chunk) {
+  for (int chunk = 0;
+       chunk < kMaxChunks && static_cast<int>(page.referrals.size()) < query.page_size; ++chunk) {
     absl::StatusOr<RedisReply> ids = redis_.Command(
         {"ZREVRANGEBYSCORE", index, std::to_string(cursor_score), std::to_string(min_score),
          "WITHSCORES", "LIMIT", std::to_string(cursor_skip), std::to_string(kChunk)});
@@ -166,7 +185,8 @@ absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query
       if (record.type != RedisReply::Type::kString) continue;
       rv1::Referral referral;
       if (!referral.ParseFromString(record.str)) continue;
-      if (query.status != rv1::REFERRAL_STATUS_UNSPECIFIED && referral.status() != query.status) continue;
+      if (query.status != rv1::REFERRAL_STATUS_UNSPECIFIED && referral.status() != query.status)
+        continue;
       if (!query.la_code.empty() && referral.la_code() != query.la_code) continue;
       page.referrals.push_back(std::move(referral));
     }

@@ -51,7 +51,8 @@ absl::Status ValidateEmail(absl::string_view path, absl::string_view email) {
   const size_t at = email.find('@');
   if (at == absl::string_view::npos || at == 0 || at + 1 >= email.size() ||
       email.find('@', at + 1) != absl::string_view::npos ||
-      email.find('.', at) == absl::string_view::npos || email.find(' ') != absl::string_view::npos) {
+      email.find('.', at) == absl::string_view::npos ||
+      email.find(' ') != absl::string_view::npos) {
     return FieldError(path, "is not an email address");
   }
   return absl::OkStatus();
@@ -119,13 +120,15 @@ absl::Status ValidateText(absl::string_view path, absl::string_view text, size_t
         return FieldError(path, "is not valid UTF-8");
       }
     }
-    if (length == 1 && (c < 0x20 || c == 0x7f) && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) {
+    if (length == 1 && (c < 0x20 || c == 0x7f) &&
+        !(multiline && (c == '\n' || c == '\r' || c == '\t'))) {
       return FieldError(path, "contains control characters");
     }
     i += static_cast<size_t>(length);
     ++chars;
   }
-  if (chars > max_chars) return FieldError(path, absl::StrCat("at most ", max_chars, " characters"));
+  if (chars > max_chars)
+    return FieldError(path, absl::StrCat("at most ", max_chars, " characters"));
   return absl::OkStatus();
 }
 
@@ -215,14 +218,15 @@ absl::Status ValidateDetails(const rv1::ReferralDetails& d, absl::Time now,
     }
   }
   RETURN_IF_ERROR(ValidateList(absl::StrCat(path, ".strengths"), d.strengths(), 500));
-  RETURN_IF_ERROR(ValidateList(absl::StrCat(path, ".strategies_that_worked"),
-                               d.strategies_that_worked(), 500));
+  RETURN_IF_ERROR(
+      ValidateList(absl::StrCat(path, ".strategies_that_worked"), d.strategies_that_worked(), 500));
   if (!d.has_risk_assessment()) {
     return FieldError(absl::StrCat(path, ".risk_assessment"), "is required");
   }
-  RETURN_IF_ERROR(ValidateRiskAssessment(d.risk_assessment(), absl::StrCat(path, ".risk_assessment")));
-  RETURN_IF_ERROR(ValidateList(absl::StrCat(path, ".resource_requirements"),
-                               d.resource_requirements(), 500));
+  RETURN_IF_ERROR(
+      ValidateRiskAssessment(d.risk_assessment(), absl::StrCat(path, ".risk_assessment")));
+  RETURN_IF_ERROR(
+      ValidateList(absl::StrCat(path, ".resource_requirements"), d.resource_requirements(), 500));
   const std::string agencies = absl::StrCat(path, ".other_agencies");
   if (d.other_agencies_size() > kMaxListItems) {
     return FieldError(agencies, absl::StrCat("at most ", kMaxListItems, " items"));
@@ -257,10 +261,19 @@ absl::Status ValidateDetails(const rv1::ReferralDetails& d, absl::Time now,
 }
 
 absl::Status ValidateUpdateMask(const google::protobuf::FieldMask& mask) {
-  static const std::set<std::string> kUpdatable = {
-      "child.given_name", "child.family_name", "child.date_of_birth", "child.year_group",
-      "referrer", "reasons_for_concern", "needs", "strengths", "strategies_that_worked",
-      "risk_assessment", "resource_requirements", "other_agencies", "refer_to_forum"};
+  static const std::set<std::string> kUpdatable = {"child.given_name",
+                                                   "child.family_name",
+                                                   "child.date_of_birth",
+                                                   "child.year_group",
+                                                   "referrer",
+                                                   "reasons_for_concern",
+                                                   "needs",
+                                                   "strengths",
+                                                   "strategies_that_worked",
+                                                   "risk_assessment",
+                                                   "resource_requirements",
+                                                   "other_agencies",
+                                                   "refer_to_forum"};
   if (mask.paths().empty()) return FieldError("update_mask", "name at least one field to change");
   for (int i = 0; i < mask.paths_size(); ++i) {
     const std::string& p = mask.paths(i);

@@ -18,8 +18,8 @@ absl::Status ValidateRequestId(absl::string_view request_id);
 absl::Status ValidateReferralId(absl::string_view field, absl::string_view referral_id);
 
 // `path` is where the details sit in the request, normally "details".
-absl::Status ValidateDetails(const rooted::referral::v1::ReferralDetails& details,
-                             absl::Time now, absl::string_view path = "details");
+absl::Status ValidateDetails(const rooted::referral::v1::ReferralDetails& details, absl::Time now,
+                             absl::string_view path = "details");
 
 absl::Status ValidateConsent(const rooted::referral::v1::Consent& consent, absl::string_view path);
 

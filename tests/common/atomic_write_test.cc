@@ -1,10 +1,9 @@
 #include "common/redis/atomic_write.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <sstream>
-
-#include <prometheus/registry.h>
 
 #include "common/kafka/kafka_producer.h"
 #include "common/outbox/outbox.h"
@@ -83,19 +82,21 @@ TEST_F(AtomicWriteTest, OutboxRelayDeliversOnceAndRemovesOnlyDeliveredEntries) {
   const std::string topic = "rooted.referral.events.v1";
   for (int i = 0; i < 3; ++i) {
     WriteBatch batch;
-    batch.commands = {OutboxAppendCommand(
-        "t:outbox", {topic, "pr_key", "payload-" + std::to_string(i), "event-" + std::to_string(i),
-                     "rooted.test.Event"})};
+    batch.commands = {
+        OutboxAppendCommand("t:outbox", {topic, "pr_key", "payload-" + std::to_string(i),
+                                         "event-" + std::to_string(i), "rooted.test.Event"})};
     ASSERT_TRUE(ApplyAtomically(*client_, batch).ok());
   }
-  OutboxRelay relay(*client_, *producer, {.stream_key = "t:outbox", .lease_key = "t:lease", .producer_name = "test"},
+  OutboxRelay relay(*client_, *producer,
+                    {.stream_key = "t:outbox", .lease_key = "t:lease", .producer_name = "test"},
                     metrics, logger);
   absl::StatusOr<size_t> relayed = relay.RelayOnce();
   ASSERT_TRUE(relayed.ok()) << relayed.status();
   EXPECT_EQ(*relayed, 3u);
   EXPECT_EQ(*relay.Depth(), 0);
   EXPECT_EQ(*relay.RelayOnce(), 0u);
-  std::vector<testing::ReadMessage> read = testing::ReadTopic(broker.bootstrap(), topic, 3, absl::Seconds(20));
+  std::vector<testing::ReadMessage> read =
+      testing::ReadTopic(broker.bootstrap(), topic, 3, absl::Seconds(20));
   ASSERT_EQ(read.size(), 3u);
   EXPECT_EQ(read[0].headers["event_id"], "event-0");
   EXPECT_EQ(read[2].payload, "payload-2");
@@ -119,7 +120,8 @@ TEST_F(AtomicWriteTest, OnlyTheLeaseHolderRelays) {
   WriteBatch batch;
   batch.commands = {OutboxAppendCommand("t:outbox", {"t", "k", "p", "e", "x"})};
   ASSERT_TRUE(ApplyAtomically(*client_, batch).ok());
-  OutboxRelay relay(*client_, producer, {.stream_key = "t:outbox", .lease_key = "t:lease", .producer_name = "test"},
+  OutboxRelay relay(*client_, producer,
+                    {.stream_key = "t:outbox", .lease_key = "t:lease", .producer_name = "test"},
                     metrics, logger);
   EXPECT_EQ(*relay.RelayOnce(), 0u);
   EXPECT_EQ(*relay.Depth(), 1);

@@ -13,8 +13,8 @@ Config::EnvLookup Env(std::map<std::string, std::string> values) {
 }
 
 TEST(ConfigTest, FlagsWinOverEnvironmentWhichWinsOverDefaults) {
-  auto config = Config::Parse({"--grpc-port=7000"}, Env({{"ROOTED_GRPC_PORT", "8000"},
-                                                         {"ROOTED_METRICS_PORT", "9000"}}));
+  auto config = Config::Parse({"--grpc-port=7000"},
+                              Env({{"ROOTED_GRPC_PORT", "8000"}, {"ROOTED_METRICS_PORT", "9000"}}));
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(*config->Int("grpc-port", 1, 1, 65535), 7000);
   EXPECT_EQ(*config->Int("metrics-port", 1, 1, 65535), 9000);

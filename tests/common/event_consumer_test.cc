@@ -1,10 +1,9 @@
 #include "common/kafka/event_consumer.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <sstream>
-
-#include <prometheus/registry.h>
 
 #include "common/kafka/kafka_producer.h"
 #include "common/redis/atomic_write.h"
@@ -20,7 +19,8 @@ class ListAppender final : public EventHandler {
   explicit ListAppender(RedisClient& redis) : redis_(redis) {}
   absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) override {
     ++calls;
-    if (event.payload.rfind("poison", 0) == 0) return absl::InvalidArgumentError("payload: cannot be applied");
+    if (event.payload.rfind("poison", 0) == 0)
+      return absl::InvalidArgumentError("payload: cannot be applied");
     WriteBatch batch;
     batch.guard_key = ProcessedEventKey("t", event.event_id());
     batch.guard_value = "1";
@@ -28,7 +28,8 @@ class ListAppender final : public EventHandler {
     batch.commands = {{"RPUSH", "applied", event.payload}};
     absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, batch);
     if (!outcome.ok()) return outcome.status();
-    return outcome->kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied : ApplyResult::kDuplicate;
+    return outcome->kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied
+                                                         : ApplyResult::kDuplicate;
   }
   std::atomic<int> calls{0};
 
@@ -99,8 +100,8 @@ TEST_F(EventConsumerTest, DuplicatesChangeNothingAndPoisonGoesToTheDeadLetterTop
   consumer->Stop();
   EXPECT_EQ(redis_->Command({"LRANGE", "applied", "0", "-1"})->elements[1].str, "after the poison");
 
-  std::vector<testing::ReadMessage> dead = testing::ReadTopic(
-      broker_.bootstrap(), kTopic + ".dlq", 1, absl::Seconds(20));
+  std::vector<testing::ReadMessage> dead =
+      testing::ReadTopic(broker_.bootstrap(), kTopic + ".dlq", 1, absl::Seconds(20));
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].payload, "poison pill");
   EXPECT_EQ(dead[0].headers["event_id"], "event-2");
@@ -141,7 +142,8 @@ TEST_F(EventConsumerTest, AnUnreachableStoreIsRetriedNotDeadLettered) {
   consumer->Start();
   ASSERT_TRUE(Eventually([&] { return handler.calls.load() >= 6; }));
   consumer->Stop();
-  EXPECT_TRUE(testing::ReadTopic(broker_.bootstrap(), kTopic + ".dlq", 0, absl::Seconds(3)).empty());
+  EXPECT_TRUE(
+      testing::ReadTopic(broker_.bootstrap(), kTopic + ".dlq", 0, absl::Seconds(3)).empty());
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ TEST_F(JwtTest, AcceptsAGoodTokenAndReadsThePrincipal) {
 TEST_F(JwtTest, RejectsAlgNone) {
   auto signer = *JwtSigner::Create(JwtAlgorithm::kHs256, kSecret);
   std::string token = *signer->Sign(Request());
-  const std::string payload = token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1);
+  const std::string payload =
+      token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1);
   const std::string none = Base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." + payload + ".";
   absl::StatusOr<Principal> p = Hs256Verifier()->Verify(none);
   EXPECT_EQ(p.status().code(), absl::StatusCode::kUnauthenticated);
@@ -74,7 +75,8 @@ TEST_F(JwtTest, RejectsAlgNone) {
 
 TEST_F(JwtTest, RejectsHs256SignedWithTheRsaPublicKeyWhereRs256IsConfigured) {
   auto [private_pem, public_pem] = RsaKeys();
-  auto verifier = *JwtVerifier::Create({JwtAlgorithm::kRs256, public_pem, "rooted-local", "rooted"}, clock_);
+  auto verifier =
+      *JwtVerifier::Create({JwtAlgorithm::kRs256, public_pem, "rooted-local", "rooted"}, clock_);
   // The classic confusion attack: HMAC keyed with the (public) RSA key bytes.
   auto forger = *JwtSigner::Create(JwtAlgorithm::kHs256, public_pem);
   absl::StatusOr<Principal> forged = verifier->Verify(*forger->Sign(Request()));
@@ -114,7 +116,8 @@ TEST_F(JwtTest, ChecksExpiryNotBeforeIssuerAudienceAndSignature) {
 TEST_F(JwtTest, RejectsTokensWithoutRolesOrWithABadOrganisation) {
   auto signer = *JwtSigner::Create(JwtAlgorithm::kHs256, kSecret);
   const std::string header = R"({"alg":"HS256","typ":"JWT"})";
-  const std::string base = R"("iss":"rooted-local","aud":"rooted","sub":"u","exp":1800003600,"la":"801")";
+  const std::string base =
+      R"("iss":"rooted-local","aud":"rooted","sub":"u","exp":1800003600,"la":"801")";
   for (const std::string& body : {
            "{" + base + R"(,"org":"school:100001"})",
            "{" + base + R"(,"roles":["wizard"],"org":"school:100001"})",

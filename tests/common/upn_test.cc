@@ -61,9 +61,7 @@ TEST(PupilRefTest, IsStablePerSecretAndDiffersAcrossSecrets) {
   EXPECT_EQ(a->RefFor(upn).find("801200001001"), std::string::npos);
 }
 
-TEST(PupilRefTest, RefusesAShortSecret) {
-  EXPECT_FALSE(PupilRefHasher::Create("short").ok());
-}
+TEST(PupilRefTest, RefusesAShortSecret) { EXPECT_FALSE(PupilRefHasher::Create("short").ok()); }
 
 }  // namespace
 }  // namespace rooted

@@ -1,14 +1,13 @@
 // Referral intake end to end: gRPC in, Redis state, outbox, Kafka out.
 // Real redis-server and rooted-broker processes on free loopback ports.
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <sstream>
-
-#include <grpcpp/grpcpp.h>
-#include <prometheus/registry.h>
 
 #include "common/auth/jwt.h"
 #include "common/kafka/kafka_producer.h"
@@ -45,8 +44,10 @@ class ReferralIntakeTest : public ::testing::Test {
     redis_ = std::make_unique<RedisClient>(options);
     ASSERT_TRUE(redis_->Command({"FLUSHALL"}).ok());
     logger_ = std::make_unique<Logger>("referral-intake", log_, LogLevel::kInfo, clock_);
-    metrics_ = std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), "referral-intake");
-    verifier_ = *JwtVerifier::Create({JwtAlgorithm::kHs256, kTokenSecret, "rooted-local", "rooted"}, clock_);
+    metrics_ =
+        std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), "referral-intake");
+    verifier_ = *JwtVerifier::Create({JwtAlgorithm::kHs256, kTokenSecret, "rooted-local", "rooted"},
+                                     clock_);
     signer_ = *JwtSigner::Create(JwtAlgorithm::kHs256, kTokenSecret);
     hasher_ = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(kPupilSecret));
     producer_ = *KafkaProducer::Create({broker_->bootstrap(), "test", {}});
@@ -54,8 +55,8 @@ class ReferralIntakeTest : public ::testing::Test {
     guard_ = std::make_unique<RpcGuard>(*verifier_, *metrics_, *logger_);
     service_ = std::make_unique<ReferralServiceImpl>(*store_, *guard_, *hasher_, clock_, *metrics_,
                                                      ReferralServiceOptions{});
-    server_ = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}}, {service_.get()},
-                                 {[this] { return redis_->Ping(); }}, *logger_);
+    server_ = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
+                                 {service_.get()}, {[this] { return redis_->Ping(); }}, *logger_);
     stub_ = v1::ReferralService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
   }
@@ -66,15 +67,16 @@ class ReferralIntakeTest : public ::testing::Test {
   }
 
   void StartRelay() {
-    relay_ = std::make_unique<OutboxRelay>(
-        *redis_, *producer_,
-        OutboxRelayOptions{.stream_key = "ri:outbox", .lease_key = "ri:outbox:lease", .producer_name = "referral-intake"},
-        *metrics_, *logger_);
+    relay_ = std::make_unique<OutboxRelay>(*redis_, *producer_,
+                                           OutboxRelayOptions{.stream_key = "ri:outbox",
+                                                              .lease_key = "ri:outbox:lease",
+                                                              .producer_name = "referral-intake"},
+                                           *metrics_, *logger_);
     relay_->Start();
   }
 
-  std::string Token(Role role, OrganisationType type, const std::string& org, const std::string& la = "801",
-                    const std::string& subject = "staff-1") {
+  std::string Token(Role role, OrganisationType type, const std::string& org,
+                    const std::string& la = "801", const std::string& subject = "staff-1") {
     TokenRequest request;
     request.principal.subject = subject;
     request.principal.roles = {role};
@@ -145,7 +147,8 @@ rooted::testing::Broker* ReferralIntakeTest::broker_ = nullptr;
 TEST_F(ReferralIntakeTest, SubmitPublishesOnePseudonymousEvent) {
   StartRelay();
   v1::SubmitReferralResponse response;
-  grpc::Status status = Submit(SchoolToken("100001"), "req-submit-0001", testing::GoodDetails("100001"), &response);
+  grpc::Status status =
+      Submit(SchoolToken("100001"), "req-submit-0001", testing::GoodDetails("100001"), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   const v1::Referral& referral = response.referral();
   EXPECT_EQ(referral.status(), v1::REFERRAL_STATUS_SUBMITTED);
@@ -170,7 +173,9 @@ TEST_F(ReferralIntakeTest, SubmitPublishesOnePseudonymousEvent) {
 
 TEST_F(ReferralIntakeTest, EventArrivesOnceWhenTheRelayRestartsBetweenWriteAndPublish) {
   v1::SubmitReferralResponse response;
-  ASSERT_TRUE(Submit(SchoolToken("100001"), "req-restart-001", testing::GoodDetails("100001"), &response).ok());
+  ASSERT_TRUE(
+      Submit(SchoolToken("100001"), "req-restart-001", testing::GoodDetails("100001"), &response)
+          .ok());
   // Written, not yet published: the relay was down.
   EXPECT_EQ(OutboxDepth(), 1);
   StartRelay();
@@ -202,7 +207,9 @@ TEST_F(ReferralIntakeTest, DuplicateRequestIdReturnsFirstAnswer) {
 
 TEST_F(ReferralIntakeTest, SchoolsSeeOnlyTheirOwnPupils) {
   v1::SubmitReferralResponse response;
-  ASSERT_TRUE(Submit(SchoolToken("100001"), "req-scope-0001", testing::GoodDetails("100001"), &response).ok());
+  ASSERT_TRUE(
+      Submit(SchoolToken("100001"), "req-scope-0001", testing::GoodDetails("100001"), &response)
+          .ok());
   v1::GetReferralRequest get;
   get.set_referral_id(response.referral().referral_id());
   get.set_purpose("planning support");
@@ -210,17 +217,33 @@ TEST_F(ReferralIntakeTest, SchoolsSeeOnlyTheirOwnPupils) {
 
   EXPECT_EQ(stub_->GetReferral(Context(SchoolToken("100002")).get(), get, &got).error_code(),
             grpc::PERMISSION_DENIED);
-  EXPECT_EQ(stub_->GetReferral(Context(Token(cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "802", "802")).get(), get, &got).error_code(),
+  EXPECT_EQ(stub_
+                ->GetReferral(Context(Token(cv1::ROLE_COUNCIL_OFFICER,
+                                            cv1::ORGANISATION_TYPE_COUNCIL, "802", "802"))
+                                  .get(),
+                              get, &got)
+                .error_code(),
             grpc::PERMISSION_DENIED);
-  EXPECT_EQ(stub_->GetReferral(Context(Token(cv1::ROLE_PARTNER_WORKER, cv1::ORGANISATION_TYPE_PARTNER, "youth-trust")).get(), get, &got).error_code(),
+  EXPECT_EQ(stub_
+                ->GetReferral(Context(Token(cv1::ROLE_PARTNER_WORKER,
+                                            cv1::ORGANISATION_TYPE_PARTNER, "youth-trust"))
+                                  .get(),
+                              get, &got)
+                .error_code(),
             grpc::PERMISSION_DENIED);
   ASSERT_TRUE(stub_->GetReferral(Context(SchoolToken("100001")).get(), get, &got).ok());
   EXPECT_EQ(got.referral().details().child().given_name(), "Amira");
-  ASSERT_TRUE(stub_->GetReferral(Context(Token(cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801")).get(), get, &got).ok());
+  ASSERT_TRUE(stub_
+                  ->GetReferral(Context(Token(cv1::ROLE_COUNCIL_OFFICER,
+                                              cv1::ORGANISATION_TYPE_COUNCIL, "801"))
+                                    .get(),
+                                get, &got)
+                  .ok());
 
   // A school may not refer another school's pupil, nor list another school.
   v1::SubmitReferralResponse other;
-  EXPECT_EQ(Submit(SchoolToken("100002"), "req-scope-0002", testing::GoodDetails("100001"), &other).error_code(),
+  EXPECT_EQ(Submit(SchoolToken("100002"), "req-scope-0002", testing::GoodDetails("100001"), &other)
+                .error_code(),
             grpc::PERMISSION_DENIED);
   v1::ListReferralsRequest list;
   list.set_school_urn("100001");
@@ -236,8 +259,9 @@ TEST_F(ReferralIntakeTest, MissingOrBadTokenIsUnauthenticated) {
   v1::SubmitReferralResponse response;
   EXPECT_EQ(Submit("", "req-auth-00001", testing::GoodDetails("100001"), &response).error_code(),
             grpc::UNAUTHENTICATED);
-  EXPECT_EQ(Submit("garbage", "req-auth-00002", testing::GoodDetails("100001"), &response).error_code(),
-            grpc::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Submit("garbage", "req-auth-00002", testing::GoodDetails("100001"), &response).error_code(),
+      grpc::UNAUTHENTICATED);
   auto forger = *JwtSigner::Create(JwtAlgorithm::kHs256, std::string(40, 'x'));
   TokenRequest request;
   request.principal.subject = "intruder";
@@ -248,11 +272,16 @@ TEST_F(ReferralIntakeTest, MissingOrBadTokenIsUnauthenticated) {
   request.issuer = "rooted-local";
   request.audience = "rooted";
   request.issued_at = clock_.Now();
-  EXPECT_EQ(Submit(*forger->Sign(request), "req-auth-00003", testing::GoodDetails("100001"), &response).error_code(),
-            grpc::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Submit(*forger->Sign(request), "req-auth-00003", testing::GoodDetails("100001"), &response)
+          .error_code(),
+      grpc::UNAUTHENTICATED);
   clock_.Advance(absl::Hours(24));
-  EXPECT_EQ(Submit(SchoolToken("100001"), "req-auth-00004", testing::GoodDetails("100001"), &response).error_code(),
-            grpc::OK) << "a fresh token still works";
+  EXPECT_EQ(
+      Submit(SchoolToken("100001"), "req-auth-00004", testing::GoodDetails("100001"), &response)
+          .error_code(),
+      grpc::OK)
+      << "a fresh token still works";
   EXPECT_EQ(OutboxDepth(), 1);
 }
 
@@ -264,17 +293,24 @@ TEST_F(ReferralIntakeTest, EachBadInputIsInvalidArgumentNamingItsFieldAndStoresN
     bad.spoil(details);
     // Invalid UTF-8 cannot cross the wire in a proto3 string: gRPC refuses
     // it before our handler runs. The validator's unit test covers it.
-    if (bad.field == "details.child.given_name" && details.child().given_name() == "\xc3\x28") continue;
+    if (bad.field == "details.child.given_name" && details.child().given_name() == "\xc3\x28")
+      continue;
     v1::SubmitReferralResponse response;
-    grpc::Status status = Submit(token, "req-bad-" + std::to_string(100000 + n++), details, &response);
+    grpc::Status status =
+        Submit(token, "req-bad-" + std::to_string(100000 + n++), details, &response);
     EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << bad.field;
-    EXPECT_EQ(status.error_message().rfind(bad.field, 0), 0u) << "expected " << bad.field << ": " << status.error_message();
+    EXPECT_EQ(status.error_message().rfind(bad.field, 0), 0u)
+        << "expected " << bad.field << ": " << status.error_message();
   }
   v1::SubmitReferralResponse response;
-  EXPECT_EQ(Submit(token, "short", testing::GoodDetails("100001"), &response).error_message().rfind("request_id", 0), 0u);
+  EXPECT_EQ(Submit(token, "short", testing::GoodDetails("100001"), &response)
+                .error_message()
+                .rfind("request_id", 0),
+            0u);
   v1::SubmitReferralRequest no_details;
   no_details.set_request_id("req-bad-nodetails");
-  EXPECT_EQ(stub_->SubmitReferral(Context(token).get(), no_details, &response).error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(stub_->SubmitReferral(Context(token).get(), no_details, &response).error_code(),
+            grpc::INVALID_ARGUMENT);
   EXPECT_EQ(OutboxDepth(), 0);
   EXPECT_EQ(redis_->Command({"KEYS", "ri:referral:*"})->elements.size(), 0u);
 }
@@ -298,7 +334,8 @@ TEST_F(ReferralIntakeTest, UpdateWithdrawAndConsentFollowTheRules) {
   EXPECT_EQ(updated.referral().details().child().given_name(), "Amira");
 
   update.set_request_id("req-life-00003");  // stale version
-  EXPECT_EQ(stub_->UpdateReferral(Context(token).get(), update, &updated).error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(stub_->UpdateReferral(Context(token).get(), update, &updated).error_code(),
+            grpc::FAILED_PRECONDITION);
   update.set_request_id("req-life-00002");  // a retry of the first update
   ASSERT_TRUE(stub_->UpdateReferral(Context(token).get(), update, &updated).ok());
   EXPECT_EQ(updated.referral().version(), 2);
@@ -315,17 +352,22 @@ TEST_F(ReferralIntakeTest, UpdateWithdrawAndConsentFollowTheRules) {
   withdraw.set_request_id("req-life-00005");
   withdraw.set_referral_id(id);
   v1::WithdrawReferralResponse withdrawn;
-  EXPECT_EQ(stub_->WithdrawReferral(Context(token).get(), withdraw, &withdrawn).error_message().rfind("reason", 0), 0u);
+  EXPECT_EQ(stub_->WithdrawReferral(Context(token).get(), withdraw, &withdrawn)
+                .error_message()
+                .rfind("reason", 0),
+            0u);
   withdraw.set_reason("Family moved out of the area");
   ASSERT_TRUE(stub_->WithdrawReferral(Context(token).get(), withdraw, &withdrawn).ok());
   EXPECT_EQ(withdrawn.referral().status(), v1::REFERRAL_STATUS_WITHDRAWN);
 
   update.set_request_id("req-life-00006");
   update.set_expected_version(withdrawn.referral().version());
-  EXPECT_EQ(stub_->UpdateReferral(Context(token).get(), update, &updated).error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(stub_->UpdateReferral(Context(token).get(), update, &updated).error_code(),
+            grpc::FAILED_PRECONDITION);
   withdraw.set_referral_id("no-such-referral-id");
   withdraw.set_request_id("req-life-00007");
-  EXPECT_EQ(stub_->WithdrawReferral(Context(token).get(), withdraw, &withdrawn).error_code(), grpc::NOT_FOUND);
+  EXPECT_EQ(stub_->WithdrawReferral(Context(token).get(), withdraw, &withdrawn).error_code(),
+            grpc::NOT_FOUND);
   EXPECT_EQ(OutboxDepth(), 4) << "submitted, updated, consent, withdrawn";
 }
 
@@ -333,11 +375,15 @@ TEST_F(ReferralIntakeTest, ListsArePagedFilteredAndScoped) {
   const std::string token = SchoolToken("100001");
   for (int i = 0; i < 7; ++i) {
     v1::SubmitReferralResponse r;
-    ASSERT_TRUE(Submit(token, "req-list-" + std::to_string(100000 + i), testing::GoodDetails("100001"), &r).ok());
+    ASSERT_TRUE(
+        Submit(token, "req-list-" + std::to_string(100000 + i), testing::GoodDetails("100001"), &r)
+            .ok());
     clock_.Advance(absl::Minutes(1));
   }
   v1::SubmitReferralResponse elsewhere;
-  ASSERT_TRUE(Submit(SchoolToken("100002", "teacher-2"), "req-list-other", testing::GoodDetails("100002", "B801200005001"), &elsewhere).ok());
+  ASSERT_TRUE(Submit(SchoolToken("100002", "teacher-2"), "req-list-other",
+                     testing::GoodDetails("100002", "B801200005001"), &elsewhere)
+                  .ok());
 
   std::set<std::string> seen;
   v1::ListReferralsRequest list;
@@ -358,7 +404,12 @@ TEST_F(ReferralIntakeTest, ListsArePagedFilteredAndScoped) {
 
   v1::ListReferralsRequest council_list;
   v1::ListReferralsResponse all;
-  ASSERT_TRUE(stub_->ListReferrals(Context(Token(cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801")).get(), council_list, &all).ok());
+  ASSERT_TRUE(stub_
+                  ->ListReferrals(Context(Token(cv1::ROLE_COUNCIL_OFFICER,
+                                                cv1::ORGANISATION_TYPE_COUNCIL, "801"))
+                                      .get(),
+                                  council_list, &all)
+                  .ok());
   EXPECT_EQ(all.referrals_size(), 8);
 
   v1::ListReferralsRequest bad_token;
@@ -381,7 +432,8 @@ TEST(ReferralIntakeBinaryTest, ServesThenDrainsAndExitsCleanlyOnSigterm) {
        "--redis-port=" + std::to_string(redis.port()), "--kafka-bootstrap=" + broker.bootstrap(),
        "--token-secret=" + kTokenSecret, "--pupil-ref-secret=" + kPupilSecret},
       "");
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port),
+                                     grpc::InsecureChannelCredentials());
   auto stub = v1::ReferralService::NewStub(channel);
   grpc::Status status;
   const absl::Time deadline = absl::Now() + absl::Seconds(20);

@@ -7,7 +7,8 @@
 namespace rooted::referral {
 namespace {
 
-const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2026, 11, 2, 9, 0, 0), absl::UTCTimeZone());
+const absl::Time kNow =
+    absl::FromCivil(absl::CivilSecond(2026, 11, 2, 9, 0, 0), absl::UTCTimeZone());
 
 TEST(ReferralValidationTest, AGoodReferralPasses) {
   EXPECT_TRUE(ValidateDetails(testing::GoodDetails("100001"), kNow).ok())
@@ -20,7 +21,8 @@ TEST(ReferralValidationTest, EveryBadFieldIsNamed) {
     bad.spoil(details);
     absl::Status status = ValidateDetails(details, kNow);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad.field;
-    EXPECT_EQ(status.message().rfind(bad.field, 0), 0u) << "expected " << bad.field << ", got " << status;
+    EXPECT_EQ(status.message().rfind(bad.field, 0), 0u)
+        << "expected " << bad.field << ", got " << status;
   }
 }
 

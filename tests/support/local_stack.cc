@@ -2,19 +2,17 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafkacpp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
-
-#include <hiredis/hiredis.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -132,9 +130,11 @@ std::vector<ReadMessage> ReadTopic(const std::string& bootstrap, const std::stri
   conf->set("bootstrap.servers", bootstrap, error);
   conf->set("group.id", "test-reader", error);
   conf->set("enable.auto.commit", "false", error);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer) throw std::runtime_error(error);
-  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(consumer.get(), topic, nullptr, error));
+  std::unique_ptr<RdKafka::Topic> handle(
+      RdKafka::Topic::create(consumer.get(), topic, nullptr, error));
   RdKafka::Metadata* raw = nullptr;
   if (consumer->metadata(false, handle.get(), &raw, 10000) != RdKafka::ERR_NO_ERROR) {
     throw std::runtime_error("no metadata for " + topic);
@@ -143,7 +143,8 @@ std::vector<ReadMessage> ReadTopic(const std::string& bootstrap, const std::stri
   std::vector<RdKafka::TopicPartition*> partitions;
   for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
     for (const RdKafka::PartitionMetadata* p : *t->partitions()) {
-      partitions.push_back(RdKafka::TopicPartition::create(topic, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
+      partitions.push_back(
+          RdKafka::TopicPartition::create(topic, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
     }
   }
   consumer->assign(partitions);

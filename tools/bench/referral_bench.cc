@@ -8,13 +8,13 @@
 // arrival rate measures latency from each call's intended send time, so a
 // slow server cannot hide its queueing.
 
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <iomanip>
 #include <iostream>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "common/auth/jwt.h"
 #include "common/base/config.h"
@@ -85,7 +85,8 @@ Result Drive(MakeCall make_call, double rate, int concurrency, std::chrono::seco
     bool ok;
     while (cq.Next(&tag, &ok)) {
       auto* call = static_cast<Call*>(tag);
-      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - call->intended).count();
+      const double ms =
+          std::chrono::duration<double, std::milli>(Clock::now() - call->intended).count();
       if (call->status.ok()) {
         ++result.ok;
         result.latencies_ms.push_back(ms);
@@ -124,15 +125,18 @@ Result Drive(MakeCall make_call, double rate, int concurrency, std::chrono::seco
   cq.Shutdown();
   void* tag;
   bool ok;
-  while (cq.Next(&tag, &ok)) {}
+  while (cq.Next(&tag, &ok)) {
+  }
   return result;
 }
 
 void Print(const std::string& name, Result r, double ceiling) {
-  std::cout << std::left << std::setw(34) << name << std::right << std::fixed << std::setprecision(0)
-            << std::setw(9) << r.Rate() << " /s" << std::setprecision(2) << "   p50 " << std::setw(7)
-            << r.Percentile(0.50) << " ms   p99 " << std::setw(7) << r.Percentile(0.99) << " ms";
-  if (ceiling > 0) std::cout << "   " << std::setprecision(0) << 100 * r.Rate() / ceiling << "% of echo";
+  std::cout << std::left << std::setw(34) << name << std::right << std::fixed
+            << std::setprecision(0) << std::setw(9) << r.Rate() << " /s" << std::setprecision(2)
+            << "   p50 " << std::setw(7) << r.Percentile(0.50) << " ms   p99 " << std::setw(7)
+            << r.Percentile(0.99) << " ms";
+  if (ceiling > 0)
+    std::cout << "   " << std::setprecision(0) << 100 * r.Rate() / ceiling << "% of echo";
   if (r.failed > 0) std::cout << "   failed " << r.failed << " (" << r.first_error << ")";
   std::cout << std::endl;
 }
@@ -171,8 +175,11 @@ int main(int argc, char** argv) {
 
   auto signer = *rooted::JwtSigner::Create(rooted::JwtAlgorithm::kHs256, secret);
   rooted::TokenRequest token_request;
-  token_request.principal = {"bench", {rooted::common::v1::ROLE_SCHOOL_STAFF},
-                             rooted::common::v1::ORGANISATION_TYPE_SCHOOL, "100001", "801"};
+  token_request.principal = {"bench",
+                             {rooted::common::v1::ROLE_SCHOOL_STAFF},
+                             rooted::common::v1::ORGANISATION_TYPE_SCHOOL,
+                             "100001",
+                             "801"};
   token_request.issuer = "rooted-local";
   token_request.audience = "rooted";
   token_request.issued_at = absl::Now();
@@ -206,7 +213,8 @@ int main(int argc, char** argv) {
     auto* response = new bv1::EchoResponse;
     call->response.reset(response);
     call->start = [call, response, cq, seq, &echo_stubs, &echo_request] {
-      auto reader = echo_stubs[size_t(seq) % echo_stubs.size()]->AsyncEcho(&call->context, echo_request, cq);
+      auto reader =
+          echo_stubs[size_t(seq) % echo_stubs.size()]->AsyncEcho(&call->context, echo_request, cq);
       reader->Finish(response, &call->status, call);
     };
     return call;
@@ -217,10 +225,12 @@ int main(int argc, char** argv) {
     call->response.reset(response);
     call->context.AddMetadata("authorization", bearer);
     auto request = std::make_shared<rv1::SubmitReferralRequest>();
-    request->set_request_id("bench-" + run_id + "-" + std::to_string(seq) + "-" + std::to_string(rand()));
+    request->set_request_id("bench-" + run_id + "-" + std::to_string(seq) + "-" +
+                            std::to_string(rand()));
     *request->mutable_details() = details;
     call->start = [call, response, cq, seq, request, &referral_stubs] {
-      auto reader = referral_stubs[size_t(seq) % referral_stubs.size()]->AsyncSubmitReferral(&call->context, *request, cq);
+      auto reader = referral_stubs[size_t(seq) % referral_stubs.size()]->AsyncSubmitReferral(
+          &call->context, *request, cq);
       reader->Finish(response, &call->status, call);
     };
     return call;
@@ -231,7 +241,8 @@ int main(int argc, char** argv) {
   Result echo = Drive(echo_call, 0, concurrency, seconds);
   Print("bare gRPC echo (closed, " + std::to_string(concurrency) + " in flight)", echo, 0);
   Result closed = Drive(referral_call, 0, concurrency, seconds);
-  Print("SubmitReferral (closed, " + std::to_string(concurrency) + " in flight)", closed, echo.Rate());
+  Print("SubmitReferral (closed, " + std::to_string(concurrency) + " in flight)", closed,
+        echo.Rate());
   Result open = Drive(referral_call, rate, concurrency, seconds);
   Print("SubmitReferral (open, " + std::to_string(int(rate)) + "/s offered)", open, echo.Rate());
   echo_server->Shutdown();

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<int64_t> brokers = config->Int("brokers", 1, 1, 5);
   absl::StatusOr<int64_t> partitions = config->Int("partitions", 6, 1, 256);
   const std::string bootstrap_file = config->String("bootstrap-file", "");
-  for (const absl::Status& s : {brokers.status(), partitions.status(), config->CheckAllFlagsUsed()}) {
+  for (const absl::Status& s :
+       {brokers.status(), partitions.status(), config->CheckAllFlagsUsed()}) {
     if (!s.ok()) {
       std::cerr << "rooted-broker: " << s.message() << "\n";
       return 2;
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
   }
   for (std::string_view topic : rooted::topics::kAll) {
     for (const std::string& name :
-         {std::string(topic), std::string(topic) + std::string(rooted::topics::kDeadLetterSuffix)}) {
+         {std::string(topic),
+          std::string(topic) + std::string(rooted::topics::kDeadLetterSuffix)}) {
       rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
           cluster, name.c_str(), static_cast<int>(*partitions), static_cast<int>(*brokers));
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
