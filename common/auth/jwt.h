@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/auth/principal.h"
+#include "common/base/base64.h"
 #include "common/base/clock.h"
 
 namespace rooted {
@@ -82,10 +83,6 @@ class JwtSigner {
   JwtAlgorithm algorithm_;
   std::unique_ptr<Key> key_;
 };
-
-std::string Base64UrlEncode(absl::string_view data);
-// Strict: unpadded base64url only.
-absl::StatusOr<std::string> Base64UrlDecode(absl::string_view text);
 
 }  // namespace rooted
 

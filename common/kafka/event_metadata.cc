@@ -1,6 +1,7 @@
 #include "common/kafka/event_metadata.h"
 
 #include "common/base/ids.h"
+#include "common/base/proto_time.h"
 
 namespace rooted {
 
@@ -8,9 +9,7 @@ void FillEventMetadata(rooted::common::v1::EventMetadata* metadata, absl::string
                        absl::string_view correlation_id, absl::string_view causation_id,
                        absl::string_view event_type, const Principal& actor, absl::Time now) {
   metadata->set_event_id(NewUuid());
-  const int64_t nanos = absl::ToUnixNanos(now);
-  metadata->mutable_occurred_at()->set_seconds(nanos / 1'000'000'000);
-  metadata->mutable_occurred_at()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  *metadata->mutable_occurred_at() = ToProtoTimestamp(now);
   metadata->set_producer(std::string(producer));
   metadata->set_correlation_id(std::string(correlation_id));
   metadata->set_causation_id(std::string(causation_id));

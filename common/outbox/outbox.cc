@@ -56,9 +56,10 @@ void OutboxRelay::Stop(absl::Duration drain) {
     absl::StatusOr<size_t> relayed = RelayOnce();
     if (!relayed.ok() || *relayed == 0) break;
   }
-  (void)redis_.Eval(RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                                "return redis.call('DEL', KEYS[1]) end return 0"),
-                    {options_.lease_key}, {owner_});
+  static const RedisScript release(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return "
+      "0");
+  (void)redis_.Eval(release, {options_.lease_key}, {owner_});
 }
 
 absl::StatusOr<bool> OutboxRelay::HoldLease() {

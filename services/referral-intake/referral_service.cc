@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/ids.h"
+#include "common/base/proto_time.h"
 #include "common/base/status_macros.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
@@ -14,16 +15,6 @@ namespace cv1 = rooted::common::v1;
 namespace {
 
 constexpr char kKeyPrefix[] = "ri";
-
-void SetTimestamp(google::protobuf::Timestamp* out, absl::Time t) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 bool IsOpen(v1::ReferralStatus status) {
   return status == v1::REFERRAL_STATUS_SUBMITTED || status == v1::REFERRAL_STATUS_TRIAGED ||
@@ -124,22 +115,8 @@ absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Refe
 absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
     const Principal& who, absl::string_view method, const std::string& request_id,
     const std::string& purpose, const google::protobuf::Message& request, v1::Referral referral,
-    int64_t expected_version, google::protobuf::Message* response,
+    v1::ReferralEvent event, int64_t expected_version, google::protobuf::Message* response,
     v1::Referral* response_referral) {
-  v1::ReferralEvent event;
-  if (method == "SubmitReferral") {
-    event = ReferralSubmittedEvent(referral);
-  } else if (method == "WithdrawReferral") {
-    event = ReferralWithdrawnEvent(referral);
-  } else if (method == "RecordConsent") {
-    event = ConsentRecordedEvent(referral);
-  } else {
-    const auto* update = dynamic_cast<const v1::UpdateReferralRequest*>(&request);
-    std::vector<std::string> changed;
-    if (update != nullptr)
-      changed.assign(update->update_mask().paths().begin(), update->update_mask().paths().end());
-    event = ReferralUpdatedEvent(referral, changed);
-  }
   FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(),
                     request_id, PayloadTypeName(event), who, clock_.Now());
 
@@ -167,10 +144,10 @@ absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
   return absl::InternalError("unexpected commit result");
 }
 
-template <typename Request, typename Response, typename Mutate>
+template <typename Request, typename Response, typename Mutate, typename EventFor>
 absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::string_view method,
                                                  const Request& request, Response* response,
-                                                 Mutate mutate) {
+                                                 Mutate mutate, EventFor event_for) {
   RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   RETURN_IF_ERROR(ValidateReferralId("referral_id", request.referral_id()));
   const std::string key = IdempotencyKey(kKeyPrefix, who.subject, method, request.request_id());
@@ -187,9 +164,10 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
   const int64_t expected_version = referral.version();
   RETURN_IF_ERROR(mutate(referral));
   referral.set_version(expected_version + 1);
-  SetTimestamp(referral.mutable_updated_at(), clock_.Now());
+  *referral.mutable_updated_at() = ToProtoTimestamp(clock_.Now());
+  v1::ReferralEvent event = event_for(referral);
   return CommitChange(who, method, request.request_id(), "", request, std::move(referral),
-                      expected_version, response, response->mutable_referral())
+                      std::move(event), expected_version, response, response->mutable_referral())
       .status();
 }
 
@@ -220,16 +198,17 @@ absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
   referral.set_status(v1::REFERRAL_STATUS_SUBMITTED);
   *referral.mutable_details() = request.details();
   referral.mutable_details()->mutable_child()->set_upn(upn.value());
-  SetTimestamp(referral.mutable_details()->mutable_consent()->mutable_recorded_at(), now);
+  *referral.mutable_details()->mutable_consent()->mutable_recorded_at() = ToProtoTimestamp(now);
   referral.mutable_pupil_ref()->set_value(hasher_.RefFor(upn));
   referral.set_la_code(who.la_code);
-  SetTimestamp(referral.mutable_created_at(), now);
-  SetTimestamp(referral.mutable_updated_at(), now);
+  *referral.mutable_created_at() = ToProtoTimestamp(now);
+  *referral.mutable_updated_at() = ToProtoTimestamp(now);
   referral.set_version(1);
   referral.set_submitted_by(who.subject);
-  ASSIGN_OR_RETURN(bool committed,
-                   CommitChange(who, "SubmitReferral", request.request_id(), "", request,
-                                std::move(referral), 0, response, response->mutable_referral()));
+  v1::ReferralEvent event = ReferralSubmittedEvent(referral);
+  ASSIGN_OR_RETURN(bool committed, CommitChange(who, "SubmitReferral", request.request_id(), "",
+                                                request, std::move(referral), std::move(event), 0,
+                                                response, response->mutable_referral()));
   if (committed) submitted_by_school_.Add({{"school_urn", school}}).Increment();
   return absl::OkStatus();
 }
@@ -262,9 +241,9 @@ absl::Status ReferralServiceImpl::DoList(const Principal& who,
   }
   query.status = request.status();
   if (request.has_submitted_after())
-    query.submitted_after = FromTimestamp(request.submitted_after());
+    query.submitted_after = FromProtoTimestamp(request.submitted_after());
   if (request.has_submitted_before())
-    query.submitted_before = FromTimestamp(request.submitted_before());
+    query.submitted_before = FromProtoTimestamp(request.submitted_before());
   if (!request.school_urn().empty() && !IsSchoolUrn(request.school_urn())) {
     return absl::InvalidArgumentError("school_urn: must be a 6-digit URN");
   }
@@ -335,14 +314,20 @@ grpc::Status ReferralServiceImpl::UpdateReferral(grpc::ServerContext* context,
                                                  v1::UpdateReferralResponse* response) {
   return guard_.Run(*context, "UpdateReferral", [&](const Principal& who) {
     RETURN_IF_ERROR(ValidateUpdateMask(request->update_mask()));
-    return ChangeReferral(who, "UpdateReferral", *request, response, [&](v1::Referral& r) {
-      if (request->expected_version() != r.version()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "expected_version: the referral is at version ", r.version(), "; read it again"));
-      }
-      ApplyMask(request->update_mask(), request->details(), r.mutable_details());
-      return ValidateDetails(r.details(), clock_.Now());
-    });
+    return ChangeReferral(
+        who, "UpdateReferral", *request, response,
+        [&](v1::Referral& r) {
+          if (request->expected_version() != r.version()) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "expected_version: the referral is at version ", r.version(), "; read it again"));
+          }
+          ApplyMask(request->update_mask(), request->details(), r.mutable_details());
+          return ValidateDetails(r.details(), clock_.Now());
+        },
+        [&](const v1::Referral& r) {
+          return ReferralUpdatedEvent(
+              r, {request->update_mask().paths().begin(), request->update_mask().paths().end()});
+        });
   });
 }
 
@@ -351,11 +336,14 @@ grpc::Status ReferralServiceImpl::WithdrawReferral(grpc::ServerContext* context,
                                                    v1::WithdrawReferralResponse* response) {
   return guard_.Run(*context, "WithdrawReferral", [&](const Principal& who) {
     RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true, true));
-    return ChangeReferral(who, "WithdrawReferral", *request, response, [&](v1::Referral& r) {
-      r.set_status(v1::REFERRAL_STATUS_WITHDRAWN);
-      r.set_withdrawal_reason(request->reason());
-      return absl::OkStatus();
-    });
+    return ChangeReferral(
+        who, "WithdrawReferral", *request, response,
+        [&](v1::Referral& r) {
+          r.set_status(v1::REFERRAL_STATUS_WITHDRAWN);
+          r.set_withdrawal_reason(request->reason());
+          return absl::OkStatus();
+        },
+        ReferralWithdrawnEvent);
   });
 }
 
@@ -364,11 +352,15 @@ grpc::Status ReferralServiceImpl::RecordConsent(grpc::ServerContext* context,
                                                 v1::RecordConsentResponse* response) {
   return guard_.Run(*context, "RecordConsent", [&](const Principal& who) {
     RETURN_IF_ERROR(ValidateConsent(request->consent(), "consent"));
-    return ChangeReferral(who, "RecordConsent", *request, response, [&](v1::Referral& r) {
-      *r.mutable_details()->mutable_consent() = request->consent();
-      SetTimestamp(r.mutable_details()->mutable_consent()->mutable_recorded_at(), clock_.Now());
-      return absl::OkStatus();
-    });
+    return ChangeReferral(
+        who, "RecordConsent", *request, response,
+        [&](v1::Referral& r) {
+          *r.mutable_details()->mutable_consent() = request->consent();
+          *r.mutable_details()->mutable_consent()->mutable_recorded_at() =
+              ToProtoTimestamp(clock_.Now());
+          return absl::OkStatus();
+        },
+        ConsentRecordedEvent);
   });
 }
 

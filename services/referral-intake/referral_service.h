@@ -7,6 +7,7 @@
 #include "common/identity/pupil_ref.h"
 #include "common/server/rpc_guard.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
+#include "rooted/referral/v1/referral_events.pb.h"
 #include "services/referral-intake/referral_store.h"
 
 namespace rooted::referral {
@@ -55,15 +56,18 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
 
   // The shared path of every command on an existing referral: idempotency,
   // load, authorise, check it is open, apply `mutate`, commit with its event.
-  template <typename Request, typename Response, typename Mutate>
+  // `event_for` builds the event the changed referral publishes.
+  template <typename Request, typename Response, typename Mutate, typename EventFor>
   absl::Status ChangeReferral(const Principal& who, absl::string_view method,
-                              const Request& request, Response* response, Mutate mutate);
+                              const Request& request, Response* response, Mutate mutate,
+                              EventFor event_for);
 
   // OK with true when this call committed, false when it replayed a first answer.
   absl::StatusOr<bool> CommitChange(const Principal& who, absl::string_view method,
                                     const std::string& request_id, const std::string& purpose,
                                     const google::protobuf::Message& request, v1::Referral referral,
-                                    int64_t expected_version, google::protobuf::Message* response,
+                                    v1::ReferralEvent event, int64_t expected_version,
+                                    google::protobuf::Message* response,
                                     v1::Referral* response_referral);
 
   absl::Status CanRead(const Principal& who, const v1::Referral& referral) const;

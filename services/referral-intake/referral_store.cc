@@ -3,8 +3,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "common/auth/jwt.h"
+#include "common/base/base64.h"
 #include "common/redis/atomic_write.h"
+#include "common/redis/idempotency.h"
 
 namespace rooted::referral {
 namespace rv1 = rooted::referral::v1;
@@ -87,7 +88,7 @@ absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& ch
   WriteBatch batch;
   batch.guard_key = change.idempotency_key;
   batch.guard_value = change.first_answer;
-  batch.guard_ttl_seconds = 7 * 24 * 3600;
+  batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
   batch.preconditions.push_back(
       {key, "version",
        change.expected_version == 0 ? "" : std::to_string(change.expected_version)});
