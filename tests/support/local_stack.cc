@@ -82,7 +82,7 @@ std::string MakeTempDir() {
 
 std::string BinaryDir() {
   const char* dir = std::getenv("ROOTED_BIN_DIR");
-  return dir != nullptr ? dir : ".";
+  return dir != nullptr ? dir : ROOTED_DEFAULT_BIN_DIR;
 }
 
 RedisServer::RedisServer() {
