@@ -102,4 +102,16 @@ absl::Status RequireAnyRole(const Principal& principal, absl::string_view method
   return absl::PermissionDeniedError(absl::StrCat(method, " needs one of the roles: ", allowed));
 }
 
+bool ActsForSchool(const Principal& principal) {
+  return principal.HasAnyRole(
+             {rooted::common::v1::ROLE_SCHOOL_STAFF, rooted::common::v1::ROLE_SCHOOL_LEAD}) &&
+         principal.organisation_type == rooted::common::v1::ORGANISATION_TYPE_SCHOOL;
+}
+
+bool ActsForCouncil(const Principal& principal) {
+  return principal.HasAnyRole({rooted::common::v1::ROLE_COUNCIL_OFFICER,
+                               rooted::common::v1::ROLE_FORUM_COORDINATOR}) &&
+         principal.organisation_type == rooted::common::v1::ORGANISATION_TYPE_COUNCIL;
+}
+
 }  // namespace rooted

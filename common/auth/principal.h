@@ -45,6 +45,11 @@ absl::Status ParseOrganisationName(absl::string_view text, OrganisationType* typ
 bool IsSchoolUrn(absl::string_view text);
 bool IsLaCode(absl::string_view text);
 
+// School staff or leads speaking for their school (organisation_id is its URN).
+bool ActsForSchool(const Principal& principal);
+// Council officers or forum coordinators speaking for their council.
+bool ActsForCouncil(const Principal& principal);
+
 // PERMISSION_DENIED naming the method unless the principal has one of `roles`.
 absl::Status RequireAnyRole(const Principal& principal, absl::string_view method,
                             std::initializer_list<Role> roles);

@@ -59,17 +59,17 @@ void Metrics::RecordRpc(absl::string_view method, absl::string_view code, double
   rpc_duration_.Add({{"method", std::string(method)}}, LatencyBuckets()).Observe(seconds);
 }
 
-void Metrics::RecordProduced(absl::string_view topic) {
-  events_produced_.Add({{"topic", std::string(topic)}}).Increment();
+void Metrics::RecordProduced(absl::string_view topic, double count) {
+  events_produced_.Add({{"topic", std::string(topic)}}).Increment(count);
 }
 
 void Metrics::RecordProduceFailure(absl::string_view topic) {
   produce_failures_.Add({{"topic", std::string(topic)}}).Increment();
 }
 
-void Metrics::RecordConsumed(absl::string_view topic, absl::string_view outcome) {
+void Metrics::RecordConsumed(absl::string_view topic, absl::string_view outcome, double count) {
   events_consumed_.Add({{"topic", std::string(topic)}, {"outcome", std::string(outcome)}})
-      .Increment();
+      .Increment(count);
 }
 
 void Metrics::RecordDeadLettered(absl::string_view topic) {

@@ -28,10 +28,10 @@ class Metrics {
   // rooted_rpc_requests_total{method,code}, rooted_rpc_duration_seconds{method}
   void RecordRpc(absl::string_view method, absl::string_view code, double seconds);
   // rooted_events_produced_total{topic} / rooted_events_produce_failures_total{topic}
-  void RecordProduced(absl::string_view topic);
+  void RecordProduced(absl::string_view topic, double count = 1);
   void RecordProduceFailure(absl::string_view topic);
   // rooted_events_consumed_total{topic,outcome}: outcome is applied, duplicate or retried.
-  void RecordConsumed(absl::string_view topic, absl::string_view outcome);
+  void RecordConsumed(absl::string_view topic, absl::string_view outcome, double count = 1);
   // rooted_events_dead_lettered_total{topic}
   void RecordDeadLettered(absl::string_view topic);
   // rooted_outbox_depth

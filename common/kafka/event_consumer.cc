@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/kafka/kafka_config.h"
 #include "common/kafka/topics.h"
@@ -136,42 +138,117 @@ bool EventConsumer::Process(const ConsumedEvent& event) {
   return false;
 }
 
-void EventConsumer::Run() {
-  while (running_.load()) {
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
-    if (message->err() == RdKafka::ERR__TIMED_OUT ||
-        message->err() == RdKafka::ERR__PARTITION_EOF) {
+absl::StatusOr<std::vector<ApplyResult>> EventHandler::ApplyBatch(
+    std::span<const ConsumedEvent> events) {
+  std::vector<ApplyResult> results;
+  results.reserve(events.size());
+  for (const ConsumedEvent& event : events) {
+    absl::StatusOr<ApplyResult> result = Apply(event);
+    if (!result.ok()) return result.status();
+    results.push_back(*result);
+  }
+  return results;
+}
+
+bool EventConsumer::ProcessBatch(std::span<const ConsumedEvent> events) {
+  if (events.size() == 1) return Process(events.front());
+  const bool all_have_ids = std::all_of(events.begin(), events.end(),
+                                        [](const ConsumedEvent& e) { return !e.event_id().empty(); });
+  absl::Duration delay = options_.initial_backoff;
+  while (all_have_ids && running_.load()) {
+    absl::StatusOr<std::vector<ApplyResult>> results = handler_.ApplyBatch(events);
+    if (results.ok() && results->size() == events.size()) {
+      // Counted per topic, not per event: batches are large.
+      std::map<std::pair<std::string, bool>, int> counts;
+      for (size_t i = 0; i < events.size(); ++i) {
+        ++counts[{events[i].topic, (*results)[i] == ApplyResult::kApplied}];
+      }
+      for (const auto& [key, count] : counts) {
+        metrics_.RecordConsumed(key.first, key.second ? "applied" : "duplicate", count);
+      }
+      return true;
+    }
+    if (!results.ok() && absl::IsUnavailable(results.status())) {
+      logger_.Warn("store unavailable; will retry the batch",
+                   {{"events", int64_t(events.size())},
+                    {"error", std::string(results.status().message())}});
+      Backoff(delay);
       continue;
     }
-    if (message->err() != RdKafka::ERR_NO_ERROR) {
-      logger_.Warn("consume error", {{"error", message->errstr()}});
-      continue;
+    break;  // some event in the batch is at fault: find it one by one
+  }
+  for (const ConsumedEvent& event : events) {
+    if (!Process(event)) return false;
+  }
+  return true;
+}
+
+void EventConsumer::StoreOffsets(std::span<const ConsumedEvent> events) {
+  // The next offset to read, per partition: the last event of each.
+  std::map<std::pair<std::string, int32_t>, int64_t> next;
+  for (const ConsumedEvent& event : events) {
+    int64_t& offset = next[{event.topic, event.partition}];
+    offset = std::max(offset, event.offset + 1);
+  }
+  std::vector<RdKafka::TopicPartition*> positions;
+  for (const auto& [partition, offset] : next) {
+    positions.push_back(RdKafka::TopicPartition::create(partition.first, partition.second, offset));
+  }
+  consumer_->offsets_store(positions);
+  RdKafka::TopicPartition::destroy(positions);
+  for (const auto& [partition, offset] : next) {
+    int64_t low = 0, high = 0;
+    if (consumer_->get_watermark_offsets(partition.first, partition.second, &low, &high) ==
+        RdKafka::ERR_NO_ERROR) {
+      metrics_.SetConsumerLag(partition.first, partition.second,
+                              double(std::max<int64_t>(0, high - offset)));
     }
-    ConsumedEvent event;
-    event.topic = message->topic_name();
-    event.partition = message->partition();
-    event.offset = message->offset();
-    if (message->key() != nullptr) event.key = *message->key();
-    event.payload.assign(static_cast<const char*>(message->payload()), message->len());
-    if (RdKafka::Headers* headers = message->headers()) {
-      for (const RdKafka::Headers::Header& h : headers->get_all()) {
-        if (h.value() != nullptr) {
-          event.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
-        }
+  }
+}
+
+namespace {
+
+ConsumedEvent ToConsumedEvent(RdKafka::Message& message) {
+  ConsumedEvent event;
+  event.topic = message.topic_name();
+  event.partition = message.partition();
+  event.offset = message.offset();
+  if (message.key() != nullptr) event.key = *message.key();
+  event.payload.assign(static_cast<const char*>(message.payload()), message.len());
+  if (RdKafka::Headers* headers = message.headers()) {
+    for (const RdKafka::Headers::Header& h : headers->get_all()) {
+      if (h.value() != nullptr) {
+        event.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
       }
     }
-    // Not stored when stopping mid-event: the event is redelivered after restart.
-    if (!Process(event)) break;
-    std::vector<RdKafka::TopicPartition*> position = {
-        RdKafka::TopicPartition::create(event.topic, event.partition, event.offset + 1)};
-    consumer_->offsets_store(position);
-    RdKafka::TopicPartition::destroy(position);
-    int64_t low = 0, high = 0;
-    if (consumer_->get_watermark_offsets(event.topic, event.partition, &low, &high) ==
-        RdKafka::ERR_NO_ERROR) {
-      metrics_.SetConsumerLag(event.topic, event.partition,
-                              double(std::max<int64_t>(0, high - event.offset - 1)));
+  }
+  return event;
+}
+
+}  // namespace
+
+void EventConsumer::Run() {
+  std::vector<ConsumedEvent> batch;
+  while (running_.load()) {
+    batch.clear();
+    // Wait for the first event, then take what is already fetched, up to
+    // max_batch, without waiting further.
+    int timeout_ms = 100;
+    while (batch.size() < options_.max_batch) {
+      std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+      if (message->err() == RdKafka::ERR__TIMED_OUT) break;
+      if (message->err() == RdKafka::ERR__PARTITION_EOF) continue;
+      if (message->err() != RdKafka::ERR_NO_ERROR) {
+        logger_.Warn("consume error", {{"error", message->errstr()}});
+        break;
+      }
+      batch.push_back(ToConsumedEvent(*message));
+      timeout_ms = 0;
     }
+    if (batch.empty()) continue;
+    // Not stored when stopping mid-batch: the events are redelivered after restart.
+    if (!ProcessBatch(batch)) break;
+    StoreOffsets(batch);
   }
 }
 

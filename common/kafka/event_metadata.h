@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/auth/principal.h"
+#include "common/kafka/event_producer.h"
 #include "common/outbox/outbox.h"
 #include "rooted/common/v1/common.pb.h"
 
@@ -23,6 +24,12 @@ void FillEventMetadata(rooted::common::v1::EventMetadata* metadata, absl::string
 OutboxEvent ToOutboxEvent(absl::string_view topic, absl::string_view key,
                           const rooted::common::v1::EventMetadata& metadata,
                           const google::protobuf::Message& envelope);
+
+// The same, sent straight to Kafka without an outbox: for a producer that
+// changes no state of its own (signal intake), so there is no dual write.
+OutgoingMessage ToOutgoingMessage(absl::string_view topic, absl::string_view key,
+                                  const rooted::common::v1::EventMetadata& metadata,
+                                  const google::protobuf::Message& envelope);
 
 }  // namespace rooted
 

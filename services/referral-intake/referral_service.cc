@@ -21,16 +21,6 @@ bool IsOpen(v1::ReferralStatus status) {
          status == v1::REFERRAL_STATUS_LISTED_FOR_FORUM || status == v1::REFERRAL_STATUS_IN_SUPPORT;
 }
 
-bool IsSchoolRole(const Principal& who) {
-  return who.HasAnyRole({cv1::ROLE_SCHOOL_STAFF, cv1::ROLE_SCHOOL_LEAD}) &&
-         who.organisation_type == cv1::ORGANISATION_TYPE_SCHOOL;
-}
-
-bool IsCouncilRole(const Principal& who) {
-  return who.HasAnyRole({cv1::ROLE_COUNCIL_OFFICER, cv1::ROLE_FORUM_COORDINATOR}) &&
-         who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL;
-}
-
 bool IsPartnerRole(const Principal& who) {
   return who.HasAnyRole({cv1::ROLE_PARTNER_WORKER, cv1::ROLE_PROGRAMME_LEAD}) &&
          who.organisation_type == cv1::ORGANISATION_TYPE_PARTNER;
@@ -93,8 +83,8 @@ AuditEntry ReferralServiceImpl::Audit(const Principal& who, absl::string_view ac
 }
 
 absl::Status ReferralServiceImpl::CanRead(const Principal& who, const v1::Referral& r) const {
-  if (IsSchoolRole(who) && who.IsSchool(r.details().child().school_urn())) return absl::OkStatus();
-  if (IsCouncilRole(who) && who.la_code == r.la_code()) return absl::OkStatus();
+  if (ActsForSchool(who) && who.IsSchool(r.details().child().school_urn())) return absl::OkStatus();
+  if (ActsForCouncil(who) && who.la_code == r.la_code()) return absl::OkStatus();
   if (IsPartnerRole(who) && who.la_code == r.la_code()) {
     for (const std::string& partner : r.allocated_partner_ids()) {
       if (partner == who.organisation_id) return absl::OkStatus();
@@ -104,7 +94,7 @@ absl::Status ReferralServiceImpl::CanRead(const Principal& who, const v1::Referr
 }
 
 absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Referral& r) const {
-  if (IsSchoolRole(who) && who.IsSchool(r.details().child().school_urn())) return absl::OkStatus();
+  if (ActsForSchool(who) && who.IsSchool(r.details().child().school_urn())) return absl::OkStatus();
   if (who.HasRole(cv1::ROLE_COUNCIL_OFFICER) &&
       who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL && who.la_code == r.la_code()) {
     return absl::OkStatus();
@@ -122,7 +112,7 @@ absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
 
   ReferralChange change;
   change.expected_version = expected_version;
-  change.event = ToOutboxEvent(topics::kReferralEvents.data(), referral.pupil_ref().value(),
+  change.event = ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(),
                                event.metadata(), event);
   change.audit = Audit(who, method, referral.referral_id(), purpose, request_id);
   change.idempotency_key = IdempotencyKey(kKeyPrefix, who.subject, method, request_id);
@@ -182,10 +172,10 @@ absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
   const absl::Time now = clock_.Now();
   RETURN_IF_ERROR(ValidateDetails(request.details(), now));
   const std::string& school = request.details().child().school_urn();
-  if (!IsSchoolRole(who) && !IsCouncilRole(who)) {
+  if (!ActsForSchool(who) && !ActsForCouncil(who)) {
     return absl::PermissionDeniedError("SubmitReferral: your organisation may not refer");
   }
-  if (IsSchoolRole(who) && !who.IsSchool(school)) {
+  if (ActsForSchool(who) && !who.IsSchool(school)) {
     return absl::PermissionDeniedError(
         "details.child.school_urn: you may refer only pupils of your own school");
   }
@@ -247,14 +237,14 @@ absl::Status ReferralServiceImpl::DoList(const Principal& who,
   if (!request.school_urn().empty() && !IsSchoolUrn(request.school_urn())) {
     return absl::InvalidArgumentError("school_urn: must be a 6-digit URN");
   }
-  if (IsSchoolRole(who)) {
+  if (ActsForSchool(who)) {
     if (!request.school_urn().empty() && !who.IsSchool(request.school_urn())) {
       return absl::PermissionDeniedError(
           "school_urn: you may list only your own school's referrals");
     }
     query.index = ReferralIndex::kSchool;
     query.index_id = who.organisation_id;
-  } else if (IsCouncilRole(who)) {
+  } else if (ActsForCouncil(who)) {
     query.la_code = who.la_code;
     if (request.school_urn().empty()) {
       query.index = ReferralIndex::kCouncil;

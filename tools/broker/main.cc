@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     rd_kafka_destroy(handle);
     return 1;
   }
-  for (std::string_view topic : rooted::topics::kAll) {
+  for (absl::string_view topic : rooted::topics::kAll) {
     for (const std::string& name :
          {std::string(topic),
           std::string(topic) + std::string(rooted::topics::kDeadLetterSuffix)}) {

@@ -1,0 +1,276 @@
+#include "services/risk-scoring/risk_service.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "common/base/base64.h"
+#include "common/base/ids.h"
+#include "common/base/proto_time.h"
+#include "common/base/status_macros.h"
+#include "common/identity/upn.h"
+#include "common/kafka/event_metadata.h"
+#include "common/kafka/topics.h"
+#include "rooted/risk/v1/risk_events.pb.h"
+#include "services/risk-scoring/signal_intake.h"
+
+namespace rooted::risk {
+namespace {
+
+namespace cv1 = rooted::common::v1;
+
+constexpr char kProducer[] = "risk-scoring";
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+
+// "o:<offset>", base64url: opaque to clients, checked on the way back.
+std::string PageToken(int64_t offset) { return Base64UrlEncode(absl::StrCat("o:", offset)); }
+
+absl::StatusOr<int64_t> ParsePageToken(const std::string& token) {
+  if (token.empty()) return 0;
+  absl::StatusOr<std::string> text = Base64UrlDecode(token);
+  int64_t offset = 0;
+  if (!text.ok() || !absl::StartsWith(*text, "o:") ||
+      !absl::SimpleAtoi(absl::string_view(*text).substr(2), &offset) || offset < 0) {
+    return absl::InvalidArgumentError("page.page_token: not a token this service issued");
+  }
+  return offset;
+}
+
+absl::CivilDay Today(const Clock& clock) {
+  return absl::ToCivilDay(clock.Now(), absl::LocalTimeZone());
+}
+
+}  // namespace
+
+RiskServiceImpl::RiskServiceImpl(RiskStore& store, ModelHolder& models, EventProducer& producer,
+                                 const RpcGuard& guard, const PupilRefHasher& hasher,
+                                 const Clock& clock, Metrics& metrics, RiskServiceOptions options)
+    : store_(store),
+      models_(models),
+      producer_(producer),
+      guard_(guard),
+      hasher_(hasher),
+      clock_(clock),
+      signals_(prometheus::BuildCounter()
+                   .Name("rooted_signals_total")
+                   .Help("Signals received by StreamSignals, by outcome (accepted, rejected)")
+                   .Register(*metrics.registry())),
+      signals_accepted_(signals_.Add({{"outcome", "accepted"}})),
+      options_(std::move(options)) {}
+
+bool RiskServiceImpl::IsOwnCouncil(const Principal& who) const {
+  return ActsForCouncil(who) && who.organisation_id == options_.la_code;
+}
+
+absl::Status RiskServiceImpl::TakeSignals(const Principal& who,
+                                          const v1::StreamSignalsRequest& request,
+                                          int64_t first_index,
+                                          v1::StreamSignalsResponse& response) {
+  if (request.signals_size() > options_.max_signals_per_message) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "signals: at most ", options_.max_signals_per_message, " signals in one message"));
+  }
+  const absl::CivilDay today = Today(clock_);
+  const absl::Time now = clock_.Now();
+  std::vector<OutgoingMessage> messages;
+  messages.reserve(size_t(request.signals_size()));
+  for (int i = 0; i < request.signals_size(); ++i) {
+    const v1::Signal& signal = request.signals(i);
+    absl::StatusOr<PseudonymisedSignal> prepared =
+        PrepareSignal(signal, absl::StrCat("signals[", first_index + i, "]"), who,
+                      options_.la_code, hasher_, today);
+    if (!prepared.ok()) {
+      response.set_rejected(response.rejected() + 1);
+      signals_.Add({{"outcome", "rejected"}}).Increment();
+      if (response.rejections_size() < options_.max_listed_rejections) {
+        v1::SignalRejection* rejection = response.add_rejections();
+        rejection->set_signal_id(signal.signal_id().substr(0, 128));
+        const std::string message(prepared.status().message());
+        const size_t colon = message.find(": ");
+        rejection->set_field(colon == std::string::npos ? "" : message.substr(0, colon));
+        rejection->set_reason(colon == std::string::npos ? message : message.substr(colon + 2));
+      }
+      continue;
+    }
+    v1::SignalEvent event;
+    FillEventMetadata(event.mutable_metadata(), kProducer, prepared->school_urn, signal.signal_id(),
+                      "SignalReceived", who, now);
+    event.mutable_pupil_ref()->set_value(prepared->pupil_ref);
+    *event.mutable_signal() = std::move(prepared->signal);
+    messages.push_back(
+        ToOutgoingMessage(topics::kSignals, prepared->pupil_ref, event.metadata(), event));
+  }
+  if (messages.empty()) return absl::OkStatus();
+  const std::vector<absl::Status> delivered = producer_.Deliver(messages, options_.delivery_timeout);
+  for (const absl::Status& status : delivered) {
+    if (!status.ok()) {
+      // Nothing is half-done that a replay cannot finish: signals land on
+      // their natural keys, so the school's system resends the batch.
+      return absl::UnavailableError(
+          absl::StrCat("signals could not be published; resend this batch: ", status.message()));
+    }
+  }
+  response.set_accepted(response.accepted() + int64_t(messages.size()));
+  signals_accepted_.Increment(double(messages.size()));
+  return absl::OkStatus();
+}
+
+grpc::Status RiskServiceImpl::StreamSignals(grpc::ServerContext* context,
+                                            grpc::ServerReader<v1::StreamSignalsRequest>* reader,
+                                            v1::StreamSignalsResponse* response) {
+  return guard_.Run(*context, "StreamSignals", [&](const Principal& who) -> absl::Status {
+    if (!ActsForSchool(who) && !who.HasRole(cv1::ROLE_SERVICE)) {
+      return absl::PermissionDeniedError(
+          "StreamSignals: only a school's staff or a council service account send signals");
+    }
+    v1::StreamSignalsRequest request;
+    int64_t index = 0;
+    while (reader->Read(&request)) {
+      if (absl::Status taken = TakeSignals(who, request, index, *response); !taken.ok()) {
+        return taken;
+      }
+      index += request.signals_size();
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RiskServiceImpl::GetRiskProfile(grpc::ServerContext* context,
+                                             const v1::GetRiskProfileRequest* request,
+                                             v1::GetRiskProfileResponse* response) {
+  return guard_.Run(*context, "GetRiskProfile", [&](const Principal& who) -> absl::Status {
+    if (!ActsForSchool(who) && !IsOwnCouncil(who)) {
+      return absl::PermissionDeniedError(
+          "GetRiskProfile: only school staff and this council's officers see risk profiles");
+    }
+    std::string ref;
+    switch (request->pupil_case()) {
+      case v1::GetRiskProfileRequest::kUpn: {
+        absl::StatusOr<Upn> upn = ParseUpn(request->upn());
+        if (!upn.ok()) return absl::InvalidArgumentError(absl::StrCat("upn: ", upn.status().message()));
+        ref = hasher_.RefFor(*upn);
+        break;
+      }
+      case v1::GetRiskProfileRequest::kPupilRef:
+        if (!PupilRefHasher::LooksLikeRef(request->pupil_ref().value())) {
+          return absl::InvalidArgumentError("pupil_ref.value: not a pupil reference");
+        }
+        ref = request->pupil_ref().value();
+        break;
+      case v1::GetRiskProfileRequest::PUPIL_NOT_SET:
+        return absl::InvalidArgumentError("pupil: give upn or pupil_ref");
+    }
+    absl::StatusOr<std::vector<std::optional<PupilState>>> states = store_.LoadPupils({ref});
+    if (!states.ok()) return states.status();
+    const std::optional<PupilState>& state = states->front();
+    // The same answer for "no such pupil" and "not your pupil": a school
+    // learns nothing about children it does not teach.
+    if (!state || (ActsForSchool(who) && !who.IsSchool(state->school_urn()))) {
+      return absl::NotFoundError("pupil: no risk profile for this pupil in your scope");
+    }
+    const std::shared_ptr<const RiskModel> model = models_.Current();
+    *response->mutable_profile() = ToProfile(ref, *state, model->Assess(*state), model->version());
+    *response->mutable_profile()->mutable_scored_at() = ToProtoTimestamp(clock_.Now());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RiskServiceImpl::ListAtRisk(grpc::ServerContext* context,
+                                         const v1::ListAtRiskRequest* request,
+                                         v1::ListAtRiskResponse* response) {
+  return guard_.Run(*context, "ListAtRisk", [&](const Principal& who) -> absl::Status {
+    RankingQuery query;
+    query.school_urn = request->school_urn();
+    if (ActsForSchool(who)) {
+      if (query.school_urn.empty()) query.school_urn = who.organisation_id;
+      if (!who.IsSchool(query.school_urn)) {
+        return absl::PermissionDeniedError("school_urn: you may list only your own school");
+      }
+    } else if (!IsOwnCouncil(who)) {
+      return absl::PermissionDeniedError(
+          "ListAtRisk: only school staff and this council's officers list pupils at risk");
+    }
+    if (!query.school_urn.empty() && !IsSchoolUrn(query.school_urn)) {
+      return absl::InvalidArgumentError("school_urn: a 6-digit school URN");
+    }
+    if (!cv1::RiskBand_IsValid(request->minimum_band())) {
+      return absl::InvalidArgumentError("minimum_band: not a risk band");
+    }
+    const int page_size = request->page().page_size();
+    if (page_size < 0 || page_size > kMaxPageSize) {
+      return absl::InvalidArgumentError("page.page_size: 0 (default 50) to 500");
+    }
+    ASSIGN_OR_RETURN(query.offset, ParsePageToken(request->page().page_token()));
+    query.limit = page_size == 0 ? kDefaultPageSize : page_size;
+    const std::shared_ptr<const RiskModel> model = models_.Current();
+    const cv1::RiskBand band = request->minimum_band() == cv1::RISK_BAND_UNSPECIFIED
+                                   ? cv1::RISK_BAND_MEDIUM
+                                   : request->minimum_band();
+    // Only pupils scoring above zero are ranked at all.
+    query.min_score = std::max(1, model->BandFloor(band));
+    query.include_cliff_edge = request->include_cliff_edge();
+
+    ASSIGN_OR_RETURN(RankingPage page, store_.ListRanking(query));
+    ASSIGN_OR_RETURN(auto states, store_.LoadPupils(page.pupil_refs));
+    for (size_t i = 0; i < page.pupil_refs.size(); ++i) {
+      if (!states[i]) continue;  // removed between the two reads
+      *response->add_profiles() =
+          ToProfile(page.pupil_refs[i], *states[i], model->Assess(*states[i]), model->version());
+    }
+    if (page.more) {
+      response->mutable_page()->set_next_page_token(
+          PageToken(query.offset + int64_t(page.pupil_refs.size())));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RiskServiceImpl::GetModelConfig(grpc::ServerContext* context,
+                                             const v1::GetModelConfigRequest* request,
+                                             v1::GetModelConfigResponse* response) {
+  return guard_.Run(*context, "GetModelConfig", [&](const Principal& who) -> absl::Status {
+    // The model is open to everyone it scores for: schools can see why.
+    if (!ActsForSchool(who) && !IsOwnCouncil(who)) {
+      return absl::PermissionDeniedError("GetModelConfig: school or council staff only");
+    }
+    if (!request->la_code().empty() && request->la_code() != options_.la_code) {
+      return absl::NotFoundError("la_code: this deployment serves another council");
+    }
+    *response->mutable_config() = models_.Current()->config();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RiskServiceImpl::UpdateModelConfig(grpc::ServerContext* context,
+                                                const v1::UpdateModelConfigRequest* request,
+                                                v1::UpdateModelConfigResponse* response) {
+  return guard_.Run(*context, "UpdateModelConfig", [&](const Principal& who) -> absl::Status {
+    if (!who.HasRole(cv1::ROLE_COUNCIL_OFFICER) || !IsOwnCouncil(who)) {
+      return absl::PermissionDeniedError(
+          "UpdateModelConfig: only this council's officers change the model");
+    }
+    if (!IsValidRequestId(request->request_id())) {
+      return absl::InvalidArgumentError("request_id: 8-64 letters, digits, '-' or '_'");
+    }
+    if (!request->la_code().empty() && request->la_code() != options_.la_code) {
+      return absl::NotFoundError("la_code: this deployment serves another council");
+    }
+    RETURN_IF_ERROR(ValidateModelConfig(request->config(), "config"));
+    // A version names one configuration for good: profiles record it.
+    const std::shared_ptr<const RiskModel> current = models_.Current();
+    if (current->version() == request->config().version()) {
+      if (current->config().SerializeAsString() != request->config().SerializeAsString()) {
+        return absl::AlreadyExistsError(
+            "config.version: already names a different configuration; choose a new version");
+      }
+      *response->mutable_config() = current->config();
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(models_.Adopt(request->config()));
+    *response->mutable_config() = request->config();
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace rooted::risk

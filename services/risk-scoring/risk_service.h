@@ -1,0 +1,71 @@
+#ifndef ROOTED_SERVICES_RISK_SCORING_RISK_SERVICE_H_
+#define ROOTED_SERVICES_RISK_SCORING_RISK_SERVICE_H_
+
+#include <prometheus/counter.h>
+
+#include <string>
+
+#include "common/base/clock.h"
+#include "common/identity/pupil_ref.h"
+#include "common/kafka/event_producer.h"
+#include "common/server/rpc_guard.h"
+#include "rooted/risk/v1/risk.grpc.pb.h"
+#include "services/risk-scoring/risk_store.h"
+#include "services/risk-scoring/signal_scorer.h"
+
+namespace rooted::risk {
+
+struct RiskServiceOptions {
+  // The council this deployment serves (pupil references use its secret).
+  std::string la_code;
+  // Signals a StreamSignals message may carry, and rejections a reply lists.
+  int max_signals_per_message = 10'000;
+  int max_listed_rejections = 1'000;
+  absl::Duration delivery_timeout = absl::Seconds(10);
+};
+
+// The early identification tool's API: signals in, explained risk out.
+// Every handler runs through RpcGuard (authentication, metrics, no escaping
+// exceptions); scopes: a school sees its own pupils, the council all of its.
+class RiskServiceImpl final : public v1::RiskScoringService::Service {
+ public:
+  RiskServiceImpl(RiskStore& store, ModelHolder& models, EventProducer& producer,
+                  const RpcGuard& guard, const PupilRefHasher& hasher, const Clock& clock,
+                  Metrics& metrics, RiskServiceOptions options);
+
+  grpc::Status StreamSignals(grpc::ServerContext* context,
+                             grpc::ServerReader<v1::StreamSignalsRequest>* reader,
+                             v1::StreamSignalsResponse* response) override;
+  grpc::Status GetRiskProfile(grpc::ServerContext* context,
+                              const v1::GetRiskProfileRequest* request,
+                              v1::GetRiskProfileResponse* response) override;
+  grpc::Status ListAtRisk(grpc::ServerContext* context, const v1::ListAtRiskRequest* request,
+                          v1::ListAtRiskResponse* response) override;
+  grpc::Status GetModelConfig(grpc::ServerContext* context,
+                              const v1::GetModelConfigRequest* request,
+                              v1::GetModelConfigResponse* response) override;
+  grpc::Status UpdateModelConfig(grpc::ServerContext* context,
+                                 const v1::UpdateModelConfigRequest* request,
+                                 v1::UpdateModelConfigResponse* response) override;
+
+ private:
+  // Validates, pseudonymises and publishes one message's signals.
+  absl::Status TakeSignals(const Principal& who, const v1::StreamSignalsRequest& request,
+                           int64_t first_index, v1::StreamSignalsResponse& response);
+  // A council principal of the council this deployment serves.
+  bool IsOwnCouncil(const Principal& who) const;
+
+  RiskStore& store_;
+  ModelHolder& models_;
+  EventProducer& producer_;
+  const RpcGuard& guard_;
+  const PupilRefHasher& hasher_;
+  const Clock& clock_;
+  prometheus::Family<prometheus::Counter>& signals_;
+  prometheus::Counter& signals_accepted_;
+  const RiskServiceOptions options_;
+};
+
+}  // namespace rooted::risk
+
+#endif  // ROOTED_SERVICES_RISK_SCORING_RISK_SERVICE_H_

@@ -1,0 +1,174 @@
+#include "services/risk-scoring/risk_store.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace rooted::risk {
+namespace {
+
+constexpr char kAll[] = "all";
+
+absl::Status CheckReply(const RedisReply& reply, absl::string_view what) {
+  if (reply.is_error()) return absl::InternalError(absl::StrCat(what, ": ", reply.str));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+RiskStore::RiskStore(RedisClient& redis, std::string prefix)
+    : redis_(redis), prefix_(std::move(prefix)), outbox_key_(prefix_ + ":outbox") {}
+
+std::string RiskStore::PupilKey(const std::string& ref) const {
+  return absl::StrCat(prefix_, ":pupil:", ref);
+}
+std::string RiskStore::RankKey(const std::string& school_urn) const {
+  return school_urn.empty() ? absl::StrCat(prefix_, ":rank:", kAll)
+                            : absl::StrCat(prefix_, ":rank:school:", school_urn);
+}
+std::string RiskStore::CliffKey(const std::string& school_urn) const {
+  return school_urn.empty() ? absl::StrCat(prefix_, ":cliff:", kAll)
+                            : absl::StrCat(prefix_, ":cliff:school:", school_urn);
+}
+
+absl::StatusOr<std::vector<std::optional<PupilState>>> RiskStore::LoadPupils(
+    const std::vector<std::string>& pupil_refs) {
+  std::vector<std::optional<PupilState>> states(pupil_refs.size());
+  if (pupil_refs.empty()) return states;
+  std::vector<std::string> command = {"MGET"};
+  command.reserve(pupil_refs.size() + 1);
+  for (const std::string& ref : pupil_refs) command.push_back(PupilKey(ref));
+  absl::StatusOr<RedisReply> reply = redis_.Command(command);
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = CheckReply(*reply, "MGET"); !s.ok()) return s;
+  if (reply->elements.size() != pupil_refs.size()) return absl::InternalError("MGET: short reply");
+  for (size_t i = 0; i < pupil_refs.size(); ++i) {
+    const RedisReply& value = reply->elements[i];
+    if (value.is_nil()) continue;
+    PupilState& state = states[i].emplace();
+    if (!state.ParseFromString(value.str)) {
+      return absl::DataLossError(absl::StrCat("stored pupil state is unreadable: ", pupil_refs[i]));
+    }
+  }
+  return states;
+}
+
+absl::Status RiskStore::SavePupils(const std::vector<PupilWrite>& writes,
+                                   const std::vector<OutboxEvent>& events) {
+  if (writes.empty() && events.empty()) return absl::OkStatus();
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(writes.size() * 6 + events.size() + 2);
+  commands.push_back({"MULTI"});
+  for (const PupilWrite& write : writes) {
+    const std::string& ref = write.pupil_ref;
+    const PupilState& state = write.state;
+    commands.push_back({"SET", PupilKey(ref), state.SerializeAsString()});
+    if (!write.previous_school_urn.empty() && write.previous_school_urn != state.school_urn()) {
+      commands.push_back({"ZREM", RankKey(write.previous_school_urn), ref});
+      commands.push_back({"ZREM", CliffKey(write.previous_school_urn), ref});
+    }
+    const std::string score = std::to_string(state.score());
+    // The pupil's school's lists and the council-wide ones ("").
+    for (const std::string& school : {state.school_urn(), std::string()}) {
+      if (state.score() > 0) {
+        commands.push_back({"ZADD", RankKey(school), score, ref});
+      } else {
+        commands.push_back({"ZREM", RankKey(school), ref});
+      }
+      if (state.cliff_edge()) {
+        commands.push_back({"ZADD", CliffKey(school), score, ref});
+      } else {
+        commands.push_back({"ZREM", CliffKey(school), ref});
+      }
+    }
+  }
+  for (const OutboxEvent& event : events) commands.push_back(OutboxAppendCommand(outbox_key_, event));
+  commands.push_back({"EXEC"});
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  for (size_t i = 0; i + 1 < replies->size(); ++i) {
+    if (absl::Status s = CheckReply((*replies)[i], "queueing the pupil write"); !s.ok()) return s;
+  }
+  const RedisReply& exec = replies->back();
+  if (exec.is_nil()) return absl::AbortedError("pupil write was discarded");
+  if (absl::Status s = CheckReply(exec, "EXEC"); !s.ok()) return s;
+  for (const RedisReply& reply : exec.elements) {
+    if (absl::Status s = CheckReply(reply, "pupil write"); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RankingPage> RiskStore::ListRanking(const RankingQuery& query) {
+  const std::string min = std::to_string(query.min_score);
+  // One more than asked, to know whether another page follows.
+  const std::string want = std::to_string(query.limit + 1);
+  std::vector<std::vector<std::string>> commands = {
+      {"ZCOUNT", RankKey(query.school_urn), min, "+inf"},
+      {"ZREVRANGEBYSCORE", RankKey(query.school_urn), "+inf", min, "LIMIT",
+       std::to_string(query.offset), want}};
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  for (const RedisReply& reply : *replies) {
+    if (absl::Status s = CheckReply(reply, "ranking"); !s.ok()) return s;
+  }
+  RankingPage page;
+  for (const RedisReply& element : (*replies)[1].elements) page.pupil_refs.push_back(element.str);
+  const int64_t ranked = (*replies)[0].integer;
+  if (query.include_cliff_edge && int64_t(page.pupil_refs.size()) <= query.limit) {
+    // Cliff-edge pupils below the cut follow the ranked ones.
+    const int64_t cliff_offset = std::max<int64_t>(0, query.offset - ranked);
+    const int64_t cliff_want = query.limit + 1 - int64_t(page.pupil_refs.size());
+    absl::StatusOr<RedisReply> cliff = redis_.Command(
+        {"ZREVRANGEBYSCORE", CliffKey(query.school_urn), absl::StrCat("(", min), "-inf", "LIMIT",
+         std::to_string(cliff_offset), std::to_string(cliff_want)});
+    if (!cliff.ok()) return cliff.status();
+    if (absl::Status s = CheckReply(*cliff, "cliff-edge list"); !s.ok()) return s;
+    for (const RedisReply& element : cliff->elements) page.pupil_refs.push_back(element.str);
+  }
+  if (int64_t(page.pupil_refs.size()) > query.limit) {
+    page.pupil_refs.resize(size_t(query.limit));
+    page.more = true;
+  }
+  return page;
+}
+
+absl::StatusOr<std::vector<std::string>> RiskStore::ScanPupils(std::string& cursor, int count) {
+  const std::string pattern = absl::StrCat(prefix_, ":pupil:*");
+  absl::StatusOr<RedisReply> reply =
+      redis_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(count)});
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = CheckReply(*reply, "SCAN"); !s.ok()) return s;
+  if (reply->elements.size() != 2) return absl::InternalError("SCAN: unexpected reply");
+  cursor = reply->elements[0].str;
+  std::vector<std::string> refs;
+  const size_t skip = pattern.size() - 1;
+  for (const RedisReply& key : reply->elements[1].elements) refs.push_back(key.str.substr(skip));
+  return refs;
+}
+
+absl::StatusOr<std::optional<v1::ModelConfig>> RiskStore::LoadModel() {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"GET", prefix_ + ":model"});
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = CheckReply(*reply, "GET model"); !s.ok()) return s;
+  if (reply->is_nil()) return std::nullopt;
+  v1::ModelConfig config;
+  if (!config.ParseFromString(reply->str)) {
+    return absl::DataLossError("stored model configuration is unreadable");
+  }
+  return config;
+}
+
+absl::Status RiskStore::SaveModel(const v1::ModelConfig& config) {
+  const std::string bytes = config.SerializeAsString();
+  absl::StatusOr<std::vector<RedisReply>> replies =
+      redis_.Pipeline({{"MULTI"},
+                       {"SET", prefix_ + ":model", bytes},
+                       {"RPUSH", prefix_ + ":model:history", bytes},
+                       {"EXEC"}});
+  if (!replies.ok()) return replies.status();
+  for (const RedisReply& reply : *replies) {
+    if (absl::Status s = CheckReply(reply, "saving the model"); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rooted::risk
