@@ -30,6 +30,10 @@ void AddRule(v1::ModelConfig& config, absl::string_view name, int points, int64_
 }
 
 std::string Percent(int bp) { return absl::StrFormat("%.1f%%", bp / 100.0); }
+// A threshold as people write it: "90%", "91.5%".
+std::string Threshold(int64_t bp) {
+  return bp % 100 == 0 ? absl::StrCat(bp / 100, "%") : absl::StrFormat("%.1f%%", bp / 100.0);
+}
 std::string Points(int bp) { return absl::StrFormat("%.1f", bp / 100.0); }
 std::string Plural(int n, absl::string_view one, absl::string_view many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
@@ -179,7 +183,7 @@ Assessment RiskModel::Assess(const PupilState& state) const {
       if (bp < rule->threshold()) {
         measured_crossed = true;
         add(indicator::kAttendance, absl::StrCat("attendance ", Percent(bp), " this year, below ",
-                                                 Percent(int(rule->threshold()))));
+                                                 Threshold(rule->threshold())));
       } else if (rule->near_margin() > 0 && bp < rule->threshold() + rule->near_margin()) {
         out.near_indicators.emplace_back(indicator::kAttendance);
       }
@@ -188,7 +192,7 @@ Assessment RiskModel::Assess(const PupilState& state) const {
       if (bp < rule->threshold()) {
         add(indicator::kSevereAbsence,
             absl::StrCat("attendance ", Percent(bp), " this year, below ",
-                         Percent(int(rule->threshold())), ": severe absence"));
+                         Threshold(rule->threshold()), ": severe absence"));
       }
     }
   }
@@ -312,7 +316,8 @@ v1::RiskProfile ToProfile(const std::string& pupil_ref, const PupilState& state,
   summary->set_permanent_exclusions(ExclusionsThisYear(state));
   summary->set_managed_moves(MovesThisYear(state, v1::MOVE_TYPE_MANAGED_MOVE));
   summary->set_school_moves(MovesThisYear(state, v1::MOVE_TYPE_SCHOOL_MOVE));
-  summary->set_previous_attendance_bp(state.previous_attendance_bp());
+  summary->set_previous_attendance_bp(state.academic_year() == 0 ? -1
+                                                                  : state.previous_attendance_bp());
   return profile;
 }
 

@@ -94,8 +94,8 @@ absl::Status RiskServiceImpl::TakeSignals(const Principal& who,
       continue;
     }
     v1::SignalEvent event;
-    FillEventMetadata(event.mutable_metadata(), kProducer, prepared->school_urn, signal.signal_id(),
-                      "SignalReceived", who, now);
+    FillEventMetadata(event.mutable_metadata(), kProducer, prepared->school_urn,
+                      /*causation_id=*/"", "SignalReceived", who, now);
     event.mutable_pupil_ref()->set_value(prepared->pupil_ref);
     *event.mutable_signal() = std::move(prepared->signal);
     messages.push_back(

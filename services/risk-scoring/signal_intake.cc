@@ -90,6 +90,9 @@ absl::StatusOr<PseudonymisedSignal> PrepareSignal(const v1::Signal& signal,
   }
   PseudonymisedSignal out;
   out.signal = signal;
+  // The sending system's id stays here: it is free text a system could fill
+  // with a UPN, and nothing downstream needs it (signals land on natural keys).
+  out.signal.clear_signal_id();
   auto take_pupil = [&](const std::string& upn, const std::string& school_urn,
                         const std::string& field) -> absl::Status {
     absl::StatusOr<std::string> ref = RefOf(upn, field + ".upn", hasher);

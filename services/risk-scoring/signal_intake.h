@@ -11,7 +11,8 @@
 
 namespace rooted::risk {
 
-// A signal fit for Kafka: the UPN replaced by the pupil reference.
+// A signal fit for Kafka: the UPN replaced by the pupil reference, the
+// sender's free-text signal id dropped.
 struct PseudonymisedSignal {
   std::string pupil_ref;
   std::string school_urn;
