@@ -1,0 +1,369 @@
+// Risk scoring end to end: StreamSignals over gRPC, the signals topic on the
+// local broker, the scorer into a real redis-server, risk events out through
+// the outbox, and the read RPCs with their scopes.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <sstream>
+
+#include "common/auth/jwt.h"
+#include "common/identity/upn.h"
+#include "common/kafka/event_consumer.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/topics.h"
+#include "common/outbox/outbox.h"
+#include "common/server/service_runtime.h"
+#include "rooted/risk/v1/risk_events.pb.h"
+#include "services/risk-scoring/risk_service.h"
+#include "tests/risk-scoring/risk_signals.h"
+#include "tests/support/local_stack.h"
+
+namespace rooted::risk {
+namespace {
+
+namespace cv1 = rooted::common::v1;
+const std::string kTokenSecret(40, 't');
+const std::string kPupilSecret(40, 'p');
+constexpr absl::CivilDay kTermStart{2025, 9, 1};
+
+// The stack is started once: joining a consumer group on the mock broker
+// takes seconds. Tests use distinct pupils and schools.
+class RiskScoringTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { stack_ = new Stack(); }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+
+  struct Stack {
+    Stack() {
+      RedisOptions redis_options;
+      redis_options.port = redis_server.port();
+      redis = std::make_unique<RedisClient>(redis_options);
+      logger = std::make_unique<Logger>("risk-scoring", log, LogLevel::kInfo, clock);
+      metrics = std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), "risk-scoring");
+      verifier = *JwtVerifier::Create(
+          {JwtAlgorithm::kHs256, kTokenSecret, "rooted-local", "rooted"}, clock);
+      signer = *JwtSigner::Create(JwtAlgorithm::kHs256, kTokenSecret);
+      hasher = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(kPupilSecret));
+      producer = *KafkaProducer::Create({broker.bootstrap(), "risk-test", {}});
+      store = std::make_unique<RiskStore>(*redis, "rs");
+      models = std::make_unique<ModelHolder>(*store, clock, absl::ZeroDuration());
+      scorer = std::make_unique<SignalScorer>(*store, *models, clock, "801");
+      EventConsumerOptions options;
+      options.bootstrap_servers = broker.bootstrap();
+      options.group_id = "risk-scoring-test";
+      options.topics = {std::string(topics::kSignals)};
+      options.max_batch = 500;
+      options.overrides = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+      consumer = *EventConsumer::Create(options, *scorer, *producer, *metrics, *logger);
+      relay = std::make_unique<OutboxRelay>(
+          *redis, *producer,
+          OutboxRelayOptions{.stream_key = "rs:outbox",
+                             .lease_key = "rs:outbox:lease",
+                             .producer_name = "risk-scoring"},
+          *metrics, *logger);
+      guard = std::make_unique<RpcGuard>(*verifier, *metrics, *logger);
+      service = std::make_unique<RiskServiceImpl>(*store, *models, *producer, *guard, *hasher,
+                                                  clock, *metrics, RiskServiceOptions{.la_code = "801"});
+      server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
+                                  {service.get()}, {[this] { return redis->Ping(); }}, *logger);
+      stub = v1::RiskScoringService::NewStub(grpc::CreateChannel(
+          "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+      consumer->Start();
+      relay->Start();
+    }
+    ~Stack() {
+      server->Shutdown(absl::Seconds(1));
+      consumer->Stop();
+      relay->Stop(absl::Seconds(2));
+    }
+
+    rooted::testing::RedisServer redis_server;
+    rooted::testing::Broker broker;
+    // After the 2024 code change and after every mark the tests send.
+    FakeClock clock{absl::FromCivil(absl::CivilSecond(2026, 6, 1, 9, 0, 0), absl::LocalTimeZone())};
+    std::ostringstream log;
+    std::unique_ptr<RedisClient> redis;
+    std::unique_ptr<Logger> logger;
+    std::unique_ptr<Metrics> metrics;
+    std::unique_ptr<JwtVerifier> verifier;
+    std::unique_ptr<JwtSigner> signer;
+    std::unique_ptr<PupilRefHasher> hasher;
+    std::unique_ptr<KafkaProducer> producer;
+    std::unique_ptr<RiskStore> store;
+    std::unique_ptr<ModelHolder> models;
+    std::unique_ptr<SignalScorer> scorer;
+    std::unique_ptr<EventConsumer> consumer;
+    std::unique_ptr<OutboxRelay> relay;
+    std::unique_ptr<RpcGuard> guard;
+    std::unique_ptr<RiskServiceImpl> service;
+    std::unique_ptr<GrpcServer> server;
+    std::unique_ptr<v1::RiskScoringService::Stub> stub;
+  };
+
+  std::string Token(Role role, OrganisationType type, const std::string& org) {
+    TokenRequest request;
+    request.principal = {"user-1", {role}, type, org, "801"};
+    request.issuer = "rooted-local";
+    request.audience = "rooted";
+    request.issued_at = stack_->clock.Now();
+    return *stack_->signer->Sign(request);
+  }
+  std::string SchoolToken(const std::string& urn) {
+    return Token(cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, urn);
+  }
+  std::string CouncilToken() {
+    return Token(cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context(const std::string& token) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return context;
+  }
+
+  // Streams `signals` in messages of `per_message`.
+  grpc::Status Stream(const std::string& token, const std::vector<v1::Signal>& signals,
+                      v1::StreamSignalsResponse* response, size_t per_message = 50) {
+    auto context = Context(token);
+    auto writer = stack_->stub->StreamSignals(context.get(), response);
+    for (size_t i = 0; i < signals.size(); i += per_message) {
+      v1::StreamSignalsRequest request;
+      for (size_t j = i; j < std::min(signals.size(), i + per_message); ++j) {
+        *request.add_signals() = signals[j];
+      }
+      if (!writer->Write(request)) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  grpc::Status Profile(const std::string& token, const std::string& upn,
+                       v1::GetRiskProfileResponse* response) {
+    v1::GetRiskProfileRequest request;
+    request.set_upn(upn);
+    return stack_->stub->GetRiskProfile(Context(token).get(), request, response);
+  }
+
+  // Polls until `condition` holds or 30 s pass.
+  template <typename F>
+  bool Eventually(F condition) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      if (condition()) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+
+  // rooted_events_consumed_total for the signals topic and `outcome`.
+  double Consumed(const std::string& outcome) {
+    for (const auto& family : stack_->metrics->registry()->Collect()) {
+      if (family.name != "rooted_events_consumed_total") continue;
+      for (const auto& metric : family.metric) {
+        bool topic = false, match = false;
+        for (const auto& label : metric.label) {
+          topic |= label.name == "topic" && label.value == topics::kSignals;
+          match |= label.name == "outcome" && label.value == outcome;
+        }
+        if (topic && match) return metric.counter.value;
+      }
+    }
+    return 0;
+  }
+
+  std::string RefOf(const std::string& upn) { return stack_->hasher->RefFor(*ParseUpn(upn)); }
+
+  // The 86.4% register of the unit tests: 126 sessions, 17 illness absences.
+  static std::vector<v1::Signal> Register864(const std::string& upn, const std::string& urn) {
+    std::vector<v1::Signal> out;
+    for (int i = 0; i < 126; ++i) {
+      const char* code = i == 125 ? "X" : (i % 7 == 0 && i <= 112 ? "I" : "/");
+      out.push_back(testing::MarkSession(upn, urn, kTermStart, i, code));
+    }
+    return out;
+  }
+
+  static Stack* stack_;
+};
+RiskScoringTest::Stack* RiskScoringTest::stack_ = nullptr;
+
+TEST_F(RiskScoringTest, StreamedMarksBecomeAnExplainedProfileAndABandEvent) {
+  const std::string upn = "H801200001001";
+  std::vector<v1::Signal> signals = Register864(upn, "100001");
+  // Two bad marks in the middle: the rest of the batch still lands.
+  signals.insert(signals.begin() + 60,
+                 testing::Mark(upn, "100001", kTermStart + 70, v1::SESSION_AM, "A"));
+  signals.insert(signals.begin() + 61,
+                 testing::Mark(upn, "100002", kTermStart + 70, v1::SESSION_AM, "/"));
+  v1::StreamSignalsResponse response;
+  grpc::Status status = Stream(SchoolToken("100001"), signals, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.accepted(), 126);
+  EXPECT_EQ(response.rejected(), 2);
+  ASSERT_EQ(response.rejections_size(), 2);
+  EXPECT_EQ(response.rejections(0).field(), "signals[60].attendance.code");
+  EXPECT_EQ(response.rejections(1).field(), "signals[61].attendance.school_urn");
+
+  v1::GetRiskProfileResponse profile;
+  ASSERT_TRUE(Eventually([&] {
+    return Profile(SchoolToken("100001"), upn, &profile).ok() &&
+           profile.profile().signals().possible_sessions() == 125;
+  })) << profile.DebugString();
+  const v1::RiskProfile& p = profile.profile();
+  EXPECT_EQ(p.attendance_bp(), 8640);
+  EXPECT_EQ(p.band(), cv1::RISK_BAND_MEDIUM);
+  ASSERT_EQ(p.reasons_size(), 1);
+  EXPECT_EQ(p.reasons(0).text(), "attendance 86.4% this year, below 90%");
+  EXPECT_EQ(p.model_version(), "rooted-2026.1");
+  EXPECT_EQ(p.pupil_ref().value(), RefOf(upn));
+
+  // The band change reached the risk topic, keyed and identified only by the pupil reference.
+  std::vector<rooted::testing::ReadMessage> events = rooted::testing::ReadTopic(
+      stack_->broker.bootstrap(), std::string(topics::kRiskEvents), 1, absl::Seconds(20),
+      [&](const rooted::testing::ReadMessage& m) { return m.key == RefOf(upn); });
+  ASSERT_FALSE(events.empty());
+  v1::RiskEvent last;
+  ASSERT_TRUE(last.ParseFromString(events.back().payload));
+  EXPECT_EQ(last.risk_band_changed().band(), cv1::RISK_BAND_MEDIUM);
+  // No UPN on any topic.
+  for (const std::string& topic : {std::string(topics::kSignals), std::string(topics::kRiskEvents)}) {
+    for (const auto& m : rooted::testing::ReadTopic(stack_->broker.bootstrap(), topic, 1000000,
+                                                    absl::Seconds(2))) {
+      EXPECT_EQ(m.payload.find(upn), std::string::npos) << "UPN on " << topic;
+    }
+  }
+}
+
+TEST_F(RiskScoringTest, AReplayedBatchChangesNothing) {
+  const std::string upn = "B801200005001";
+  const std::vector<v1::Signal> signals = Register864(upn, "100003");
+  v1::StreamSignalsResponse first;
+  ASSERT_TRUE(Stream(SchoolToken("100003"), signals, &first).ok());
+  const std::string key = "rs:pupil:" + RefOf(upn);
+  ASSERT_TRUE(Eventually([&] {
+    v1::GetRiskProfileResponse profile;
+    return Profile(SchoolToken("100003"), upn, &profile).ok() &&
+           profile.profile().signals().possible_sessions() == 125;
+  }));
+  // Let the relay empty the outbox, then replay.
+  ASSERT_TRUE(Eventually([&] { return stack_->redis->Command({"XLEN", "rs:outbox"})->integer == 0; }));
+  const std::string before = stack_->redis->Command({"GET", key})->str;
+  const double duplicates_before = Consumed("duplicate");
+
+  v1::StreamSignalsResponse replay;
+  ASSERT_TRUE(Stream(SchoolToken("100003"), signals, &replay).ok());
+  EXPECT_EQ(replay.accepted(), 126);
+  ASSERT_TRUE(Eventually([&] { return Consumed("duplicate") >= duplicates_before + 126; }));
+  EXPECT_EQ(stack_->redis->Command({"GET", key})->str, before);
+  EXPECT_EQ(stack_->redis->Command({"XLEN", "rs:outbox"})->integer, 0) << "no new risk event";
+}
+
+TEST_F(RiskScoringTest, SchoolsListOnlyTheirOwnPupils) {
+  v1::StreamSignalsResponse streamed;
+  ASSERT_TRUE(Stream(SchoolToken("100004"), Register864("G80120000101A", "100004"), &streamed).ok());
+  ASSERT_TRUE(Eventually([&] {
+    return stack_->redis->Command({"ZCARD", "rs:rank:school:100004"})->integer == 1;
+  }));
+
+  v1::ListAtRiskRequest own;
+  v1::ListAtRiskResponse listed;
+  ASSERT_TRUE(stack_->stub->ListAtRisk(Context(SchoolToken("100004")).get(), own, &listed).ok());
+  ASSERT_EQ(listed.profiles_size(), 1);
+  EXPECT_EQ(listed.profiles(0).school_urn(), "100004");
+  EXPECT_EQ(listed.profiles(0).reasons(0).indicator(), "attendance");
+
+  v1::ListAtRiskRequest other;
+  other.set_school_urn("100004");
+  v1::ListAtRiskResponse denied;
+  grpc::Status status =
+      stack_->stub->ListAtRisk(Context(SchoolToken("100005")).get(), other, &denied);
+  EXPECT_EQ(status.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_NE(status.error_message().find("school_urn"), std::string::npos);
+
+  // Another school cannot read the profile either: it does not exist for them.
+  v1::GetRiskProfileResponse profile;
+  EXPECT_EQ(Profile(SchoolToken("100005"), "G80120000101A", &profile).error_code(),
+            grpc::NOT_FOUND);
+
+  // The council sees every school, sorted by score, paginated.
+  v1::ListAtRiskRequest council;
+  council.mutable_page()->set_page_size(1);
+  v1::ListAtRiskResponse page;
+  ASSERT_TRUE(stack_->stub->ListAtRisk(Context(CouncilToken()).get(), council, &page).ok());
+  EXPECT_EQ(page.profiles_size(), 1);
+}
+
+TEST_F(RiskScoringTest, BadRequestsGetClearErrors) {
+  v1::GetRiskProfileResponse profile;
+  EXPECT_EQ(Profile("", "H801200001001", &profile).error_code(), grpc::UNAUTHENTICATED);
+  grpc::Status bad_upn = Profile(SchoolToken("100001"), "Z801200001001", &profile);
+  EXPECT_EQ(bad_upn.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(bad_upn.error_message().rfind("upn:", 0), 0u) << bad_upn.error_message();
+  EXPECT_EQ(Profile(SchoolToken("100001"), "B801200005001", &profile).error_code(),
+            grpc::NOT_FOUND);
+
+  v1::ListAtRiskRequest list;
+  list.mutable_page()->set_page_token("not-a-token");
+  v1::ListAtRiskResponse listed;
+  grpc::Status bad_token = stack_->stub->ListAtRisk(Context(CouncilToken()).get(), list, &listed);
+  EXPECT_EQ(bad_token.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_NE(bad_token.error_message().find("page.page_token"), std::string::npos);
+
+  // Partners do not send registers.
+  v1::StreamSignalsResponse streamed;
+  EXPECT_EQ(Stream(Token(cv1::ROLE_PARTNER_WORKER, cv1::ORGANISATION_TYPE_PARTNER, "charity-1"),
+                   {testing::Mark("H801200001001", "100001", kTermStart, v1::SESSION_AM, "/")},
+                   &streamed)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+}
+
+TEST_F(RiskScoringTest, OnlyTheCouncilChangesTheModelAndVersionsNameOneConfiguration) {
+  v1::UpdateModelConfigRequest request;
+  request.set_request_id("model-change-0001");
+  *request.mutable_config() = DefaultModelConfig();
+  request.mutable_config()->set_version("801-2026.2");
+  request.mutable_config()->set_medium_from(25);
+  v1::UpdateModelConfigResponse response;
+
+  EXPECT_EQ(stack_->stub->UpdateModelConfig(Context(SchoolToken("100001")).get(), request, &response)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+
+  v1::UpdateModelConfigRequest bad = request;
+  bad.mutable_config()->set_very_high_from(1);
+  grpc::Status invalid =
+      stack_->stub->UpdateModelConfig(Context(CouncilToken()).get(), bad, &response);
+  EXPECT_EQ(invalid.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_NE(invalid.error_message().find("config.very_high_from"), std::string::npos);
+
+  ASSERT_TRUE(
+      stack_->stub->UpdateModelConfig(Context(CouncilToken()).get(), request, &response).ok());
+  // Retried: the same answer.
+  ASSERT_TRUE(
+      stack_->stub->UpdateModelConfig(Context(CouncilToken()).get(), request, &response).ok());
+  v1::UpdateModelConfigRequest reused = request;
+  reused.mutable_config()->set_medium_from(30);
+  EXPECT_EQ(stack_->stub->UpdateModelConfig(Context(CouncilToken()).get(), reused, &response)
+                .error_code(),
+            grpc::ALREADY_EXISTS);
+
+  v1::GetModelConfigResponse current;
+  ASSERT_TRUE(stack_->stub->GetModelConfig(Context(SchoolToken("100001")).get(), {}, &current).ok());
+  EXPECT_EQ(current.config().version(), "801-2026.2");
+
+  // Put the shipped model back for the other tests.
+  request.set_request_id("model-change-0002");
+  *request.mutable_config() = DefaultModelConfig();
+  ASSERT_TRUE(
+      stack_->stub->UpdateModelConfig(Context(CouncilToken()).get(), request, &response).ok());
+}
+
+}  // namespace
+}  // namespace rooted::risk
