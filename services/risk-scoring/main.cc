@@ -66,9 +66,22 @@ absl::Status Run(const rooted::Config& config) {
   consumer_options.max_batch = size_t(consumer_batch);
   ASSIGN_OR_RETURN(auto consumer, rooted::EventConsumer::Create(consumer_options, scorer,
                                                                 *producer, metrics, logger));
+  // Interventions from the other domains, for the outcome report: low volume,
+  // one event at a time, in a consumer group of their own.
+  rooted::risk::InterventionRecorder interventions(redis, key_prefix);
+  rooted::EventConsumerOptions intervention_options = consumer_options;
+  intervention_options.group_id = group + "-outcomes";
+  intervention_options.topics = {std::string(rooted::topics::kReferralEvents),
+                                 std::string(rooted::topics::kForumEvents),
+                                 std::string(rooted::topics::kDirectoryEvents),
+                                 std::string(rooted::topics::kFundEvents)};
+  intervention_options.max_batch = 1;
+  ASSIGN_OR_RETURN(auto intervention_consumer,
+                   rooted::EventConsumer::Create(intervention_options, interventions, *producer,
+                                                 metrics, logger));
 
   rooted::RpcGuard guard(*verifier, metrics, logger);
-  rooted::risk::RiskServiceImpl service(store, models, *producer, guard, hasher, clock, metrics,
+  rooted::risk::RiskServiceImpl service(store, models, interventions, *producer, guard, hasher, clock, metrics,
                                         options);
   ASSIGN_OR_RETURN(auto server, rooted::GrpcServer::Start(
                                     {.listen_address = settings.grpc_address,
@@ -79,12 +92,14 @@ absl::Status Run(const rooted::Config& config) {
                                     logger));
   relay.Start();
   consumer->Start();
+  intervention_consumer->Start();
   logger.Info("serving", {{"grpc_port", server->port()}, {"metrics", settings.metrics_address}});
 
   const std::string signal_name = rooted::WaitForShutdownSignal();
   logger.Info("shutting down", {{"signal", signal_name}});
   server->Shutdown(settings.shutdown_drain);
   consumer->Stop();
+  intervention_consumer->Stop();
   relay.Stop(settings.shutdown_drain);
   (void)producer->Flush(absl::Seconds(5));
   logger.Info("stopped");

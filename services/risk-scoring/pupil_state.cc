@@ -132,6 +132,18 @@ AttendanceSummary SummariseAttendance(const PupilState& state, int recent_days) 
   return summary;
 }
 
+SessionCounts CountSessions(const PupilState& state, absl::CivilDay from, absl::CivilDay to) {
+  SessionCounts counts;
+  const absl::CivilDay start = AcademicYearStart(state.academic_year());
+  const int first = std::max<int>(0, int(from - start));
+  const int end = std::min<int>(int(state.sessions().size()), int(to - start));
+  for (int day = first; day < end; ++day) {
+    Count(counts, MarkAt(state.sessions(), day * 2));
+    Count(counts, MarkAt(state.sessions(), day * 2 + 1));
+  }
+  return counts;
+}
+
 int SuspensionsThisYear(const PupilState& state) {
   return int(std::count_if(state.suspensions().begin(), state.suspensions().end(),
                            [&](const auto& s) { return InYear(state, s.start_day()); }));

@@ -40,6 +40,9 @@ struct AttendanceSummary {
   SessionCounts before_recent;          // the year before that window
 };
 
+// Sessions marked on days in [from, to) of the state's academic year.
+SessionCounts CountSessions(const PupilState& state, absl::CivilDay from, absl::CivilDay to);
+
 inline constexpr int kRecentWindowDays = 28;
 AttendanceSummary SummariseAttendance(const PupilState& state,
                                       int recent_days = kRecentWindowDays);

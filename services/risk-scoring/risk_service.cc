@@ -43,11 +43,13 @@ absl::CivilDay Today(const Clock& clock) {
 
 }  // namespace
 
-RiskServiceImpl::RiskServiceImpl(RiskStore& store, ModelHolder& models, EventProducer& producer,
+RiskServiceImpl::RiskServiceImpl(RiskStore& store, ModelHolder& models,
+                                 InterventionRecorder& interventions, EventProducer& producer,
                                  const RpcGuard& guard, const PupilRefHasher& hasher,
                                  const Clock& clock, Metrics& metrics, RiskServiceOptions options)
     : store_(store),
       models_(models),
+      interventions_(interventions),
       producer_(producer),
       guard_(guard),
       hasher_(hasher),
@@ -95,7 +97,7 @@ absl::Status RiskServiceImpl::TakeSignals(const Principal& who,
     }
     v1::SignalEvent event;
     FillEventMetadata(event.mutable_metadata(), kProducer, prepared->school_urn,
-                      /*causation_id=*/"", "SignalReceived", who, now);
+                      /*causation_id=*/"", "rooted.risk.v1.SignalEvent", who, now);
     event.mutable_pupil_ref()->set_value(prepared->pupil_ref);
     *event.mutable_signal() = std::move(prepared->signal);
     messages.push_back(
@@ -269,6 +271,27 @@ grpc::Status RiskServiceImpl::UpdateModelConfig(grpc::ServerContext* context,
     }
     RETURN_IF_ERROR(models_.Adopt(request->config()));
     *response->mutable_config() = request->config();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RiskServiceImpl::GetOutcomeReport(grpc::ServerContext* context,
+                                               const v1::GetOutcomeReportRequest* request,
+                                               v1::GetOutcomeReportResponse* response) {
+  return guard_.Run(*context, "GetOutcomeReport", [&](const Principal& who) -> absl::Status {
+    if (!IsOwnCouncil(who)) {
+      return absl::PermissionDeniedError("GetOutcomeReport: this council's officers only");
+    }
+    if (!request->la_code().empty() && request->la_code() != options_.la_code) {
+      return absl::NotFoundError("la_code: this deployment serves another council");
+    }
+    std::vector<PupilInterventions> pupils;
+    std::string cursor = "0";
+    do {
+      ASSIGN_OR_RETURN(std::vector<PupilInterventions> page, interventions_.LoadPage(cursor, 500));
+      for (PupilInterventions& pupil : page) pupils.push_back(std::move(pupil));
+    } while (cursor != "0");
+    *response = BuildOutcomeReport(pupils);
     return absl::OkStatus();
   });
 }

@@ -10,6 +10,7 @@
 #include "common/kafka/event_producer.h"
 #include "common/server/rpc_guard.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
+#include "services/risk-scoring/outcomes.h"
 #include "services/risk-scoring/risk_store.h"
 #include "services/risk-scoring/signal_scorer.h"
 
@@ -29,8 +30,8 @@ struct RiskServiceOptions {
 // exceptions); scopes: a school sees its own pupils, the council all of its.
 class RiskServiceImpl final : public v1::RiskScoringService::Service {
  public:
-  RiskServiceImpl(RiskStore& store, ModelHolder& models, EventProducer& producer,
-                  const RpcGuard& guard, const PupilRefHasher& hasher, const Clock& clock,
+  RiskServiceImpl(RiskStore& store, ModelHolder& models, InterventionRecorder& interventions,
+                  EventProducer& producer, const RpcGuard& guard, const PupilRefHasher& hasher, const Clock& clock,
                   Metrics& metrics, RiskServiceOptions options);
 
   grpc::Status StreamSignals(grpc::ServerContext* context,
@@ -47,6 +48,9 @@ class RiskServiceImpl final : public v1::RiskScoringService::Service {
   grpc::Status UpdateModelConfig(grpc::ServerContext* context,
                                  const v1::UpdateModelConfigRequest* request,
                                  v1::UpdateModelConfigResponse* response) override;
+  grpc::Status GetOutcomeReport(grpc::ServerContext* context,
+                                const v1::GetOutcomeReportRequest* request,
+                                v1::GetOutcomeReportResponse* response) override;
 
  private:
   // Validates, pseudonymises and publishes one message's signals.
@@ -57,6 +61,7 @@ class RiskServiceImpl final : public v1::RiskScoringService::Service {
 
   RiskStore& store_;
   ModelHolder& models_;
+  InterventionRecorder& interventions_;
   EventProducer& producer_;
   const RpcGuard& guard_;
   const PupilRefHasher& hasher_;

@@ -87,7 +87,7 @@ void SignalScorer::Score(const std::string& pupil_ref, PupilState& state, const 
   if (assessment.band != previous_band && !first_seen_low) {
     v1::RiskEvent envelope;
     FillEventMetadata(envelope.mutable_metadata(), kProducer, pupil_ref, causation_id,
-                      "RiskBandChanged", self_, clock_.Now());
+                      "rooted.risk.v1.RiskBandChanged", self_, clock_.Now());
     v1::RiskBandChanged* changed = envelope.mutable_risk_band_changed();
     changed->mutable_pupil_ref()->set_value(pupil_ref);
     changed->set_school_urn(state.school_urn());
@@ -103,7 +103,7 @@ void SignalScorer::Score(const std::string& pupil_ref, PupilState& state, const 
   if (assessment.cliff_edge && !was_cliff_edge) {
     v1::RiskEvent envelope;
     FillEventMetadata(envelope.mutable_metadata(), kProducer, pupil_ref, causation_id,
-                      "CliffEdgeFlagged", self_, clock_.Now());
+                      "rooted.risk.v1.CliffEdgeFlagged", self_, clock_.Now());
     v1::CliffEdgeFlagged* flagged = envelope.mutable_cliff_edge_flagged();
     flagged->mutable_pupil_ref()->set_value(pupil_ref);
     flagged->set_school_urn(state.school_urn());

@@ -9,7 +9,10 @@
 #include <sstream>
 
 #include "common/auth/jwt.h"
+#include "common/base/proto_time.h"
 #include "common/identity/upn.h"
+#include "common/kafka/event_metadata.h"
+#include "pupil_state.pb.h"
 #include "common/kafka/event_consumer.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/kafka/topics.h"
@@ -60,6 +63,13 @@ class RiskScoringTest : public ::testing::Test {
       options.max_batch = 500;
       options.overrides = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
       consumer = *EventConsumer::Create(options, *scorer, *producer, *metrics, *logger);
+      interventions = std::make_unique<InterventionRecorder>(*redis, "rs");
+      EventConsumerOptions intervention_options = options;
+      intervention_options.group_id = "risk-scoring-test-outcomes";
+      intervention_options.topics = {std::string(topics::kReferralEvents)};
+      intervention_options.max_batch = 1;
+      intervention_consumer = *EventConsumer::Create(intervention_options, *interventions,
+                                                     *producer, *metrics, *logger);
       relay = std::make_unique<OutboxRelay>(
           *redis, *producer,
           OutboxRelayOptions{.stream_key = "rs:outbox",
@@ -67,18 +77,21 @@ class RiskScoringTest : public ::testing::Test {
                              .producer_name = "risk-scoring"},
           *metrics, *logger);
       guard = std::make_unique<RpcGuard>(*verifier, *metrics, *logger);
-      service = std::make_unique<RiskServiceImpl>(*store, *models, *producer, *guard, *hasher,
+      service = std::make_unique<RiskServiceImpl>(*store, *models, *interventions, *producer,
+                                                  *guard, *hasher,
                                                   clock, *metrics, RiskServiceOptions{.la_code = "801"});
       server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                   {service.get()}, {[this] { return redis->Ping(); }}, *logger);
       stub = v1::RiskScoringService::NewStub(grpc::CreateChannel(
           "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
       consumer->Start();
+      intervention_consumer->Start();
       relay->Start();
     }
     ~Stack() {
       server->Shutdown(absl::Seconds(1));
       consumer->Stop();
+      intervention_consumer->Stop();
       relay->Stop(absl::Seconds(2));
     }
 
@@ -98,7 +111,9 @@ class RiskScoringTest : public ::testing::Test {
     std::unique_ptr<ModelHolder> models;
     std::unique_ptr<SignalScorer> scorer;
     std::unique_ptr<EventConsumer> consumer;
+    std::unique_ptr<EventConsumer> intervention_consumer;
     std::unique_ptr<OutboxRelay> relay;
+    std::unique_ptr<InterventionRecorder> interventions;
     std::unique_ptr<RpcGuard> guard;
     std::unique_ptr<RiskServiceImpl> service;
     std::unique_ptr<GrpcServer> server;
@@ -363,6 +378,61 @@ TEST_F(RiskScoringTest, OnlyTheCouncilChangesTheModelAndVersionsNameOneConfigura
   *request.mutable_config() = DefaultModelConfig();
   ASSERT_TRUE(
       stack_->stub->UpdateModelConfig(Context(CouncilToken()).get(), request, &response).ok());
+}
+
+TEST_F(RiskScoringTest, OutcomesFollowInterventionsFromOtherServices) {
+  const std::string fresh = "X801200001002";
+  std::vector<v1::Signal> signals;
+  for (int i = 0; i < testing::kOutcomeRegisterSessions; ++i) {
+    signals.push_back(
+        testing::MarkSession(fresh, "100006", kTermStart, i, testing::OutcomeRegisterCode(i)));
+  }
+  v1::StreamSignalsResponse streamed;
+  ASSERT_TRUE(Stream(SchoolToken("100006"), signals, &streamed, 200).ok());
+  ASSERT_EQ(streamed.accepted(), testing::kOutcomeRegisterSessions);
+  ASSERT_TRUE(Eventually([&] {
+    v1::GetRiskProfileResponse profile;
+    return Profile(SchoolToken("100006"), fresh, &profile).ok() &&
+           profile.profile().signals().possible_sessions() == testing::kOutcomeRegisterSessions;
+  }));
+
+  // referral-intake's event, as it publishes it: keyed by the pupil reference.
+  cv1::EventMetadata metadata;
+  metadata.set_event_id("referral-event-outcome-1");
+  metadata.set_event_type("rooted.referral.v1.ReferralSubmitted");
+  *metadata.mutable_occurred_at() = ToProtoTimestamp(absl::FromCivil(
+      absl::CivilSecond(kTermStart + testing::kOutcomeInterventionDay), absl::LocalTimeZone()));
+  internal::EnvelopeHead envelope;
+  *envelope.mutable_metadata() = metadata;
+  OutgoingMessage message =
+      ToOutgoingMessage(topics::kReferralEvents, RefOf(fresh), metadata, envelope);
+  // Delivered twice: recorded once.
+  ASSERT_TRUE(stack_->producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+  ASSERT_TRUE(stack_->producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+
+  v1::GetOutcomeReportResponse report;
+  auto referral_outcome = [&]() -> const v1::InterventionOutcome* {
+    for (const auto& outcome : report.outcomes()) {
+      if (outcome.intervention() == "referral") return &outcome;
+    }
+    return nullptr;
+  };
+  ASSERT_TRUE(Eventually([&] {
+    report.Clear();
+    return stack_->stub->GetOutcomeReport(Context(CouncilToken()).get(), {}, &report).ok() &&
+           referral_outcome() != nullptr && referral_outcome()->cases() >= 1;
+  })) << report.DebugString();
+  absl::SleepFor(absl::Seconds(1));  // the duplicate has had its chance
+  report.Clear();
+  ASSERT_TRUE(stack_->stub->GetOutcomeReport(Context(CouncilToken()).get(), {}, &report).ok());
+  EXPECT_EQ(referral_outcome()->cases(), 1);
+  EXPECT_EQ(referral_outcome()->attendance_before_bp(), 7976);
+  EXPECT_EQ(referral_outcome()->attendance_after_bp(), 9405);
+  EXPECT_EQ(referral_outcome()->sustained_cases(), 1);
+
+  EXPECT_EQ(stack_->stub->GetOutcomeReport(Context(SchoolToken("100006")).get(), {}, &report)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/identity/upn.h"
+#include "services/risk-scoring/outcomes.h"
 #include "services/risk-scoring/pupil_state.h"
 #include "services/risk-scoring/register_codes.h"
 #include "services/risk-scoring/risk_model.h"
@@ -246,6 +247,32 @@ TEST(ModelConfigTest, BadConfigurationsNameTheirField) {
   v1::ModelConfig negative = config;
   negative.mutable_rules(0)->set_points(-5);
   EXPECT_THAT(message(negative), HasSubstr("config.rules[0].points"));
+}
+
+TEST(OutcomeReportTest, AttendanceBeforeAfterAndATermLaterPerIntervention) {
+  PupilInterventions measured{Fold(Register(testing::kOutcomeRegisterSessions,
+                                            testing::OutcomeRegisterCode)),
+                              {{"forum_decision", kTermStart + testing::kOutcomeInterventionDay},
+                               // Too recent to have a term-later figure: pending.
+                               {"fund_payment", kTermStart + 150}}};
+  const v1::GetOutcomeReportResponse report = BuildOutcomeReport({measured});
+  ASSERT_EQ(report.outcomes_size(), 4);  // every kind, even with no cases
+  for (const v1::InterventionOutcome& outcome : report.outcomes()) {
+    if (outcome.intervention() == "forum_decision") {
+      EXPECT_EQ(outcome.cases(), 1);
+      EXPECT_EQ(outcome.attendance_before_bp(), 7976);
+      EXPECT_EQ(outcome.attendance_after_bp(), 9405);
+      EXPECT_EQ(outcome.attendance_term_later_bp(), 8929);
+      EXPECT_EQ(outcome.sustained_cases(), 1);
+    } else if (outcome.intervention() == "fund_payment") {
+      EXPECT_EQ(outcome.cases(), 0);
+      EXPECT_EQ(outcome.pending_cases(), 1);
+    } else {
+      EXPECT_EQ(outcome.cases() + outcome.pending_cases(), 0) << outcome.intervention();
+    }
+  }
+  EXPECT_EQ(InterventionOf("rooted.referral.v1.ReferralSubmitted"), "referral");
+  EXPECT_EQ(InterventionOf("rooted.referral.v1.ReferralUpdated"), std::nullopt);
 }
 
 class SignalIntakeTest : public ::testing::Test {

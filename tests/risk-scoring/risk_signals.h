@@ -69,6 +69,27 @@ inline v1::Signal ContextSignal(const std::string& upn, const std::string& urn, 
   return signal;
 }
 
+// 168 days from 1 September with an intervention worked by hand on day 42:
+// the six weeks before (84 sessions) miss every 5th session: 67/84 = 79.76%;
+// the six weeks after miss every 20th: 79/84 = 94.05%; weeks 7-12 are all
+// present; weeks 13-18 ("a term later") miss every 10th: 75/84 = 89.29%.
+inline std::string OutcomeRegisterCode(int session) {
+  const int window = session / 84;
+  const int j = session % 84;
+  switch (window) {
+    case 0:
+      return j % 5 == 0 ? "N" : "/";
+    case 1:
+      return j % 20 == 0 ? "I" : "/";
+    case 3:
+      return j % 10 == 0 ? "N" : "/";
+    default:
+      return "/";
+  }
+}
+inline constexpr int kOutcomeRegisterSessions = 336;
+inline constexpr int kOutcomeInterventionDay = 42;
+
 }  // namespace rooted::risk::testing
 
 #endif  // ROOTED_TESTS_RISK_SCORING_RISK_SIGNALS_H_

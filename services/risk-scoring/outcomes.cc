@@ -1,0 +1,153 @@
+#include "services/risk-scoring/outcomes.h"
+
+#include <array>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/identity/pupil_ref.h"
+#include "common/redis/atomic_write.h"
+#include "pupil_state.pb.h"
+
+namespace rooted::risk {
+namespace {
+
+constexpr std::array<std::pair<absl::string_view, absl::string_view>, 4> kInterventions = {{
+    {"rooted.referral.v1.ReferralSubmitted", "referral"},
+    {"rooted.forum.v1.DecisionRecorded", "forum_decision"},
+    {"rooted.directory.v1.ServicesRecommended", "service_referral"},
+    {"rooted.fund.v1.PaymentIssued", "fund_payment"},
+}};
+
+// Six weeks either side; "a term later" is weeks 13 to 18 after.
+constexpr int kWindowDays = 42;
+constexpr int kTermLaterFromDays = 84;
+constexpr int kMinimumSessions = 10;
+
+struct Totals {
+  int cases = 0;
+  int pending = 0;
+  int sustained = 0;
+  int64_t before_bp = 0;
+  int64_t after_bp = 0;
+  int64_t later_bp = 0;
+};
+
+}  // namespace
+
+std::optional<absl::string_view> InterventionOf(absl::string_view event_type) {
+  for (const auto& [type, kind] : kInterventions) {
+    if (type == event_type) return kind;
+  }
+  return std::nullopt;
+}
+
+v1::GetOutcomeReportResponse BuildOutcomeReport(const std::vector<PupilInterventions>& pupils) {
+  std::map<std::string, Totals> totals;
+  // Every kind is reported, with zero cases if none.
+  for (const auto& entry : kInterventions) totals[std::string(entry.second)];
+  for (const PupilInterventions& pupil : pupils) {
+    for (const Intervention& intervention : pupil.interventions) {
+      Totals& t = totals[intervention.kind];
+      const absl::CivilDay day = intervention.day;
+      const SessionCounts before = CountSessions(pupil.state, day - kWindowDays, day);
+      const SessionCounts after = CountSessions(pupil.state, day, day + kWindowDays);
+      const SessionCounts later = CountSessions(pupil.state, day + kTermLaterFromDays,
+                                                day + kTermLaterFromDays + kWindowDays);
+      if (before.possible < kMinimumSessions || after.possible < kMinimumSessions ||
+          later.possible < kMinimumSessions) {
+        ++t.pending;
+        continue;
+      }
+      ++t.cases;
+      t.before_bp += *before.AttendanceBp();
+      t.after_bp += *after.AttendanceBp();
+      t.later_bp += *later.AttendanceBp();
+      if (*later.AttendanceBp() > *before.AttendanceBp()) ++t.sustained;
+    }
+  }
+  v1::GetOutcomeReportResponse report;
+  for (const auto& [kind, t] : totals) {
+    v1::InterventionOutcome* outcome = report.add_outcomes();
+    outcome->set_intervention(kind);
+    outcome->set_cases(t.cases);
+    outcome->set_pending_cases(t.pending);
+    outcome->set_sustained_cases(t.sustained);
+    if (t.cases > 0) {
+      outcome->set_attendance_before_bp(int32_t((t.before_bp + t.cases / 2) / t.cases));
+      outcome->set_attendance_after_bp(int32_t((t.after_bp + t.cases / 2) / t.cases));
+      outcome->set_attendance_term_later_bp(int32_t((t.later_bp + t.cases / 2) / t.cases));
+    }
+  }
+  return report;
+}
+
+InterventionRecorder::InterventionRecorder(RedisClient& redis, std::string prefix)
+    : redis_(redis), prefix_(std::move(prefix)) {}
+
+absl::StatusOr<ApplyResult> InterventionRecorder::Apply(const ConsumedEvent& event) {
+  internal::EnvelopeHead head;
+  if (!head.ParseFromString(event.payload)) {
+    return absl::InvalidArgumentError("payload is not an event envelope");
+  }
+  const std::optional<absl::string_view> kind = InterventionOf(head.metadata().event_type());
+  // Events of other kinds, or about no pupil, are not interventions.
+  if (!kind || !PupilRefHasher::LooksLikeRef(event.key)) return ApplyResult::kDuplicate;
+  const absl::CivilDay day =
+      absl::ToCivilDay(absl::FromUnixSeconds(head.metadata().occurred_at().seconds()),
+                       absl::LocalTimeZone());
+  const WriteBatch batch{
+      .guard_key = ProcessedEventKey(prefix_, event.event_id()),
+      .guard_value = std::string(*kind),
+      .guard_ttl_seconds = kProcessedEventTtlSeconds,
+      .preconditions = {},
+      .commands = {{"SADD", absl::StrCat(prefix_, ":interventions:", event.key),
+                    absl::StrCat(*kind, ":", EpochDay(day))},
+                   {"SADD", absl::StrCat(prefix_, ":intervention_pupils"), event.key}}};
+  absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, batch);
+  if (!outcome.ok()) return outcome.status();
+  return outcome->kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied
+                                                       : ApplyResult::kDuplicate;
+}
+
+absl::StatusOr<std::vector<PupilInterventions>> InterventionRecorder::LoadPage(std::string& cursor,
+                                                                               int count) {
+  absl::StatusOr<RedisReply> scan =
+      redis_.Command({"SSCAN", absl::StrCat(prefix_, ":intervention_pupils"), cursor, "COUNT",
+                      std::to_string(count)});
+  if (!scan.ok()) return scan.status();
+  if (scan->is_error() || scan->elements.size() != 2) {
+    return absl::InternalError("SSCAN: unexpected reply");
+  }
+  cursor = scan->elements[0].str;
+  std::vector<std::vector<std::string>> commands;
+  for (const RedisReply& ref : scan->elements[1].elements) {
+    commands.push_back({"GET", absl::StrCat(prefix_, ":pupil:", ref.str)});
+    commands.push_back({"SMEMBERS", absl::StrCat(prefix_, ":interventions:", ref.str)});
+  }
+  std::vector<PupilInterventions> page;
+  if (commands.empty()) return page;
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  for (size_t i = 0; i + 1 < replies->size(); i += 2) {
+    const RedisReply& state = (*replies)[i];
+    if (state.is_nil() || state.is_error()) continue;  // no register for this pupil yet
+    PupilInterventions& pupil = page.emplace_back();
+    if (!pupil.state.ParseFromString(state.str)) {
+      return absl::DataLossError("stored pupil state is unreadable");
+    }
+    for (const RedisReply& member : (*replies)[i + 1].elements) {
+      const absl::string_view text = member.str;
+      const size_t colon = text.find(':');
+      int32_t epoch_day = 0;
+      if (colon == absl::string_view::npos ||
+          !absl::SimpleAtoi(text.substr(colon + 1), &epoch_day)) {
+        continue;
+      }
+      pupil.interventions.push_back({std::string(text.substr(0, colon)), FromEpochDay(epoch_day)});
+    }
+  }
+  return page;
+}
+
+}  // namespace rooted::risk
