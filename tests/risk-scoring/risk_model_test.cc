@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/identity/upn.h"
+#include "services/risk-scoring/backtest.h"
 #include "services/risk-scoring/outcomes.h"
 #include "services/risk-scoring/pupil_state.h"
 #include "services/risk-scoring/register_codes.h"
@@ -273,6 +274,24 @@ TEST(OutcomeReportTest, AttendanceBeforeAfterAndATermLaterPerIntervention) {
   }
   EXPECT_EQ(InterventionOf("rooted.referral.v1.ReferralSubmitted"), "referral");
   EXPECT_EQ(InterventionOf("rooted.referral.v1.ReferralUpdated"), std::nullopt);
+}
+
+TEST(BacktestTest, PrecisionRecallAndAucOnASmallLabelledSetWorkedByHand) {
+  // Scores 90..40; outcomes for 90, 70 and 40.
+  const std::vector<BacktestCase> cases = {{90, true},  {80, false}, {70, true},
+                                           {60, false}, {50, false}, {40, true}};
+  const BacktestResult top2 = Evaluate(cases, 2);
+  EXPECT_EQ(top2.positives, 3);
+  EXPECT_DOUBLE_EQ(top2.precision_at_k, 0.5);       // 90 yes, 80 no
+  EXPECT_DOUBLE_EQ(top2.recall_at_k, 1.0 / 3.0);    // one of three outcomes listed
+  // Positive above negative: 90 beats 3, 70 beats 2, 40 beats none: 5 of 9 pairs.
+  EXPECT_DOUBLE_EQ(top2.auc, 5.0 / 9.0);
+
+  // Ties count half: one positive and one negative at the same score.
+  EXPECT_DOUBLE_EQ(Evaluate({{10, true}, {10, false}}, 1).auc, 0.5);
+  EXPECT_DOUBLE_EQ(Evaluate({{10, true}, {5, false}, {1, false}}, 1).auc, 1.0);
+  // A list longer than the cohort is the cohort.
+  EXPECT_EQ(Evaluate(cases, 100).list_size, 6);
 }
 
 class SignalIntakeTest : public ::testing::Test {
