@@ -12,6 +12,7 @@
 #include "services/risk-scoring/risk_model.h"
 #include "services/risk-scoring/signal_intake.h"
 #include "tests/risk-scoring/risk_signals.h"
+#include "tools/cohort/cohort.h"
 
 namespace rooted::risk {
 namespace {
@@ -354,6 +355,29 @@ TEST_F(SignalIntakeTest, BadSignalsAreRejectedNamingTheField) {
     EXPECT_EQ(prepared.status().code(), c.code) << prepared.status();
     EXPECT_THAT(std::string(prepared.status().message()), ::testing::StartsWith(c.field + ": "));
   }
+}
+
+TEST(CohortTest, EverySignalOfAGeneratedCouncilPassesIntake) {
+  const cohort::Cohort council({.la_code = "801", .schools = 6, .pupils = 300, .seed = 7});
+  const Principal loader{"loader", {common::v1::ROLE_SERVICE},
+                         common::v1::ORGANISATION_TYPE_COUNCIL, "801", "801"};
+  const PupilRefHasher hasher = *PupilRefHasher::Create(std::string(40, 'p'));
+  std::map<std::string, int> kinds;
+  int64_t checked = 0;
+  council.Generate([&](v1::Signal&& signal) {
+    absl::StatusOr<PseudonymisedSignal> prepared =
+        PrepareSignal(signal, "signal", loader, "801", hasher, absl::CivilDay(2026, 8, 31));
+    EXPECT_TRUE(prepared.ok()) << prepared.status() << signal.DebugString();
+    ++kinds[std::string(signal.GetDescriptor()->FindFieldByNumber(
+                            int(signal.kind_case()))->name())];
+    return ++checked < 60'000 && prepared.ok();
+  });
+  EXPECT_EQ(kinds["context"], 300);
+  EXPECT_GT(kinds["attendance"], 50'000);
+  // Same seed, same council.
+  const cohort::Cohort again({.la_code = "801", .schools = 6, .pupils = 300, .seed = 7});
+  EXPECT_EQ(again.pupils()[42].upn, council.pupils()[42].upn);
+  EXPECT_EQ(cohort::MakeUpn("801", 2000, 1, 1).size(), 13u);
 }
 
 }  // namespace
