@@ -2,7 +2,7 @@
 // librdkafka's mock cluster. In memory, real wire protocol, consumer groups.
 // It is a live pipe, not a store: nothing survives a restart.
 //
-//   rooted-broker [--brokers=1] [--partitions=6] [--bootstrap-file=PATH]
+//   rooted-broker [--brokers=1] [--partitions=6] [--signal-partitions=24] [--bootstrap-file=PATH]
 //
 // Prints "bootstrap=HOST:PORT[,...]" on stdout once the topics exist, then
 // serves until SIGTERM or SIGINT.
@@ -28,9 +28,15 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<int64_t> brokers = config->Int("brokers", 1, 1, 5);
   absl::StatusOr<int64_t> partitions = config->Int("partitions", 6, 1, 256);
+  // The mock cluster keeps only about 5 MB a partition and drops older
+  // messages: the high-volume signals topic gets more partitions, so a
+  // scorer that falls behind a burst has room to catch up before anything
+  // is dropped (24 x 5 MB: about 1.4 million signals in flight).
+  absl::StatusOr<int64_t> signal_partitions = config->Int("signal-partitions", 24, 1, 256);
   const std::string bootstrap_file = config->String("bootstrap-file", "");
   for (const absl::Status& s :
-       {brokers.status(), partitions.status(), config->CheckAllFlagsUsed()}) {
+       {brokers.status(), partitions.status(), signal_partitions.status(),
+        config->CheckAllFlagsUsed()}) {
     if (!s.ok()) {
       std::cerr << "rooted-broker: " << s.message() << "\n";
       return 2;
@@ -57,8 +63,9 @@ int main(int argc, char** argv) {
     for (const std::string& name :
          {std::string(topic),
           std::string(topic) + std::string(rooted::topics::kDeadLetterSuffix)}) {
+      const int64_t count = topic == rooted::topics::kSignals ? *signal_partitions : *partitions;
       rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-          cluster, name.c_str(), static_cast<int>(*partitions), static_cast<int>(*brokers));
+          cluster, name.c_str(), static_cast<int>(count), static_cast<int>(*brokers));
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         std::cerr << "rooted-broker: creating " << name << ": " << rd_kafka_err2str(err) << "\n";
         return 1;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and runs the local stack on loopback: redis-server, the
-# rooted-broker (librdkafka's mock cluster) and referral-intake. Safe to run
+# rooted-broker (librdkafka's mock cluster), referral-intake and risk-scoring,
+# then streams a fictional council's registers into risk-scoring. Safe to run
 # twice: a running stack is stopped first. Stop it with: tools/scripts/stop-local.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,15 +26,30 @@ echo $! > "$RUN/broker.pid"
 for _ in $(seq 1 100); do [ -s "$RUN/bootstrap" ] && break; sleep 0.1; done
 BOOTSTRAP=$(cat "$RUN/bootstrap")
 
-build/services/referral-intake/referral-intake \
-  --grpc-address=127.0.0.1:50051 --metrics-address=127.0.0.1:9464 \
-  --redis-port="$REDIS_PORT" --redis-db=1 --kafka-bootstrap="$BOOTSTRAP" \
-  --token-secret-file="$RUN/token-secret" --pupil-ref-secret-file="$RUN/pupil-ref-secret" \
-  > "$RUN/referral-intake.log" 2>&1 &
-echo $! > "$RUN/referral-intake.pid"
+# start_service NAME GRPC_PORT METRICS_PORT REDIS_DB [FLAGS...]: starts one
+# service with the shared local flags and waits until it reports ready.
+start_service() {
+  local name=$1 grpc=$2 metrics=$3 db=$4
+  shift 4
+  "build/services/$name/$name" \
+    --grpc-address=127.0.0.1:"$grpc" --metrics-address=127.0.0.1:"$metrics" \
+    --redis-port="$REDIS_PORT" --redis-db="$db" --kafka-bootstrap="$BOOTSTRAP" \
+    --token-secret-file="$RUN/token-secret" "$@" > "$RUN/$name.log" 2>&1 &
+  echo $! > "$RUN/$name.pid"
+  for _ in $(seq 1 100); do grep -q '"msg":"ready"' "$RUN/$name.log" && return 0; sleep 0.1; done
+  echo "$name did not become ready; see $RUN/$name.log"
+  exit 1
+}
 
-for _ in $(seq 1 100); do grep -q '"msg":"ready"' "$RUN/referral-intake.log" && break; sleep 0.1; done
-grep -q '"msg":"ready"' "$RUN/referral-intake.log" || { echo "referral-intake did not become ready; see $RUN/referral-intake.log"; exit 1; }
+# Each service has a Redis of its own; locally, a database number each.
+start_service referral-intake 50051 9464 1 --pupil-ref-secret-file="$RUN/pupil-ref-secret"
+start_service risk-scoring 50052 9465 2 --pupil-ref-secret-file="$RUN/pupil-ref-secret" \
+  --la-code=801
+
+# A fictional council's first half-term of registers, so the lists have pupils on them.
+build/tools/rooted-cohort --target=127.0.0.1:50052 --token-secret-file="$RUN/token-secret" \
+  --pupils="${ROOTED_DEMO_PUPILS:-5000}" --schools=10 --days=35 > "$RUN/cohort.log" 2>&1 ||
+  { echo "loading the demo cohort failed; see $RUN/cohort.log"; exit 1; }
 
 cat <<TXT
 RootED local stack is running:
@@ -41,6 +57,8 @@ RootED local stack is running:
   rooted-broker      $BOOTSTRAP   log $RUN/broker.log
   referral-intake    gRPC 127.0.0.1:50051, metrics http://127.0.0.1:9464/metrics
                      log $RUN/referral-intake.log
+  risk-scoring       gRPC 127.0.0.1:50052, metrics http://127.0.0.1:9465/metrics
+                     log $RUN/risk-scoring.log; demo council 801: $(grep -o 'streamed: .*' "$RUN/cohort.log")
 A token for a school member of staff:
   ROOTED_TOKEN_SECRET_FILE=$RUN/token-secret build/tools/rooted-token \\
       --role=school_staff --org=school:100001 --la=801 --subject=teacher-1
