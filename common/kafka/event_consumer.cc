@@ -152,8 +152,8 @@ absl::StatusOr<std::vector<ApplyResult>> EventHandler::ApplyBatch(
 
 bool EventConsumer::ProcessBatch(std::span<const ConsumedEvent> events) {
   if (events.size() == 1) return Process(events.front());
-  const bool all_have_ids = std::all_of(events.begin(), events.end(),
-                                        [](const ConsumedEvent& e) { return !e.event_id().empty(); });
+  const bool all_have_ids = std::all_of(
+      events.begin(), events.end(), [](const ConsumedEvent& e) { return !e.event_id().empty(); });
   absl::Duration delay = options_.initial_backoff;
   while (all_have_ids && running_.load()) {
     absl::StatusOr<std::vector<ApplyResult>> results = handler_.ApplyBatch(events);
@@ -169,9 +169,9 @@ bool EventConsumer::ProcessBatch(std::span<const ConsumedEvent> events) {
       return true;
     }
     if (!results.ok() && absl::IsUnavailable(results.status())) {
-      logger_.Warn("store unavailable; will retry the batch",
-                   {{"events", int64_t(events.size())},
-                    {"error", std::string(results.status().message())}});
+      logger_.Warn(
+          "store unavailable; will retry the batch",
+          {{"events", int64_t(events.size())}, {"error", std::string(results.status().message())}});
       Backoff(delay);
       continue;
     }

@@ -28,10 +28,11 @@ OutboxEvent ToOutboxEvent(absl::string_view topic, absl::string_view key,
 OutgoingMessage ToOutgoingMessage(absl::string_view topic, absl::string_view key,
                                   const rooted::common::v1::EventMetadata& metadata,
                                   const google::protobuf::Message& envelope) {
-  return OutgoingMessage{std::string(topic),
-                         std::string(key),
-                         envelope.SerializeAsString(),
-                         {{"event_id", metadata.event_id()}, {"event_type", metadata.event_type()}}};
+  return OutgoingMessage{
+      std::string(topic),
+      std::string(key),
+      envelope.SerializeAsString(),
+      {{"event_id", metadata.event_id()}, {"event_type", metadata.event_type()}}};
 }
 
 }  // namespace rooted

@@ -2,6 +2,7 @@
 #define ROOTED_COMMON_KAFKA_TOPICS_H_
 
 #include <array>
+
 #include "absl/strings/string_view.h"
 
 namespace rooted::topics {

@@ -112,8 +112,8 @@ absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
 
   ReferralChange change;
   change.expected_version = expected_version;
-  change.event = ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(),
-                               event.metadata(), event);
+  change.event =
+      ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event);
   change.audit = Audit(who, method, referral.referral_id(), purpose, request_id);
   change.idempotency_key = IdempotencyKey(kKeyPrefix, who.subject, method, request_id);
   *response_referral = referral;

@@ -64,25 +64,24 @@ absl::Status Run(const rooted::Config& config) {
   consumer_options.topics = {std::string(rooted::topics::kSignals)};
   consumer_options.client_id = kServiceName;
   consumer_options.max_batch = size_t(consumer_batch);
-  ASSIGN_OR_RETURN(auto consumer, rooted::EventConsumer::Create(consumer_options, scorer,
-                                                                *producer, metrics, logger));
+  ASSIGN_OR_RETURN(auto consumer, rooted::EventConsumer::Create(consumer_options, scorer, *producer,
+                                                                metrics, logger));
   // Interventions from the other domains, for the outcome report: low volume,
   // one event at a time, in a consumer group of their own.
   rooted::risk::InterventionRecorder interventions(redis, key_prefix);
   rooted::EventConsumerOptions intervention_options = consumer_options;
   intervention_options.group_id = group + "-outcomes";
-  intervention_options.topics = {std::string(rooted::topics::kReferralEvents),
-                                 std::string(rooted::topics::kForumEvents),
-                                 std::string(rooted::topics::kDirectoryEvents),
-                                 std::string(rooted::topics::kFundEvents)};
+  intervention_options.topics = {
+      std::string(rooted::topics::kReferralEvents), std::string(rooted::topics::kForumEvents),
+      std::string(rooted::topics::kDirectoryEvents), std::string(rooted::topics::kFundEvents)};
   intervention_options.max_batch = 1;
   ASSIGN_OR_RETURN(auto intervention_consumer,
                    rooted::EventConsumer::Create(intervention_options, interventions, *producer,
                                                  metrics, logger));
 
   rooted::RpcGuard guard(*verifier, metrics, logger);
-  rooted::risk::RiskServiceImpl service(store, models, interventions, *producer, guard, hasher, clock, metrics,
-                                        options);
+  rooted::risk::RiskServiceImpl service(store, models, interventions, *producer, guard, hasher,
+                                        clock, metrics, options);
   ASSIGN_OR_RETURN(auto server, rooted::GrpcServer::Start(
                                     {.listen_address = settings.grpc_address,
                                      .service_names = {"rooted.risk.v1.RiskScoringService"}},

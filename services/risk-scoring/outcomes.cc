@@ -93,9 +93,8 @@ absl::StatusOr<ApplyResult> InterventionRecorder::Apply(const ConsumedEvent& eve
   const std::optional<absl::string_view> kind = InterventionOf(head.metadata().event_type());
   // Events of other kinds, or about no pupil, are not interventions.
   if (!kind || !PupilRefHasher::LooksLikeRef(event.key)) return ApplyResult::kDuplicate;
-  const absl::CivilDay day =
-      absl::ToCivilDay(absl::FromUnixSeconds(head.metadata().occurred_at().seconds()),
-                       absl::LocalTimeZone());
+  const absl::CivilDay day = absl::ToCivilDay(
+      absl::FromUnixSeconds(head.metadata().occurred_at().seconds()), absl::LocalTimeZone());
   const WriteBatch batch{
       .guard_key = ProcessedEventKey(prefix_, event.event_id()),
       .guard_value = std::string(*kind),

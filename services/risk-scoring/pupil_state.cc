@@ -64,9 +64,9 @@ bool AdvanceTo(PupilState& state, absl::CivilDay day, bool& changed) {
                                     [&](const auto& s) { return s.start_day() < start; }),
                      suspensions->end());
   auto moves = state.mutable_moves();
-  moves->erase(std::remove_if(moves->begin(), moves->end(),
-                              [&](const auto& m) { return m.day() < start; }),
-               moves->end());
+  moves->erase(
+      std::remove_if(moves->begin(), moves->end(), [&](const auto& m) { return m.day() < start; }),
+      moves->end());
   auto exclusions = state.mutable_exclusion_days();
   exclusions->erase(
       std::remove_if(exclusions->begin(), exclusions->end(), [&](int32_t d) { return d < start; }),
@@ -77,7 +77,8 @@ bool AdvanceTo(PupilState& state, absl::CivilDay day, bool& changed) {
 
 absl::StatusOr<absl::CivilDay> DayOf(const common::v1::Date& date, absl::string_view field) {
   absl::StatusOr<absl::CivilDay> day = ToCivilDay(date);
-  if (!day.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", day.status().message()));
+  if (!day.ok())
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", day.status().message()));
   return day;
 }
 

@@ -44,8 +44,7 @@ struct AttendanceSummary {
 SessionCounts CountSessions(const PupilState& state, absl::CivilDay from, absl::CivilDay to);
 
 inline constexpr int kRecentWindowDays = 28;
-AttendanceSummary SummariseAttendance(const PupilState& state,
-                                      int recent_days = kRecentWindowDays);
+AttendanceSummary SummariseAttendance(const PupilState& state, int recent_days = kRecentWindowDays);
 
 // Folds one pseudonymised signal into the state. Marks, suspensions, moves and
 // exclusions are keyed by their natural key (day and session, start day...),

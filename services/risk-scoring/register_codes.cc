@@ -19,11 +19,11 @@ constexpr MarkCategory kNc = MarkCategory::kNotCounted;
 // holidays) were withdrawn in 2013 but still appear in older history. D (dual
 // registration) is not a possible session here: the other school counts it.
 constexpr std::array<Entry, 27> kCodesBefore2024 = {{
-    {"/", kP},     {"\\", kP},    {"L", kP},      {"B", kA},      {"J", kA},      {"P", kA},
-    {"V", kA},     {"W", kA},     {"C", kAuth},   {"E", kAuth},   {"H", kAuth},   {"F", kAuth},
-    {"I", kAuth},  {"M", kAuth},  {"R", kAuth},   {"S", kAuth},   {"T", kAuth},   {"G", kUnauth},
-    {"N", kUnauth}, {"O", kUnauth}, {"U", kUnauth}, {"D", kNc},     {"X", kNc},     {"Y", kNc},
-    {"Z", kNc},    {"#", kNc},    {"-", kNc},
+    {"/", kP},      {"\\", kP},     {"L", kP},      {"B", kA},    {"J", kA},    {"P", kA},
+    {"V", kA},      {"W", kA},      {"C", kAuth},   {"E", kAuth}, {"H", kAuth}, {"F", kAuth},
+    {"I", kAuth},   {"M", kAuth},   {"R", kAuth},   {"S", kAuth}, {"T", kAuth}, {"G", kUnauth},
+    {"N", kUnauth}, {"O", kUnauth}, {"U", kUnauth}, {"D", kNc},   {"X", kNc},   {"Y", kNc},
+    {"Z", kNc},     {"#", kNc},     {"-", kNc},
 }};
 
 // From 19 August 2024. J became J1, a leave of absence (authorised absence,
@@ -32,12 +32,11 @@ constexpr std::array<Entry, 27> kCodesBefore2024 = {{
 // arrangements) and Y1-Y7 (unavoidable causes) are not possible sessions; Y,
 // H and F are withdrawn. "-" is the MIS convention for "no session scheduled".
 constexpr std::array<Entry, 35> kCodesFrom2024 = {{
-    {"/", kP},      {"\\", kP},     {"L", kP},      {"B", kA},      {"K", kA},
-    {"P", kA},      {"V", kA},      {"W", kA},      {"C", kAuth},   {"C1", kAuth},
-    {"C2", kAuth},  {"E", kAuth},   {"I", kAuth},   {"J1", kAuth},  {"M", kAuth},
-    {"R", kAuth},   {"S", kAuth},   {"T", kAuth},   {"G", kUnauth}, {"N", kUnauth},
-    {"O", kUnauth}, {"U", kUnauth}, {"D", kNc},     {"Q", kNc},     {"X", kNc},
-    {"Y1", kNc},    {"Y2", kNc},    {"Y3", kNc},    {"Y4", kNc},    {"Y5", kNc},
+    {"/", kP},      {"\\", kP},     {"L", kP},      {"B", kA},      {"K", kA},     {"P", kA},
+    {"V", kA},      {"W", kA},      {"C", kAuth},   {"C1", kAuth},  {"C2", kAuth}, {"E", kAuth},
+    {"I", kAuth},   {"J1", kAuth},  {"M", kAuth},   {"R", kAuth},   {"S", kAuth},  {"T", kAuth},
+    {"G", kUnauth}, {"N", kUnauth}, {"O", kUnauth}, {"U", kUnauth}, {"D", kNc},    {"Q", kNc},
+    {"X", kNc},     {"Y1", kNc},    {"Y2", kNc},    {"Y3", kNc},    {"Y4", kNc},   {"Y5", kNc},
     {"Y6", kNc},    {"Y7", kNc},    {"Z", kNc},     {"#", kNc},     {"-", kNc},
 }};
 

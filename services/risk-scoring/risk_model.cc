@@ -2,8 +2,8 @@
 
 #include <array>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace rooted::risk {
@@ -12,12 +12,10 @@ namespace {
 using common::v1::RiskBand;
 
 constexpr std::array<absl::string_view, 14> kKnownIndicators = {
-    indicator::kAttendance,          indicator::kSevereAbsence,
-    indicator::kAttendanceFall,      indicator::kUnauthorisedAbsence,
-    indicator::kSuspensions,         indicator::kPermanentExclusion,
-    indicator::kManagedMove,         indicator::kSchoolMove,
-    indicator::kSemhWithoutEhcp,     indicator::kSenSupport,
-    indicator::kSocialCare,          indicator::kPreviouslyLookedAfter,
+    indicator::kAttendance,          indicator::kSevereAbsence, indicator::kAttendanceFall,
+    indicator::kUnauthorisedAbsence, indicator::kSuspensions,   indicator::kPermanentExclusion,
+    indicator::kManagedMove,         indicator::kSchoolMove,    indicator::kSemhWithoutEhcp,
+    indicator::kSenSupport,          indicator::kSocialCare,    indicator::kPreviouslyLookedAfter,
     indicator::kDisadvantaged,       indicator::kYoungCarer};
 
 void AddRule(v1::ModelConfig& config, absl::string_view name, int points, int64_t threshold = 1,
@@ -245,9 +243,9 @@ Assessment RiskModel::Assess(const PupilState& state) const {
     } else if (context.sen_provision() == v1::SEN_PROVISION_SEN_SUPPORT || ehcp) {
       add(indicator::kSenSupport,
           absl::StrCat(ehcp ? "EHCP" : "SEN support",
-                       context.primary_need().empty() ? ""
-                                                      : absl::StrCat(", primary need ",
-                                                                     context.primary_need())));
+                       context.primary_need().empty()
+                           ? ""
+                           : absl::StrCat(", primary need ", context.primary_need())));
     }
     switch (context.social_care()) {
       case v1::SOCIAL_CARE_STATUS_CHILD_IN_NEED:
@@ -277,8 +275,8 @@ Assessment RiskModel::Assess(const PupilState& state) const {
              : out.score >= config_.high_from()    ? common::v1::RISK_BAND_HIGH
              : out.score >= config_.medium_from()  ? common::v1::RISK_BAND_MEDIUM
                                                    : common::v1::RISK_BAND_LOW;
-  out.cliff_edge = !measured_crossed &&
-                   int(out.near_indicators.size()) >= config_.cliff_edge_min_near();
+  out.cliff_edge =
+      !measured_crossed && int(out.near_indicators.size()) >= config_.cliff_edge_min_near();
   return out;
 }
 
@@ -317,7 +315,7 @@ v1::RiskProfile ToProfile(const std::string& pupil_ref, const PupilState& state,
   summary->set_managed_moves(MovesThisYear(state, v1::MOVE_TYPE_MANAGED_MOVE));
   summary->set_school_moves(MovesThisYear(state, v1::MOVE_TYPE_SCHOOL_MOVE));
   summary->set_previous_attendance_bp(state.academic_year() == 0 ? -1
-                                                                  : state.previous_attendance_bp());
+                                                                 : state.previous_attendance_bp());
   return profile;
 }
 

@@ -2,11 +2,11 @@
 #define ROOTED_SERVICES_RISK_SCORING_RISK_MODEL_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "rooted/risk/v1/risk.pb.h"
 #include "services/risk-scoring/pupil_state.h"
 

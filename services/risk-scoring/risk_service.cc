@@ -80,8 +80,8 @@ absl::Status RiskServiceImpl::TakeSignals(const Principal& who,
   for (int i = 0; i < request.signals_size(); ++i) {
     const v1::Signal& signal = request.signals(i);
     absl::StatusOr<PseudonymisedSignal> prepared =
-        PrepareSignal(signal, absl::StrCat("signals[", first_index + i, "]"), who,
-                      options_.la_code, hasher_, today);
+        PrepareSignal(signal, absl::StrCat("signals[", first_index + i, "]"), who, options_.la_code,
+                      hasher_, today);
     if (!prepared.ok()) {
       response.set_rejected(response.rejected() + 1);
       signals_.Add({{"outcome", "rejected"}}).Increment();
@@ -104,7 +104,8 @@ absl::Status RiskServiceImpl::TakeSignals(const Principal& who,
         ToOutgoingMessage(topics::kSignals, prepared->pupil_ref, event.metadata(), event));
   }
   if (messages.empty()) return absl::OkStatus();
-  const std::vector<absl::Status> delivered = producer_.Deliver(messages, options_.delivery_timeout);
+  const std::vector<absl::Status> delivered =
+      producer_.Deliver(messages, options_.delivery_timeout);
   for (const absl::Status& status : delivered) {
     if (!status.ok()) {
       // Nothing is half-done that a replay cannot finish: signals land on
@@ -150,7 +151,8 @@ grpc::Status RiskServiceImpl::GetRiskProfile(grpc::ServerContext* context,
     switch (request->pupil_case()) {
       case v1::GetRiskProfileRequest::kUpn: {
         absl::StatusOr<Upn> upn = ParseUpn(request->upn());
-        if (!upn.ok()) return absl::InvalidArgumentError(absl::StrCat("upn: ", upn.status().message()));
+        if (!upn.ok())
+          return absl::InvalidArgumentError(absl::StrCat("upn: ", upn.status().message()));
         ref = hasher_.RefFor(*upn);
         break;
       }

@@ -31,8 +31,8 @@ struct RiskServiceOptions {
 class RiskServiceImpl final : public v1::RiskScoringService::Service {
  public:
   RiskServiceImpl(RiskStore& store, ModelHolder& models, InterventionRecorder& interventions,
-                  EventProducer& producer, const RpcGuard& guard, const PupilRefHasher& hasher, const Clock& clock,
-                  Metrics& metrics, RiskServiceOptions options);
+                  EventProducer& producer, const RpcGuard& guard, const PupilRefHasher& hasher,
+                  const Clock& clock, Metrics& metrics, RiskServiceOptions options);
 
   grpc::Status StreamSignals(grpc::ServerContext* context,
                              grpc::ServerReader<v1::StreamSignalsRequest>* reader,

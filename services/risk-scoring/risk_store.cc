@@ -81,7 +81,8 @@ absl::Status RiskStore::SavePupils(const std::vector<PupilWrite>& writes,
       }
     }
   }
-  for (const OutboxEvent& event : events) commands.push_back(OutboxAppendCommand(outbox_key_, event));
+  for (const OutboxEvent& event : events)
+    commands.push_back(OutboxAppendCommand(outbox_key_, event));
   commands.push_back({"EXEC"});
   absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
   if (!replies.ok()) return replies.status();
@@ -117,9 +118,9 @@ absl::StatusOr<RankingPage> RiskStore::ListRanking(const RankingQuery& query) {
     // Cliff-edge pupils below the cut follow the ranked ones.
     const int64_t cliff_offset = std::max<int64_t>(0, query.offset - ranked);
     const int64_t cliff_want = query.limit + 1 - int64_t(page.pupil_refs.size());
-    absl::StatusOr<RedisReply> cliff = redis_.Command(
-        {"ZREVRANGEBYSCORE", CliffKey(query.school_urn), absl::StrCat("(", min), "-inf", "LIMIT",
-         std::to_string(cliff_offset), std::to_string(cliff_want)});
+    absl::StatusOr<RedisReply> cliff =
+        redis_.Command({"ZREVRANGEBYSCORE", CliffKey(query.school_urn), absl::StrCat("(", min),
+                        "-inf", "LIMIT", std::to_string(cliff_offset), std::to_string(cliff_want)});
     if (!cliff.ok()) return cliff.status();
     if (absl::Status s = CheckReply(*cliff, "cliff-edge list"); !s.ok()) return s;
     for (const RedisReply& element : cliff->elements) page.pupil_refs.push_back(element.str);

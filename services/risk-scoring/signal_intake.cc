@@ -79,12 +79,9 @@ absl::Status CheckMaySendFor(const Principal& principal, const std::string& la_c
       absl::StrCat(field, ": the caller may not send signals for this school"));
 }
 
-absl::StatusOr<PseudonymisedSignal> PrepareSignal(const v1::Signal& signal,
-                                                  const std::string& prefix,
-                                                  const Principal& principal,
-                                                  const std::string& la_code,
-                                                  const PupilRefHasher& hasher,
-                                                  absl::CivilDay today) {
+absl::StatusOr<PseudonymisedSignal> PrepareSignal(
+    const v1::Signal& signal, const std::string& prefix, const Principal& principal,
+    const std::string& la_code, const PupilRefHasher& hasher, absl::CivilDay today) {
   if (!IsPrintableId(signal.signal_id())) {
     return Bad(prefix + ".signal_id", "1-128 printable characters, no spaces");
   }
@@ -167,8 +164,7 @@ absl::StatusOr<PseudonymisedSignal> PrepareSignal(const v1::Signal& signal,
         return Bad(field + ".to_school_urn", "must differ from from_school_urn");
       }
       // Either school may report the move.
-      const bool from_ok =
-          CheckMaySendFor(principal, la_code, move.from_school_urn(), field).ok();
+      const bool from_ok = CheckMaySendFor(principal, la_code, move.from_school_urn(), field).ok();
       const std::string& reporter = from_ok ? move.from_school_urn() : move.to_school_urn();
       if (absl::Status s = take_pupil(move.upn(), reporter, field); !s.ok()) return s;
       if (absl::Status s = CheckDate(move.date(), field + ".date", today); !s.ok()) return s;

@@ -28,12 +28,9 @@ absl::Status CheckMaySendFor(const Principal& principal, const std::string& la_c
 // INVALID_ARGUMENT or PERMISSION_DENIED with a message that starts with the
 // field at fault under `field_prefix` ("signals[3].attendance.code: ...").
 // `today` bounds dates: nothing from the future is accepted.
-absl::StatusOr<PseudonymisedSignal> PrepareSignal(const v1::Signal& signal,
-                                                  const std::string& field_prefix,
-                                                  const Principal& principal,
-                                                  const std::string& la_code,
-                                                  const PupilRefHasher& hasher,
-                                                  absl::CivilDay today);
+absl::StatusOr<PseudonymisedSignal> PrepareSignal(
+    const v1::Signal& signal, const std::string& field_prefix, const Principal& principal,
+    const std::string& la_code, const PupilRefHasher& hasher, absl::CivilDay today);
 
 }  // namespace rooted::risk
 

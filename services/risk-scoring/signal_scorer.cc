@@ -71,8 +71,7 @@ absl::StatusOr<ApplyResult> SignalScorer::Apply(const ConsumedEvent& event) {
 }
 
 void SignalScorer::Score(const std::string& pupil_ref, PupilState& state, const RiskModel& model,
-                         const std::string& causation_id,
-                         std::vector<OutboxEvent>& events) const {
+                         const std::string& causation_id, std::vector<OutboxEvent>& events) const {
   const Assessment assessment = model.Assess(state);
   const common::v1::RiskBand previous_band = state.band();
   const bool was_cliff_edge = state.cliff_edge();

@@ -51,8 +51,9 @@ class EventConsumerTest : public ::testing::Test {
     ASSERT_TRUE(producer_->Deliver({&m, 1}, absl::Seconds(10)).front().ok());
   }
 
-  std::unique_ptr<EventConsumer> Consumer(EventHandler& handler) {
+  std::unique_ptr<EventConsumer> Consumer(EventHandler& handler, size_t max_batch = 1) {
     EventConsumerOptions options;
+    options.max_batch = max_batch;
     options.bootstrap_servers = broker_.bootstrap();
     options.group_id = "test-group";
     options.topics = {kTopic};
@@ -108,6 +109,42 @@ TEST_F(EventConsumerTest, DuplicatesChangeNothingAndPoisonGoesToTheDeadLetterTop
   EXPECT_EQ(dead[0].headers["dlq_attempts"], "3");
   EXPECT_NE(dead[0].headers["dlq_reason"].find("cannot be applied"), std::string::npos);
   EXPECT_EQ(dead[0].headers["dlq_consumer_group"], "test-group");
+}
+
+TEST_F(EventConsumerTest, InBatchesAPoisonEventIsIsolatedAndTheRestApplied) {
+  // A batch handler that counts whole batches; any poison fails the batch.
+  class BatchAppender final : public EventHandler {
+   public:
+    explicit BatchAppender(ListAppender& one) : one_(one) {}
+    absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) override {
+      return one_.Apply(event);
+    }
+    absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
+        std::span<const ConsumedEvent> events) override {
+      ++batches;
+      largest = std::max(largest.load(), int(events.size()));
+      return EventHandler::ApplyBatch(events);
+    }
+    std::atomic<int> batches{0};
+    std::atomic<int> largest{0};
+
+   private:
+    ListAppender& one_;
+  };
+  for (int i = 0; i < 20; ++i) {
+    Send("batch-" + std::to_string(i), i == 7 ? "poison in a batch" : "ok " + std::to_string(i));
+  }
+  ListAppender one(*redis_);
+  BatchAppender handler(one);
+  auto consumer = Consumer(handler, /*max_batch=*/50);
+  consumer->Start();
+  ASSERT_TRUE(Eventually([&] { return Applied() == 19; })) << "applied " << Applied();
+  consumer->Stop();
+  EXPECT_GT(handler.largest.load(), 1) << "events were handed over in batches";
+  std::vector<testing::ReadMessage> dead =
+      testing::ReadTopic(broker_.bootstrap(), kTopic + ".dlq", 1, absl::Seconds(20));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].headers["event_id"], "batch-7");
 }
 
 TEST_F(EventConsumerTest, ARestartedConsumerCarriesOnFromTheCommittedOffset) {

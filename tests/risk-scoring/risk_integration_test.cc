@@ -11,13 +11,13 @@
 #include "common/auth/jwt.h"
 #include "common/base/proto_time.h"
 #include "common/identity/upn.h"
-#include "common/kafka/event_metadata.h"
-#include "pupil_state.pb.h"
 #include "common/kafka/event_consumer.h"
+#include "common/kafka/event_metadata.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/kafka/topics.h"
 #include "common/outbox/outbox.h"
 #include "common/server/service_runtime.h"
+#include "pupil_state.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
 #include "services/risk-scoring/risk_service.h"
 #include "tests/risk-scoring/risk_signals.h"
@@ -70,16 +70,15 @@ class RiskScoringTest : public ::testing::Test {
       intervention_options.max_batch = 1;
       intervention_consumer = *EventConsumer::Create(intervention_options, *interventions,
                                                      *producer, *metrics, *logger);
-      relay = std::make_unique<OutboxRelay>(
-          *redis, *producer,
-          OutboxRelayOptions{.stream_key = "rs:outbox",
-                             .lease_key = "rs:outbox:lease",
-                             .producer_name = "risk-scoring"},
-          *metrics, *logger);
+      relay = std::make_unique<OutboxRelay>(*redis, *producer,
+                                            OutboxRelayOptions{.stream_key = "rs:outbox",
+                                                               .lease_key = "rs:outbox:lease",
+                                                               .producer_name = "risk-scoring"},
+                                            *metrics, *logger);
       guard = std::make_unique<RpcGuard>(*verifier, *metrics, *logger);
       service = std::make_unique<RiskServiceImpl>(*store, *models, *interventions, *producer,
-                                                  *guard, *hasher,
-                                                  clock, *metrics, RiskServiceOptions{.la_code = "801"});
+                                                  *guard, *hasher, clock, *metrics,
+                                                  RiskServiceOptions{.la_code = "801"});
       server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                   {service.get()}, {[this] { return redis->Ping(); }}, *logger);
       stub = v1::RiskScoringService::NewStub(grpc::CreateChannel(
@@ -247,9 +246,10 @@ TEST_F(RiskScoringTest, StreamedMarksBecomeAnExplainedProfileAndABandEvent) {
   ASSERT_TRUE(last.ParseFromString(events.back().payload));
   EXPECT_EQ(last.risk_band_changed().band(), cv1::RISK_BAND_MEDIUM);
   // No UPN on any topic.
-  for (const std::string& topic : {std::string(topics::kSignals), std::string(topics::kRiskEvents)}) {
-    for (const auto& m : rooted::testing::ReadTopic(stack_->broker.bootstrap(), topic, 1000000,
-                                                    absl::Seconds(2))) {
+  for (const std::string& topic :
+       {std::string(topics::kSignals), std::string(topics::kRiskEvents)}) {
+    for (const auto& m :
+         rooted::testing::ReadTopic(stack_->broker.bootstrap(), topic, 1000000, absl::Seconds(2))) {
       EXPECT_EQ(m.payload.find(upn), std::string::npos) << "UPN on " << topic;
     }
   }
@@ -267,7 +267,9 @@ TEST_F(RiskScoringTest, AReplayedBatchChangesNothing) {
            profile.profile().signals().possible_sessions() == 125;
   }));
   // Let the relay empty the outbox, then replay.
-  ASSERT_TRUE(Eventually([&] { return stack_->redis->Command({"XLEN", "rs:outbox"})->integer == 0; }));
+  ASSERT_TRUE(Eventually([&] {
+    return stack_->redis->Command({"XLEN", "rs:outbox"})->integer == 0;
+  }));
   const std::string before = stack_->redis->Command({"GET", key})->str;
   const double duplicates_before = Consumed("duplicate");
 
@@ -281,7 +283,8 @@ TEST_F(RiskScoringTest, AReplayedBatchChangesNothing) {
 
 TEST_F(RiskScoringTest, SchoolsListOnlyTheirOwnPupils) {
   v1::StreamSignalsResponse streamed;
-  ASSERT_TRUE(Stream(SchoolToken("100004"), Register864("G80120000101A", "100004"), &streamed).ok());
+  ASSERT_TRUE(
+      Stream(SchoolToken("100004"), Register864("G80120000101A", "100004"), &streamed).ok());
   ASSERT_TRUE(Eventually([&] {
     return stack_->redis->Command({"ZCARD", "rs:rank:school:100004"})->integer == 1;
   }));
@@ -332,11 +335,11 @@ TEST_F(RiskScoringTest, BadRequestsGetClearErrors) {
 
   // Partners do not send registers.
   v1::StreamSignalsResponse streamed;
-  EXPECT_EQ(Stream(Token(cv1::ROLE_PARTNER_WORKER, cv1::ORGANISATION_TYPE_PARTNER, "charity-1"),
-                   {testing::Mark("H801200001001", "100001", kTermStart, v1::SESSION_AM, "/")},
-                   &streamed)
-                .error_code(),
-            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(
+      Stream(Token(cv1::ROLE_PARTNER_WORKER, cv1::ORGANISATION_TYPE_PARTNER, "charity-1"),
+             {testing::Mark("H801200001001", "100001", kTermStart, v1::SESSION_AM, "/")}, &streamed)
+          .error_code(),
+      grpc::PERMISSION_DENIED);
 }
 
 TEST_F(RiskScoringTest, OnlyTheCouncilChangesTheModelAndVersionsNameOneConfiguration) {
@@ -347,9 +350,10 @@ TEST_F(RiskScoringTest, OnlyTheCouncilChangesTheModelAndVersionsNameOneConfigura
   request.mutable_config()->set_medium_from(25);
   v1::UpdateModelConfigResponse response;
 
-  EXPECT_EQ(stack_->stub->UpdateModelConfig(Context(SchoolToken("100001")).get(), request, &response)
-                .error_code(),
-            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(
+      stack_->stub->UpdateModelConfig(Context(SchoolToken("100001")).get(), request, &response)
+          .error_code(),
+      grpc::PERMISSION_DENIED);
 
   v1::UpdateModelConfigRequest bad = request;
   bad.mutable_config()->set_very_high_from(1);
@@ -370,7 +374,8 @@ TEST_F(RiskScoringTest, OnlyTheCouncilChangesTheModelAndVersionsNameOneConfigura
             grpc::ALREADY_EXISTS);
 
   v1::GetModelConfigResponse current;
-  ASSERT_TRUE(stack_->stub->GetModelConfig(Context(SchoolToken("100001")).get(), {}, &current).ok());
+  ASSERT_TRUE(
+      stack_->stub->GetModelConfig(Context(SchoolToken("100001")).get(), {}, &current).ok());
   EXPECT_EQ(current.config().version(), "801-2026.2");
 
   // Put the shipped model back for the other tests.

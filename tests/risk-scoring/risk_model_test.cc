@@ -1,6 +1,8 @@
 // Attendance and indicator arithmetic against hand-worked examples, register
 // codes old and new, the cliff-edge rule, model validation, signal intake.
 
+#include "services/risk-scoring/risk_model.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 #include "services/risk-scoring/outcomes.h"
 #include "services/risk-scoring/pupil_state.h"
 #include "services/risk-scoring/register_codes.h"
-#include "services/risk-scoring/risk_model.h"
 #include "services/risk-scoring/signal_intake.h"
 #include "tests/risk-scoring/risk_signals.h"
 #include "tools/cohort/cohort.h"
@@ -38,7 +39,8 @@ PupilState Fold(const std::vector<v1::Signal>& signals) {
 // `sessions` marks from kTermStart, each code chosen by `code_of(index)`.
 std::vector<v1::Signal> Register(int sessions, const std::function<std::string(int)>& code_of) {
   std::vector<v1::Signal> out;
-  for (int i = 0; i < sessions; ++i) out.push_back(MarkSession(kUpn, kUrn, kTermStart, i, code_of(i)));
+  for (int i = 0; i < sessions; ++i)
+    out.push_back(MarkSession(kUpn, kUrn, kTermStart, i, code_of(i)));
   return out;
 }
 
@@ -119,9 +121,9 @@ TEST(AttendanceTest, CountsPossibleSessionsOnlyAndRoundsToTheBasisPoint) {
   // 22 sessions: 16 present, 1 late (present), 1 approved off-site, 1 illness
   // (authorised), 1 no reason (unauthorised), 2 not counted (X, Y1).
   // Possible = 20, attended = 18: 90.00%.
-  const std::vector<std::string> codes = {"/", "\\", "/", "\\", "/", "\\", "/", "\\", "/", "\\",
-                                          "/", "\\", "/", "\\", "/", "\\", "L",  "B", "I", "N",
-                                          "X", "Y1"};
+  const std::vector<std::string> codes = {"/", "\\", "/", "\\", "/", "\\", "/", "\\",
+                                          "/", "\\", "/", "\\", "/", "\\", "/", "\\",
+                                          "L", "B",  "I", "N",  "X", "Y1"};
   const PupilState state = Fold(Register(22, [&](int i) { return codes[size_t(i)]; }));
   const AttendanceSummary summary = SummariseAttendance(state);
   EXPECT_EQ(summary.year.possible, 20);
@@ -146,7 +148,8 @@ TEST(AttendanceTest, AReplayedMarkChangesNothingAndACorrectionReplaces) {
 
 TEST(AttendanceTest, ANewAcademicYearKeepsLastYearsFigureAndStartsAfresh) {
   PupilState state = Fold(Register(10, [](int i) { return i < 8 ? "/" : "N"; }));  // 80%
-  ASSERT_TRUE(*ApplySignal(state, testing::Mark(kUpn, kUrn, absl::CivilDay(2026, 9, 2), v1::SESSION_AM, "/")));
+  ASSERT_TRUE(*ApplySignal(
+      state, testing::Mark(kUpn, kUrn, absl::CivilDay(2026, 9, 2), v1::SESSION_AM, "/")));
   EXPECT_EQ(state.academic_year(), 2026);
   EXPECT_EQ(state.previous_attendance_bp(), 8000);
   EXPECT_EQ(SummariseAttendance(state).year.possible, 1);
@@ -174,9 +177,8 @@ TEST(RiskModelTest, AFallOverTheLastFourWeeksIsMeasuredAgainstTheRestOfTheYear) 
   // 70 days. Days 0-41 (84 sessions) all present: 100%. The last 28 days
   // (56 sessions) have 4 unauthorised absences: 52/56 = 92.86%. Fall 7.14
   // points. Year: 136/140 = 97.14%, so attendance itself is no concern.
-  const PupilState state = Fold(Register(140, [](int i) {
-    return (i == 100 || i == 110 || i == 120 || i == 130) ? "N" : "/";
-  }));
+  const PupilState state = Fold(Register(
+      140, [](int i) { return (i == 100 || i == 110 || i == 120 || i == 130) ? "N" : "/"; }));
   const Assessment a = Model().Assess(state);
   EXPECT_EQ(a.attendance.recent.AttendanceBp(), 9286);
   EXPECT_EQ(a.attendance.before_recent.AttendanceBp(), 10000);
@@ -204,7 +206,8 @@ TEST(RiskModelTest, CliffEdgeWhenSeveralIndicatorsAreNearButNoneCrossed) {
 
   // One indicator crossed: no longer cliff-edge, the pupil meets a threshold.
   PupilState worse = state;
-  for (int i : {1, 2, 3, 4}) ASSERT_TRUE(*ApplySignal(worse, MarkSession(kUpn, kUrn, kTermStart, i, "N")));
+  for (int i : {1, 2, 3, 4})
+    ASSERT_TRUE(*ApplySignal(worse, MarkSession(kUpn, kUrn, kTermStart, i, "N")));
   EXPECT_FALSE(Model().Assess(worse).cliff_edge);
 }
 
@@ -252,11 +255,11 @@ TEST(ModelConfigTest, BadConfigurationsNameTheirField) {
 }
 
 TEST(OutcomeReportTest, AttendanceBeforeAfterAndATermLaterPerIntervention) {
-  PupilInterventions measured{Fold(Register(testing::kOutcomeRegisterSessions,
-                                            testing::OutcomeRegisterCode)),
-                              {{"forum_decision", kTermStart + testing::kOutcomeInterventionDay},
-                               // Too recent to have a term-later figure: pending.
-                               {"fund_payment", kTermStart + 150}}};
+  PupilInterventions measured{
+      Fold(Register(testing::kOutcomeRegisterSessions, testing::OutcomeRegisterCode)),
+      {{"forum_decision", kTermStart + testing::kOutcomeInterventionDay},
+       // Too recent to have a term-later figure: pending.
+       {"fund_payment", kTermStart + 150}}};
   const v1::GetOutcomeReportResponse report = BuildOutcomeReport({measured});
   ASSERT_EQ(report.outcomes_size(), 4);  // every kind, even with no cases
   for (const v1::InterventionOutcome& outcome : report.outcomes()) {
@@ -283,8 +286,8 @@ TEST(BacktestTest, PrecisionRecallAndAucOnASmallLabelledSetWorkedByHand) {
                                            {60, false}, {50, false}, {40, true}};
   const BacktestResult top2 = Evaluate(cases, 2);
   EXPECT_EQ(top2.positives, 3);
-  EXPECT_DOUBLE_EQ(top2.precision_at_k, 0.5);       // 90 yes, 80 no
-  EXPECT_DOUBLE_EQ(top2.recall_at_k, 1.0 / 3.0);    // one of three outcomes listed
+  EXPECT_DOUBLE_EQ(top2.precision_at_k, 0.5);     // 90 yes, 80 no
+  EXPECT_DOUBLE_EQ(top2.recall_at_k, 1.0 / 3.0);  // one of three outcomes listed
   // Positive above negative: 90 beats 3, 70 beats 2, 40 beats none: 5 of 9 pairs.
   EXPECT_DOUBLE_EQ(top2.auc, 5.0 / 9.0);
 
@@ -300,8 +303,11 @@ class SignalIntakeTest : public ::testing::Test {
   absl::StatusOr<PseudonymisedSignal> Prepare(const v1::Signal& signal) {
     return PrepareSignal(signal, "signals[0]", school_, "801", hasher_, today_);
   }
-  Principal school_{"teacher", {common::v1::ROLE_SCHOOL_STAFF},
-                    common::v1::ORGANISATION_TYPE_SCHOOL, kUrn, "801"};
+  Principal school_{"teacher",
+                    {common::v1::ROLE_SCHOOL_STAFF},
+                    common::v1::ORGANISATION_TYPE_SCHOOL,
+                    kUrn,
+                    "801"};
   PupilRefHasher hasher_ = *PupilRefHasher::Create(std::string(40, 'p'));
   absl::CivilDay today_{2025, 11, 20};
 };
@@ -324,13 +330,17 @@ TEST_F(SignalIntakeTest, BadSignalsAreRejectedNamingTheField) {
   };
   v1::Signal no_id = testing::Mark(kUpn, kUrn, absl::CivilDay(2025, 11, 19), v1::SESSION_AM, "/");
   no_id.clear_signal_id();
-  v1::Signal no_session = testing::Mark(kUpn, kUrn, absl::CivilDay(2025, 11, 19), v1::SESSION_AM, "/");
+  v1::Signal no_session =
+      testing::Mark(kUpn, kUrn, absl::CivilDay(2025, 11, 19), v1::SESSION_AM, "/");
   no_session.mutable_attendance()->set_session(v1::SESSION_UNSPECIFIED);
-  v1::Signal bad_date = testing::Mark(kUpn, kUrn, absl::CivilDay(2025, 11, 19), v1::SESSION_AM, "/");
+  v1::Signal bad_date =
+      testing::Mark(kUpn, kUrn, absl::CivilDay(2025, 11, 19), v1::SESSION_AM, "/");
   bad_date.mutable_attendance()->mutable_date()->set_day(31);
-  v1::Signal bad_context = testing::ContextSignal(kUpn, kUrn, absl::CivilDay(2025, 9, 1), v1::SEN_PROVISION_NONE,
-                                                  "GRUMPY", v1::SOCIAL_CARE_STATUS_NONE);
-  v1::Signal long_suspension = testing::SuspensionSignal(kUpn, kUrn, absl::CivilDay(2025, 10, 1), 91);
+  v1::Signal bad_context =
+      testing::ContextSignal(kUpn, kUrn, absl::CivilDay(2025, 9, 1), v1::SEN_PROVISION_NONE,
+                             "GRUMPY", v1::SOCIAL_CARE_STATUS_NONE);
+  v1::Signal long_suspension =
+      testing::SuspensionSignal(kUpn, kUrn, absl::CivilDay(2025, 10, 1), 91);
   const std::vector<Case> cases = {
       {no_id, absl::StatusCode::kInvalidArgument, "signals[0].signal_id"},
       {testing::Mark("Z801200001001", kUrn, absl::CivilDay(2025, 11, 19), v1::SESSION_AM, "/"),
@@ -359,8 +369,8 @@ TEST_F(SignalIntakeTest, BadSignalsAreRejectedNamingTheField) {
 
 TEST(CohortTest, EverySignalOfAGeneratedCouncilPassesIntake) {
   const cohort::Cohort council({.la_code = "801", .schools = 6, .pupils = 300, .seed = 7});
-  const Principal loader{"loader", {common::v1::ROLE_SERVICE},
-                         common::v1::ORGANISATION_TYPE_COUNCIL, "801", "801"};
+  const Principal loader{
+      "loader", {common::v1::ROLE_SERVICE}, common::v1::ORGANISATION_TYPE_COUNCIL, "801", "801"};
   const PupilRefHasher hasher = *PupilRefHasher::Create(std::string(40, 'p'));
   std::map<std::string, int> kinds;
   int64_t checked = 0;
@@ -368,8 +378,8 @@ TEST(CohortTest, EverySignalOfAGeneratedCouncilPassesIntake) {
     absl::StatusOr<PseudonymisedSignal> prepared =
         PrepareSignal(signal, "signal", loader, "801", hasher, absl::CivilDay(2026, 8, 31));
     EXPECT_TRUE(prepared.ok()) << prepared.status() << signal.DebugString();
-    ++kinds[std::string(signal.GetDescriptor()->FindFieldByNumber(
-                            int(signal.kind_case()))->name())];
+    ++kinds[std::string(
+        signal.GetDescriptor()->FindFieldByNumber(int(signal.kind_case()))->name())];
     return ++checked < 60'000 && prepared.ok();
   });
   EXPECT_EQ(kinds["context"], 300);

@@ -53,9 +53,9 @@ inline v1::Signal SuspensionSignal(const std::string& upn, const std::string& ur
   return signal;
 }
 
-inline v1::Signal ContextSignal(const std::string& upn, const std::string& urn, absl::CivilDay as_of,
-                                v1::SenProvision sen, const std::string& primary_need,
-                                v1::SocialCareStatus social_care) {
+inline v1::Signal ContextSignal(const std::string& upn, const std::string& urn,
+                                absl::CivilDay as_of, v1::SenProvision sen,
+                                const std::string& primary_need, v1::SocialCareStatus social_care) {
   v1::Signal signal;
   signal.set_signal_id(absl::StrCat("c-", urn, "-", absl::FormatCivilTime(as_of)));
   v1::PupilContext* context = signal.mutable_context();

@@ -146,8 +146,8 @@ int main(int argc, char** argv) {
   const std::string secret(40, 'b');
 
   // The signals first, so generating them is not timed.
-  rooted::cohort::Cohort council({.la_code = "801", .schools = std::max(1, pupils / 500),
-                                  .pupils = pupils, .seed = 11});
+  rooted::cohort::Cohort council(
+      {.la_code = "801", .schools = std::max(1, pupils / 500), .pupils = pupils, .seed = 11});
   const absl::CivilDay last_day = council.SchoolDays()[size_t(days - 1)];
   std::vector<v1::StreamSignalsRequest> batches(1);
   int64_t signal_count = 0, mark_count = 0;
@@ -181,8 +181,11 @@ int main(int argc, char** argv) {
 
   auto signer = *rooted::JwtSigner::Create(rooted::JwtAlgorithm::kHs256, secret);
   rooted::TokenRequest token;
-  token.principal = {"bench", {rooted::common::v1::ROLE_SERVICE},
-                     rooted::common::v1::ORGANISATION_TYPE_COUNCIL, "801", "801"};
+  token.principal = {"bench",
+                     {rooted::common::v1::ROLE_SERVICE},
+                     rooted::common::v1::ORGANISATION_TYPE_COUNCIL,
+                     "801",
+                     "801"};
   token.issuer = "rooted-local";
   token.audience = "rooted";
   token.issued_at = absl::Now();

@@ -34,9 +34,8 @@ int main(int argc, char** argv) {
   // is dropped (24 x 5 MB: about 1.4 million signals in flight).
   absl::StatusOr<int64_t> signal_partitions = config->Int("signal-partitions", 24, 1, 256);
   const std::string bootstrap_file = config->String("bootstrap-file", "");
-  for (const absl::Status& s :
-       {brokers.status(), partitions.status(), signal_partitions.status(),
-        config->CheckAllFlagsUsed()}) {
+  for (const absl::Status& s : {brokers.status(), partitions.status(), signal_partitions.status(),
+                                config->CheckAllFlagsUsed()}) {
     if (!s.ok()) {
       std::cerr << "rooted-broker: " << s.message() << "\n";
       return 2;

@@ -45,8 +45,8 @@ bool InHoliday(absl::CivilDay day, int year) {
 }  // namespace
 
 std::string MakeUpn(const std::string& la_code, int establishment, int year, int serial) {
-  const std::string body = absl::StrFormat("%s%04d%02d%03d", la_code, establishment % 10000,
-                                           year % 100, serial % 1000);
+  const std::string body =
+      absl::StrFormat("%s%04d%02d%03d", la_code, establishment % 10000, year % 100, serial % 1000);
   int sum = 0;
   for (size_t i = 0; i < body.size(); ++i) sum += (body[i] - '0') * int(i + 2);
   return std::string(1, kCheckLetters[sum % 23]) + body;

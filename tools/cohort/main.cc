@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
 
   const rooted::cohort::Cohort cohort(options);
   const std::vector<absl::CivilDay> days = cohort.SchoolDays();
-  const absl::CivilDay last_day = days[size_t(std::min<int64_t>(max_days, int64_t(days.size())) - 1)];
+  const absl::CivilDay last_day =
+      days[size_t(std::min<int64_t>(max_days, int64_t(days.size())) - 1)];
   std::map<std::string, int64_t> counts;
   auto in_range = [&](const v1::Signal& s) {
     const rooted::common::v1::Date* date = nullptr;
@@ -58,8 +59,7 @@ int main(int argc, char** argv) {
     if (s.has_suspension()) date = &s.suspension().start_date();
     if (s.has_exclusion()) date = &s.exclusion().date();
     if (s.has_move()) date = &s.move().date();
-    return date == nullptr ||
-           absl::CivilDay(date->year(), date->month(), date->day()) <= last_day;
+    return date == nullptr || absl::CivilDay(date->year(), date->month(), date->day()) <= last_day;
   };
   auto count = [&](const v1::Signal& s) {
     ++counts[s.has_attendance()   ? "attendance marks"
