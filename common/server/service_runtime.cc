@@ -4,6 +4,8 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 
 namespace rooted {
@@ -24,6 +26,18 @@ std::string WaitForShutdownSignal() {
   int signal_number = 0;
   sigwait(&set, &signal_number);
   return signal_number == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+int ServiceMain(int argc, char** argv, absl::string_view service,
+                const std::function<absl::Status(const Config&)>& run) {
+  BlockShutdownSignals();
+  absl::StatusOr<Config> config = Config::Parse(argc, argv);
+  const absl::Status status = config.ok() ? run(*config) : config.status();
+  if (!status.ok()) {
+    std::cerr << service << ": " << status.message() << "\n";
+    return 2;
+  }
+  return 0;
 }
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/base/config.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 
@@ -22,6 +23,12 @@ namespace rooted {
 void BlockShutdownSignals();
 // Waits for SIGTERM or SIGINT; returns the signal's name.
 std::string WaitForShutdownSignal();
+
+// The main() every service shares: blocks the shutdown signals (before any
+// thread starts), parses flags and environment, runs `run`, and turns a
+// failure into exit code 2 with the message on stderr.
+int ServiceMain(int argc, char** argv, absl::string_view service,
+                const std::function<absl::Status(const Config&)>& run);
 
 struct GrpcServerOptions {
   std::string listen_address;  // host:port; port 0 picks a free one

@@ -69,13 +69,4 @@ absl::Status Run(const rooted::Config& config) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  rooted::BlockShutdownSignals();
-  absl::StatusOr<rooted::Config> config = rooted::Config::Parse(argc, argv);
-  absl::Status status = config.ok() ? Run(*config) : config.status();
-  if (!status.ok()) {
-    std::cerr << kServiceName << ": " << status.message() << "\n";
-    return 2;
-  }
-  return 0;
-}
+int main(int argc, char** argv) { return rooted::ServiceMain(argc, argv, kServiceName, Run); }
