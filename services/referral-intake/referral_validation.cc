@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/auth/principal.h"
 #include "common/base/ids.h"
+#include "common/base/proto_date.h"
 #include "common/base/status_macros.h"
 #include "common/identity/needs_taxonomy.h"
 #include "common/identity/upn.h"
@@ -41,9 +42,7 @@ absl::Status ValidateList(absl::string_view path,
 }
 
 bool IsValidDate(const rooted::common::v1::Date& d) {
-  absl::CivilDay day(d.year(), d.month(), d.day());
-  return d.year() >= 1900 && d.year() <= 2200 && day.year() == d.year() &&
-         day.month() == d.month() && day.day() == d.day();
+  return FromProtoDate(d).ok() && d.year() <= 2200;
 }
 
 absl::Status ValidateEmail(absl::string_view path, absl::string_view email) {

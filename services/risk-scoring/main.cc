@@ -68,7 +68,7 @@ absl::Status Run(const rooted::Config& config) {
                                                                 metrics, logger));
   // Interventions from the other domains, for the outcome report: low volume,
   // one event at a time, in a consumer group of their own.
-  rooted::risk::InterventionRecorder interventions(redis, key_prefix);
+  rooted::risk::InterventionRecorder interventions(redis, store, key_prefix);
   rooted::EventConsumerOptions intervention_options = consumer_options;
   intervention_options.group_id = group + "-outcomes";
   intervention_options.topics = {

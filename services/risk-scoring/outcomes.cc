@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/identity/pupil_ref.h"
 #include "common/redis/atomic_write.h"
-#include "pupil_state.pb.h"
 
 namespace rooted::risk {
 namespace {
@@ -82,8 +81,8 @@ v1::GetOutcomeReportResponse BuildOutcomeReport(const std::vector<PupilIntervent
   return report;
 }
 
-InterventionRecorder::InterventionRecorder(RedisClient& redis, std::string prefix)
-    : redis_(redis), prefix_(std::move(prefix)) {}
+InterventionRecorder::InterventionRecorder(RedisClient& redis, RiskStore& store, std::string prefix)
+    : redis_(redis), store_(store), prefix_(std::move(prefix)) {}
 
 absl::StatusOr<ApplyResult> InterventionRecorder::Apply(const ConsumedEvent& event) {
   internal::EnvelopeHead head;
@@ -119,23 +118,23 @@ absl::StatusOr<std::vector<PupilInterventions>> InterventionRecorder::LoadPage(s
     return absl::InternalError("SSCAN: unexpected reply");
   }
   cursor = scan->elements[0].str;
+  std::vector<std::string> refs;
   std::vector<std::vector<std::string>> commands;
   for (const RedisReply& ref : scan->elements[1].elements) {
-    commands.push_back({"GET", absl::StrCat(prefix_, ":pupil:", ref.str)});
+    refs.push_back(ref.str);
     commands.push_back({"SMEMBERS", absl::StrCat(prefix_, ":interventions:", ref.str)});
   }
   std::vector<PupilInterventions> page;
-  if (commands.empty()) return page;
-  absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
-  if (!replies.ok()) return replies.status();
-  for (size_t i = 0; i + 1 < replies->size(); i += 2) {
-    const RedisReply& state = (*replies)[i];
-    if (state.is_nil() || state.is_error()) continue;  // no register for this pupil yet
+  if (refs.empty()) return page;
+  absl::StatusOr<std::vector<RedisReply>> members = redis_.Pipeline(commands);
+  if (!members.ok()) return members.status();
+  absl::StatusOr<std::vector<std::optional<PupilState>>> states = store_.LoadPupils(refs);
+  if (!states.ok()) return states.status();
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (!(*states)[i]) continue;  // no register for this pupil yet
     PupilInterventions& pupil = page.emplace_back();
-    if (!pupil.state.ParseFromString(state.str)) {
-      return absl::DataLossError("stored pupil state is unreadable");
-    }
-    for (const RedisReply& member : (*replies)[i + 1].elements) {
+    pupil.state = *std::move((*states)[i]);
+    for (const RedisReply& member : (*members)[i].elements) {
       const absl::string_view text = member.str;
       const size_t colon = text.find(':');
       int32_t epoch_day = 0;

@@ -10,6 +10,7 @@
 #include "common/redis/redis_client.h"
 #include "rooted/risk/v1/risk.pb.h"
 #include "services/risk-scoring/pupil_state.h"
+#include "services/risk-scoring/risk_store.h"
 
 namespace rooted::risk {
 
@@ -39,7 +40,9 @@ v1::GetOutcomeReportResponse BuildOutcomeReport(const std::vector<PupilIntervent
 //   <p>:intervention_pupils   set of pupil refs
 class InterventionRecorder final : public EventHandler {
  public:
-  InterventionRecorder(RedisClient& redis, std::string prefix);
+  // Pupil states are read through `store`; interventions live beside them
+  // under the same prefix.
+  InterventionRecorder(RedisClient& redis, RiskStore& store, std::string prefix);
   absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) override;
 
   // Pages through the pupils with interventions ("0" starts and ends).
@@ -47,6 +50,7 @@ class InterventionRecorder final : public EventHandler {
 
  private:
   RedisClient& redis_;
+  RiskStore& store_;
   const std::string prefix_;
 };
 

@@ -76,7 +76,7 @@ bool AdvanceTo(PupilState& state, absl::CivilDay day, bool& changed) {
 }
 
 absl::StatusOr<absl::CivilDay> DayOf(const common::v1::Date& date, absl::string_view field) {
-  absl::StatusOr<absl::CivilDay> day = ToCivilDay(date);
+  absl::StatusOr<absl::CivilDay> day = FromProtoDate(date);
   if (!day.ok())
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", day.status().message()));
   return day;
@@ -93,15 +93,6 @@ int AcademicYearOf(absl::CivilDay day) {
 }
 
 absl::CivilDay AcademicYearStart(int academic_year) { return absl::CivilDay(academic_year, 9, 1); }
-
-absl::StatusOr<absl::CivilDay> ToCivilDay(const common::v1::Date& date) {
-  const absl::CivilDay day(date.year(), date.month(), date.day());
-  if (date.year() < 1900 || date.year() > 9999 || day.year() != date.year() ||
-      day.month() != date.month() || day.day() != date.day()) {
-    return absl::InvalidArgumentError("not a calendar date");
-  }
-  return day;
-}
 
 int32_t EpochDay(absl::CivilDay day) { return int32_t(day - kEpoch); }
 absl::CivilDay FromEpochDay(int32_t epoch_day) { return kEpoch + epoch_day; }
@@ -148,6 +139,14 @@ SessionCounts CountSessions(const PupilState& state, absl::CivilDay from, absl::
 int SuspensionsThisYear(const PupilState& state) {
   return int(std::count_if(state.suspensions().begin(), state.suspensions().end(),
                            [&](const auto& s) { return InYear(state, s.start_day()); }));
+}
+
+int SuspensionSessionsThisYear(const PupilState& state) {
+  int sessions = 0;
+  for (const auto& s : state.suspensions()) {
+    if (InYear(state, s.start_day())) sessions += s.sessions();
+  }
+  return sessions;
 }
 
 int ExclusionsThisYear(const PupilState& state) {
@@ -244,7 +243,7 @@ absl::StatusOr<bool> ApplySignal(PupilState& state, const v1::Signal& signal) {
       // The newest statement of a pupil's context wins; an older one arriving
       // late does not overwrite it.
       if (state.has_context()) {
-        absl::StatusOr<absl::CivilDay> held = ToCivilDay(state.context().as_of());
+        absl::StatusOr<absl::CivilDay> held = FromProtoDate(state.context().as_of());
         if (held.ok() && *held > *day) return false;
         if (SameContext(state.context(), context)) return false;
       }

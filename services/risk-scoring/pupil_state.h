@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "common/base/proto_date.h"
 #include "pupil_state.pb.h"
 #include "rooted/risk/v1/risk.pb.h"
 #include "services/risk-scoring/register_codes.h"
@@ -18,7 +19,6 @@ using internal::PupilState;
 int AcademicYearOf(absl::CivilDay day);
 absl::CivilDay AcademicYearStart(int academic_year);
 
-absl::StatusOr<absl::CivilDay> ToCivilDay(const common::v1::Date& date);
 int32_t EpochDay(absl::CivilDay day);
 absl::CivilDay FromEpochDay(int32_t epoch_day);
 
@@ -56,6 +56,7 @@ absl::StatusOr<bool> ApplySignal(PupilState& state, const v1::Signal& signal);
 
 // Suspension sessions and counts within the state's academic year.
 int SuspensionsThisYear(const PupilState& state);
+int SuspensionSessionsThisYear(const PupilState& state);
 int ExclusionsThisYear(const PupilState& state);
 int MovesThisYear(const PupilState& state, v1::MoveType type);
 

@@ -210,11 +210,9 @@ Assessment RiskModel::Assess(const PupilState& state) const {
 
   const int suspensions = SuspensionsThisYear(state);
   if (suspensions > 0) {
-    int sessions = 0;
-    for (const auto& s : state.suspensions()) sessions += s.sessions();
     measure_rising(indicator::kSuspensions, suspensions,
                    absl::StrCat(Plural(suspensions, "suspension", "suspensions"), " this year (",
-                                Points(sessions * 50), " days)"));
+                                Points(SuspensionSessionsThisYear(state) * 50), " days)"));
   }
   const int exclusions = ExclusionsThisYear(state);
   if (exclusions > 0) {
@@ -297,20 +295,14 @@ v1::RiskProfile ToProfile(const std::string& pupil_ref, const PupilState& state,
     profile.set_attendance_change_bp(*attendance.recent.AttendanceBp() -
                                      *attendance.before_recent.AttendanceBp());
   }
-  if (attendance.as_of) {
-    profile.mutable_as_of()->set_year(int32_t(attendance.as_of->year()));
-    profile.mutable_as_of()->set_month(attendance.as_of->month());
-    profile.mutable_as_of()->set_day(attendance.as_of->day());
-  }
+  if (attendance.as_of) *profile.mutable_as_of() = ToProtoDate(*attendance.as_of);
   profile.set_model_version(model_version);
   v1::SignalSummary* summary = profile.mutable_signals();
   summary->set_possible_sessions(attendance.year.possible);
   summary->set_attended_sessions(attendance.year.attended);
   summary->set_unauthorised_sessions(attendance.year.unauthorised);
   summary->set_suspensions(SuspensionsThisYear(state));
-  int suspension_sessions = 0;
-  for (const auto& s : state.suspensions()) suspension_sessions += s.sessions();
-  summary->set_suspension_sessions(suspension_sessions);
+  summary->set_suspension_sessions(SuspensionSessionsThisYear(state));
   summary->set_permanent_exclusions(ExclusionsThisYear(state));
   summary->set_managed_moves(MovesThisYear(state, v1::MOVE_TYPE_MANAGED_MOVE));
   summary->set_school_moves(MovesThisYear(state, v1::MOVE_TYPE_SCHOOL_MOVE));

@@ -59,6 +59,7 @@ RiskServiceImpl::RiskServiceImpl(RiskStore& store, ModelHolder& models,
                    .Help("Signals received by StreamSignals, by outcome (accepted, rejected)")
                    .Register(*metrics.registry())),
       signals_accepted_(signals_.Add({{"outcome", "accepted"}})),
+      signals_rejected_(signals_.Add({{"outcome", "rejected"}})),
       options_(std::move(options)) {}
 
 bool RiskServiceImpl::IsOwnCouncil(const Principal& who) const {
@@ -84,7 +85,7 @@ absl::Status RiskServiceImpl::TakeSignals(const Principal& who,
                       hasher_, today);
     if (!prepared.ok()) {
       response.set_rejected(response.rejected() + 1);
-      signals_.Add({{"outcome", "rejected"}}).Increment();
+      signals_rejected_.Increment();
       if (response.rejections_size() < options_.max_listed_rejections) {
         v1::SignalRejection* rejection = response.add_rejections();
         rejection->set_signal_id(signal.signal_id().substr(0, 128));

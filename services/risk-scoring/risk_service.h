@@ -68,6 +68,7 @@ class RiskServiceImpl final : public v1::RiskScoringService::Service {
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>& signals_;
   prometheus::Counter& signals_accepted_;
+  prometheus::Counter& signals_rejected_;
   const RiskServiceOptions options_;
 };
 

@@ -132,20 +132,6 @@ absl::StatusOr<RankingPage> RiskStore::ListRanking(const RankingQuery& query) {
   return page;
 }
 
-absl::StatusOr<std::vector<std::string>> RiskStore::ScanPupils(std::string& cursor, int count) {
-  const std::string pattern = absl::StrCat(prefix_, ":pupil:*");
-  absl::StatusOr<RedisReply> reply =
-      redis_.Command({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(count)});
-  if (!reply.ok()) return reply.status();
-  if (absl::Status s = CheckReply(*reply, "SCAN"); !s.ok()) return s;
-  if (reply->elements.size() != 2) return absl::InternalError("SCAN: unexpected reply");
-  cursor = reply->elements[0].str;
-  std::vector<std::string> refs;
-  const size_t skip = pattern.size() - 1;
-  for (const RedisReply& key : reply->elements[1].elements) refs.push_back(key.str.substr(skip));
-  return refs;
-}
-
 absl::StatusOr<std::optional<v1::ModelConfig>> RiskStore::LoadModel() {
   absl::StatusOr<RedisReply> reply = redis_.Command({"GET", prefix_ + ":model"});
   if (!reply.ok()) return reply.status();

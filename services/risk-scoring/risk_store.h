@@ -54,8 +54,6 @@ class RiskStore {
   absl::Status SavePupils(const std::vector<PupilWrite>& writes,
                           const std::vector<OutboxEvent>& events);
   absl::StatusOr<RankingPage> ListRanking(const RankingQuery& query);
-  // Up to `count` pupil refs from a SCAN cursor ("0" starts and ends a scan).
-  absl::StatusOr<std::vector<std::string>> ScanPupils(std::string& cursor, int count);
 
   absl::StatusOr<std::optional<v1::ModelConfig>> LoadModel();
   absl::Status SaveModel(const v1::ModelConfig& config);

@@ -42,7 +42,7 @@ absl::StatusOr<std::string> RefOf(const std::string& upn, const std::string& fie
 
 absl::Status CheckDate(const common::v1::Date& date, const std::string& field,
                        absl::CivilDay today) {
-  absl::StatusOr<absl::CivilDay> day = ToCivilDay(date);
+  absl::StatusOr<absl::CivilDay> day = FromProtoDate(date);
   if (!day.ok()) return Bad(field, day.status().message());
   if (*day > today) return Bad(field, "is in the future");
   if (*day < kEarliestDate) return Bad(field, "is before 2000");
@@ -112,7 +112,7 @@ absl::StatusOr<PseudonymisedSignal> PrepareSignal(
       }
       if (mark.code().size() > 2) return Bad(field + ".code", "a DfE register code");
       absl::StatusOr<MarkCategory> category =
-          ClassifyRegisterCode(mark.code(), *ToCivilDay(mark.date()));
+          ClassifyRegisterCode(mark.code(), *FromProtoDate(mark.date()));
       if (!category.ok()) return Bad(field + ".code", category.status().message());
       out.signal.mutable_attendance()->clear_upn();
       return out;

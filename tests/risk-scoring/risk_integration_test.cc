@@ -63,7 +63,7 @@ class RiskScoringTest : public ::testing::Test {
       options.max_batch = 500;
       options.overrides = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
       consumer = *EventConsumer::Create(options, *scorer, *producer, *metrics, *logger);
-      interventions = std::make_unique<InterventionRecorder>(*redis, "rs");
+      interventions = std::make_unique<InterventionRecorder>(*redis, *store, "rs");
       EventConsumerOptions intervention_options = options;
       intervention_options.group_id = "risk-scoring-test-outcomes";
       intervention_options.topics = {std::string(topics::kReferralEvents)};

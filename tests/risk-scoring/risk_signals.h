@@ -7,17 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
+#include "common/base/proto_date.h"
 #include "rooted/risk/v1/risk.pb.h"
 
 namespace rooted::risk::testing {
-
-inline common::v1::Date ToDate(absl::CivilDay day) {
-  common::v1::Date date;
-  date.set_year(int32_t(day.year()));
-  date.set_month(day.month());
-  date.set_day(day.day());
-  return date;
-}
 
 inline v1::Signal Mark(const std::string& upn, const std::string& urn, absl::CivilDay day,
                        v1::Session session, const std::string& code) {
@@ -27,7 +20,7 @@ inline v1::Signal Mark(const std::string& upn, const std::string& urn, absl::Civ
   v1::AttendanceMark* mark = signal.mutable_attendance();
   mark->set_upn(upn);
   mark->set_school_urn(urn);
-  *mark->mutable_date() = ToDate(day);
+  *mark->mutable_date() = ToProtoDate(day);
   mark->set_session(session);
   mark->set_code(code);
   return signal;
@@ -47,7 +40,7 @@ inline v1::Signal SuspensionSignal(const std::string& upn, const std::string& ur
   v1::Suspension* suspension = signal.mutable_suspension();
   suspension->set_upn(upn);
   suspension->set_school_urn(urn);
-  *suspension->mutable_start_date() = ToDate(start);
+  *suspension->mutable_start_date() = ToProtoDate(start);
   suspension->set_sessions(sessions);
   suspension->add_reason_codes("PP");
   return signal;
@@ -65,7 +58,7 @@ inline v1::Signal ContextSignal(const std::string& upn, const std::string& urn,
   context->set_primary_need(primary_need);
   context->set_social_care(social_care);
   context->set_year_group(9);
-  *context->mutable_as_of() = ToDate(as_of);
+  *context->mutable_as_of() = ToProtoDate(as_of);
   return signal;
 }
 

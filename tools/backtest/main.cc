@@ -37,24 +37,6 @@ int Fail(absl::string_view message) {
   return 2;
 }
 
-const std::string& UpnOf(const v1::Signal& s) {
-  if (s.has_attendance()) return s.attendance().upn();
-  if (s.has_suspension()) return s.suspension().upn();
-  if (s.has_exclusion()) return s.exclusion().upn();
-  if (s.has_move()) return s.move().upn();
-  return s.context().upn();
-}
-
-std::optional<absl::CivilDay> DayOf(const v1::Signal& s) {
-  const rooted::common::v1::Date* date = s.has_attendance()   ? &s.attendance().date()
-                                         : s.has_suspension() ? &s.suspension().start_date()
-                                         : s.has_exclusion()  ? &s.exclusion().date()
-                                         : s.has_move()       ? &s.move().date()
-                                                              : nullptr;
-  if (date == nullptr) return std::nullopt;
-  return absl::CivilDay(date->year(), date->month(), date->day());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,8 +76,8 @@ int main(int argc, char** argv) {
   const absl::CivilDay window_end = cut + weeks * 7;
   int64_t folded = 0, rejected = 0;
   auto take = [&](const v1::Signal& signal) {
-    const std::optional<absl::CivilDay> day = DayOf(signal);
-    Pupil& pupil = pupils[UpnOf(signal)];
+    const std::optional<absl::CivilDay> day = rooted::cohort::SignalDay(signal);
+    Pupil& pupil = pupils[rooted::cohort::SignalUpn(signal)];
     if (!day || *day < cut) {
       if (rooted::risk::ApplySignal(pupil.state, signal).ok()) {
         ++folded;

@@ -64,6 +64,15 @@ double Scrape(int port, absl::string_view name, absl::string_view filter) {
   return sum;
 }
 
+// Redis's total.allocated (MEMORY STATS), in bytes.
+int64_t AllocatedBytes(rooted::RedisClient& redis) {
+  absl::StatusOr<rooted::RedisReply> stats = redis.Command({"MEMORY", "STATS"});
+  for (size_t i = 0; stats.ok() && i + 1 < stats->elements.size(); i += 2) {
+    if (stats->elements[i].str == "total.allocated") return stats->elements[i + 1].integer;
+  }
+  return 0;
+}
+
 // Raw librdkafka: produce `payloads` to a fresh topic while a consumer reads
 // them back, concurrently and at most 60,000 ahead (the mock broker keeps only
 // ~5 MB a partition and drops older messages).
@@ -152,11 +161,9 @@ int main(int argc, char** argv) {
   std::vector<v1::StreamSignalsRequest> batches(1);
   int64_t signal_count = 0, mark_count = 0;
   council.Generate([&](v1::Signal&& s) {
-    if (s.has_attendance()) {
-      const auto& d = s.attendance().date();
-      if (absl::CivilDay(d.year(), d.month(), d.day()) > last_day) return false;
-      ++mark_count;
-    }
+    const std::optional<absl::CivilDay> day = rooted::cohort::SignalDay(s);
+    if (day && *day > last_day) return false;
+    if (s.has_attendance()) ++mark_count;
     if (batches.back().signals_size() == 2000) batches.emplace_back();
     *batches.back().add_signals() = std::move(s);
     ++signal_count;
@@ -201,13 +208,7 @@ int main(int argc, char** argv) {
     if (stub->GetModelConfig(&context, {}, &r).error_code() != grpc::UNAVAILABLE) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  const int64_t memory_before = [&] {
-    auto info = redis.Command({"MEMORY", "STATS"});
-    for (size_t i = 0; info.ok() && i + 1 < info->elements.size(); i += 2) {
-      if (info->elements[i].str == "total.allocated") return info->elements[i + 1].integer;
-    }
-    return int64_t(0);
-  }();
+  const int64_t memory_before = AllocatedBytes(redis);
 
   // Raw ceiling: the same number of SignalEvent-sized payloads.
   std::vector<std::string> raw_payloads;
@@ -288,13 +289,7 @@ int main(int argc, char** argv) {
             << accepted.load() << " accepted, RPCs done in " << sent_at << " s, all applied in "
             << elapsed << " s)   " << int(100 * rate / raw_rate) << "% of raw\n";
 
-  const int64_t memory_after = [&] {
-    auto info = redis.Command({"MEMORY", "STATS"});
-    for (size_t i = 0; info.ok() && i + 1 < info->elements.size(); i += 2) {
-      if (info->elements[i].str == "total.allocated") return info->elements[i + 1].integer;
-    }
-    return int64_t(0);
-  }();
+  const int64_t memory_after = AllocatedBytes(redis);
   const int64_t stored = redis.Command({"DBSIZE"})->integer;
   std::cout << "Redis memory                      " << (memory_after - memory_before) / pupils
             << " bytes per pupil (" << stored << " keys, " << days << " days of marks)\n";

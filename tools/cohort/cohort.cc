@@ -6,19 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/base/proto_date.h"
 
 namespace rooted::cohort {
 namespace {
 
 constexpr char kCheckLetters[] = "ABCDEFGHJKLMNPQRTUVWXYZ";
-
-common::v1::Date ToDate(absl::CivilDay day) {
-  common::v1::Date date;
-  date.set_year(int32_t(day.year()));
-  date.set_month(day.month());
-  date.set_day(day.day());
-  return date;
-}
 
 bool Chance(std::mt19937_64& rng, double p) {
   return std::uniform_real_distribution<double>(0, 1)(rng) < p;
@@ -43,6 +36,26 @@ bool InHoliday(absl::CivilDay day, int year) {
 }
 
 }  // namespace
+
+std::optional<absl::CivilDay> SignalDay(const v1::Signal& s) {
+  const common::v1::Date* date = s.has_attendance()   ? &s.attendance().date()
+                                 : s.has_suspension() ? &s.suspension().start_date()
+                                 : s.has_exclusion()  ? &s.exclusion().date()
+                                 : s.has_move()       ? &s.move().date()
+                                                      : nullptr;
+  if (date == nullptr) return std::nullopt;
+  absl::StatusOr<absl::CivilDay> day = FromProtoDate(*date);
+  if (!day.ok()) return std::nullopt;
+  return *day;
+}
+
+const std::string& SignalUpn(const v1::Signal& s) {
+  if (s.has_attendance()) return s.attendance().upn();
+  if (s.has_suspension()) return s.suspension().upn();
+  if (s.has_exclusion()) return s.exclusion().upn();
+  if (s.has_move()) return s.move().upn();
+  return s.context().upn();
+}
 
 std::string MakeUpn(const std::string& la_code, int establishment, int year, int serial) {
   const std::string body =
@@ -97,7 +110,7 @@ Cohort::Cohort(CohortOptions options) : options_(std::move(options)) {
                             : care < 0.040 ? v1::SOCIAL_CARE_STATUS_PREVIOUSLY_LOOKED_AFTER
                                            : v1::SOCIAL_CARE_STATUS_NONE);
     context.set_young_carer(Chance(rng, 0.01 * (0.5 + 3 * r)));
-    *context.mutable_as_of() = ToDate(absl::CivilDay(options_.academic_year, 9, 1));
+    *context.mutable_as_of() = ToProtoDate(absl::CivilDay(options_.academic_year, 9, 1));
     pupils_.push_back(std::move(pupil));
   }
 }
@@ -153,7 +166,7 @@ void Cohort::Generate(const std::function<bool(v1::Signal&&)>& emit) const {
         v1::AttendanceMark* mark = signal.mutable_attendance();
         mark->set_upn(pupil.upn);
         mark->set_school_urn(urn);
-        *mark->mutable_date() = ToDate(day);
+        *mark->mutable_date() = ToProtoDate(day);
         mark->set_session(session);
         std::string code = session == v1::SESSION_AM ? "/" : "\\";
         if (suspended) {
@@ -176,7 +189,7 @@ void Cohort::Generate(const std::function<bool(v1::Signal&&)>& emit) const {
         v1::Suspension* suspension = signal.mutable_suspension();
         suspension->set_upn(pupil.upn);
         suspension->set_school_urn(urn);
-        *suspension->mutable_start_date() = ToDate(day);
+        *suspension->mutable_start_date() = ToProtoDate(day);
         suspension->set_sessions(sessions);
         suspension->add_reason_codes(Chance(rng, 0.5) ? "PD" : "VP");
         if (!emit(std::move(signal))) return;
@@ -188,7 +201,7 @@ void Cohort::Generate(const std::function<bool(v1::Signal&&)>& emit) const {
         v1::PermanentExclusion* exclusion = signal.mutable_exclusion();
         exclusion->set_upn(pupil.upn);
         exclusion->set_school_urn(urn);
-        *exclusion->mutable_date() = ToDate(day);
+        *exclusion->mutable_date() = ToProtoDate(day);
         exclusion->add_reason_codes("PP");
         if (!emit(std::move(signal))) return;
         continue;
@@ -203,7 +216,7 @@ void Cohort::Generate(const std::function<bool(v1::Signal&&)>& emit) const {
         move->set_upn(pupil.upn);
         move->set_from_school_urn(urn);
         move->set_to_school_urn(schools_[size_t(to)].urn);
-        *move->mutable_date() = ToDate(day);
+        *move->mutable_date() = ToProtoDate(day);
         move->set_move_type(managed ? v1::MOVE_TYPE_MANAGED_MOVE : v1::MOVE_TYPE_SCHOOL_MOVE);
         school[p] = to;
         if (!emit(std::move(signal))) return;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,11 @@ class Cohort {
   std::vector<School> schools_;
   std::vector<Pupil> pupils_;
 };
+
+// The day a signal speaks for (nullopt for pupil context) and its pupil's UPN:
+// what the tools that read signal files sort and group by.
+std::optional<absl::CivilDay> SignalDay(const v1::Signal& signal);
+const std::string& SignalUpn(const v1::Signal& signal);
 
 // A valid UPN (check letter computed) for LA code, establishment, year and serial.
 std::string MakeUpn(const std::string& la_code, int establishment, int year, int serial);

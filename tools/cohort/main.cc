@@ -54,12 +54,8 @@ int main(int argc, char** argv) {
       days[size_t(std::min<int64_t>(max_days, int64_t(days.size())) - 1)];
   std::map<std::string, int64_t> counts;
   auto in_range = [&](const v1::Signal& s) {
-    const rooted::common::v1::Date* date = nullptr;
-    if (s.has_attendance()) date = &s.attendance().date();
-    if (s.has_suspension()) date = &s.suspension().start_date();
-    if (s.has_exclusion()) date = &s.exclusion().date();
-    if (s.has_move()) date = &s.move().date();
-    return date == nullptr || absl::CivilDay(date->year(), date->month(), date->day()) <= last_day;
+    const std::optional<absl::CivilDay> day = rooted::cohort::SignalDay(s);
+    return !day || *day <= last_day;
   };
   auto count = [&](const v1::Signal& s) {
     ++counts[s.has_attendance()   ? "attendance marks"
