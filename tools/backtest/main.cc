@@ -20,7 +20,6 @@
 #include <map>
 #include <sstream>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
 #include "common/base/config.h"
 #include "services/risk-scoring/backtest.h"
@@ -72,7 +71,8 @@ int main(int argc, char** argv) {
     PupilState state;
     bool outcome = false;
   };
-  absl::flat_hash_map<std::string, Pupil> pupils;
+  // Ordered by UPN, so ties at the list cut break the same way every run.
+  std::map<std::string, Pupil> pupils;
   const absl::CivilDay window_end = cut + weeks * 7;
   int64_t folded = 0, rejected = 0;
   auto take = [&](const v1::Signal& signal) {
