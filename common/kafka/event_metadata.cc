@@ -18,6 +18,15 @@ void FillEventMetadata(rooted::common::v1::EventMetadata* metadata, absl::string
   *metadata->mutable_actor() = actor.ToActor();
 }
 
+std::string PayloadTypeName(const google::protobuf::Message& envelope) {
+  const google::protobuf::OneofDescriptor* oneof =
+      envelope.GetDescriptor()->FindOneofByName("payload");
+  if (oneof == nullptr) return "";
+  const google::protobuf::FieldDescriptor* field =
+      envelope.GetReflection()->GetOneofFieldDescriptor(envelope, oneof);
+  return field == nullptr ? "" : field->message_type()->full_name();
+}
+
 OutboxEvent ToOutboxEvent(absl::string_view topic, absl::string_view key,
                           const rooted::common::v1::EventMetadata& metadata,
                           const google::protobuf::Message& envelope) {

@@ -19,6 +19,10 @@ void FillEventMetadata(rooted::common::v1::EventMetadata* metadata, absl::string
                        absl::string_view correlation_id, absl::string_view causation_id,
                        absl::string_view event_type, const Principal& actor, absl::Time now);
 
+// The fully qualified name of the message set in an envelope's "payload"
+// oneof (every domain's event envelope has one), for event metadata.
+std::string PayloadTypeName(const google::protobuf::Message& envelope);
+
 // The outbox entry for an envelope whose metadata is filled in, keyed by the
 // pupil reference so one child's events stay in order.
 OutboxEvent ToOutboxEvent(absl::string_view topic, absl::string_view key,

@@ -57,12 +57,4 @@ v1::ReferralEvent ConsentRecordedEvent(const v1::Referral& r) {
   return event;
 }
 
-std::string PayloadTypeName(const v1::ReferralEvent& event) {
-  const google::protobuf::OneofDescriptor* oneof =
-      v1::ReferralEvent::descriptor()->FindOneofByName("payload");
-  const google::protobuf::FieldDescriptor* field =
-      event.GetReflection()->GetOneofFieldDescriptor(event, oneof);
-  return field == nullptr ? "" : field->message_type()->full_name();
-}
-
 }  // namespace rooted::referral

@@ -17,8 +17,6 @@ v1::ReferralEvent ReferralUpdatedEvent(const v1::Referral& referral,
 v1::ReferralEvent ReferralWithdrawnEvent(const v1::Referral& referral);
 v1::ReferralEvent ConsentRecordedEvent(const v1::Referral& referral);
 
-// The fully qualified name of the envelope's payload, for event metadata.
-std::string PayloadTypeName(const v1::ReferralEvent& event);
 
 }  // namespace rooted::referral
 

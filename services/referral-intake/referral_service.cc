@@ -69,13 +69,9 @@ ReferralServiceImpl::ReferralServiceImpl(ReferralStore& store, const RpcGuard& g
 AuditEntry ReferralServiceImpl::Audit(const Principal& who, absl::string_view action,
                                       const std::string& referral_id, const std::string& purpose,
                                       const std::string& request_id) const {
-  AuditEntry entry;
-  entry.at = clock_.Now();
-  entry.actor_subject = who.subject;
-  entry.actor_role = who.roles.empty() ? "" : RoleName(who.roles.front());
-  entry.actor_organisation = OrganisationName(who.organisation_type, who.organisation_id);
-  entry.action = std::string(action);
-  entry.referral_id = referral_id;
+  AuditEntry entry = AuditOf(who, action, clock_.Now());
+  entry.record_kind = "referral";
+  entry.record_id = referral_id;
   entry.purpose = purpose;
   entry.agreement = options_.sharing_agreement;
   entry.request_id = request_id;

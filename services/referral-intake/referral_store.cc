@@ -51,30 +51,6 @@ std::string RedisReferralStore::IndexKey(ReferralIndex index, const std::string&
   return "";
 }
 
-std::vector<std::string> RedisReferralStore::AuditCommand(const AuditEntry& e) const {
-  return {"XADD",
-          AuditKey(),
-          "*",
-          "at",
-          absl::FormatTime(absl::RFC3339_full, e.at, absl::UTCTimeZone()),
-          "actor",
-          e.actor_subject,
-          "role",
-          e.actor_role,
-          "org",
-          e.actor_organisation,
-          "action",
-          e.action,
-          "referral_id",
-          e.referral_id,
-          "purpose",
-          e.purpose,
-          "agreement",
-          e.agreement,
-          "request_id",
-          e.request_id};
-}
-
 absl::StatusOr<std::optional<std::string>> RedisReferralStore::FirstAnswer(const std::string& key) {
   absl::StatusOr<RedisReply> reply = redis_.Command({"GET", key});
   if (!reply.ok()) return reply.status();
@@ -106,7 +82,7 @@ absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& ch
         {"ZADD", IndexKey(ReferralIndex::kPartner, partner), score, r.referral_id()});
   }
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
-  batch.commands.push_back(AuditCommand(change.audit));
+  batch.commands.push_back(AuditAppendCommand(AuditKey(), change.audit));
   absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, batch);
   if (!outcome.ok()) return outcome.status();
   CommitResult result;
@@ -201,7 +177,7 @@ absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query
 }
 
 absl::Status RedisReferralStore::RecordAudit(const AuditEntry& entry) {
-  absl::StatusOr<RedisReply> reply = redis_.Command(AuditCommand(entry));
+  absl::StatusOr<RedisReply> reply = redis_.Command(AuditAppendCommand(AuditKey(), entry));
   return reply.ok() ? absl::OkStatus() : reply.status();
 }
 

@@ -8,24 +8,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/outbox/outbox.h"
+#include "common/redis/audit_trail.h"
 #include "common/redis/redis_client.h"
 #include "rooted/referral/v1/referral.pb.h"
 
 namespace rooted::referral {
-
-// An audit-trail entry: who saw or changed which referral, why, under which
-// information-sharing agreement. Holds staff identities, never a child's.
-struct AuditEntry {
-  absl::Time at;
-  std::string actor_subject;
-  std::string actor_role;
-  std::string actor_organisation;
-  std::string action;  // the RPC, e.g. "GetReferral"
-  std::string referral_id;
-  std::string purpose;
-  std::string agreement;
-  std::string request_id;
-};
 
 // One command's whole effect, saved atomically or not at all.
 struct ReferralChange {
@@ -99,7 +86,6 @@ class RedisReferralStore final : public ReferralStore {
 
  private:
   std::string IndexKey(ReferralIndex index, const std::string& id) const;
-  std::vector<std::string> AuditCommand(const AuditEntry& entry) const;
 
   RedisClient& redis_;
   const std::string prefix_;

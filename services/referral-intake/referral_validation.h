@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/base/field_validation.h"
 #include "rooted/referral/v1/referral.pb.h"
 
 namespace rooted::referral {
@@ -14,7 +15,6 @@ namespace rooted::referral {
 // with the path of the field at fault ("details.child.upn: check letter does
 // not match"). Messages never repeat the value given: it may be personal data.
 
-absl::Status ValidateRequestId(absl::string_view request_id);
 absl::Status ValidateReferralId(absl::string_view field, absl::string_view referral_id);
 
 // `path` is where the details sit in the request, normally "details".
@@ -25,11 +25,6 @@ absl::Status ValidateConsent(const rooted::referral::v1::Consent& consent, absl:
 
 // The paths UpdateReferral accepts in update_mask.
 absl::Status ValidateUpdateMask(const google::protobuf::FieldMask& mask);
-
-// Text of 1..max_chars characters of valid UTF-8 without control characters
-// (newlines allowed when multiline). Empty is an error only when required.
-absl::Status ValidateText(absl::string_view path, absl::string_view text, size_t max_chars,
-                          bool required, bool multiline = false);
 
 // Initials for list screens ("A.B."), first letters of the given and family names.
 std::string Initials(absl::string_view given_name, absl::string_view family_name);

@@ -4,6 +4,7 @@
 //
 //   risk_bench [--pupils=20000] [--days=10] [--streams=2] [--list-calls=300]
 //              [--window=200000]   signals sent ahead of the scorer at most
+//              [--probes=100]      band changes timed under a tenth of the load
 //
 // Starts redis-server, rooted-broker and the risk-scoring binary on free ports.
 
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -25,6 +27,7 @@
 #include "absl/strings/str_split.h"
 #include "common/auth/jwt.h"
 #include "common/base/config.h"
+#include "common/base/proto_date.h"
 #include "common/redis/redis_client.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
@@ -160,10 +163,14 @@ int main(int argc, char** argv) {
   const absl::CivilDay last_day = council.SchoolDays()[size_t(days - 1)];
   std::vector<v1::StreamSignalsRequest> batches(1);
   int64_t signal_count = 0, mark_count = 0;
+  std::map<std::string, std::string> school_of;  // UPN -> URN, from the marks
   council.Generate([&](v1::Signal&& s) {
     const std::optional<absl::CivilDay> day = rooted::cohort::SignalDay(s);
     if (day && *day > last_day) return false;
-    if (s.has_attendance()) ++mark_count;
+    if (s.has_attendance()) {
+      ++mark_count;
+      school_of.emplace(s.attendance().upn(), s.attendance().school_urn());
+    }
     if (batches.back().signals_size() == 2000) batches.emplace_back();
     *batches.back().add_signals() = std::move(s);
     ++signal_count;
@@ -317,5 +324,79 @@ int main(int argc, char** argv) {
   std::cout << "ListAtRisk (council, 50 a page)   p50 " << latencies[latencies.size() / 2]
             << " ms   p99 " << latencies[latencies.size() * 99 / 100] << " ms   (" << ranked
             << " pupils ranked of " << pupils << ")\n";
+
+  // Band change latency: while the registers are replayed at a tenth of the
+  // end-to-end rate, low-band pupils are excluded one at a time (+40 points,
+  // so low -> high) and GetRiskProfile is polled from the moment the
+  // exclusion is sent until it shows the new band.
+  const int probes = int(*config->Int("probes", 100, 0, 10'000));
+  std::atomic<bool> loading{true};
+  std::thread background([&] {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", loader);
+    v1::StreamSignalsResponse response;
+    auto writer = stub->StreamSignals(&context, &response);
+    const double paced_rate = rate / 10;
+    const auto t0 = Clock::now();
+    int64_t written = 0;
+    for (size_t b = 0; loading.load(); b = (b + 1) % batches.size()) {
+      const double due = double(written) / paced_rate;
+      const double now = Seconds(Clock::now() - t0);
+      if (due > now) std::this_thread::sleep_for(std::chrono::duration<double>(due - now));
+      if (!writer->Write(batches[b])) break;
+      written += batches[b].signals_size();
+    }
+    writer->WritesDone();
+    (void)writer->Finish();
+  });
+  std::vector<double> band_latencies;
+  for (auto it = school_of.begin(); it != school_of.end() && int(band_latencies.size()) < probes;
+       ++it) {
+    auto band_of = [&]() -> std::optional<rooted::common::v1::RiskBand> {
+      grpc::ClientContext context;
+      context.AddMetadata("authorization", officer);
+      v1::GetRiskProfileRequest request;
+      request.set_upn(it->first);
+      v1::GetRiskProfileResponse response;
+      if (!stub->GetRiskProfile(&context, request, &response).ok()) return std::nullopt;
+      return response.profile().band();
+    };
+    if (band_of() != rooted::common::v1::RISK_BAND_LOW) continue;
+    v1::StreamSignalsRequest exclusion;
+    v1::Signal* signal = exclusion.add_signals();
+    signal->set_signal_id("bench-exclusion-" + it->first);
+    v1::PermanentExclusion* e = signal->mutable_exclusion();
+    e->set_upn(it->first);
+    e->set_school_urn(it->second);
+    *e->mutable_date() = rooted::ToProtoDate(last_day);
+    const auto t0 = Clock::now();
+    {
+      grpc::ClientContext context;
+      context.AddMetadata("authorization", loader);
+      v1::StreamSignalsResponse response;
+      auto writer = stub->StreamSignals(&context, &response);
+      writer->Write(exclusion);
+      writer->WritesDone();
+      grpc::Status status = writer->Finish();
+      if (!status.ok() || response.accepted() != 1) {
+        std::cerr << "exclusion not accepted: " << status.error_message() << " "
+                  << response.ShortDebugString() << "\n";
+        break;
+      }
+    }
+    while (band_of() == rooted::common::v1::RISK_BAND_LOW && Seconds(Clock::now() - t0) < 30) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    band_latencies.push_back(Seconds(Clock::now() - t0) * 1000);
+  }
+  loading = false;
+  background.join();
+  if (!band_latencies.empty()) {
+    std::sort(band_latencies.begin(), band_latencies.end());
+    std::cout << "band change seen (at " << int64_t(rate / 10) << " signals/s)  p50 "
+              << band_latencies[band_latencies.size() / 2] << " ms   p99 "
+              << band_latencies[band_latencies.size() * 99 / 100] << " ms   max "
+              << band_latencies.back() << " ms   (" << band_latencies.size() << " pupils)\n";
+  }
   return 0;
 }
