@@ -36,6 +36,8 @@ v1::ReferralEvent ReferralUpdatedEvent(const v1::Referral& r,
   e->set_risk_level(r.details().risk_assessment().level());
   e->set_refer_to_forum(r.details().refer_to_forum());
   e->set_year_group(r.details().child().year_group());
+  e->set_school_urn(r.details().child().school_urn());
+  e->set_la_code(r.la_code());
   return event;
 }
 

@@ -1,0 +1,73 @@
+#include "common/server/service_core.h"
+
+#include <prometheus/registry.h>
+
+#include <iostream>
+
+#include "common/base/status_macros.h"
+#include "common/server/service_runtime.h"
+
+namespace rooted {
+
+ServiceCore::ServiceCore(ServiceSettings settings, std::string name)
+    : settings_(std::move(settings)), name_(std::move(name)) {}
+
+ServiceCore::~ServiceCore() = default;
+
+absl::StatusOr<std::unique_ptr<ServiceCore>> ServiceCore::Start(ServiceSettings settings,
+                                                               std::string name,
+                                                               std::string key_prefix) {
+  std::unique_ptr<ServiceCore> core(new ServiceCore(std::move(settings), std::move(name)));
+  const ServiceSettings& s = core->settings_;
+  core->logger_ = std::make_unique<Logger>(core->name_, std::cerr, s.log_level, core->clock_);
+  core->metrics_ = std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), core->name_);
+  ASSIGN_OR_RETURN(core->exposer_, StartMetricsEndpoint(s.metrics_address, *core->metrics_));
+  ASSIGN_OR_RETURN(core->verifier_, JwtVerifier::Create(s.token, core->clock_));
+  core->redis_ = std::make_unique<RedisClient>(s.redis);
+  ASSIGN_OR_RETURN(core->producer_, KafkaProducer::Create({s.kafka_bootstrap, core->name_, {}}));
+  core->relay_ = std::make_unique<OutboxRelay>(*core->redis_, *core->producer_,
+                                               OutboxRelayOptions{
+                                                   .stream_key = key_prefix + ":outbox",
+                                                   .lease_key = key_prefix + ":outbox:lease",
+                                                   .producer_name = core->name_},
+                                               *core->metrics_, *core->logger_);
+  core->guard_ = std::make_unique<RpcGuard>(*core->verifier_, *core->metrics_, *core->logger_);
+  return core;
+}
+
+EventConsumerOptions ServiceCore::ConsumerOptions(std::string group,
+                                                  std::vector<std::string> topics) const {
+  EventConsumerOptions options;
+  options.bootstrap_servers = settings_.kafka_bootstrap;
+  options.group_id = std::move(group);
+  options.topics = std::move(topics);
+  options.client_id = name_;
+  return options;
+}
+
+absl::Status ServiceCore::Serve(const std::vector<grpc::Service*>& services,
+                                const std::vector<std::string>& service_names,
+                                const std::vector<EventConsumer*>& consumers) {
+  ASSIGN_OR_RETURN(auto server,
+                   GrpcServer::Start({.listen_address = settings_.grpc_address,
+                                      .service_names = service_names},
+                                     services,
+                                     {[this] { return redis_->Ping(); },
+                                      [this] { return producer_->CheckConnected(absl::Seconds(1)); }},
+                                     *logger_));
+  relay_->Start();
+  for (EventConsumer* consumer : consumers) consumer->Start();
+  logger_->Info("serving",
+                {{"grpc_port", server->port()}, {"metrics", settings_.metrics_address}});
+
+  const std::string signal_name = WaitForShutdownSignal();
+  logger_->Info("shutting down", {{"signal", signal_name}});
+  server->Shutdown(settings_.shutdown_drain);
+  for (EventConsumer* consumer : consumers) consumer->Stop();
+  relay_->Stop(settings_.shutdown_drain);
+  (void)producer_->Flush(absl::Seconds(5));
+  logger_->Info("stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace rooted

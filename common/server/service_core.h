@@ -1,0 +1,75 @@
+#ifndef ROOTED_COMMON_SERVER_SERVICE_CORE_H_
+#define ROOTED_COMMON_SERVER_SERVICE_CORE_H_
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/exposer.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/auth/jwt.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/kafka/event_consumer.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/outbox/outbox.h"
+#include "common/redis/redis_client.h"
+#include "common/server/rpc_guard.h"
+#include "common/server/service_settings.h"
+
+namespace rooted {
+
+// What every service runs on: clock, JSON logger, metrics endpoint, token
+// verifier, its Redis, a Kafka producer, the outbox relay and the RPC guard,
+// built from its settings in one place. The service builds its store and
+// handlers on top, then calls Serve.
+class ServiceCore {
+ public:
+  // `key_prefix` namespaces the service's Redis keys; its outbox is
+  // "<prefix>:outbox".
+  static absl::StatusOr<std::unique_ptr<ServiceCore>> Start(ServiceSettings settings,
+                                                           std::string name,
+                                                           std::string key_prefix);
+  ~ServiceCore();
+
+  const Clock& clock() const { return clock_; }
+  Logger& logger() { return *logger_; }
+  Metrics& metrics() { return *metrics_; }
+  RedisClient& redis() { return *redis_; }
+  KafkaProducer& producer() { return *producer_; }
+  const RpcGuard& guard() const { return *guard_; }
+  const ServiceSettings& settings() const { return settings_; }
+  const std::string& name() const { return name_; }
+  // Consumer options with this service's bootstrap and client id.
+  EventConsumerOptions ConsumerOptions(std::string group, std::vector<std::string> topics) const;
+
+  // Serves gRPC (health and reflection included) with the relay and
+  // consumers running until SIGTERM or SIGINT, then drains in order: stop
+  // taking RPCs, stop consumers (committing offsets), relay what is left,
+  // flush the producer.
+  absl::Status Serve(const std::vector<grpc::Service*>& services,
+                     const std::vector<std::string>& service_names,
+                     const std::vector<EventConsumer*>& consumers);
+
+ private:
+  ServiceCore(ServiceSettings settings, std::string name);
+
+  const ServiceSettings settings_;
+  const std::string name_;
+  SystemClock clock_;
+  std::unique_ptr<Logger> logger_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<JwtVerifier> verifier_;
+  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<OutboxRelay> relay_;
+  std::unique_ptr<RpcGuard> guard_;
+};
+
+}  // namespace rooted
+
+#endif  // ROOTED_COMMON_SERVER_SERVICE_CORE_H_

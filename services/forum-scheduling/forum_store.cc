@@ -1,0 +1,94 @@
+#include "services/forum-scheduling/forum_store.h"
+
+#include "absl/strings/numbers.h"
+
+namespace rooted::forum {
+
+ForumStore::ForumStore(RedisClient& redis, std::string prefix)
+    : redis_(redis), prefix_(std::move(prefix)) {}
+
+absl::StatusOr<std::vector<std::optional<ForumStore::Raw>>> ForumStore::LoadRaw(
+    const std::vector<std::string>& keys) {
+  std::vector<std::optional<Raw>> out;
+  if (keys.empty()) return out;
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(keys.size());
+  for (const std::string& key : keys) commands.push_back({"HMGET", key, "record", "version"});
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
+  if (!replies.ok()) return replies.status();
+  out.reserve(keys.size());
+  for (const RedisReply& reply : *replies) {
+    if (reply.is_error()) return absl::InternalError(reply.str);
+    if (reply.elements.size() != 2 || reply.elements[0].is_nil()) {
+      out.emplace_back();
+      continue;
+    }
+    Raw raw;
+    raw.bytes = reply.elements[0].str;
+    if (!absl::SimpleAtoi(reply.elements[1].str, &raw.version)) {
+      return absl::DataLossError("stored record has no version");
+    }
+    out.emplace_back(std::move(raw));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> ForumStore::HashField(const std::string& key,
+                                                                 const std::string& field) {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"HGET", key, field});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_nil()) return std::nullopt;
+  return reply->str;
+}
+
+absl::StatusOr<std::vector<std::string>> ForumStore::SetMembers(const std::string& key) {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"SMEMBERS", key});
+  if (!reply.ok()) return reply.status();
+  std::vector<std::string> out;
+  for (RedisReply& e : reply->elements) out.push_back(std::move(e.str));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> ForumStore::RangeByScore(const std::string& key,
+                                                                  const std::string& min,
+                                                                  const std::string& max,
+                                                                  int limit) {
+  std::vector<std::string> command = {"ZRANGEBYSCORE", key, min, max};
+  if (limit >= 0) {
+    command.insert(command.end(), {"LIMIT", "0", std::to_string(limit)});
+  }
+  absl::StatusOr<RedisReply> reply = redis_.Command(command);
+  if (!reply.ok()) return reply.status();
+  std::vector<std::string> out;
+  for (RedisReply& e : reply->elements) out.push_back(std::move(e.str));
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> ForumStore::FirstAnswer(const std::string& key) {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"GET", key});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_nil()) return std::nullopt;
+  return reply->str;
+}
+
+void ForumStore::Put(WriteBatch& batch, const std::string& key,
+                     const google::protobuf::Message& record, int64_t expected_version) const {
+  batch.preconditions.push_back(
+      {key, "version", expected_version == 0 ? "" : std::to_string(expected_version)});
+  batch.commands.push_back({"HSET", key, "record", record.SerializeAsString(), "version",
+                            std::to_string(expected_version + 1)});
+}
+
+void ForumStore::Publish(WriteBatch& batch, const OutboxEvent& event) const {
+  batch.commands.push_back(OutboxAppendCommand(OutboxKey(), event));
+}
+
+void ForumStore::Audit(WriteBatch& batch, const AuditEntry& entry) const {
+  batch.commands.push_back(AuditAppendCommand(AuditKey(), entry));
+}
+
+absl::StatusOr<WriteOutcome> ForumStore::Commit(const WriteBatch& batch) {
+  return ApplyAtomically(redis_, batch);
+}
+
+}  // namespace rooted::forum
