@@ -1,7 +1,6 @@
 #include "services/forum-scheduling/forum_service.h"
 
 #include <algorithm>
-#include <map>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -27,6 +26,7 @@ namespace {
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
+constexpr size_t kMaxNotFittedShown = 200;
 constexpr int64_t kMaxFundPence = 1'000'000;  // £10,000: larger sums are a grant, not this fund
 
 int64_t EpochDay(absl::CivilDay day) { return int64_t(day - absl::CivilDay(1970, 1, 1)); }
@@ -564,22 +564,28 @@ grpc::Status ForumServiceImpl::GetAgenda(grpc::ServerContext* context,
       while (index < meetings.size() && meetings[index].meeting_id() != meeting.record.meeting_id()) {
         ++index;
       }
-      std::map<size_t, size_t> position;  // meeting index -> place in time order
-      for (size_t p = 0; p < plan.planned_meetings.size(); ++p) position[plan.planned_meetings[p]] = p;
+      if (index == meetings.size()) {
+        return absl::InternalError("meeting_id: the meeting is missing from its forum's calendar");
+      }
       for (size_t c : plan.agendas[index]) {
         items.push_back(cases[c]);
         late.push_back(plan.misses_deadline[c]);
       }
-      const absl::Time starts = FromProtoTimestamp(meeting.record.starts_at());
+      // Left over: cases eligible for this meeting that later meetings (or
+      // none) take, in the order they will be heard.
+      std::vector<size_t> later;
+      const auto here =
+          std::find(plan.planned_meetings.begin(), plan.planned_meetings.end(), index);
+      for (auto m = here == plan.planned_meetings.end() ? here : here + 1;
+           m != plan.planned_meetings.end(); ++m) {
+        later.insert(later.end(), plan.agendas[*m].begin(), plan.agendas[*m].end());
+      }
       for (size_t c = 0; c < cases.size(); ++c) {
-        const int expected = plan.expected_meeting[c];
-        if (cases[c].status() != v1::CASE_STATUS_OPEN || expected == int(index) ||
-            !EligibleFor(cases[c], starts, options_.zone)) {
-          continue;
-        }
-        // Placed at an earlier meeting: not this one's business.
-        if (expected >= 0 && position.contains(size_t(expected)) && position.contains(index) &&
-            position[size_t(expected)] < position[index]) {
+        if (plan.expected_meeting[c] < 0) later.push_back(c);
+      }
+      const absl::Time starts = FromProtoTimestamp(meeting.record.starts_at());
+      for (size_t c : later) {
+        if (cases[c].status() != v1::CASE_STATUS_OPEN || !EligibleFor(cases[c], starts, options_.zone)) {
           continue;
         }
         not_fitted.emplace_back(cases[c], NotFittedReason(plan, meetings, c, capacity, options_.zone));
@@ -599,6 +605,8 @@ grpc::Status ForumServiceImpl::GetAgenda(grpc::ServerContext* context,
     }
     // Only those who run the forum plan around the cases left over.
     if (runs) {
+      response->set_not_fitted_total(int32_t(not_fitted.size()));
+      if (not_fitted.size() > kMaxNotFittedShown) not_fitted.resize(kMaxNotFittedShown);
       for (auto& [c, reason] : not_fitted) {
         v1::UnfittedCase* out = response->add_not_fitted();
         *out->mutable_forum_case() = std::move(c);

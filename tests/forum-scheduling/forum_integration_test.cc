@@ -423,6 +423,7 @@ TEST_F(ForumSchedulingTest, AgendaFitsCapacityMovesCasesOnCancelAndShowsEachMemb
   EXPECT_EQ(agenda.items(0).forum_case().case_id(), first);
   EXPECT_EQ(agenda.items(1).forum_case().case_id(), second);
   ASSERT_EQ(agenda.not_fitted_size(), 1);
+  EXPECT_EQ(agenda.not_fitted_total(), 1);
   EXPECT_EQ(agenda.not_fitted(0).forum_case().case_id(), third);
   EXPECT_THAT(agenda.not_fitted(0).reason(), HasSubstr("Tuesday 22 September 2026"));
 
