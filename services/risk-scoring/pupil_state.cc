@@ -136,6 +136,38 @@ SessionCounts CountSessions(const PupilState& state, absl::CivilDay from, absl::
   return counts;
 }
 
+PupilState StateBefore(const PupilState& state, absl::CivilDay cut) {
+  PupilState before = state;
+  const int32_t cut_day = EpochDay(cut);
+  const int64_t days = cut - AcademicYearStart(state.academic_year());
+  before.mutable_sessions()->resize(size_t(std::clamp<int64_t>(
+      days, 0, int64_t(state.sessions().size()))));
+  auto* suspensions = before.mutable_suspensions();
+  suspensions->erase(std::remove_if(suspensions->begin(), suspensions->end(),
+                                    [&](const auto& s) { return s.start_day() >= cut_day; }),
+                     suspensions->end());
+  auto* exclusions = before.mutable_exclusion_days();
+  exclusions->erase(std::remove_if(exclusions->begin(), exclusions->end(),
+                                   [&](int32_t day) { return day >= cut_day; }),
+                    exclusions->end());
+  auto* moves = before.mutable_moves();
+  moves->erase(std::remove_if(moves->begin(), moves->end(),
+                              [&](const auto& m) { return m.day() >= cut_day; }),
+               moves->end());
+  return before;
+}
+
+bool SuspendedOrExcludedBetween(const PupilState& state, absl::CivilDay from, absl::CivilDay to) {
+  const int32_t first = EpochDay(from), end = EpochDay(to);
+  for (const auto& s : state.suspensions()) {
+    if (s.start_day() >= first && s.start_day() < end) return true;
+  }
+  for (int32_t day : state.exclusion_days()) {
+    if (day >= first && day < end) return true;
+  }
+  return false;
+}
+
 int SuspensionsThisYear(const PupilState& state) {
   return int(std::count_if(state.suspensions().begin(), state.suspensions().end(),
                            [&](const auto& s) { return InYear(state, s.start_day()); }));

@@ -55,6 +55,13 @@ AttendanceSummary SummariseAttendance(const PupilState& state, int recent_days =
 absl::StatusOr<bool> ApplySignal(PupilState& state, const v1::Signal& signal);
 
 // Suspension sessions and counts within the state's academic year.
+// The state as it stood before `cut`: marks, suspensions, exclusions and
+// moves from `cut` on removed (context is kept: it carries no date). For
+// backtests within the academic year the state holds.
+PupilState StateBefore(const PupilState& state, absl::CivilDay cut);
+// Whether a suspension began or an exclusion happened in [from, to).
+bool SuspendedOrExcludedBetween(const PupilState& state, absl::CivilDay from, absl::CivilDay to);
+
 int SuspensionsThisYear(const PupilState& state);
 int SuspensionSessionsThisYear(const PupilState& state);
 int ExclusionsThisYear(const PupilState& state);

@@ -1,17 +1,21 @@
 #include "services/risk-scoring/risk_service.h"
 
+#include <map>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "common/base/base64.h"
 #include "common/base/ids.h"
+#include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
 #include "common/base/status_macros.h"
 #include "common/identity/upn.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
 #include "rooted/risk/v1/risk_events.pb.h"
+#include "services/risk-scoring/backtest.h"
 #include "services/risk-scoring/signal_intake.h"
 
 namespace rooted::risk {
@@ -274,6 +278,63 @@ grpc::Status RiskServiceImpl::UpdateModelConfig(grpc::ServerContext* context,
     }
     RETURN_IF_ERROR(models_.Adopt(request->config()));
     *response->mutable_config() = request->config();
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RiskServiceImpl::GetModelEvaluation(grpc::ServerContext* context,
+                                                 const v1::GetModelEvaluationRequest* request,
+                                                 v1::GetModelEvaluationResponse* response) {
+  return guard_.Run(*context, "GetModelEvaluation", [&](const Principal& who) -> absl::Status {
+    if (!IsOwnCouncil(who)) {
+      return absl::PermissionDeniedError("GetModelEvaluation: this council's officers only");
+    }
+    if (!request->la_code().empty() && request->la_code() != options_.la_code) {
+      return absl::NotFoundError("la_code: this deployment serves another council");
+    }
+    const int list_size = request->list_size() == 0 ? 200 : request->list_size();
+    if (list_size < 1 || list_size > 10'000) {
+      return absl::InvalidArgumentError("list_size: 1 to 10,000");
+    }
+    const int weeks = request->outcome_weeks() == 0 ? 12 : request->outcome_weeks();
+    if (weeks < 1 || weeks > 26) return absl::InvalidArgumentError("outcome_weeks: 1 to 26");
+    absl::StatusOr<absl::CivilDay> cut = FromProtoDate(request->cut_off());
+    if (!cut.ok()) return absl::InvalidArgumentError("cut_off: is not a calendar date");
+    const absl::CivilDay window_end = *cut + weeks * 7;
+    if (window_end > absl::ToCivilDay(clock_.Now(), absl::LocalTimeZone())) {
+      return absl::InvalidArgumentError(
+          "cut_off: the outcome window must have passed (cut_off plus outcome_weeks is after today)");
+    }
+    std::shared_ptr<const RiskModel> model = models_.Current();
+    if (request->has_model()) {
+      RETURN_IF_ERROR(ValidateModelConfig(request->model(), "model"));
+      ASSIGN_OR_RETURN(RiskModel candidate, RiskModel::Create(request->model()));
+      model = std::make_shared<const RiskModel>(std::move(candidate));
+    }
+    // Ordered by reference, so ties at the list cut break the same way every run.
+    std::map<std::string, BacktestCase> cases;
+    std::string cursor = "0";
+    do {
+      ASSIGN_OR_RETURN(auto page, store_.ScanPupils(cursor, 1000));
+      for (const auto& [ref, state] : page) {
+        // Only pupils on a register in the cut-off's academic year.
+        if (state.academic_year() != AcademicYearOf(*cut)) continue;
+        cases[ref] = {model->Assess(StateBefore(state, *cut)).score,
+                      SuspendedOrExcludedBetween(state, *cut, window_end)};
+      }
+    } while (cursor != "0");
+    std::vector<BacktestCase> ordered;
+    ordered.reserve(cases.size());
+    for (const auto& [ref, c] : cases) ordered.push_back(c);
+    const BacktestResult result = Evaluate(ordered, list_size);
+    auto bp = [](double share) { return int32_t(share * 10'000 + 0.5); };
+    response->set_list_size(result.list_size);
+    response->set_precision_bp(bp(result.precision_at_k));
+    response->set_recall_bp(bp(result.recall_at_k));
+    response->set_auc_bp(bp(result.auc));
+    response->set_model_version(model->version());
+    response->set_pupils(result.pupils);
+    response->set_pupils_with_outcome(result.positives);
     return absl::OkStatus();
   });
 }

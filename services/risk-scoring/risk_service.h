@@ -48,6 +48,11 @@ class RiskServiceImpl final : public v1::RiskScoringService::Service {
   grpc::Status UpdateModelConfig(grpc::ServerContext* context,
                                  const v1::UpdateModelConfigRequest* request,
                                  v1::UpdateModelConfigResponse* response) override;
+  // A backtest of the current or a candidate model on this council's own
+  // register this academic year (see GetModelEvaluationRequest).
+  grpc::Status GetModelEvaluation(grpc::ServerContext* context,
+                                  const v1::GetModelEvaluationRequest* request,
+                                  v1::GetModelEvaluationResponse* response) override;
   grpc::Status GetOutcomeReport(grpc::ServerContext* context,
                                 const v1::GetOutcomeReportRequest* request,
                                 v1::GetOutcomeReportResponse* response) override;

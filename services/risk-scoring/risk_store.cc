@@ -52,6 +52,25 @@ absl::StatusOr<std::vector<std::optional<PupilState>>> RiskStore::LoadPupils(
   return states;
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, PupilState>>> RiskStore::ScanPupils(
+    std::string& cursor, int count) {
+  const std::string prefix = PupilKey("");
+  absl::StatusOr<RedisReply> scan = redis_.Command(
+      {"SCAN", cursor, "MATCH", prefix + "*", "COUNT", std::to_string(count)});
+  if (!scan.ok()) return scan.status();
+  if (scan->is_error() || scan->elements.size() != 2) return absl::InternalError("SCAN: bad reply");
+  cursor = scan->elements[0].str;
+  std::vector<std::string> refs;
+  for (const RedisReply& key : scan->elements[1].elements) refs.push_back(key.str.substr(prefix.size()));
+  absl::StatusOr<std::vector<std::optional<PupilState>>> states = LoadPupils(refs);
+  if (!states.ok()) return states.status();
+  std::vector<std::pair<std::string, PupilState>> page;
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if ((*states)[i]) page.emplace_back(std::move(refs[i]), *std::move((*states)[i]));
+  }
+  return page;
+}
+
 absl::Status RiskStore::SavePupils(const std::vector<PupilWrite>& writes,
                                    const std::vector<OutboxEvent>& events) {
   if (writes.empty() && events.empty()) return absl::OkStatus();

@@ -54,6 +54,10 @@ class RiskStore {
   absl::Status SavePupils(const std::vector<PupilWrite>& writes,
                           const std::vector<OutboxEvent>& events);
   absl::StatusOr<RankingPage> ListRanking(const RankingQuery& query);
+  // Every pupil, a page at a time: start with cursor "0"; done when it comes
+  // back "0". Pages may repeat a pupil (SCAN's guarantee), so callers key by ref.
+  absl::StatusOr<std::vector<std::pair<std::string, PupilState>>> ScanPupils(std::string& cursor,
+                                                                            int count);
 
   absl::StatusOr<std::optional<v1::ModelConfig>> LoadModel();
   absl::Status SaveModel(const v1::ModelConfig& config);

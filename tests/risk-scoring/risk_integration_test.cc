@@ -3,6 +3,7 @@
 // the outbox, and the read RPCs with their scopes.
 
 #include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
@@ -22,6 +23,7 @@
 #include "services/risk-scoring/risk_service.h"
 #include "tests/risk-scoring/risk_signals.h"
 #include "tests/support/local_stack.h"
+#include "tools/cohort/cohort.h"
 
 namespace rooted::risk {
 namespace {
@@ -436,6 +438,77 @@ TEST_F(RiskScoringTest, OutcomesFollowInterventionsFromOtherServices) {
   EXPECT_EQ(referral_outcome()->sustained_cases(), 1);
 
   EXPECT_EQ(stack_->stub->GetOutcomeReport(Context(SchoolToken("100006")).get(), {}, &report)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+}
+
+TEST_F(RiskScoringTest, ModelEvaluationBacktestsOnTheCouncilsOwnRegister) {
+  // Three pupils in 2024/25 (no other test uses that year), 20 school days
+  // before a 1 October cut-off: one absent every other session, two always
+  // present. The absent one and one present one are suspended in the weeks after.
+  const absl::CivilDay first_day(2024, 9, 2);
+  std::vector<v1::Signal> signals;
+  std::vector<std::string> upns;
+  for (int p = 0; p < 3; ++p) {
+    upns.push_back(rooted::cohort::MakeUpn("801", 2009, 24, 901 + p));
+    for (int i = 0; i < 40; ++i) {
+      const absl::CivilDay day = first_day + (i / 2) / 5 * 7 + (i / 2) % 5;  // weekdays
+      signals.push_back(testing::Mark(upns[size_t(p)], "100007", day,
+                                      i % 2 == 0 ? v1::SESSION_AM : v1::SESSION_PM,
+                                      p == 0 && i % 2 == 1 ? "O" : "/"));
+    }
+  }
+  signals.push_back(testing::SuspensionSignal(upns[0], "100007", absl::CivilDay(2024, 10, 7), 2));
+  signals.push_back(testing::SuspensionSignal(upns[2], "100007", absl::CivilDay(2024, 10, 14), 2));
+  v1::StreamSignalsResponse streamed;
+  ASSERT_TRUE(Stream(SchoolToken("100007"), signals, &streamed, 200).ok());
+  ASSERT_EQ(streamed.accepted(), 122);
+  ASSERT_TRUE(Eventually([&] {
+    v1::GetRiskProfileResponse profile;
+    return Profile(SchoolToken("100007"), upns[2], &profile).ok() &&
+           profile.profile().signals().suspensions() == 1;
+  }));
+
+  v1::GetModelEvaluationRequest request;
+  *request.mutable_cut_off() = ToProtoDate(absl::CivilDay(2024, 10, 1));
+  request.set_outcome_weeks(4);
+  request.set_list_size(1);
+  v1::GetModelEvaluationResponse evaluation;
+  ASSERT_TRUE(
+      stack_->stub->GetModelEvaluation(Context(CouncilToken()).get(), request, &evaluation).ok());
+  EXPECT_EQ(evaluation.pupils(), 3);
+  EXPECT_EQ(evaluation.pupils_with_outcome(), 2);
+  // Top 1 is the absent pupil, suspended: precision 1, recall 1/2. AUC: the
+  // absent pupil outranks the negative (1), the other positive ties it (1/2).
+  EXPECT_EQ(evaluation.precision_bp(), 10000);
+  EXPECT_EQ(evaluation.recall_bp(), 5000);
+  EXPECT_EQ(evaluation.auc_bp(), 7500);
+  EXPECT_EQ(evaluation.model_version(), "rooted-2026.1");
+
+  // A candidate that ignores attendance ranks nobody: AUC at chance.
+  v1::ModelConfig candidate = DefaultModelConfig();
+  candidate.set_version("candidate-no-attendance");
+  for (auto& rule : *candidate.mutable_rules()) {
+    if (rule.indicator() == indicator::kAttendance ||
+        rule.indicator() == indicator::kSevereAbsence ||
+        rule.indicator() == indicator::kUnauthorisedAbsence) {
+      rule.set_points(0);
+    }
+  }
+  *request.mutable_model() = candidate;
+  ASSERT_TRUE(
+      stack_->stub->GetModelEvaluation(Context(CouncilToken()).get(), request, &evaluation).ok());
+  EXPECT_EQ(evaluation.model_version(), "candidate-no-attendance");
+  EXPECT_EQ(evaluation.auc_bp(), 5000);
+
+  request.clear_model();
+  *request.mutable_cut_off() = ToProtoDate(absl::CivilDay(2026, 5, 20));  // window not over
+  grpc::Status status =
+      stack_->stub->GetModelEvaluation(Context(CouncilToken()).get(), request, &evaluation);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("cut_off:"));
+  EXPECT_EQ(stack_->stub->GetModelEvaluation(Context(SchoolToken("100007")).get(), request,
+                                             &evaluation)
                 .error_code(),
             grpc::PERMISSION_DENIED);
 }
