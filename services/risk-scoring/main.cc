@@ -3,7 +3,9 @@
 
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <iostream>
+#include <thread>
 
 #include "common/base/config.h"
 #include "common/base/status_macros.h"
@@ -92,11 +94,39 @@ absl::Status Run(const rooted::Config& config) {
   relay.Start();
   consumer->Start();
   intervention_consumer->Start();
+  // Brings stored scores and rankings to the current model after a change
+  // (made here or on another replica), and once at start.
+  std::atomic<bool> rescoring{true};
+  std::thread rescorer([&] {
+    std::string rescored_version;
+    while (rescoring.load()) {
+      const std::string version = models.Current()->version();
+      if (version != rescored_version) {
+        absl::StatusOr<rooted::risk::SignalScorer::RescoreCounts> counts = scorer.RescoreAll();
+        if (counts.ok()) {
+          rescored_version = version;
+          logger.Info("rescored to the current model",
+                      {{"model_version", version},
+                       {"pupils", counts->scanned},
+                       {"rescored", counts->rescored},
+                       {"left_to_scorer", counts->left_to_scorer}});
+        } else {
+          logger.Warn("rescoring failed; retrying",
+                      {{"error", std::string(counts.status().message())}});
+        }
+      }
+      for (int i = 0; i < 50 && rescoring.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
   logger.Info("serving", {{"grpc_port", server->port()}, {"metrics", settings.metrics_address}});
 
   const std::string signal_name = rooted::WaitForShutdownSignal();
   logger.Info("shutting down", {{"signal", signal_name}});
   server->Shutdown(settings.shutdown_drain);
+  rescoring = false;
+  rescorer.join();
   consumer->Stop();
   intervention_consumer->Stop();
   relay.Stop(settings.shutdown_drain);

@@ -316,11 +316,11 @@ grpc::Status RiskServiceImpl::GetModelEvaluation(grpc::ServerContext* context,
     std::string cursor = "0";
     do {
       ASSIGN_OR_RETURN(auto page, store_.ScanPupils(cursor, 1000));
-      for (const auto& [ref, state] : page) {
+      for (const StoredPupil& pupil : page) {
         // Only pupils on a register in the cut-off's academic year.
-        if (state.academic_year() != AcademicYearOf(*cut)) continue;
-        cases[ref] = {model->Assess(StateBefore(state, *cut)).score,
-                      SuspendedOrExcludedBetween(state, *cut, window_end)};
+        if (pupil.state.academic_year() != AcademicYearOf(*cut)) continue;
+        cases[pupil.pupil_ref] = {model->Assess(StateBefore(pupil.state, *cut)).score,
+                                  SuspendedOrExcludedBetween(pupil.state, *cut, window_end)};
       }
     } while (cursor != "0");
     std::vector<BacktestCase> ordered;

@@ -52,23 +52,94 @@ absl::StatusOr<std::vector<std::optional<PupilState>>> RiskStore::LoadPupils(
   return states;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, PupilState>>> RiskStore::ScanPupils(
-    std::string& cursor, int count) {
+absl::StatusOr<std::vector<StoredPupil>> RiskStore::ScanPupils(std::string& cursor, int count) {
   const std::string prefix = PupilKey("");
   absl::StatusOr<RedisReply> scan = redis_.Command(
       {"SCAN", cursor, "MATCH", prefix + "*", "COUNT", std::to_string(count)});
   if (!scan.ok()) return scan.status();
   if (scan->is_error() || scan->elements.size() != 2) return absl::InternalError("SCAN: bad reply");
   cursor = scan->elements[0].str;
-  std::vector<std::string> refs;
-  for (const RedisReply& key : scan->elements[1].elements) refs.push_back(key.str.substr(prefix.size()));
-  absl::StatusOr<std::vector<std::optional<PupilState>>> states = LoadPupils(refs);
-  if (!states.ok()) return states.status();
-  std::vector<std::pair<std::string, PupilState>> page;
-  for (size_t i = 0; i < refs.size(); ++i) {
-    if ((*states)[i]) page.emplace_back(std::move(refs[i]), *std::move((*states)[i]));
+  std::vector<StoredPupil> page;
+  if (scan->elements[1].elements.empty()) return page;
+  std::vector<std::string> command = {"MGET"};
+  for (const RedisReply& key : scan->elements[1].elements) command.push_back(key.str);
+  absl::StatusOr<RedisReply> values = redis_.Command(command);
+  if (!values.ok()) return values.status();
+  if (absl::Status s = CheckReply(*values, "MGET"); !s.ok()) return s;
+  for (size_t i = 0; i + 1 < command.size() && i < values->elements.size(); ++i) {
+    if (values->elements[i].is_nil()) continue;  // deleted since the SCAN
+    StoredPupil& pupil = page.emplace_back();
+    pupil.pupil_ref = command[i + 1].substr(prefix.size());
+    pupil.bytes = std::move(values->elements[i].str);
+    if (!pupil.state.ParseFromString(pupil.bytes)) {
+      return absl::DataLossError("stored pupil state is unreadable: " + pupil.pupil_ref);
+    }
   }
   return page;
+}
+
+absl::StatusOr<std::optional<StoredPupil>> RiskStore::LoadStoredPupil(const std::string& ref) {
+  absl::StatusOr<RedisReply> value = redis_.Command({"GET", PupilKey(ref)});
+  if (!value.ok()) return value.status();
+  if (absl::Status s = CheckReply(*value, "GET"); !s.ok()) return s;
+  if (value->is_nil()) return std::nullopt;
+  StoredPupil pupil{ref, {}, std::move(value->str)};
+  if (!pupil.state.ParseFromString(pupil.bytes)) {
+    return absl::DataLossError("stored pupil state is unreadable: " + ref);
+  }
+  return pupil;
+}
+
+absl::StatusOr<bool> RiskStore::ReplacePupil(const PupilWrite& write, const std::string& expected,
+                                             const std::vector<OutboxEvent>& events) {
+  // Compare and set: the commands run only if the state is still as read.
+  static const RedisScript script(R"lua(
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local i = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local argc = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + argc))
+  i = i + argc + 1
+end
+return 1
+)lua");
+  std::vector<std::vector<std::string>> commands;
+  AppendWrite(commands, write);
+  for (const OutboxEvent& event : events) commands.push_back(OutboxAppendCommand(outbox_key_, event));
+  std::vector<std::string> args = {expected, std::to_string(commands.size())};
+  for (auto& command : commands) {
+    args.push_back(std::to_string(command.size()));
+    for (auto& arg : command) args.push_back(std::move(arg));
+  }
+  absl::StatusOr<RedisReply> reply = redis_.Eval(script, {PupilKey(write.pupil_ref)}, args);
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = CheckReply(*reply, "replacing a pupil's state"); !s.ok()) return s;
+  return reply->integer == 1;
+}
+
+void RiskStore::AppendWrite(std::vector<std::vector<std::string>>& commands,
+                            const PupilWrite& write) const {
+  const std::string& ref = write.pupil_ref;
+  const PupilState& state = write.state;
+  commands.push_back({"SET", PupilKey(ref), state.SerializeAsString()});
+  if (!write.previous_school_urn.empty() && write.previous_school_urn != state.school_urn()) {
+    commands.push_back({"ZREM", RankKey(write.previous_school_urn), ref});
+    commands.push_back({"ZREM", CliffKey(write.previous_school_urn), ref});
+  }
+  const std::string score = std::to_string(state.score());
+  // The pupil's school's lists and the council-wide ones ("").
+  for (const std::string& school : {state.school_urn(), std::string()}) {
+    if (state.score() > 0) {
+      commands.push_back({"ZADD", RankKey(school), score, ref});
+    } else {
+      commands.push_back({"ZREM", RankKey(school), ref});
+    }
+    if (state.cliff_edge()) {
+      commands.push_back({"ZADD", CliffKey(school), score, ref});
+    } else {
+      commands.push_back({"ZREM", CliffKey(school), ref});
+    }
+  }
 }
 
 absl::Status RiskStore::SavePupils(const std::vector<PupilWrite>& writes,
@@ -77,29 +148,7 @@ absl::Status RiskStore::SavePupils(const std::vector<PupilWrite>& writes,
   std::vector<std::vector<std::string>> commands;
   commands.reserve(writes.size() * 6 + events.size() + 2);
   commands.push_back({"MULTI"});
-  for (const PupilWrite& write : writes) {
-    const std::string& ref = write.pupil_ref;
-    const PupilState& state = write.state;
-    commands.push_back({"SET", PupilKey(ref), state.SerializeAsString()});
-    if (!write.previous_school_urn.empty() && write.previous_school_urn != state.school_urn()) {
-      commands.push_back({"ZREM", RankKey(write.previous_school_urn), ref});
-      commands.push_back({"ZREM", CliffKey(write.previous_school_urn), ref});
-    }
-    const std::string score = std::to_string(state.score());
-    // The pupil's school's lists and the council-wide ones ("").
-    for (const std::string& school : {state.school_urn(), std::string()}) {
-      if (state.score() > 0) {
-        commands.push_back({"ZADD", RankKey(school), score, ref});
-      } else {
-        commands.push_back({"ZREM", RankKey(school), ref});
-      }
-      if (state.cliff_edge()) {
-        commands.push_back({"ZADD", CliffKey(school), score, ref});
-      } else {
-        commands.push_back({"ZREM", CliffKey(school), ref});
-      }
-    }
-  }
+  for (const PupilWrite& write : writes) AppendWrite(commands, write);
   for (const OutboxEvent& event : events)
     commands.push_back(OutboxAppendCommand(outbox_key_, event));
   commands.push_back({"EXEC"});

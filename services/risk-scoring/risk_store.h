@@ -21,6 +21,13 @@ struct PupilWrite {
   std::string previous_school_urn;
 };
 
+// A pupil's state as stored, with the bytes it was read from.
+struct StoredPupil {
+  std::string pupil_ref;
+  PupilState state;
+  std::string bytes;
+};
+
 // Which ranked pupils to list: those scoring at least min_score, then, if
 // asked, the cliff-edge pupils below it. Empty school_urn: the whole council.
 struct RankingQuery {
@@ -56,8 +63,13 @@ class RiskStore {
   absl::StatusOr<RankingPage> ListRanking(const RankingQuery& query);
   // Every pupil, a page at a time: start with cursor "0"; done when it comes
   // back "0". Pages may repeat a pupil (SCAN's guarantee), so callers key by ref.
-  absl::StatusOr<std::vector<std::pair<std::string, PupilState>>> ScanPupils(std::string& cursor,
-                                                                            int count);
+  absl::StatusOr<std::vector<StoredPupil>> ScanPupils(std::string& cursor, int count);
+  absl::StatusOr<std::optional<StoredPupil>> LoadStoredPupil(const std::string& pupil_ref);
+  // Writes like SavePupils, but only if the pupil's stored state is still
+  // `expected` (its bytes as read): false, and nothing written, if another
+  // writer got there first. For background rescoring beside the scorer.
+  absl::StatusOr<bool> ReplacePupil(const PupilWrite& write, const std::string& expected,
+                                    const std::vector<OutboxEvent>& events);
 
   absl::StatusOr<std::optional<v1::ModelConfig>> LoadModel();
   absl::Status SaveModel(const v1::ModelConfig& config);
@@ -65,6 +77,8 @@ class RiskStore {
   const std::string& outbox_key() const { return outbox_key_; }
 
  private:
+  // The state, ranking and outbox commands of one write.
+  void AppendWrite(std::vector<std::vector<std::string>>& commands, const PupilWrite& write) const;
   std::string PupilKey(const std::string& ref) const;
   std::string RankKey(const std::string& school_urn) const;
   std::string CliffKey(const std::string& school_urn) const;

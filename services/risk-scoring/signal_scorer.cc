@@ -167,4 +167,39 @@ absl::StatusOr<std::vector<ApplyResult>> SignalScorer::ApplyBatch(
   return results;
 }
 
+absl::StatusOr<SignalScorer::RescoreCounts> SignalScorer::RescoreAll() {
+  const std::shared_ptr<const RiskModel> model = models_.Current();
+  RescoreCounts counts;
+  std::string cursor = "0";
+  do {
+    absl::StatusOr<std::vector<StoredPupil>> page = store_.ScanPupils(cursor, 500);
+    if (!page.ok()) return page.status();
+    for (StoredPupil& pupil : *page) {
+      ++counts.scanned;
+      for (int attempt = 0; pupil.state.model_version() != model->version(); ++attempt) {
+        if (attempt == 3) {
+          ++counts.left_to_scorer;
+          break;
+        }
+        PupilState state = pupil.state;
+        std::vector<OutboxEvent> events;
+        Score(pupil.pupil_ref, state, *model, model->version(), events);
+        absl::StatusOr<bool> replaced = store_.ReplacePupil(
+            {pupil.pupil_ref, state, pupil.state.school_urn()}, pupil.bytes, events);
+        if (!replaced.ok()) return replaced.status();
+        if (*replaced) {
+          ++counts.rescored;
+          break;
+        }
+        // The scorer wrote first: read it again (it may now be current).
+        absl::StatusOr<std::optional<StoredPupil>> again = store_.LoadStoredPupil(pupil.pupil_ref);
+        if (!again.ok()) return again.status();
+        if (!*again) break;
+        pupil = **std::move(again);
+      }
+    }
+  } while (cursor != "0");
+  return counts;
+}
+
 }  // namespace rooted::risk

@@ -45,10 +45,9 @@ class ModelHolder {
 // natural key (day and session, suspension start...), so a replay writes
 // what is already there and reports kDuplicate.
 //
-// After a model change, GetRiskProfile answers with the new model at once;
-// the stored rankings follow with each pupil's next signal (a register mark
-// twice a school day), because only this consumer, in partition order, may
-// write a pupil's state.
+// After a model change, GetRiskProfile answers with the new model at once,
+// and RescoreAll brings the stored scores, bands and rankings to it (and
+// announces the bands that moved) without waiting for each pupil's next signal.
 class SignalScorer final : public EventHandler {
  public:
   SignalScorer(RiskStore& store, ModelHolder& models, const Clock& clock, std::string la_code);
@@ -56,6 +55,17 @@ class SignalScorer final : public EventHandler {
   absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) override;
   absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(
       std::span<const ConsumedEvent> events) override;
+
+  struct RescoreCounts {
+    int64_t scanned = 0;
+    int64_t rescored = 0;
+    // Written by the scorer three times while we tried: it scores them itself.
+    int64_t left_to_scorer = 0;
+  };
+  // Rescores every pupil scored by another model version than the current
+  // one. Safe beside the consumer (and other replicas doing the same): each
+  // write is a compare-and-set on the state as read, retried on a clash.
+  absl::StatusOr<RescoreCounts> RescoreAll();
 
  private:
   // Scores `state` and, if its band or flag moved, appends the event.

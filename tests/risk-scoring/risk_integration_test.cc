@@ -442,6 +442,57 @@ TEST_F(RiskScoringTest, OutcomesFollowInterventionsFromOtherServices) {
             grpc::PERMISSION_DENIED);
 }
 
+TEST_F(RiskScoringTest, AModelChangeRescoresTheStoredListsWithoutWaitingForMarks) {
+  // 34 of 40 sessions (illness otherwise): 85%, so 25 points, medium.
+  const std::string upn = rooted::cohort::MakeUpn("801", 2009, 25, 950);
+  std::vector<v1::Signal> signals;
+  for (int i = 0; i < 40; ++i) {
+    signals.push_back(testing::MarkSession(upn, "100008", kTermStart, i, i % 7 == 3 ? "I" : "/"));
+  }
+  v1::StreamSignalsResponse streamed;
+  ASSERT_TRUE(Stream(SchoolToken("100008"), signals, &streamed, 200).ok());
+  const std::string rank_key = "rs:rank:school:100008";
+  ASSERT_TRUE(Eventually([&] {
+    auto score = stack_->redis->Command({"ZSCORE", rank_key, RefOf(upn)});
+    return score.ok() && score->str == "25";
+  }));
+
+  auto adopt = [&](v1::ModelConfig config, const std::string& request_id) {
+    v1::UpdateModelConfigRequest request;
+    request.set_request_id(request_id);
+    *request.mutable_config() = std::move(config);
+    v1::UpdateModelConfigResponse response;
+    ASSERT_TRUE(
+        stack_->stub->UpdateModelConfig(Context(CouncilToken()).get(), request, &response).ok());
+    absl::StatusOr<SignalScorer::RescoreCounts> counts = stack_->scorer->RescoreAll();
+    ASSERT_TRUE(counts.ok()) << counts.status();
+    EXPECT_GE(counts->rescored, 1);
+  };
+  v1::ModelConfig heavier = DefaultModelConfig();
+  heavier.set_version("801-2026.3");
+  for (auto& rule : *heavier.mutable_rules()) {
+    if (rule.indicator() == indicator::kAttendance) rule.set_points(45);
+  }
+  adopt(heavier, "model-change-0003");
+  EXPECT_EQ(stack_->redis->Command({"ZSCORE", rank_key, RefOf(upn)})->str, "45");
+  // The band it moved to is announced, naming the model that moved it.
+  bool announced = false;
+  for (const auto& m : rooted::testing::ReadTopic(
+           stack_->broker.bootstrap(), std::string(topics::kRiskEvents), 2, absl::Seconds(20),
+           [&](const rooted::testing::ReadMessage& m) { return m.key == RefOf(upn); })) {
+    v1::RiskEvent event;
+    ASSERT_TRUE(event.ParseFromString(m.payload));
+    announced |= event.risk_band_changed().band() == cv1::RISK_BAND_HIGH &&
+                 event.risk_band_changed().model_version() == "801-2026.3";
+  }
+  EXPECT_TRUE(announced);
+
+  // A second pass finds nothing to do; then the shipped model goes back.
+  EXPECT_EQ(stack_->scorer->RescoreAll()->rescored, 0);
+  adopt(DefaultModelConfig(), "model-change-0004");
+  EXPECT_EQ(stack_->redis->Command({"ZSCORE", rank_key, RefOf(upn)})->str, "25");
+}
+
 TEST_F(RiskScoringTest, ModelEvaluationBacktestsOnTheCouncilsOwnRegister) {
   // Three pupils in 2024/25 (no other test uses that year), 20 school days
   // before a 1 October cut-off: one absent every other session, two always
