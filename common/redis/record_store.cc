@@ -1,13 +1,13 @@
-#include "services/forum-scheduling/forum_store.h"
+#include "common/redis/record_store.h"
 
 #include "absl/strings/numbers.h"
 
-namespace rooted::forum {
+namespace rooted {
 
-ForumStore::ForumStore(RedisClient& redis, std::string prefix)
+RecordStore::RecordStore(RedisClient& redis, std::string prefix)
     : redis_(redis), prefix_(std::move(prefix)) {}
 
-absl::StatusOr<std::vector<std::optional<ForumStore::Raw>>> ForumStore::LoadRaw(
+absl::StatusOr<std::vector<std::optional<RecordStore::Raw>>> RecordStore::LoadRaw(
     const std::vector<std::string>& keys) {
   std::vector<std::optional<Raw>> out;
   if (keys.empty()) return out;
@@ -33,7 +33,7 @@ absl::StatusOr<std::vector<std::optional<ForumStore::Raw>>> ForumStore::LoadRaw(
   return out;
 }
 
-absl::StatusOr<std::optional<std::string>> ForumStore::HashField(const std::string& key,
+absl::StatusOr<std::optional<std::string>> RecordStore::HashField(const std::string& key,
                                                                  const std::string& field) {
   absl::StatusOr<RedisReply> reply = redis_.Command({"HGET", key, field});
   if (!reply.ok()) return reply.status();
@@ -41,7 +41,7 @@ absl::StatusOr<std::optional<std::string>> ForumStore::HashField(const std::stri
   return reply->str;
 }
 
-absl::StatusOr<std::vector<std::string>> ForumStore::SetMembers(const std::string& key) {
+absl::StatusOr<std::vector<std::string>> RecordStore::SetMembers(const std::string& key) {
   absl::StatusOr<RedisReply> reply = redis_.Command({"SMEMBERS", key});
   if (!reply.ok()) return reply.status();
   std::vector<std::string> out;
@@ -49,7 +49,7 @@ absl::StatusOr<std::vector<std::string>> ForumStore::SetMembers(const std::strin
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> ForumStore::RangeByScore(const std::string& key,
+absl::StatusOr<std::vector<std::string>> RecordStore::RangeByScore(const std::string& key,
                                                                   const std::string& min,
                                                                   const std::string& max,
                                                                   int limit) {
@@ -64,14 +64,14 @@ absl::StatusOr<std::vector<std::string>> ForumStore::RangeByScore(const std::str
   return out;
 }
 
-absl::StatusOr<std::optional<std::string>> ForumStore::FirstAnswer(const std::string& key) {
+absl::StatusOr<std::optional<std::string>> RecordStore::FirstAnswer(const std::string& key) {
   absl::StatusOr<RedisReply> reply = redis_.Command({"GET", key});
   if (!reply.ok()) return reply.status();
   if (reply->is_nil()) return std::nullopt;
   return reply->str;
 }
 
-void ForumStore::Put(WriteBatch& batch, const std::string& key,
+void RecordStore::Put(WriteBatch& batch, const std::string& key,
                      const google::protobuf::Message& record, int64_t expected_version) const {
   batch.preconditions.push_back(
       {key, "version", expected_version == 0 ? "" : std::to_string(expected_version)});
@@ -79,16 +79,16 @@ void ForumStore::Put(WriteBatch& batch, const std::string& key,
                             std::to_string(expected_version + 1)});
 }
 
-void ForumStore::Publish(WriteBatch& batch, const OutboxEvent& event) const {
+void RecordStore::Publish(WriteBatch& batch, const OutboxEvent& event) const {
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), event));
 }
 
-void ForumStore::Audit(WriteBatch& batch, const AuditEntry& entry) const {
+void RecordStore::Audit(WriteBatch& batch, const AuditEntry& entry) const {
   batch.commands.push_back(AuditAppendCommand(AuditKey(), entry));
 }
 
-absl::StatusOr<WriteOutcome> ForumStore::Commit(const WriteBatch& batch) {
+absl::StatusOr<WriteOutcome> RecordStore::Commit(const WriteBatch& batch) {
   return ApplyAtomically(redis_, batch);
 }
 
-}  // namespace rooted::forum
+}  // namespace rooted
