@@ -1,6 +1,8 @@
 #include "common/redis/record_store.h"
 
 #include "absl/strings/numbers.h"
+#include "common/base/field_validation.h"
+#include "common/redis/idempotency.h"
 
 namespace rooted {
 
@@ -89,6 +91,41 @@ void RecordStore::Audit(WriteBatch& batch, const AuditEntry& entry) const {
 
 absl::StatusOr<WriteOutcome> RecordStore::Commit(const WriteBatch& batch) {
   return ApplyAtomically(redis_, batch);
+}
+
+absl::StatusOr<bool> RecordStore::Replayed(absl::string_view subject, absl::string_view method,
+                                           const std::string& request_id,
+                                           const google::protobuf::Message& request,
+                                           google::protobuf::Message* response) {
+  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
+  absl::StatusOr<std::optional<std::string>> first =
+      FirstAnswer(IdempotencyKey(prefix_, subject, method, request_id));
+  if (!first.ok()) return first.status();
+  if (!*first) return false;
+  if (absl::Status s = DecodeFirstAnswer(**first, request, response); !s.ok()) return s;
+  return true;
+}
+
+absl::Status RecordStore::CommitCommand(absl::string_view subject, absl::string_view method,
+                                        const std::string& request_id,
+                                        const google::protobuf::Message& request,
+                                        google::protobuf::Message* response, WriteBatch batch) {
+  batch.guard_key = IdempotencyKey(prefix_, subject, method, request_id);
+  batch.guard_value = EncodeFirstAnswer(request, *response);
+  batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
+  absl::StatusOr<WriteOutcome> outcome = Commit(batch);
+  if (!outcome.ok()) return outcome.status();
+  switch (outcome->kind) {
+    case WriteOutcome::Kind::kApplied:
+      return absl::OkStatus();
+    case WriteOutcome::Kind::kAlreadyApplied:
+      response->Clear();
+      return DecodeFirstAnswer(outcome->guard_value, request, response);
+    case WriteOutcome::Kind::kPreconditionFailed:
+      break;
+  }
+  return absl::AbortedError(
+      absl::StrCat(method, ": the record changed while this request ran; retry"));
 }
 
 }  // namespace rooted

@@ -83,6 +83,23 @@ class RecordStore {
   void Audit(WriteBatch& batch, const AuditEntry& entry) const;
   absl::StatusOr<WriteOutcome> Commit(const WriteBatch& batch);
 
+  // Idempotent commands. A retry under the same request id (per caller and
+  // method) gets the first answer: true, with `response` filled.
+  // INVALID_ARGUMENT naming request_id for a malformed one; ALREADY_EXISTS
+  // if it was used for a different request.
+  absl::StatusOr<bool> Replayed(absl::string_view subject, absl::string_view method,
+                                const std::string& request_id,
+                                const google::protobuf::Message& request,
+                                google::protobuf::Message* response);
+  // Commits `batch` guarded by the request id, storing `response` as the
+  // first answer; if another request with the id won the race, `response`
+  // becomes its answer. ABORTED naming `method` when a record's version
+  // moved meanwhile (the caller may retry).
+  absl::Status CommitCommand(absl::string_view subject, absl::string_view method,
+                             const std::string& request_id,
+                             const google::protobuf::Message& request,
+                             google::protobuf::Message* response, WriteBatch batch);
+
  protected:
   std::string Key(absl::string_view kind, const std::string& id) const {
     return absl::StrCat(prefix_, ":", kind, id);

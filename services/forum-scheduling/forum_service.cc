@@ -14,7 +14,6 @@
 #include "common/identity/pupil_ref.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
-#include "common/redis/idempotency.h"
 #include "services/forum-scheduling/agenda.h"
 #include "services/forum-scheduling/cases.h"
 #include "services/forum-scheduling/forum_rules.h"
@@ -140,37 +139,16 @@ ForumServiceImpl::ForumServiceImpl(ForumStore& store, const RpcGuard& guard, con
 template <typename Request, typename Response>
 absl::StatusOr<bool> ForumServiceImpl::Replayed(const Principal& who, absl::string_view method,
                                                 const Request& request, Response* response) {
-  RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
-  ASSIGN_OR_RETURN(std::optional<std::string> first,
-                   store_.FirstAnswer(IdempotencyKey(store_.prefix(), who.subject, method,
-                                                     request.request_id())));
-  if (!first) return false;
-  RETURN_IF_ERROR(DecodeFirstAnswer(*first, request, response));
-  return true;
+  return store_.Replayed(who.subject, method, request.request_id(), request, response);
 }
 
+template <typename Request>
 absl::Status ForumServiceImpl::CommitCommand(const Principal& who, absl::string_view method,
-                                             const google::protobuf::Message& request,
+                                             const Request& request,
                                              google::protobuf::Message* response,
                                              WriteBatch batch) {
-  const google::protobuf::FieldDescriptor* id_field =
-      request.GetDescriptor()->FindFieldByName("request_id");
-  const std::string request_id = request.GetReflection()->GetString(request, id_field);
-  batch.guard_key = IdempotencyKey(store_.prefix(), who.subject, method, request_id);
-  batch.guard_value = EncodeFirstAnswer(request, *response);
-  batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
-  ASSIGN_OR_RETURN(WriteOutcome outcome, store_.Commit(batch));
-  switch (outcome.kind) {
-    case WriteOutcome::Kind::kApplied:
-      return absl::OkStatus();
-    case WriteOutcome::Kind::kAlreadyApplied:
-      response->Clear();
-      return DecodeFirstAnswer(outcome.guard_value, request, response);
-    case WriteOutcome::Kind::kPreconditionFailed:
-      break;
-  }
-  return absl::AbortedError(
-      absl::StrCat(method, ": the record changed while this request ran; retry"));
+  return store_.CommitCommand(who.subject, method, request.request_id(), request, response,
+                              std::move(batch));
 }
 
 void ForumServiceImpl::AddEvent(WriteBatch& batch, const Principal& who, const std::string& key,

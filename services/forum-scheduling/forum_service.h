@@ -78,9 +78,10 @@ class ForumServiceImpl final : public v1::ForumService::Service {
   template <typename Request, typename Response>
   absl::StatusOr<bool> Replayed(const Principal& who, absl::string_view method,
                                 const Request& request, Response* response);
+  template <typename Request>
   absl::Status CommitCommand(const Principal& who, absl::string_view method,
-                             const google::protobuf::Message& request,
-                             google::protobuf::Message* response, WriteBatch batch);
+                             const Request& request, google::protobuf::Message* response,
+                             WriteBatch batch);
   void AddEvent(WriteBatch& batch, const Principal& who, const std::string& key,
                 const std::string& correlation_id, const std::string& causation_id,
                 v1::ForumEvent event) const;
