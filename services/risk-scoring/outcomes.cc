@@ -14,7 +14,7 @@ namespace {
 constexpr std::array<std::pair<absl::string_view, absl::string_view>, 4> kInterventions = {{
     {"rooted.referral.v1.ReferralSubmitted", "referral"},
     {"rooted.forum.v1.DecisionRecorded", "forum_decision"},
-    {"rooted.directory.v1.ServicesRecommended", "service_referral"},
+    {"rooted.directory.v1.ServiceReferralMade", "service_referral"},
     {"rooted.fund.v1.PaymentIssued", "fund_payment"},
 }};
 

@@ -1,0 +1,213 @@
+#include "services/directory-triage/directory_index.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "services/directory-triage/directory_model.h"
+
+namespace rooted::directory {
+
+std::vector<std::string> DirectoryIndex::Words(absl::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  auto flush = [&] {
+    if (word.size() >= 2) words.push_back(word);
+    word.clear();
+  };
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (absl::ascii_isalnum(u) || u >= 0x80) {
+      word += char(absl::ascii_tolower(u));
+    } else {
+      flush();
+    }
+  }
+  flush();
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  return words;
+}
+
+std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const GeoPoint& from) {
+  std::optional<int64_t> nearest;
+  for (const v1::Location& l : service.locations()) {
+    if (l.latitude_e6() == 0 && l.longitude_e6() == 0) continue;
+    const int64_t d =
+        DistanceMetres(from.latitude_e6, from.longitude_e6, l.latitude_e6(), l.longitude_e6());
+    if (!nearest || d < *nearest) nearest = d;
+  }
+  return nearest;
+}
+
+void DirectoryIndex::Upsert(const v1::Service& service) {
+  auto shared = std::make_shared<const v1::Service>(service);
+  std::unique_lock lock(mu_);
+  if (auto it = by_id_.find(service.id()); it != by_id_.end()) {
+    entries_[it->second].live = false;
+    ++dead_;
+  }
+  const uint32_t index = uint32_t(entries_.size());
+  entries_.push_back({shared, absl::AsciiStrToLower(service.name()), true});
+  by_id_[service.id()] = index;
+  for (std::string& word : Words(service.name() + " " + service.description())) {
+    words_[std::move(word)].push_back(index);
+  }
+  for (const std::string& term : service.taxonomy_term_ids()) terms_[term].push_back(index);
+  if (dead_ > 1024 && dead_ > entries_.size() / 2) CompactLocked();
+}
+
+void DirectoryIndex::Remove(const std::string& service_id) {
+  std::unique_lock lock(mu_);
+  auto it = by_id_.find(service_id);
+  if (it == by_id_.end()) return;
+  entries_[it->second].live = false;
+  ++dead_;
+  by_id_.erase(it);
+}
+
+void DirectoryIndex::CompactLocked() {
+  std::vector<Entry> live;
+  for (Entry& e : entries_) {
+    if (e.live) live.push_back(std::move(e));
+  }
+  entries_.clear();
+  by_id_.clear();
+  words_.clear();
+  terms_.clear();
+  dead_ = 0;
+  for (Entry& e : live) {
+    const uint32_t index = uint32_t(entries_.size());
+    by_id_[e.service->id()] = index;
+    for (std::string& word : Words(e.service->name() + " " + e.service->description())) {
+      words_[std::move(word)].push_back(index);
+    }
+    for (const std::string& term : e.service->taxonomy_term_ids()) terms_[term].push_back(index);
+    entries_.push_back(std::move(e));
+  }
+}
+
+std::shared_ptr<const v1::Service> DirectoryIndex::Find(const std::string& service_id) const {
+  std::shared_lock lock(mu_);
+  auto it = by_id_.find(service_id);
+  return it == by_id_.end() ? nullptr : entries_[it->second].service;
+}
+
+size_t DirectoryIndex::size() const {
+  std::shared_lock lock(mu_);
+  return by_id_.size();
+}
+
+std::vector<std::shared_ptr<const v1::Service>> DirectoryIndex::All(
+    const std::string& organization_id) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::shared_ptr<const v1::Service>> out;
+  for (const Entry& e : entries_) {
+    if (e.live && (organization_id.empty() || e.service->organization_id() == organization_id)) {
+      out.push_back(e.service);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->id() < b->id(); });
+  return out;
+}
+
+std::vector<SearchHit> DirectoryIndex::Search(const SearchQuery& q, size_t offset, size_t limit,
+                                              size_t* total) const {
+  std::shared_lock lock(mu_);
+  // Candidates: from the text index (every query word must prefix a word of
+  // the service), then the taxonomy index, else everything.
+  std::optional<std::vector<uint32_t>> candidates;
+  for (const std::string& word : Words(q.text)) {
+    std::vector<uint32_t> matches;
+    for (auto it = words_.lower_bound(word); it != words_.end() && it->first.rfind(word, 0) == 0;
+         ++it) {
+      matches.insert(matches.end(), it->second.begin(), it->second.end());
+    }
+    std::sort(matches.begin(), matches.end());
+    matches.erase(std::unique(matches.begin(), matches.end()), matches.end());
+    if (candidates) {
+      std::vector<uint32_t> both;
+      std::set_intersection(candidates->begin(), candidates->end(), matches.begin(), matches.end(),
+                            std::back_inserter(both));
+      candidates = std::move(both);
+    } else {
+      candidates = std::move(matches);
+    }
+  }
+  if (!q.taxonomy_term_id.empty()) {
+    auto it = terms_.find(q.taxonomy_term_id);
+    std::vector<uint32_t> with_term = it == terms_.end() ? std::vector<uint32_t>{} : it->second;
+    if (candidates) {
+      std::vector<uint32_t> both;
+      std::set_intersection(candidates->begin(), candidates->end(), with_term.begin(),
+                            with_term.end(), std::back_inserter(both));
+      candidates = std::move(both);
+    } else {
+      candidates = std::move(with_term);
+    }
+  }
+  std::vector<std::pair<const Entry*, int64_t>> matched;
+  auto consider = [&](const Entry& e) {
+    if (!e.live) return;
+    const v1::Service& s = *e.service;
+    if (!q.include_unapproved && !IsRecommendable(s, q.today)) return;
+    if (q.free_only && !IsFree(s)) return;
+    if (!IneligibleReason(s.eligibility(), q.age, q.year_group, q.area_code).empty()) return;
+    if (q.delivery != v1::DELIVERY_UNSPECIFIED &&
+        std::find(s.delivery().begin(), s.delivery().end(), q.delivery) == s.delivery().end()) {
+      return;
+    }
+    if (!q.language.empty() &&
+        std::find(s.languages().begin(), s.languages().end(), q.language) == s.languages().end()) {
+      return;
+    }
+    int64_t distance = -1;
+    if (q.near) {
+      const std::optional<int64_t> d = NearestSiteMetres(s, *q.near);
+      if (q.proximity_metres > 0 && (!d || *d > q.proximity_metres)) return;
+      distance = d.value_or(-1);
+    }
+    matched.emplace_back(&e, distance);
+  };
+  if (candidates) {
+    for (uint32_t i : *candidates) consider(entries_[i]);
+  } else {
+    for (const Entry& e : entries_) consider(e);
+  }
+  // Nearest first (unplaced last) when a point is given; then by name and id.
+  auto before = [&](const std::pair<const Entry*, int64_t>& a,
+                    const std::pair<const Entry*, int64_t>& b) {
+    if (q.near && a.second != b.second) {
+      if (a.second < 0) return false;
+      if (b.second < 0) return true;
+      return a.second < b.second;
+    }
+    if (a.first->sort_name != b.first->sort_name) return a.first->sort_name < b.first->sort_name;
+    return a.first->service->id() < b.first->service->id();
+  };
+  *total = matched.size();
+  const size_t end = std::min(matched.size(), offset + limit);
+  std::vector<SearchHit> hits;
+  if (offset >= end) return hits;
+  std::partial_sort(matched.begin(), matched.begin() + long(end), matched.end(), before);
+  for (size_t i = offset; i < end; ++i) hits.push_back({matched[i].first->service, matched[i].second});
+  return hits;
+}
+
+void DirectoryIndex::ForEachOffering(const std::vector<std::string>& term_ids,
+                                     const std::function<void(const v1::Service&)>& visit) const {
+  std::shared_lock lock(mu_);
+  std::vector<uint32_t> offering;
+  for (const std::string& term : term_ids) {
+    if (auto it = terms_.find(term); it != terms_.end()) {
+      offering.insert(offering.end(), it->second.begin(), it->second.end());
+    }
+  }
+  std::sort(offering.begin(), offering.end());
+  offering.erase(std::unique(offering.begin(), offering.end()), offering.end());
+  for (uint32_t i : offering) {
+    if (entries_[i].live) visit(*entries_[i].service);
+  }
+}
+
+}  // namespace rooted::directory
