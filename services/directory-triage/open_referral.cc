@@ -214,6 +214,10 @@ absl::Status ReadService(const Json& j, v1::Service* s, v1::Organization* org) {
     schedule->set_closes_at_minute(Minutes(Text(sc, "closes_at")).value_or(0));
   }
   if (auto x = j.find(kExtension); x != j.end() && x->is_object()) ReadExtension(*x, s);
+  // Sub-messages only where the document said something.
+  if (s->eligibility().ByteSizeLong() == 0) s->clear_eligibility();
+  if (s->capacity().ByteSizeLong() == 0) s->clear_capacity();
+  if (s->quality().ByteSizeLong() == 0) s->clear_quality();
   return absl::OkStatus();
 }
 
