@@ -6,7 +6,8 @@
 namespace rooted {
 
 absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int default_grpc_port,
-                                                    int default_metrics_port) {
+                                                    int default_metrics_port,
+                                                    int default_max_message_bytes) {
   ServiceSettings s;
   s.grpc_address = config.String("grpc-address", absl::StrCat("0.0.0.0:", default_grpc_port));
   s.metrics_address =
@@ -33,6 +34,9 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
   }
   s.token.issuer = config.String("token-issuer", "rooted-local");
   s.token.audience = config.String("token-audience", "rooted");
+  ASSIGN_OR_RETURN(int64_t max_message, config.Int("grpc-max-message-bytes",
+                                                  default_max_message_bytes, 4096, 256 << 20));
+  s.grpc_max_message_bytes = int(max_message);
   ASSIGN_OR_RETURN(s.shutdown_drain, config.Duration("shutdown-drain", absl::Seconds(10)));
   return s;
 }

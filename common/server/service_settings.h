@@ -17,7 +17,7 @@ namespace rooted {
 //   redis-user, redis-password[-file], redis-db, kafka-bootstrap,
 //   token-algorithm, token-secret[-file] (HS256),
 //   token-public-key-file (RS256), token-issuer, token-audience,
-//   shutdown-drain.
+//   grpc-max-message-bytes, shutdown-drain.
 struct ServiceSettings {
   std::string grpc_address;
   std::string metrics_address;
@@ -26,10 +26,13 @@ struct ServiceSettings {
   std::string kafka_bootstrap;
   JwtVerifierSettings token;
   absl::Duration shutdown_drain;
+  // The largest request accepted (a directory import is the big one).
+  int grpc_max_message_bytes = 4 << 20;
 };
 
 absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int default_grpc_port,
-                                                    int default_metrics_port);
+                                                    int default_metrics_port,
+                                                    int default_max_message_bytes = 4 << 20);
 
 }  // namespace rooted
 

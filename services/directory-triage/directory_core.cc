@@ -59,47 +59,49 @@ absl::Status DirectoryCore::LoadTables() {
 }
 
 absl::StatusOr<int> DirectoryCore::Follow() {
-  std::string from;
-  {
+  // One follower at a time, so the feed position only moves forward.
+  std::lock_guard follow(follow_mu_);
+  int applied = 0;
+  for (;;) {
+    std::string from;
+    {
+      std::lock_guard lock(mu_);
+      from = last_change_;
+    }
+    ASSIGN_OR_RETURN(RedisReply reply, store_.redis().Command({"XREAD", "COUNT", "1000", "STREAMS",
+                                                               store_.ChangesKey(), from}));
+    if (reply.is_nil() || reply.elements.empty()) return applied;
+    const RedisReply& entries = reply.elements[0].elements[1];
+    if (entries.elements.empty()) return applied;
+    bool tables = false;
+    std::vector<std::string> service_keys;
+    std::string last = from;
+    for (const RedisReply& entry : entries.elements) {
+      last = entry.elements[0].str;
+      const RedisReply& fields = entry.elements[1];
+      std::string kind, id, by;
+      for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+        if (fields.elements[i].str == "kind") kind = fields.elements[i + 1].str;
+        if (fields.elements[i].str == "id") id = fields.elements[i + 1].str;
+        if (fields.elements[i].str == "by") by = fields.elements[i + 1].str;
+      }
+      if (by == store_.replica()) continue;  // applied when it was written
+      if (kind == "service") {
+        service_keys.push_back(store_.ServiceKey(id));
+      } else {
+        tables = true;
+      }
+    }
+    if (tables) RETURN_IF_ERROR(LoadTables());
+    ASSIGN_OR_RETURN(auto services, store_.LoadAll<v1::Service>(service_keys));
+    for (const auto& s : services) index_.Upsert(s.record);
+    applied += int(entries.elements.size());
     std::lock_guard lock(mu_);
-    from = last_change_;
+    last_change_ = last;
   }
-  ASSIGN_OR_RETURN(RedisReply reply, store_.redis().Command({"XREAD", "COUNT", "1000", "STREAMS",
-                                                             store_.ChangesKey(), from}));
-  if (reply.is_nil() || reply.elements.empty()) return 0;
-  const RedisReply& entries = reply.elements[0].elements[1];
-  bool tables = false;
-  std::vector<std::string> service_ids;
-  std::string last = from;
-  for (const RedisReply& entry : entries.elements) {
-    last = entry.elements[0].str;
-    const RedisReply& fields = entry.elements[1];
-    std::string kind, id;
-    for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-      if (fields.elements[i].str == "kind") kind = fields.elements[i + 1].str;
-      if (fields.elements[i].str == "id") id = fields.elements[i + 1].str;
-    }
-    if (kind == "service") {
-      service_ids.push_back(store_.ServiceKey(id));
-    } else {
-      tables = true;
-    }
-  }
-  if (tables) RETURN_IF_ERROR(LoadTables());
-  ASSIGN_OR_RETURN(auto services, store_.LoadAll<v1::Service>(service_ids));
-  for (const auto& s : services) {
-    // A replica's own writes are indexed already; an older copy must not win.
-    std::shared_ptr<const v1::Service> current = index_.Find(s.record.id());
-    if (current && current->last_modified().seconds() * 1'000'000'000LL + current->last_modified().nanos() >
-                       s.record.last_modified().seconds() * 1'000'000'000LL + s.record.last_modified().nanos()) {
-      continue;
-    }
-    index_.Upsert(s.record);
-  }
-  std::lock_guard lock(mu_);
-  last_change_ = last;
-  return int(entries.elements.size());
 }
+
+absl::Status DirectoryCore::ReloadTables() { return LoadTables(); }
 
 absl::StatusOr<int> DirectoryCore::ExpireQualityAssurance() {
   const absl::CivilDay today = Today();

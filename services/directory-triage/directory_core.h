@@ -33,8 +33,10 @@ class DirectoryCore {
 
   // Loads every service and the council's tables; then Follow keeps them current.
   absl::Status Load();
-  // Applies changes from the feed made since the last call (by any replica).
+  // Applies changes other replicas made since the last call.
   absl::StatusOr<int> Follow();
+  // After this replica changed the council's tables.
+  absl::Status ReloadTables();
   // Persists expiry of approved services past their review date, with a
   // ServiceQualityChanged event each, once.
   absl::StatusOr<int> ExpireQualityAssurance();
@@ -73,6 +75,7 @@ class DirectoryCore {
   DirectoryIndex& index_;
   const Clock& clock_;
   const DirectoryOptions options_;
+  std::mutex follow_mu_;
   mutable std::mutex mu_;
   std::map<std::string, std::string> council_terms_;
   std::map<std::string, GeoPoint> postcodes_;

@@ -1,6 +1,7 @@
 #include "services/directory-triage/directory_index.h"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
@@ -30,11 +31,17 @@ std::vector<std::string> DirectoryIndex::Words(absl::string_view text) {
 }
 
 std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const GeoPoint& from) {
+  // Within a council's area the flat-earth (equirectangular) distance is
+  // within a fraction of a percent of the great circle, and needs no
+  // trigonometry per site.
+  constexpr double kMetresPerMicrodegree = 6'371'000 * M_PI / 180.0 / 1e6;
+  const double x_scale = std::cos(double(from.latitude_e6) * M_PI / 180.0 / 1e6);
   std::optional<int64_t> nearest;
   for (const v1::Location& l : service.locations()) {
     if (l.latitude_e6() == 0 && l.longitude_e6() == 0) continue;
-    const int64_t d =
-        DistanceMetres(from.latitude_e6, from.longitude_e6, l.latitude_e6(), l.longitude_e6());
+    const double dx = double(l.longitude_e6() - from.longitude_e6) * x_scale;
+    const double dy = double(l.latitude_e6() - from.latitude_e6);
+    const int64_t d = int64_t(std::sqrt(dx * dx + dy * dy) * kMetresPerMicrodegree + 0.5);
     if (!nearest || d < *nearest) nearest = d;
   }
   return nearest;
@@ -44,7 +51,18 @@ void DirectoryIndex::Upsert(const v1::Service& service) {
   auto shared = std::make_shared<const v1::Service>(service);
   std::unique_lock lock(mu_);
   if (auto it = by_id_.find(service.id()); it != by_id_.end()) {
-    entries_[it->second].live = false;
+    Entry& existing = entries_[it->second];
+    // Capacity, QA and most edits leave the indexed words and terms alone:
+    // replace the record in place.
+    if (existing.service->name() == service.name() &&
+        existing.service->description() == service.description() &&
+        std::equal(existing.service->taxonomy_term_ids().begin(),
+                   existing.service->taxonomy_term_ids().end(),
+                   service.taxonomy_term_ids().begin(), service.taxonomy_term_ids().end())) {
+      existing.service = std::move(shared);
+      return;
+    }
+    existing.live = false;
     ++dead_;
   }
   const uint32_t index = uint32_t(entries_.size());
@@ -152,7 +170,7 @@ std::vector<SearchHit> DirectoryIndex::Search(const SearchQuery& q, size_t offse
     const v1::Service& s = *e.service;
     if (!q.include_unapproved && !IsRecommendable(s, q.today)) return;
     if (q.free_only && !IsFree(s)) return;
-    if (!IneligibleReason(s.eligibility(), q.age, q.year_group, q.area_code).empty()) return;
+    if (!IsEligible(s.eligibility(), q.age, q.year_group, q.area_code, nullptr)) return;
     if (q.delivery != v1::DELIVERY_UNSPECIFIED &&
         std::find(s.delivery().begin(), s.delivery().end(), q.delivery) == s.delivery().end()) {
       return;
@@ -194,8 +212,8 @@ std::vector<SearchHit> DirectoryIndex::Search(const SearchQuery& q, size_t offse
   return hits;
 }
 
-void DirectoryIndex::ForEachOffering(const std::vector<std::string>& term_ids,
-                                     const std::function<void(const v1::Service&)>& visit) const {
+std::vector<std::shared_ptr<const v1::Service>> DirectoryIndex::Offering(
+    const std::vector<std::string>& term_ids) const {
   std::shared_lock lock(mu_);
   std::vector<uint32_t> offering;
   for (const std::string& term : term_ids) {
@@ -205,9 +223,12 @@ void DirectoryIndex::ForEachOffering(const std::vector<std::string>& term_ids,
   }
   std::sort(offering.begin(), offering.end());
   offering.erase(std::unique(offering.begin(), offering.end()), offering.end());
+  std::vector<std::shared_ptr<const v1::Service>> out;
+  out.reserve(offering.size());
   for (uint32_t i : offering) {
-    if (entries_[i].live) visit(*entries_[i].service);
+    if (entries_[i].live) out.push_back(entries_[i].service);
   }
+  return out;
 }
 
 }  // namespace rooted::directory

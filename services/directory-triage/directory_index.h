@@ -60,10 +60,9 @@ class DirectoryIndex {
   std::vector<SearchHit> Search(const SearchQuery& query, size_t offset, size_t limit,
                                 size_t* total) const;
 
-  // Calls `visit` for every live service offering any of `term_ids`, under
-  // the read lock (visit must not call back into the index).
-  void ForEachOffering(const std::vector<std::string>& term_ids,
-                       const std::function<void(const v1::Service&)>& visit) const;
+  // Every live service offering any of `term_ids`, by index order.
+  std::vector<std::shared_ptr<const v1::Service>> Offering(
+      const std::vector<std::string>& term_ids) const;
 
   // The words of `text`, lower case, for indexing and queries.
   static std::vector<std::string> Words(absl::string_view text);

@@ -79,6 +79,15 @@ absl::Status ValidateLocation(const v1::Location& l, const std::string& path) {
 
 }  // namespace
 
+absl::Status ValidateRecordId(absl::string_view path, absl::string_view id) {
+  bool ok = !id.empty() && id.size() <= 100;
+  for (char c : id) {
+    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                c == ':' || c == '-');
+  }
+  return ok ? absl::OkStatus() : FieldError(path, "1 to 100 letters, digits, '.', '_', ':' or '-'");
+}
+
 absl::Status ValidateOrganization(const v1::Organization& o) {
   RETURN_IF_ERROR(ValidateText("organization.name", o.name(), 200, true));
   RETURN_IF_ERROR(ValidateText("organization.description", o.description(), 4000, false, true));
@@ -112,7 +121,7 @@ absl::Status ValidateCapacity(const v1::ServiceCapacity& c, absl::string_view pa
 }
 
 absl::Status ValidateService(const v1::Service& s, const TermCheck& known_term) {
-  RETURN_IF_ERROR(ValidateId("service.organization_id", s.organization_id(), "an organization id"));
+  RETURN_IF_ERROR(ValidateRecordId("service.organization_id", s.organization_id()));
   RETURN_IF_ERROR(ValidateText("service.name", s.name(), 200, true));
   RETURN_IF_ERROR(ValidateText("service.description", s.description(), 4000, false, true));
   RETURN_IF_ERROR(ValidateText("service.url", s.url(), 300, false));
@@ -190,6 +199,11 @@ v1::QaStatus EffectiveQaStatus(const v1::QualityAssurance& quality, absl::CivilD
   return v1::QA_STATUS_APPROVED;
 }
 
+bool IsRecommendable(const v1::Service& service, absl::CivilDay today) {
+  return !service.withdrawn() &&
+         EffectiveQaStatus(service.quality(), today) == v1::QA_STATUS_APPROVED;
+}
+
 std::string NotRecommendableReason(const v1::Service& service, absl::CivilDay today) {
   if (service.withdrawn()) return "withdrawn from the directory";
   switch (EffectiveQaStatus(service.quality(), today)) {
@@ -207,44 +221,56 @@ std::string NotRecommendableReason(const v1::Service& service, absl::CivilDay to
   }
 }
 
-bool IsRecommendable(const v1::Service& service, absl::CivilDay today) {
-  return NotRecommendableReason(service, today).empty();
-}
-
 int YearGroupMinimumAge(int year_group) { return year_group + 4; }
 
-std::string IneligibleReason(const v1::Eligibility& e, std::optional<int> age,
-                             std::optional<int> year_group, const std::string& area_code) {
+bool IsEligible(const v1::Eligibility& e, std::optional<int> age, std::optional<int> year_group,
+                const std::string& area_code, std::string* why) {
+  // Words are built only when asked for: triage checks thousands of services.
   const int max_age = e.maximum_age() == 0 ? 200 : e.maximum_age();
+  auto ages = [&] {
+    return absl::StrCat("for ages ", e.minimum_age(), " to ",
+                        max_age == 200 ? std::string("any") : absl::StrCat(max_age));
+  };
   if (age) {
     if (*age < e.minimum_age() || *age > max_age) {
-      return absl::StrCat("for ages ", e.minimum_age(), " to ", max_age == 200 ? "any" : absl::StrCat(max_age),
-                          "; the child is ", *age);
+      if (why) *why = absl::StrCat(ages(), "; the child is ", *age);
+      return false;
     }
   } else if (year_group) {
     // A pupil in Year N is N+4 at the start of the year and N+5 by its end.
     const int youngest = YearGroupMinimumAge(*year_group), oldest = youngest + 1;
     if (oldest < e.minimum_age() || youngest > max_age) {
-      return absl::StrCat("for ages ", e.minimum_age(), " to ", max_age == 200 ? "any" : absl::StrCat(max_age),
-                          "; Year ", *year_group, " pupils are ", youngest, " to ", oldest);
+      if (why) *why = absl::StrCat(ages(), "; Year ", *year_group, " pupils are ", youngest, " to ", oldest);
+      return false;
     }
   }
   const bool year_rule = e.minimum_year_group() != 0 || e.maximum_year_group() != 0;
   if (year_group && year_rule) {
     const int max_year = e.maximum_year_group() == 0 ? 14 : e.maximum_year_group();
     if (*year_group < e.minimum_year_group() || *year_group > max_year) {
-      return absl::StrCat("for Years ", e.minimum_year_group(), " to ", max_year, "; the child is in Year ",
-                          *year_group);
+      if (why) {
+        *why = absl::StrCat("for Years ", e.minimum_year_group(), " to ", max_year,
+                            "; the child is in Year ", *year_group);
+      }
+      return false;
     }
   }
-  if (!e.area_codes().empty()) {
-    if (area_code.empty()) return "";  // no area given: not ruled out
+  // No area given: not ruled out.
+  if (!e.area_codes().empty() && !area_code.empty()) {
     for (const std::string& a : e.area_codes()) {
-      if (absl::EqualsIgnoreCase(a, area_code)) return "";
+      if (absl::EqualsIgnoreCase(a, area_code)) return true;
     }
-    return absl::StrCat("only for children living in its areas; not ", area_code);
+    if (why) *why = absl::StrCat("only for children living in its areas; not ", area_code);
+    return false;
   }
-  return "";
+  return true;
+}
+
+std::string IneligibleReason(const v1::Eligibility& e, std::optional<int> age,
+                             std::optional<int> year_group, const std::string& area_code) {
+  std::string why;
+  IsEligible(e, age, year_group, area_code, &why);
+  return why;
 }
 
 int64_t DistanceMetres(int64_t lat1_e6, int64_t lon1_e6, int64_t lat2_e6, int64_t lon2_e6) {

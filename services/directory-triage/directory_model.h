@@ -17,6 +17,10 @@ namespace v1 = rooted::directory::v1;
 // the council's own.
 using TermCheck = std::function<bool(const std::string& term_id)>;
 
+// Directory ids come from other directories too (UUIDs, council codes):
+// 1 to 100 of [A-Za-z0-9._:-]. INVALID_ARGUMENT naming `path`.
+absl::Status ValidateRecordId(absl::string_view path, absl::string_view id);
+
 // INVALID_ARGUMENT naming the field ("service.eligibility.maximum_age: ...").
 absl::Status ValidateOrganization(const v1::Organization& organization);
 absl::Status ValidateService(const v1::Service& service, const TermCheck& known_term);
@@ -38,6 +42,9 @@ int YearGroupMinimumAge(int year_group);
 // the profile gives none) is not checked.
 std::string IneligibleReason(const v1::Eligibility& eligibility, std::optional<int> age,
                              std::optional<int> year_group, const std::string& area_code);
+// The same test; the reason is written to `why` only when asked for.
+bool IsEligible(const v1::Eligibility& eligibility, std::optional<int> age,
+                std::optional<int> year_group, const std::string& area_code, std::string* why);
 
 // Great-circle distance in metres between two WGS84 points in microdegrees.
 int64_t DistanceMetres(int64_t lat1_e6, int64_t lon1_e6, int64_t lat2_e6, int64_t lon2_e6);

@@ -46,7 +46,7 @@ absl::StatusOr<size_t> PageOffset(const cv1::PageRequest& page) {
 
 absl::StatusOr<Versioned<v1::Service>> DirectoryServiceImpl::ServiceToChange(
     const Principal& who, const std::string& service_id, absl::string_view method) {
-  RETURN_IF_ERROR(ValidateId("service_id", service_id, "a service id"));
+  RETURN_IF_ERROR(ValidateRecordId("service_id", service_id));
   DirectoryStore& store = core_.store();
   ASSIGN_OR_RETURN(auto service, store.Load<v1::Service>(store.ServiceKey(service_id), "service_id"));
   if (DirectoryCore::IsCouncil(who)) return service;
@@ -65,7 +65,7 @@ grpc::Status DirectoryServiceImpl::UpsertOrganization(grpc::ServerContext* conte
     if (replayed) return absl::OkStatus();
     v1::Organization org = request->organization();
     if (org.id().empty()) org.set_id(NewUuid());
-    RETURN_IF_ERROR(ValidateId("organization.id", org.id(), "an organization id"));
+    RETURN_IF_ERROR(ValidateRecordId("organization.id", org.id()));
     RETURN_IF_ERROR(ValidateOrganization(org));
     DirectoryStore& store = core_.store();
     absl::StatusOr<Versioned<v1::Organization>> existing =
@@ -96,7 +96,7 @@ grpc::Status DirectoryServiceImpl::UpsertService(grpc::ServerContext* context,
     if (replayed) return absl::OkStatus();
     v1::Service service = request->service();
     if (service.id().empty()) service.set_id(NewUuid());
-    RETURN_IF_ERROR(ValidateId("service.id", service.id(), "a service id"));
+    RETURN_IF_ERROR(ValidateRecordId("service.id", service.id()));
     RETURN_IF_ERROR(ValidateService(
         service, [&](const std::string& term) { return core_.IsKnownTerm(term); }));
     DirectoryStore& store = core_.store();
@@ -153,7 +153,7 @@ grpc::Status DirectoryServiceImpl::GetService(grpc::ServerContext* context,
                                               const v1::GetServiceRequest* request,
                                               v1::GetServiceResponse* response) {
   return guard_.Run(*context, "GetService", [&](const Principal& who) -> absl::Status {
-    RETURN_IF_ERROR(ValidateId("service_id", request->service_id(), "a service id"));
+    RETURN_IF_ERROR(ValidateRecordId("service_id", request->service_id()));
     DirectoryStore& store = core_.store();
     ASSIGN_OR_RETURN(auto service,
                      store.Load<v1::Service>(store.ServiceKey(request->service_id()), "service_id"));
@@ -385,7 +385,7 @@ grpc::Status DirectoryServiceImpl::ImportOpenReferral(grpc::ServerContext* conte
       std::map<std::string, int64_t> versions;
       for (const auto& e : existing) versions[e.record.id()] = e.version;
       for (const v1::Organization& o : imported.organizations) {
-        absl::Status valid = ValidateId("organization.id", o.id(), "an organization id");
+        absl::Status valid = ValidateRecordId("organization.id", o.id());
         if (valid.ok()) valid = ValidateOrganization(o);
         if (!valid.ok()) {
           problems.push_back(absl::StrCat("organization ", o.id(), ": ", valid.message()));
@@ -410,7 +410,7 @@ grpc::Status DirectoryServiceImpl::ImportOpenReferral(grpc::ServerContext* conte
       // Imported services are checked again by the council before they are recommended,
       // unless the export they came from carried an approval.
       if (s.quality().status() == v1::QA_STATUS_UNSPECIFIED) s.mutable_quality()->set_status(v1::QA_STATUS_PENDING);
-      absl::Status ok = ValidateId("service.id", s.id(), "a service id");
+      absl::Status ok = ValidateRecordId("service.id", s.id());
       if (ok.ok()) ok = ValidateService(s, [&](const std::string& term) { return core_.IsKnownTerm(term); });
       if (ok.ok() && !organizations.contains(s.organization_id())) {
         ok = FieldError("service.organization_id", "no such organisation in the document or directory");
@@ -441,7 +441,7 @@ grpc::Status DirectoryServiceImpl::ExportOpenReferral(grpc::ServerContext* conte
                                                       v1::ExportOpenReferralResponse* response) {
   return guard_.Run(*context, "ExportOpenReferral", [&](const Principal& who) -> absl::Status {
     if (!request->organization_id().empty()) {
-      RETURN_IF_ERROR(ValidateId("organization_id", request->organization_id(), "an organization id"));
+      RETURN_IF_ERROR(ValidateRecordId("organization_id", request->organization_id()));
     }
     DirectoryStore& store = core_.store();
     std::vector<v1::Service> services;
@@ -467,7 +467,7 @@ grpc::Status DirectoryServiceImpl::MakeServiceReferral(grpc::ServerContext* cont
     ASSIGN_OR_RETURN(bool replayed, Replayed(who, "MakeServiceReferral", *request, response));
     if (replayed) return absl::OkStatus();
     RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
-    RETURN_IF_ERROR(ValidateId("service_id", request->service_id(), "a service id"));
+    RETURN_IF_ERROR(ValidateRecordId("service_id", request->service_id()));
     DirectoryStore& store = core_.store();
     ASSIGN_OR_RETURN(auto needs, store.Load<v1::ReferralNeeds>(store.ReferralKey(request->referral_id()),
                                                                "referral_id"));
@@ -543,7 +543,7 @@ grpc::Status DirectoryServiceImpl::LoadPostcodeDistricts(
     store.Audit(batch, core_.Audit(who, "LoadPostcodeDistricts", "postcodes", "", request->request_id()));
     response->set_loaded(request->districts_size());
     RETURN_IF_ERROR(Commit(who, "LoadPostcodeDistricts", *request, response, std::move(batch)));
-    return core_.Follow().status();
+    return core_.ReloadTables();
   });
 }
 
@@ -567,7 +567,7 @@ grpc::Status DirectoryServiceImpl::UpsertTaxonomyTerm(grpc::ServerContext* conte
                                    request->request_id()));
     *response->mutable_term() = term;
     RETURN_IF_ERROR(Commit(who, "UpsertTaxonomyTerm", *request, response, std::move(batch)));
-    return core_.Follow().status();
+    return core_.ReloadTables();
   });
 }
 

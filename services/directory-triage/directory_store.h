@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "common/base/ids.h"
 #include "common/redis/record_store.h"
 
 namespace rooted::directory {
@@ -26,13 +27,18 @@ class DirectoryStore final : public RecordStore {
   std::string ServiceReferralsKey() const { return prefix() + ":service_referrals"; }
   std::string TermsKey() const { return prefix() + ":terms"; }          // id -> label
   std::string PostcodesKey() const { return prefix() + ":postcodes"; }  // district -> "lat,lon"
-  // Stream of {kind: service|terms|postcodes, id}.
+  // Stream of {kind: service|terms|postcodes, id, by: the replica that wrote it}.
   std::string ChangesKey() const { return prefix() + ":changes"; }
 
   // The XADD announcing a change to followers; in the change's own batch.
   std::vector<std::string> ChangeCommand(const std::string& kind, const std::string& id) const {
-    return {"XADD", ChangesKey(), "MAXLEN", "~", "100000", "*", "kind", kind, "id", id};
+    return {"XADD", ChangesKey(), "MAXLEN", "~", "100000", "*", "kind", kind, "id", id, "by", replica_};
   }
+  // This process's name in the change feed: it has applied its own changes already.
+  const std::string& replica() const { return replica_; }
+
+ private:
+  const std::string replica_ = NewUuid();
 };
 
 }  // namespace rooted::directory

@@ -20,7 +20,9 @@ constexpr char kServiceName[] = "directory-triage";
 absl::Status Run(const rooted::Config& config) {
   ASSIGN_OR_RETURN(rooted::ServiceSettings settings,
                    rooted::LoadServiceSettings(config, /*default_grpc_port=*/50054,
-                                               /*default_metrics_port=*/9467));
+                                               /*default_metrics_port=*/9467,
+                                               // A council's whole directory in one import.
+                                               /*default_max_message_bytes=*/64 << 20));
   rooted::directory::DirectoryOptions options;
   options.sharing_agreement = config.String("sharing-agreement", "local-pilot");
   const std::string zone_name = config.String("time-zone", "Europe/London");

@@ -31,26 +31,41 @@ int Weight(cv1::Severity severity) {
 
 std::string Kilometres(int64_t metres) { return absl::StrFormat("%.1f km", double(metres) / 1000); }
 
-// Why this child cannot use this service, or "".
-std::string ExclusionReason(const v1::Service& s, const TriageInput& in) {
-  if (std::string why = NotRecommendableReason(s, in.today); !why.empty()) return why;
-  if (std::string why = IneligibleReason(s.eligibility(), in.age, in.year_group, in.area_code);
-      !why.empty()) {
-    return absl::StrCat("not eligible: ", why);
+// Whether this child cannot use this service; the reason is written to
+// `why` only when asked for (triage checks thousands, lists a hundred).
+bool Excluded(const v1::Service& s, const TriageInput& in, std::string* why) {
+  if (!IsRecommendable(s, in.today)) {
+    if (why) *why = NotRecommendableReason(s, in.today);
+    return true;
   }
-  if (in.free_only && !IsFree(s)) return "charges, and only free services were asked for";
+  std::string ineligible;
+  if (!IsEligible(s.eligibility(), in.age, in.year_group, in.area_code, why ? &ineligible : nullptr)) {
+    if (why) *why = absl::StrCat("not eligible: ", ineligible);
+    return true;
+  }
+  if (in.free_only && !IsFree(s)) {
+    if (why) *why = "charges, and only free services were asked for";
+    return true;
+  }
   if (!in.language.empty() &&
       std::find(s.languages().begin(), s.languages().end(), in.language) == s.languages().end()) {
-    return absl::StrCat("not offered in the language asked for (", in.language, ")");
+    if (why) *why = absl::StrCat("not offered in the language asked for (", in.language, ")");
+    return true;
   }
   if (in.delivery != v1::DELIVERY_UNSPECIFIED &&
       std::find(s.delivery().begin(), s.delivery().end(), in.delivery) == s.delivery().end()) {
-    return in.delivery == v1::DELIVERY_IN_SCHOOL ? "not delivered in school"
-           : in.delivery == v1::DELIVERY_OUT_OF_SCHOOL ? "not delivered out of school"
-                                                       : "not delivered online";
+    if (why) {
+      *why = in.delivery == v1::DELIVERY_IN_SCHOOL       ? "not delivered in school"
+             : in.delivery == v1::DELIVERY_OUT_OF_SCHOOL ? "not delivered out of school"
+                                                         : "not delivered online";
+    }
+    return true;
   }
-  if (s.capacity().maximum() > 0 && s.capacity().available() == 0) return "full: no places free";
-  return "";
+  if (s.capacity().maximum() > 0 && s.capacity().available() == 0) {
+    if (why) *why = "full: no places free";
+    return true;
+  }
+  return false;
 }
 
 v1::ScoreComponent Component(absl::string_view name, int points, std::string reason) {
@@ -65,100 +80,116 @@ v1::ScoreComponent Component(absl::string_view name, int points, std::string rea
 
 TriageResult Triage(const DirectoryIndex& index, const TriageInput& in,
                     const std::function<std::string(const std::string&)>& term_label) {
-  std::vector<std::string> terms;
   int total_weight = 0;
+  std::vector<std::string> terms;
   for (const cv1::Need& need : in.needs) {
     terms.push_back(need.term_id());
     total_weight += Weight(need.severity());
   }
-  TriageResult result;
-  std::vector<v1::RankedService> ranked;
-  std::vector<v1::ExcludedService> excluded;
-  index.ForEachOffering(terms, [&](const v1::Service& s) {
-    if (std::string why = ExclusionReason(s, in); !why.empty()) {
-      v1::ExcludedService& e = excluded.emplace_back();
-      e.set_service_id(s.id());
-      e.set_service_name(s.name());
-      e.set_reason(std::move(why));
-      return;
+  // Score everything cheaply first; words and protos only for what is shown.
+  struct Scored {
+    const v1::Service* service;
+    int coverage, distance, waiting, capacity, total;
+    std::optional<int64_t> metres;
+  };
+
+  const std::vector<std::shared_ptr<const v1::Service>> offering = index.Offering(terms);
+  std::vector<Scored> scored;
+  std::vector<const v1::Service*> excluded;
+  for (const auto& shared : offering) {
+    const v1::Service& s = *shared;
+    if (Excluded(s, in, nullptr)) {
+      excluded.push_back(&s);
+      continue;
     }
-    v1::RankedService r;
-    std::vector<std::string> met;
+    Scored r{&s, 0, 0, 0, 0, 0, std::nullopt};
     int covered = 0;
     for (const cv1::Need& need : in.needs) {
       if (std::find(s.taxonomy_term_ids().begin(), s.taxonomy_term_ids().end(), need.term_id()) !=
           s.taxonomy_term_ids().end()) {
         covered += Weight(need.severity());
-        met.push_back(term_label(need.term_id()));
       }
     }
-    const int coverage = total_weight == 0 ? 0 : (kCoveragePoints * covered + total_weight / 2) / total_weight;
-    *r.add_components() = Component(
-        "need_coverage", coverage,
-        absl::StrCat("meets ", met.size(), " of ", in.needs.size(), " needs: ", absl::StrJoin(met, ", ")));
-    *r.add_components() = Component("eligibility", 0, "eligible by age, year group and area");
-
-    int distance_points = 0;
-    std::string distance_reason;
+    r.coverage = total_weight == 0 ? 0 : (kCoveragePoints * covered + total_weight / 2) / total_weight;
+    if (in.location) r.metres = NearestSiteMetres(s, *in.location);
     const bool online = std::find(s.delivery().begin(), s.delivery().end(), v1::DELIVERY_ONLINE) !=
                         s.delivery().end();
-    std::optional<int64_t> metres;
-    if (in.location) metres = NearestSiteMetres(s, *in.location);
-    if (metres) {
-      distance_points = int(kDistancePoints * std::max<int64_t>(0, kDistanceHorizonMetres - *metres) /
-                            kDistanceHorizonMetres);
-      distance_reason = absl::StrCat(Kilometres(*metres), " away");
+    if (r.metres) {
+      r.distance = int(kDistancePoints * std::max<int64_t>(0, kDistanceHorizonMetres - *r.metres) /
+                       kDistanceHorizonMetres);
     } else if (online) {
-      distance_points = kDistancePoints * 3 / 4;
-      distance_reason = "online";
+      r.distance = kDistancePoints * 3 / 4;
     } else if (!in.location) {
-      distance_points = kDistancePoints / 2;
-      distance_reason = "no location given, so distance not scored";
+      r.distance = kDistancePoints / 2;
     } else {
-      distance_points = kDistancePoints / 4;
-      distance_reason = "no site location published";
+      r.distance = kDistancePoints / 4;
     }
-    *r.add_components() = Component("distance", distance_points, distance_reason);
-
-    const int wait = s.capacity().waiting_time_days();
-    const int waiting_points =
-        kWaitingPoints * std::max(0, kWaitingHorizonDays - wait) / kWaitingHorizonDays;
-    *r.add_components() = Component(
-        "waiting_time", waiting_points,
-        wait == 0 ? std::string("no wait") : absl::StrCat("waiting about ", wait, " days"));
-
-    int capacity_points = kCapacityPoints / 2;
-    std::string capacity_reason = "places not published";
+    r.waiting = kWaitingPoints * std::max(0, kWaitingHorizonDays - s.capacity().waiting_time_days()) /
+                kWaitingHorizonDays;
+    r.capacity = kCapacityPoints / 2;
     if (s.capacity().maximum() > 0) {
       // Full marks with a quarter of places free or more.
       const int quarter = std::max(1, s.capacity().maximum() / 4);
-      capacity_points = kCapacityPoints * std::min(s.capacity().available(), quarter) / quarter;
-      capacity_reason = absl::StrCat(s.capacity().available(), " of ", s.capacity().maximum(),
-                                     " places free");
+      r.capacity = kCapacityPoints * std::min(s.capacity().available(), quarter) / quarter;
     }
-    *r.add_components() = Component("capacity", capacity_points, capacity_reason);
+    r.total = r.coverage + r.distance + r.waiting + r.capacity;
+    scored.push_back(r);
+  }
+  auto better = [](const Scored& a, const Scored& b) {
+    if (a.total != b.total) return a.total > b.total;
+    return a.service->id() < b.service->id();
+  };
+  const size_t shown = std::min(scored.size(), size_t(std::max(0, in.max_results)));
+  std::partial_sort(scored.begin(), scored.begin() + long(shown), scored.end(), better);
 
-    int score = 0;
-    for (const v1::ScoreComponent& c : r.components()) score += c.points();
-    r.set_score(score);
-    r.set_reason(absl::StrCat("meets ", absl::StrJoin(met, " and "), "; ", distance_reason, "; ",
-                              r.components(3).reason(), "; ", capacity_reason));
-    *r.mutable_service() = s;
-    ranked.push_back(std::move(r));
-  });
-  std::sort(ranked.begin(), ranked.end(), [](const v1::RankedService& a, const v1::RankedService& b) {
-    if (a.score() != b.score()) return a.score() > b.score();
-    return a.service().id() < b.service().id();
-  });
-  if (ranked.size() > size_t(in.max_results)) ranked.resize(size_t(in.max_results));
-  std::sort(excluded.begin(), excluded.end(),
-            [](const v1::ExcludedService& a, const v1::ExcludedService& b) {
-              return a.service_id() < b.service_id();
-            });
+  TriageResult result;
+  for (size_t i = 0; i < shown; ++i) {
+    const Scored& r = scored[i];
+    const v1::Service& s = *r.service;
+    v1::RankedService& out = result.ranked.emplace_back();
+    std::vector<std::string> met;
+    for (const cv1::Need& need : in.needs) {
+      if (std::find(s.taxonomy_term_ids().begin(), s.taxonomy_term_ids().end(), need.term_id()) !=
+          s.taxonomy_term_ids().end()) {
+        met.push_back(term_label(need.term_id()));
+      }
+    }
+    *out.add_components() = Component(
+        "need_coverage", r.coverage,
+        absl::StrCat("meets ", met.size(), " of ", in.needs.size(), " needs: ", absl::StrJoin(met, ", ")));
+    *out.add_components() = Component("eligibility", 0, "eligible by age, year group and area");
+    const bool online = std::find(s.delivery().begin(), s.delivery().end(), v1::DELIVERY_ONLINE) !=
+                        s.delivery().end();
+    const std::string distance_reason =
+        r.metres ? absl::StrCat(Kilometres(*r.metres), " away")
+        : online ? std::string("online")
+        : !in.location ? std::string("no location given, so distance not scored")
+                       : std::string("no site location published");
+    *out.add_components() = Component("distance", r.distance, distance_reason);
+    const int wait = s.capacity().waiting_time_days();
+    *out.add_components() = Component(
+        "waiting_time", r.waiting,
+        wait == 0 ? std::string("no wait") : absl::StrCat("waiting about ", wait, " days"));
+    const std::string capacity_reason =
+        s.capacity().maximum() > 0
+            ? absl::StrCat(s.capacity().available(), " of ", s.capacity().maximum(), " places free")
+            : std::string("places not published");
+    *out.add_components() = Component("capacity", r.capacity, capacity_reason);
+    out.set_score(r.total);
+    out.set_reason(absl::StrCat("meets ", absl::StrJoin(met, " and "), "; ", distance_reason, "; ",
+                                out.components(3).reason(), "; ", capacity_reason));
+    *out.mutable_service() = s;
+  }
   result.excluded_total = int(excluded.size());
-  if (excluded.size() > size_t(kMaxExcluded)) excluded.resize(size_t(kMaxExcluded));
-  result.ranked = std::move(ranked);
-  result.excluded = std::move(excluded);
+  const size_t listed = std::min(excluded.size(), size_t(kMaxExcluded));
+  std::partial_sort(excluded.begin(), excluded.begin() + long(listed), excluded.end(),
+                    [](const v1::Service* a, const v1::Service* b) { return a->id() < b->id(); });
+  for (size_t i = 0; i < listed; ++i) {
+    v1::ExcludedService& e = result.excluded.emplace_back();
+    e.set_service_id(excluded[i]->id());
+    e.set_service_name(excluded[i]->name());
+    Excluded(*excluded[i], in, e.mutable_reason());
+  }
   return result;
 }
 
