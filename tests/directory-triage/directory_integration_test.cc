@@ -454,9 +454,10 @@ TEST_F(DirectoryTest, ApprovalsExpireOnceAndAnotherReplicaFollowsTheChanges) {
   v1::SetQualityAssuranceResponse approved;
   ASSERT_TRUE(Approve(Council(), "approve-expiring", id, absl::CivilDay(2026, 12, 31), &approved).ok());
 
-  // A second replica: its own index, loaded, then following the feed.
+  // A second replica: its own store handle and index, loaded, then following the feed.
+  DirectoryStore other_store(*stack_->redis, "ds");
   DirectoryIndex other_index;
-  DirectoryCore other(*stack_->store, other_index, stack_->clock, DirectoryOptions{.zone = London()});
+  DirectoryCore other(other_store, other_index, stack_->clock, DirectoryOptions{.zone = London()});
   ASSERT_TRUE(other.Load().ok());
   ASSERT_NE(other_index.Find(id), nullptr);
   v1::UpdateCapacityRequest capacity;
