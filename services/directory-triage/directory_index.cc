@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "common/base/proto_date.h"
 #include "services/directory-triage/directory_model.h"
 
 namespace rooted::directory {
@@ -30,21 +31,38 @@ std::vector<std::string> DirectoryIndex::Words(absl::string_view text) {
   return words;
 }
 
-std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const GeoPoint& from) {
-  // Within a council's area the flat-earth (equirectangular) distance is
-  // within a fraction of a percent of the great circle, and needs no
-  // trigonometry per site.
+// Within a council's area the flat-earth (equirectangular) distance is within
+// a fraction of a percent of the great circle, and needs no trigonometry per site.
+DistanceOrigin::DistanceOrigin(const GeoPoint& from)
+    : point(from), x_scale(std::cos(double(from.latitude_e6) * M_PI / 180.0 / 1e6)) {}
+
+int32_t EpochDay(absl::CivilDay day) { return int32_t(day - absl::CivilDay(1970, 1, 1)); }
+
+int32_t RecommendableUntil(const v1::Service& service) {
+  if (service.withdrawn() || service.quality().status() != v1::QA_STATUS_APPROVED) return INT32_MIN;
+  absl::StatusOr<absl::CivilDay> review = FromProtoDate(service.quality().review_date());
+  return review.ok() ? EpochDay(*review) : INT32_MIN;
+}
+
+std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const DistanceOrigin& from) {
   constexpr double kMetresPerMicrodegree = 6'371'000 * M_PI / 180.0 / 1e6;
-  const double x_scale = std::cos(double(from.latitude_e6) * M_PI / 180.0 / 1e6);
   std::optional<int64_t> nearest;
   for (const v1::Location& l : service.locations()) {
     if (l.latitude_e6() == 0 && l.longitude_e6() == 0) continue;
-    const double dx = double(l.longitude_e6() - from.longitude_e6) * x_scale;
-    const double dy = double(l.latitude_e6() - from.latitude_e6);
+    const double dx = double(l.longitude_e6() - from.point.longitude_e6) * from.x_scale;
+    const double dy = double(l.latitude_e6() - from.point.latitude_e6);
     const int64_t d = int64_t(std::sqrt(dx * dx + dy * dy) * kMetresPerMicrodegree + 0.5);
     if (!nearest || d < *nearest) nearest = d;
   }
   return nearest;
+}
+
+DirectoryIndex::Entry DirectoryIndex::MakeEntry(std::shared_ptr<const v1::Service> service) {
+  Entry e;
+  e.sort_name = absl::AsciiStrToLower(service->name());
+  e.recommendable_until = RecommendableUntil(*service);
+  e.service = std::move(service);
+  return e;
 }
 
 void DirectoryIndex::Upsert(const v1::Service& service) {
@@ -59,6 +77,7 @@ void DirectoryIndex::Upsert(const v1::Service& service) {
         std::equal(existing.service->taxonomy_term_ids().begin(),
                    existing.service->taxonomy_term_ids().end(),
                    service.taxonomy_term_ids().begin(), service.taxonomy_term_ids().end())) {
+      existing.recommendable_until = RecommendableUntil(*shared);
       existing.service = std::move(shared);
       return;
     }
@@ -66,7 +85,7 @@ void DirectoryIndex::Upsert(const v1::Service& service) {
     ++dead_;
   }
   const uint32_t index = uint32_t(entries_.size());
-  entries_.push_back({shared, absl::AsciiStrToLower(service.name()), true});
+  entries_.push_back(MakeEntry(shared));
   by_id_[service.id()] = index;
   for (std::string& word : Words(service.name() + " " + service.description())) {
     words_[std::move(word)].push_back(index);
@@ -165,10 +184,13 @@ std::vector<SearchHit> DirectoryIndex::Search(const SearchQuery& q, size_t offse
     }
   }
   std::vector<std::pair<const Entry*, int64_t>> matched;
+  const int32_t today = EpochDay(q.today);
+  const std::optional<DistanceOrigin> origin =
+      q.near ? std::optional<DistanceOrigin>(DistanceOrigin(*q.near)) : std::nullopt;
   auto consider = [&](const Entry& e) {
     if (!e.live) return;
     const v1::Service& s = *e.service;
-    if (!q.include_unapproved && !IsRecommendable(s, q.today)) return;
+    if (!q.include_unapproved && e.recommendable_until < today) return;
     if (q.free_only && !IsFree(s)) return;
     if (!IsEligible(s.eligibility(), q.age, q.year_group, q.area_code, nullptr)) return;
     if (q.delivery != v1::DELIVERY_UNSPECIFIED &&
@@ -181,7 +203,7 @@ std::vector<SearchHit> DirectoryIndex::Search(const SearchQuery& q, size_t offse
     }
     int64_t distance = -1;
     if (q.near) {
-      const std::optional<int64_t> d = NearestSiteMetres(s, *q.near);
+      const std::optional<int64_t> d = NearestSiteMetres(s, *origin);
       if (q.proximity_metres > 0 && (!d || *d > q.proximity_metres)) return;
       distance = d.value_or(-1);
     }
@@ -212,21 +234,24 @@ std::vector<SearchHit> DirectoryIndex::Search(const SearchQuery& q, size_t offse
   return hits;
 }
 
-std::vector<std::shared_ptr<const v1::Service>> DirectoryIndex::Offering(
-    const std::vector<std::string>& term_ids) const {
+std::vector<DirectoryIndex::Offer> DirectoryIndex::Offering(
+    const std::vector<std::pair<std::string, int>>& weighted_terms) const {
   std::shared_lock lock(mu_);
-  std::vector<uint32_t> offering;
-  for (const std::string& term : term_ids) {
+  std::vector<std::pair<uint32_t, int>> hits;
+  for (const auto& [term, weight] : weighted_terms) {
     if (auto it = terms_.find(term); it != terms_.end()) {
-      offering.insert(offering.end(), it->second.begin(), it->second.end());
+      for (uint32_t i : it->second) hits.emplace_back(i, weight);
     }
   }
-  std::sort(offering.begin(), offering.end());
-  offering.erase(std::unique(offering.begin(), offering.end()), offering.end());
-  std::vector<std::shared_ptr<const v1::Service>> out;
-  out.reserve(offering.size());
-  for (uint32_t i : offering) {
-    if (entries_[i].live) out.push_back(entries_[i].service);
+  std::sort(hits.begin(), hits.end());
+  std::vector<Offer> out;
+  out.reserve(hits.size());
+  for (size_t i = 0; i < hits.size();) {
+    const uint32_t index = hits[i].first;
+    int weight = 0;
+    for (; i < hits.size() && hits[i].first == index; ++i) weight += hits[i].second;
+    const Entry& e = entries_[index];
+    if (e.live) out.push_back({e.service, weight, e.recommendable_until});
   }
   return out;
 }

@@ -60,9 +60,17 @@ class DirectoryIndex {
   std::vector<SearchHit> Search(const SearchQuery& query, size_t offset, size_t limit,
                                 size_t* total) const;
 
-  // Every live service offering any of `term_ids`, by index order.
-  std::vector<std::shared_ptr<const v1::Service>> Offering(
-      const std::vector<std::string>& term_ids) const;
+  // A service offering some of the terms asked for.
+  struct Offer {
+    std::shared_ptr<const v1::Service> service;
+    // The sum of the weights of the terms it offers.
+    int weight = 0;
+    // The last day it may be recommended (its review date, if approved and
+    // not withdrawn), as days since 1970; INT32_MIN when it may not be.
+    int32_t recommendable_until = 0;
+  };
+  // Every live service offering any of the weighted terms.
+  std::vector<Offer> Offering(const std::vector<std::pair<std::string, int>>& weighted_terms) const;
 
   // The words of `text`, lower case, for indexing and queries.
   static std::vector<std::string> Words(absl::string_view text);
@@ -71,8 +79,10 @@ class DirectoryIndex {
   struct Entry {
     std::shared_ptr<const v1::Service> service;
     std::string sort_name;
+    int32_t recommendable_until = 0;
     bool live = true;
   };
+  static Entry MakeEntry(std::shared_ptr<const v1::Service> service);
   void CompactLocked();
 
   mutable std::shared_mutex mu_;
@@ -83,9 +93,20 @@ class DirectoryIndex {
   size_t dead_ = 0;
 };
 
-// Distance from `from` to the service's nearest located site; nullopt when
-// it has none with coordinates (online or unplaced services).
-std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const GeoPoint& from);
+// A point to measure many distances from, with its longitude scale worked out once.
+struct DistanceOrigin {
+  explicit DistanceOrigin(const GeoPoint& from);
+  GeoPoint point;
+  double x_scale;
+};
+
+// Distance to the service's nearest located site; nullopt when it has none
+// with coordinates (online or unplaced services).
+std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const DistanceOrigin& from);
+
+// The last day `service` may be recommended, as days since 1970, or INT32_MIN.
+int32_t RecommendableUntil(const v1::Service& service);
+int32_t EpochDay(absl::CivilDay day);
 
 }  // namespace rooted::directory
 

@@ -33,8 +33,9 @@ std::string Kilometres(int64_t metres) { return absl::StrFormat("%.1f km", doubl
 
 // Whether this child cannot use this service; the reason is written to
 // `why` only when asked for (triage checks thousands, lists a hundred).
-bool Excluded(const v1::Service& s, const TriageInput& in, std::string* why) {
-  if (!IsRecommendable(s, in.today)) {
+bool Excluded(const v1::Service& s, int32_t recommendable_until, const TriageInput& in,
+              std::string* why) {
+  if (recommendable_until < EpochDay(in.today)) {
     if (why) *why = NotRecommendableReason(s, in.today);
     return true;
   }
@@ -81,9 +82,9 @@ v1::ScoreComponent Component(absl::string_view name, int points, std::string rea
 TriageResult Triage(const DirectoryIndex& index, const TriageInput& in,
                     const std::function<std::string(const std::string&)>& term_label) {
   int total_weight = 0;
-  std::vector<std::string> terms;
+  std::vector<std::pair<std::string, int>> terms;
   for (const cv1::Need& need : in.needs) {
-    terms.push_back(need.term_id());
+    terms.emplace_back(need.term_id(), Weight(need.severity()));
     total_weight += Weight(need.severity());
   }
   // Score everything cheaply first; words and protos only for what is shown.
@@ -93,25 +94,21 @@ TriageResult Triage(const DirectoryIndex& index, const TriageInput& in,
     std::optional<int64_t> metres;
   };
 
-  const std::vector<std::shared_ptr<const v1::Service>> offering = index.Offering(terms);
+  const std::vector<DirectoryIndex::Offer> offering = index.Offering(terms);
+  const std::optional<DistanceOrigin> origin =
+      in.location ? std::optional<DistanceOrigin>(DistanceOrigin(*in.location)) : std::nullopt;
   std::vector<Scored> scored;
-  std::vector<const v1::Service*> excluded;
-  for (const auto& shared : offering) {
-    const v1::Service& s = *shared;
-    if (Excluded(s, in, nullptr)) {
-      excluded.push_back(&s);
+  std::vector<const DirectoryIndex::Offer*> excluded;
+  for (const DirectoryIndex::Offer& offer : offering) {
+    const v1::Service& s = *offer.service;
+    if (Excluded(s, offer.recommendable_until, in, nullptr)) {
+      excluded.push_back(&offer);
       continue;
     }
     Scored r{&s, 0, 0, 0, 0, 0, std::nullopt};
-    int covered = 0;
-    for (const cv1::Need& need : in.needs) {
-      if (std::find(s.taxonomy_term_ids().begin(), s.taxonomy_term_ids().end(), need.term_id()) !=
-          s.taxonomy_term_ids().end()) {
-        covered += Weight(need.severity());
-      }
-    }
-    r.coverage = total_weight == 0 ? 0 : (kCoveragePoints * covered + total_weight / 2) / total_weight;
-    if (in.location) r.metres = NearestSiteMetres(s, *in.location);
+    r.coverage =
+        total_weight == 0 ? 0 : (kCoveragePoints * offer.weight + total_weight / 2) / total_weight;
+    if (origin) r.metres = NearestSiteMetres(s, *origin);
     const bool online = std::find(s.delivery().begin(), s.delivery().end(), v1::DELIVERY_ONLINE) !=
                         s.delivery().end();
     if (r.metres) {
@@ -183,12 +180,15 @@ TriageResult Triage(const DirectoryIndex& index, const TriageInput& in,
   result.excluded_total = int(excluded.size());
   const size_t listed = std::min(excluded.size(), size_t(kMaxExcluded));
   std::partial_sort(excluded.begin(), excluded.begin() + long(listed), excluded.end(),
-                    [](const v1::Service* a, const v1::Service* b) { return a->id() < b->id(); });
+                    [](const DirectoryIndex::Offer* a, const DirectoryIndex::Offer* b) {
+                      return a->service->id() < b->service->id();
+                    });
   for (size_t i = 0; i < listed; ++i) {
+    const DirectoryIndex::Offer& offer = *excluded[i];
     v1::ExcludedService& e = result.excluded.emplace_back();
-    e.set_service_id(excluded[i]->id());
-    e.set_service_name(excluded[i]->name());
-    Excluded(*excluded[i], in, e.mutable_reason());
+    e.set_service_id(offer.service->id());
+    e.set_service_name(offer.service->name());
+    Excluded(*offer.service, offer.recommendable_until, in, e.mutable_reason());
   }
   return result;
 }
