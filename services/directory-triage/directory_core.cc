@@ -181,6 +181,28 @@ absl::StatusOr<GeoPoint> DirectoryCore::Locate(const std::string& postcode,
   return it->second;
 }
 
+absl::StatusOr<std::optional<GeoPoint>> DirectoryCore::LocateEither(
+    const std::string& postcode, int64_t latitude_e6, int64_t longitude_e6,
+    absl::string_view path) const {
+  const std::string prefix = path.empty() ? "" : absl::StrCat(path, ".");
+  const bool coordinates = latitude_e6 != 0 || longitude_e6 != 0;
+  if (coordinates && !postcode.empty()) {
+    return FieldError(prefix + "postcode", "give a postcode or coordinates, not both");
+  }
+  if (coordinates) {
+    if (latitude_e6 < -90'000'000 || latitude_e6 > 90'000'000) {
+      return FieldError(prefix + "latitude_e6", "-90 to 90 degrees in microdegrees");
+    }
+    if (longitude_e6 < -180'000'000 || longitude_e6 > 180'000'000) {
+      return FieldError(prefix + "longitude_e6", "-180 to 180 degrees in microdegrees");
+    }
+    return GeoPoint{latitude_e6, longitude_e6};
+  }
+  if (postcode.empty()) return std::nullopt;
+  ASSIGN_OR_RETURN(GeoPoint point, Locate(postcode, prefix + "postcode"));
+  return point;
+}
+
 bool DirectoryCore::IsCouncil(const Principal& who) { return ActsForCouncil(who); }
 
 bool DirectoryCore::IsProvider(const Principal& who, const v1::Organization& organization) {

@@ -52,6 +52,11 @@ class DirectoryCore {
   std::vector<v1::TaxonomyTerm> Terms() const;
   // The centroid of a postcode's district; INVALID_ARGUMENT naming `field`.
   absl::StatusOr<GeoPoint> Locate(const std::string& postcode, absl::string_view field) const;
+  // A point given as coordinates, or by postcode, or neither; `path` prefixes
+  // the fields named in errors ("profile" -> "profile.latitude_e6").
+  absl::StatusOr<std::optional<GeoPoint>> LocateEither(const std::string& postcode,
+                                                       int64_t latitude_e6, int64_t longitude_e6,
+                                                       absl::string_view path) const;
 
   // Council officers (and forum coordinators) of any council act on the whole directory.
   static bool IsCouncil(const Principal& who);

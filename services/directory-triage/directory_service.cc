@@ -185,15 +185,13 @@ grpc::Status DirectoryServiceImpl::SearchServices(grpc::ServerContext* context,
     query.free_only = request->free_only();
     RETURN_IF_ERROR(ValidateText("area_code", request->area_code(), 20, false));
     query.area_code = request->area_code();
-    if (!request->postcode().empty()) {
-      ASSIGN_OR_RETURN(GeoPoint point, core_.Locate(request->postcode(), "postcode"));
-      query.near = point;
-    }
+    ASSIGN_OR_RETURN(query.near, core_.LocateEither(request->postcode(), request->latitude_e6(),
+                                                     request->longitude_e6(), ""));
     if (request->proximity_metres() < 0 || request->proximity_metres() > 200'000) {
       return FieldError("proximity_metres", "0 (any) to 200,000");
     }
     if (request->proximity_metres() > 0 && !query.near) {
-      return FieldError("proximity_metres", "needs a postcode to measure from");
+      return FieldError("proximity_metres", "needs a postcode or coordinates to measure from");
     }
     query.proximity_metres = request->proximity_metres();
     if (!v1::Delivery_IsValid(request->delivery())) return FieldError("delivery", "unknown");

@@ -40,10 +40,7 @@ absl::StatusOr<TriageInput> TriageInputFrom(const DirectoryCore& core, const v1:
   if (p.year_group() > 0) in.year_group = p.year_group();
   RETURN_IF_ERROR(ValidateText(absl::StrCat(path, ".area_code"), p.area_code(), 20, false));
   in.area_code = p.area_code();
-  if (!p.postcode().empty()) {
-    ASSIGN_OR_RETURN(GeoPoint point, core.Locate(p.postcode(), absl::StrCat(path, ".postcode")));
-    in.location = point;
-  }
+  ASSIGN_OR_RETURN(in.location, core.LocateEither(p.postcode(), p.latitude_e6(), p.longitude_e6(), path));
   in.free_only = p.free_only();
   RETURN_IF_ERROR(ValidateText(absl::StrCat(path, ".language"), p.language(), 3, false));
   in.language = p.language();

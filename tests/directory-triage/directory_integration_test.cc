@@ -444,6 +444,17 @@ TEST_F(DirectoryTest, SearchByPostcodeDistrictMeasuresDistance) {
   request.set_proximity_metres(500);
   ASSERT_TRUE(dir().SearchServices(As(School("100001")).get(), request, &found).ok());
   EXPECT_EQ(found.services_size(), 0);
+  // Or from a point: the site itself.
+  request.clear_postcode();
+  request.set_latitude_e6(53'815'000);
+  request.set_longitude_e6(-1'565'000);
+  ASSERT_TRUE(dir().SearchServices(As(School("100001")).get(), request, &found).ok());
+  ASSERT_EQ(found.services_size(), 1);
+  EXPECT_EQ(found.distance_metres(0), 0);
+  request.set_postcode("LS6");
+  bad = dir().SearchServices(As(School("100001")).get(), request, &found);
+  EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), StartsWith("postcode: give a postcode or coordinates"));
 }
 
 TEST_F(DirectoryTest, ApprovalsExpireOnceAndAnotherReplicaFollowsTheChanges) {

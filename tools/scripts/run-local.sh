@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds everything and runs the local stack on loopback: redis-server, the
-# rooted-broker (librdkafka's mock cluster), referral-intake, risk-scoring and
-# forum-scheduling,
+# rooted-broker (librdkafka's mock cluster), referral-intake, risk-scoring,
+# forum-scheduling and directory-triage,
 # then streams a fictional council's registers into risk-scoring. Safe to run
 # twice: a running stack is stopped first. Stop it with: tools/scripts/stop-local.sh
 set -euo pipefail
@@ -47,6 +47,7 @@ start_service referral-intake 50051 9464 1 --pupil-ref-secret-file="$RUN/pupil-r
 start_service risk-scoring 50052 9465 2 --pupil-ref-secret-file="$RUN/pupil-ref-secret" \
   --la-code=801
 start_service forum-scheduling 50053 9466 3
+start_service directory-triage 50054 9467 4
 
 # A fictional council's first half-term of registers, so the lists have pupils on them.
 build/tools/rooted-cohort --target=127.0.0.1:50052 --token-secret-file="$RUN/token-secret" \
@@ -63,6 +64,8 @@ RootED local stack is running:
                      log $RUN/risk-scoring.log; demo council 801: $(grep -o 'streamed: .*' "$RUN/cohort.log")
   forum-scheduling   gRPC 127.0.0.1:50053, metrics http://127.0.0.1:9466/metrics
                      log $RUN/forum-scheduling.log
+  directory-triage   gRPC 127.0.0.1:50054, metrics http://127.0.0.1:9467/metrics
+                     log $RUN/directory-triage.log
 A token for a school member of staff:
   ROOTED_TOKEN_SECRET_FILE=$RUN/token-secret build/tools/rooted-token \\
       --role=school_staff --org=school:100001 --la=801 --subject=teacher-1
