@@ -106,6 +106,24 @@ absl::StatusOr<bool> RecordStore::Replayed(absl::string_view subject, absl::stri
   return true;
 }
 
+absl::StatusOr<ApplyResult> RecordStore::CommitConsumed(WriteBatch batch,
+                                                        const std::string& event_id) {
+  batch.guard_key = ProcessedEventKey(prefix_, event_id);
+  batch.guard_value.assign(1, '1');
+  batch.guard_ttl_seconds = kProcessedEventTtlSeconds;
+  absl::StatusOr<WriteOutcome> outcome = Commit(batch);
+  if (!outcome.ok()) return outcome.status();
+  switch (outcome->kind) {
+    case WriteOutcome::Kind::kApplied:
+      return ApplyResult::kApplied;
+    case WriteOutcome::Kind::kAlreadyApplied:
+      return ApplyResult::kDuplicate;
+    case WriteOutcome::Kind::kPreconditionFailed:
+      break;
+  }
+  return absl::AbortedError("a record changed while the event was applied");
+}
+
 absl::Status RecordStore::CommitCommand(absl::string_view subject, absl::string_view method,
                                         const std::string& request_id,
                                         const google::protobuf::Message& request,

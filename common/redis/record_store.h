@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/kafka/event_consumer.h"
 #include "common/outbox/outbox.h"
 #include "common/redis/atomic_write.h"
 #include "common/redis/audit_trail.h"
@@ -95,6 +96,11 @@ class RecordStore {
   // first answer; if another request with the id won the race, `response`
   // becomes its answer. ABORTED naming `method` when a record's version
   // moved meanwhile (the caller may retry).
+  // Effectively-once consumers: commits `batch` guarded by the event id, so a
+  // replayed or duplicated event changes nothing (kDuplicate). ABORTED when a
+  // record's version moved meanwhile (the consumer retries).
+  absl::StatusOr<ApplyResult> CommitConsumed(WriteBatch batch, const std::string& event_id);
+
   absl::Status CommitCommand(absl::string_view subject, absl::string_view method,
                              const std::string& request_id,
                              const google::protobuf::Message& request,

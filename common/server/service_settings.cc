@@ -37,6 +37,10 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
   ASSIGN_OR_RETURN(int64_t max_message, config.Int("grpc-max-message-bytes",
                                                   default_max_message_bytes, 4096, 256 << 20));
   s.grpc_max_message_bytes = int(max_message);
+  if (!absl::LoadTimeZone(config.String("time-zone", "Europe/London"), &s.time_zone)) {
+    return absl::InvalidArgumentError(
+        "--time-zone (ROOTED_TIME_ZONE): unknown time zone; is tzdata installed?");
+  }
   ASSIGN_OR_RETURN(s.shutdown_drain, config.Duration("shutdown-drain", absl::Seconds(10)));
   return s;
 }

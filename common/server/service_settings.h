@@ -17,7 +17,7 @@ namespace rooted {
 //   redis-user, redis-password[-file], redis-db, kafka-bootstrap,
 //   token-algorithm, token-secret[-file] (HS256),
 //   token-public-key-file (RS256), token-issuer, token-audience,
-//   grpc-max-message-bytes, shutdown-drain.
+//   grpc-max-message-bytes, time-zone, shutdown-drain.
 struct ServiceSettings {
   std::string grpc_address;
   std::string metrics_address;
@@ -26,6 +26,8 @@ struct ServiceSettings {
   std::string kafka_bootstrap;
   JwtVerifierSettings token;
   absl::Duration shutdown_drain;
+  // Where the council is: school days, terms and meeting times are local to it.
+  absl::TimeZone time_zone;
   // The largest request accepted (a directory import is the big one).
   int grpc_max_message_bytes = 4 << 20;
 };

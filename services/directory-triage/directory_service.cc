@@ -4,13 +4,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/base/base64.h"
 #include "common/base/field_validation.h"
 #include "common/base/ids.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
 #include "common/base/status_macros.h"
 #include "common/identity/needs_taxonomy.h"
+#include "common/server/paging.h"
 #include "services/directory-triage/directory_model.h"
 #include "services/directory-triage/open_referral.h"
 
@@ -30,16 +30,6 @@ absl::Status RequireCouncilOfficer(const Principal& who, absl::string_view metho
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat(method, ": council officers only"));
-}
-
-absl::StatusOr<size_t> PageOffset(const cv1::PageRequest& page) {
-  if (page.page_token().empty()) return 0;
-  absl::StatusOr<std::string> text = Base64UrlDecode(page.page_token());
-  size_t offset = 0;
-  if (!text.ok() || text->rfind("o1:", 0) != 0 || !absl::SimpleAtoi(text->substr(3), &offset)) {
-    return FieldError("page.page_token", "not a token from this service");
-  }
-  return offset;
 }
 
 }  // namespace
@@ -201,19 +191,15 @@ grpc::Status DirectoryServiceImpl::SearchServices(grpc::ServerContext* context,
     if (request->include_unapproved()) RETURN_IF_ERROR(RequireCouncilOfficer(who, "include_unapproved"));
     query.include_unapproved = request->include_unapproved();
     query.today = core_.Today();
-    const int page_size = request->page().page_size() == 0 ? kDefaultPageSize : request->page().page_size();
-    if (page_size < 1 || page_size > kMaxPageSize) {
-      return FieldError("page.page_size", absl::StrCat("1 to ", kMaxPageSize));
-    }
-    ASSIGN_OR_RETURN(size_t offset, PageOffset(request->page()));
+    ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
     size_t total = 0;
-    for (const SearchHit& hit : core_.index().Search(query, offset, size_t(page_size), &total)) {
+    for (const SearchHit& hit : core_.index().Search(query, page.offset, size_t(page.size), &total)) {
       *response->add_services() = core_.Redacted(*hit.service, who, nullptr);
       response->add_distance_metres(int32_t(hit.distance_metres));
     }
     response->set_total_items(int32_t(total));
-    const size_t next = offset + size_t(response->services_size());
-    if (next < total) response->mutable_page()->set_next_page_token(Base64UrlEncode(absl::StrCat("o1:", next)));
+    const size_t next = page.offset + size_t(response->services_size());
+    response->mutable_page()->set_next_page_token(NextPageToken(next, next < total));
     return absl::OkStatus();
   });
 }

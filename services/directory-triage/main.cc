@@ -25,11 +25,7 @@ absl::Status Run(const rooted::Config& config) {
                                                /*default_max_message_bytes=*/64 << 20));
   rooted::directory::DirectoryOptions options;
   options.sharing_agreement = config.String("sharing-agreement", "local-pilot");
-  const std::string zone_name = config.String("time-zone", "Europe/London");
-  if (!absl::LoadTimeZone(zone_name, &options.zone)) {
-    return absl::InvalidArgumentError(
-        "--time-zone (ROOTED_TIME_ZONE): unknown time zone; is tzdata installed?");
-  }
+  options.zone = settings.time_zone;
   const std::string key_prefix = config.String("redis-key-prefix", "ds");
   const std::string group = config.String("consumer-group", kServiceName);
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());

@@ -105,9 +105,6 @@ absl::StatusOr<ApplyResult> ReferralNeedsHandler::Apply(const ConsumedEvent& eve
   }
   DirectoryStore& store = core_.store();
   WriteBatch batch;
-  batch.guard_key = ProcessedEventKey(store.prefix(), event.event_id());
-  batch.guard_value.assign(1, '1');
-  batch.guard_ttl_seconds = kProcessedEventTtlSeconds;
   std::optional<v1::ReferralNeeds> triage;
   switch (envelope.payload_case()) {
     case rv1::ReferralEvent::kReferralSubmitted: {
@@ -164,16 +161,7 @@ absl::StatusOr<ApplyResult> ReferralNeedsHandler::Apply(const ConsumedEvent& eve
       core_.AddEvent(batch, system, triage->pupil_ref().value(), triage->referral_id(), std::move(out));
     }
   }
-  ASSIGN_OR_RETURN(WriteOutcome outcome, store.Commit(batch));
-  switch (outcome.kind) {
-    case WriteOutcome::Kind::kApplied:
-      return ApplyResult::kApplied;
-    case WriteOutcome::Kind::kAlreadyApplied:
-      return ApplyResult::kDuplicate;
-    case WriteOutcome::Kind::kPreconditionFailed:
-      break;
-  }
-  return absl::AbortedError("the referral's needs changed while the event was applied");
+  return store.CommitConsumed(std::move(batch), event.event_id());
 }
 
 }  // namespace rooted::directory

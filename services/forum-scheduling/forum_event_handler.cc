@@ -33,20 +33,7 @@ absl::StatusOr<ApplyResult> ForumEventHandler::Apply(const ConsumedEvent& event)
 
 absl::StatusOr<ApplyResult> ForumEventHandler::Commit(WriteBatch batch,
                                                       const ConsumedEvent& event) {
-  batch.guard_key = ProcessedEventKey(store_.prefix(), event.event_id());
-  batch.guard_value.assign(1, '1');
-  batch.guard_ttl_seconds = kProcessedEventTtlSeconds;
-  ASSIGN_OR_RETURN(WriteOutcome outcome, store_.Commit(batch));
-  switch (outcome.kind) {
-    case WriteOutcome::Kind::kApplied:
-      return ApplyResult::kApplied;
-    case WriteOutcome::Kind::kAlreadyApplied:
-      return ApplyResult::kDuplicate;
-    case WriteOutcome::Kind::kPreconditionFailed:
-      break;
-  }
-  // A command changed the same record meanwhile: retried by the consumer.
-  return absl::AbortedError("a forum record changed while the event was applied");
+  return store_.CommitConsumed(std::move(batch), event.event_id());
 }
 
 absl::StatusOr<ApplyResult> ForumEventHandler::ApplyReferral(const ConsumedEvent& event) {

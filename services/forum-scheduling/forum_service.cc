@@ -5,7 +5,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/base/base64.h"
 #include "common/base/field_validation.h"
 #include "common/base/ids.h"
 #include "common/base/proto_date.h"
@@ -14,6 +13,7 @@
 #include "common/identity/pupil_ref.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
+#include "common/server/paging.h"
 #include "services/forum-scheduling/agenda.h"
 #include "services/forum-scheduling/cases.h"
 #include "services/forum-scheduling/forum_rules.h"
@@ -29,29 +29,6 @@ constexpr size_t kMaxNotFittedShown = 200;
 constexpr int64_t kMaxFundPence = 1'000'000;  // £10,000: larger sums are a grant, not this fund
 
 int64_t EpochDay(absl::CivilDay day) { return int64_t(day - absl::CivilDay(1970, 1, 1)); }
-
-absl::StatusOr<int> PageSize(const cv1::PageRequest& page) {
-  if (page.page_size() == 0) return kDefaultPageSize;
-  if (page.page_size() < 0 || page.page_size() > kMaxPageSize) {
-    return FieldError("page.page_size", absl::StrCat("must be 1 to ", kMaxPageSize));
-  }
-  return page.page_size();
-}
-
-// Offset tokens: the lists they page are small and ordered by the server.
-absl::StatusOr<size_t> PageOffset(const cv1::PageRequest& page) {
-  if (page.page_token().empty()) return 0;
-  absl::StatusOr<std::string> text = Base64UrlDecode(page.page_token());
-  size_t offset = 0;
-  if (!text.ok() || text->rfind("o1:", 0) != 0 || !absl::SimpleAtoi(text->substr(3), &offset)) {
-    return FieldError("page.page_token", "not a token from this service");
-  }
-  return offset;
-}
-
-std::string NextToken(size_t offset, size_t total) {
-  return offset < total ? Base64UrlEncode(absl::StrCat("o1:", offset)) : "";
-}
 
 absl::Status ValidateDecision(const v1::Decision& d) {
   if (d.type() == v1::DECISION_TYPE_UNSPECIFIED || !v1::DecisionType_IsValid(d.type())) {
@@ -303,8 +280,9 @@ grpc::Status ForumServiceImpl::ListMeetings(grpc::ServerContext* context,
   return guard_.Run(*context, "ListMeetings", [&](const Principal& who) -> absl::Status {
     ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
     RETURN_IF_ERROR(RequireSeesForum(who, forum.record, "ListMeetings"));
-    ASSIGN_OR_RETURN(int page_size, PageSize(request->page()));
-    ASSIGN_OR_RETURN(size_t offset, PageOffset(request->page()));
+    ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
+    const size_t offset = page.offset;
+    const int page_size = page.size;
     ASSIGN_OR_RETURN(std::vector<v1::Meeting> meetings, LoadMeetings(request->forum_id()));
     std::vector<const v1::Meeting*> selected;
     for (const v1::Meeting& m : meetings) {
@@ -316,7 +294,7 @@ grpc::Status ForumServiceImpl::ListMeetings(grpc::ServerContext* context,
     for (; i < selected.size() && response->meetings_size() < page_size; ++i) {
       *response->add_meetings() = *selected[i];
     }
-    response->mutable_page()->set_next_page_token(NextToken(i, selected.size()));
+    response->mutable_page()->set_next_page_token(NextPageToken(i, i < selected.size()));
     return absl::OkStatus();
   });
 }
@@ -471,8 +449,9 @@ grpc::Status ForumServiceImpl::ListCases(grpc::ServerContext* context,
   return guard_.Run(*context, "ListCases", [&](const Principal& who) -> absl::Status {
     ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
     RETURN_IF_ERROR(RequireRunsForum(who, forum.record, "ListCases"));
-    ASSIGN_OR_RETURN(int page_size, PageSize(request->page()));
-    ASSIGN_OR_RETURN(size_t offset, PageOffset(request->page()));
+    ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
+    const size_t offset = page.offset;
+    const int page_size = page.size;
     ASSIGN_OR_RETURN(std::vector<v1::Meeting> meetings, LoadMeetings(request->forum_id()));
     ASSIGN_OR_RETURN(std::vector<v1::ForumCase> cases, LoadOpenCases(request->forum_id()));
     const AgendaPlan plan = PlanAgendas(forum.record, meetings, cases, clock_.Now(), options_.zone);
@@ -501,7 +480,7 @@ grpc::Status ForumServiceImpl::ListCases(grpc::ServerContext* context,
       }
       out->set_misses_deadline(plan.misses_deadline[c]);
     }
-    response->mutable_page()->set_next_page_token(NextToken(i, order.size()));
+    response->mutable_page()->set_next_page_token(NextPageToken(i, i < order.size()));
     return absl::OkStatus();
   });
 }
@@ -842,8 +821,9 @@ grpc::Status ForumServiceImpl::ListOverdueActions(grpc::ServerContext* context,
   return guard_.Run(*context, "ListOverdueActions", [&](const Principal& who) -> absl::Status {
     ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
     RETURN_IF_ERROR(RequireRunsForum(who, forum.record, "ListOverdueActions"));
-    ASSIGN_OR_RETURN(int page_size, PageSize(request->page()));
-    ASSIGN_OR_RETURN(size_t offset, PageOffset(request->page()));
+    ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
+    const size_t offset = page.offset;
+    const int page_size = page.size;
     const int64_t yesterday = EpochDay(absl::ToCivilDay(clock_.Now(), options_.zone)) - 1;
     ASSIGN_OR_RETURN(std::vector<std::string> ids,
                      store_.RangeByScore(store_.ActionsKey(request->forum_id()), "-inf",
@@ -858,7 +838,7 @@ grpc::Status ForumServiceImpl::ListOverdueActions(grpc::ServerContext* context,
       if (a.record.status() == v1::ACTION_STATUS_OPEN) a.record.set_status(v1::ACTION_STATUS_OVERDUE);
       *response->add_actions() = std::move(a.record);
     }
-    response->mutable_page()->set_next_page_token(NextToken(offset + keys.size(), ids.size()));
+    response->mutable_page()->set_next_page_token(NextPageToken(offset + keys.size(), offset + keys.size() < ids.size()));
     return absl::OkStatus();
   });
 }

@@ -23,10 +23,7 @@ absl::Status Run(const rooted::Config& config) {
                                                /*default_metrics_port=*/9466));
   rooted::forum::ForumServiceOptions options;
   options.sharing_agreement = config.String("sharing-agreement", "local-pilot");
-  const std::string zone_name = config.String("time-zone", "Europe/London");
-  if (!absl::LoadTimeZone(zone_name, &options.zone)) {
-    return absl::InvalidArgumentError("--time-zone (ROOTED_TIME_ZONE): unknown time zone; is tzdata installed?");
-  }
+  options.zone = settings.time_zone;
   const std::string key_prefix = config.String("redis-key-prefix", "fs");
   const std::string group = config.String("consumer-group", kServiceName);
   ASSIGN_OR_RETURN(int64_t sweep_seconds, config.Int("overdue-sweep-seconds", 60, 1, 86'400));

@@ -14,6 +14,7 @@
 #include "common/identity/upn.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
+#include "common/server/paging.h"
 #include "rooted/risk/v1/risk_events.pb.h"
 #include "services/risk-scoring/backtest.h"
 #include "services/risk-scoring/signal_intake.h"
@@ -28,19 +29,6 @@ constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 
 // "o:<offset>", base64url: opaque to clients, checked on the way back.
-std::string PageToken(int64_t offset) { return Base64UrlEncode(absl::StrCat("o:", offset)); }
-
-absl::StatusOr<int64_t> ParsePageToken(const std::string& token) {
-  if (token.empty()) return 0;
-  absl::StatusOr<std::string> text = Base64UrlDecode(token);
-  int64_t offset = 0;
-  if (!text.ok() || !absl::StartsWith(*text, "o:") ||
-      !absl::SimpleAtoi(absl::string_view(*text).substr(2), &offset) || offset < 0) {
-    return absl::InvalidArgumentError("page.page_token: not a token this service issued");
-  }
-  return offset;
-}
-
 absl::CivilDay Today(const Clock& clock) {
   return absl::ToCivilDay(clock.Now(), absl::LocalTimeZone());
 }
@@ -206,12 +194,9 @@ grpc::Status RiskServiceImpl::ListAtRisk(grpc::ServerContext* context,
     if (!cv1::RiskBand_IsValid(request->minimum_band())) {
       return absl::InvalidArgumentError("minimum_band: not a risk band");
     }
-    const int page_size = request->page().page_size();
-    if (page_size < 0 || page_size > kMaxPageSize) {
-      return absl::InvalidArgumentError("page.page_size: 0 (default 50) to 500");
-    }
-    ASSIGN_OR_RETURN(query.offset, ParsePageToken(request->page().page_token()));
-    query.limit = page_size == 0 ? kDefaultPageSize : page_size;
+    ASSIGN_OR_RETURN(const Page requested, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
+    query.offset = int64_t(requested.offset);
+    query.limit = requested.size;
     const std::shared_ptr<const RiskModel> model = models_.Current();
     const cv1::RiskBand band = request->minimum_band() == cv1::RISK_BAND_UNSPECIFIED
                                    ? cv1::RISK_BAND_MEDIUM
@@ -227,10 +212,8 @@ grpc::Status RiskServiceImpl::ListAtRisk(grpc::ServerContext* context,
       *response->add_profiles() =
           ToProfile(page.pupil_refs[i], *states[i], model->Assess(*states[i]), model->version());
     }
-    if (page.more) {
-      response->mutable_page()->set_next_page_token(
-          PageToken(query.offset + int64_t(page.pupil_refs.size())));
-    }
+    response->mutable_page()->set_next_page_token(
+        NextPageToken(size_t(query.offset) + page.pupil_refs.size(), page.more));
     return absl::OkStatus();
   });
 }

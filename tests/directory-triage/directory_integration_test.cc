@@ -5,7 +5,6 @@
 #include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <prometheus/registry.h>
 
 #include <fstream>
 #include <sstream>
@@ -21,8 +20,7 @@
 #include "rooted/referral/v1/referral_events.pb.h"
 #include "services/directory-triage/directory_service.h"
 #include "services/directory-triage/triage_service.h"
-#include "tests/support/auth.h"
-#include "tests/support/local_stack.h"
+#include "tests/support/service_harness.h"
 
 namespace rooted::directory {
 namespace {
@@ -31,7 +29,6 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 namespace cv1 = rooted::common::v1;
 namespace rv1 = rooted::referral::v1;
-const std::string kTokenSecret(40, 't');
 
 absl::TimeZone London() {
   absl::TimeZone zone;
@@ -49,35 +46,19 @@ class DirectoryTest : public ::testing::Test {
 
   struct Stack {
     Stack() {
-      RedisOptions redis_options;
-      redis_options.port = redis_server.port();
-      redis = std::make_unique<RedisClient>(redis_options);
-      logger = std::make_unique<Logger>("directory-triage", log, LogLevel::kInfo, clock);
-      metrics = std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), "directory");
-      verifier = *JwtVerifier::Create(
-          {JwtAlgorithm::kHs256, kTokenSecret, "rooted-local", "rooted"}, clock);
-      producer = *KafkaProducer::Create({broker.bootstrap(), "directory-test", {}});
-      store = std::make_unique<DirectoryStore>(*redis, "ds");
-      core = std::make_unique<DirectoryCore>(*store, index, clock, DirectoryOptions{.zone = London()});
+      store = std::make_unique<DirectoryStore>(*h.redis, "ds");
+      core = std::make_unique<DirectoryCore>(*store, index, h.clock, DirectoryOptions{.zone = London()});
       EXPECT_TRUE(core->Load().ok());
-      guard = std::make_unique<RpcGuard>(*verifier, *metrics, *logger);
-      directory = std::make_unique<DirectoryServiceImpl>(*core, *guard);
-      triage = std::make_unique<TriageServiceImpl>(*core, *guard, *metrics);
+      directory = std::make_unique<DirectoryServiceImpl>(*core, *h.guard);
+      triage = std::make_unique<TriageServiceImpl>(*core, *h.guard, *h.metrics);
       handler = std::make_unique<ReferralNeedsHandler>(*core);
-      EventConsumerOptions options;
-      options.bootstrap_servers = broker.bootstrap();
-      options.group_id = "directory-triage-test";
-      options.topics = {std::string(topics::kReferralEvents)};
-      options.overrides = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
-      consumer = *EventConsumer::Create(options, *handler, *producer, *metrics, *logger);
-      relay = std::make_unique<OutboxRelay>(*redis, *producer,
-                                            OutboxRelayOptions{.stream_key = "ds:outbox",
-                                                               .lease_key = "ds:outbox:lease",
-                                                               .producer_name = "directory-triage"},
-                                            *metrics, *logger);
+      consumer = *EventConsumer::Create(
+          h.ConsumerOptions("directory-triage-test", {std::string(topics::kReferralEvents)}),
+          *handler, *h.producer, *h.metrics, *h.logger);
+      relay = h.Relay("ds");
       server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                   {directory.get(), triage.get()},
-                                  {[this] { return redis->Ping(); }}, *logger);
+                                  {[this] { return h.redis->Ping(); }}, *h.logger);
       auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
                                          grpc::InsecureChannelCredentials());
       directory_stub = v1::DirectoryService::NewStub(channel);
@@ -91,20 +72,11 @@ class DirectoryTest : public ::testing::Test {
       relay->Stop(absl::Seconds(2));
     }
 
-    rooted::testing::RedisServer redis_server;
-    rooted::testing::Broker broker;
-    FakeClock clock{absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), London())};
-    std::ostringstream log;
-    rooted::testing::TestTokens tokens{kTokenSecret};
-    std::unique_ptr<RedisClient> redis;
-    std::unique_ptr<Logger> logger;
-    std::unique_ptr<Metrics> metrics;
-    std::unique_ptr<JwtVerifier> verifier;
-    std::unique_ptr<KafkaProducer> producer;
+    rooted::testing::ServiceHarness h{
+        "directory-triage", absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), London())};
     std::unique_ptr<DirectoryStore> store;
     DirectoryIndex index;
     std::unique_ptr<DirectoryCore> core;
-    std::unique_ptr<RpcGuard> guard;
     std::unique_ptr<DirectoryServiceImpl> directory;
     std::unique_ptr<TriageServiceImpl> triage;
     std::unique_ptr<ReferralNeedsHandler> handler;
@@ -121,7 +93,7 @@ class DirectoryTest : public ::testing::Test {
   }
   std::string Token(const std::string& subject, Role role, OrganisationType type,
                     const std::string& org) {
-    return stack_->tokens.Mint(subject, role, type, org, "801", stack_->clock.Now());
+    return stack_->h.tokens.Mint(subject, role, type, org, "801", stack_->h.clock.Now());
   }
   std::string Council() {
     return Token("officer-1", cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
@@ -220,27 +192,12 @@ class DirectoryTest : public ::testing::Test {
     event.mutable_metadata()->set_event_type(PayloadTypeName(event));
     const OutgoingMessage message =
         ToOutgoingMessage(topics::kReferralEvents, ref, event.metadata(), event);
-    ASSERT_TRUE(stack_->producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+    ASSERT_TRUE(stack_->h.producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
   }
 
   std::vector<v1::DirectoryEvent> Events(const std::string& key, size_t expected) {
-    std::vector<v1::DirectoryEvent> events;
-    for (const auto& m : rooted::testing::ReadTopic(
-             stack_->broker.bootstrap(), std::string(topics::kDirectoryEvents), expected,
-             absl::Seconds(20), [&](const rooted::testing::ReadMessage& m) { return m.key == key; })) {
-      events.emplace_back().ParseFromString(m.payload);
-    }
-    return events;
-  }
-
-  template <typename F>
-  bool Eventually(F condition) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      if (condition()) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
+    return rooted::testing::ReadEvents<v1::DirectoryEvent>(stack_->h.broker.bootstrap(),
+                                                           topics::kDirectoryEvents, key, expected);
   }
 
   static Stack* stack_;
@@ -305,7 +262,7 @@ TEST_F(DirectoryTest, ProvidersEditTheirOwnServicesAndTheCouncilApproves) {
 
 TEST_F(DirectoryTest, BadInputIsRefusedNamingTheFieldAndNothingIsWritten) {
   const std::string org = Organization("bad-input-trust");
-  const int64_t services_before = stack_->redis->Command({"SCARD", "ds:services"})->integer;
+  const int64_t services_before = stack_->h.redis->Command({"SCARD", "ds:services"})->integer;
   v1::UpsertServiceResponse response;
   v1::Service s = NewService(org, "Bad", "mentoring");
   s.mutable_eligibility()->set_maximum_age(5);
@@ -318,7 +275,7 @@ TEST_F(DirectoryTest, BadInputIsRefusedNamingTheFieldAndNothingIsWritten) {
   EXPECT_THAT(status.error_message(), StartsWith("service.organization_id:"));
   s = NewService(org, "No token", "mentoring");
   EXPECT_EQ(Upsert("", "bad-service-03", s, &response).error_code(), grpc::UNAUTHENTICATED);
-  EXPECT_EQ(stack_->redis->Command({"SCARD", "ds:services"})->integer, services_before);
+  EXPECT_EQ(stack_->h.redis->Command({"SCARD", "ds:services"})->integer, services_before);
 
   v1::SearchServicesRequest search;
   search.set_postcode("not a postcode");
@@ -466,9 +423,9 @@ TEST_F(DirectoryTest, ApprovalsExpireOnceAndAnotherReplicaFollowsTheChanges) {
   ASSERT_TRUE(Approve(Council(), "approve-expiring", id, absl::CivilDay(2026, 12, 31), &approved).ok());
 
   // A second replica: its own store handle and index, loaded, then following the feed.
-  DirectoryStore other_store(*stack_->redis, "ds");
+  DirectoryStore other_store(*stack_->h.redis, "ds");
   DirectoryIndex other_index;
-  DirectoryCore other(other_store, other_index, stack_->clock, DirectoryOptions{.zone = London()});
+  DirectoryCore other(other_store, other_index, stack_->h.clock, DirectoryOptions{.zone = London()});
   ASSERT_TRUE(other.Load().ok());
   ASSERT_NE(other_index.Find(id), nullptr);
   v1::UpdateCapacityRequest capacity;
@@ -481,7 +438,7 @@ TEST_F(DirectoryTest, ApprovalsExpireOnceAndAnotherReplicaFollowsTheChanges) {
   EXPECT_EQ(other_index.Find(id)->capacity().maximum(), 5);
 
   EXPECT_EQ(Search("yak").services_size(), 1);
-  stack_->clock.Set(absl::FromCivil(absl::CivilSecond(2027, 1, 1, 9, 0, 0), London()));
+  stack_->h.clock.Set(absl::FromCivil(absl::CivilSecond(2027, 1, 1, 9, 0, 0), London()));
   EXPECT_EQ(Search("yak").services_size(), 0);  // expired by date already
   absl::StatusOr<int> expired = stack_->core->ExpireQualityAssurance();
   ASSERT_TRUE(expired.ok());
@@ -497,7 +454,7 @@ TEST_F(DirectoryTest, ApprovalsExpireOnceAndAnotherReplicaFollowsTheChanges) {
     expiries += e.service_quality_changed().status() == v1::QA_STATUS_EXPIRED;
   }
   EXPECT_EQ(expiries, 1);
-  stack_->clock.Set(absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), London()));
+  stack_->h.clock.Set(absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), London()));
 }
 
 }  // namespace

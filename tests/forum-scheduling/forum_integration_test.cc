@@ -5,9 +5,6 @@
 #include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <prometheus/registry.h>
-
-#include <sstream>
 
 #include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
@@ -23,8 +20,7 @@
 #include "services/forum-scheduling/forum_event_handler.h"
 #include "services/forum-scheduling/forum_service.h"
 #include "tests/forum-scheduling/forum_test_data.h"
-#include "tests/support/auth.h"
-#include "tests/support/local_stack.h"
+#include "tests/support/service_harness.h"
 
 namespace rooted::forum {
 namespace {
@@ -34,7 +30,6 @@ using ::testing::StartsWith;
 using testing::Day;
 namespace cv1 = rooted::common::v1;
 namespace rv1 = rooted::referral::v1;
-const std::string kTokenSecret(40, 't');
 
 absl::TimeZone London() {
   absl::TimeZone zone;
@@ -63,32 +58,17 @@ class ForumSchedulingTest : public ::testing::Test {
 
   struct Stack {
     Stack() {
-      RedisOptions redis_options;
-      redis_options.port = redis_server.port();
-      redis = std::make_unique<RedisClient>(redis_options);
-      logger = std::make_unique<Logger>("forum-scheduling", log, LogLevel::kInfo, clock);
-      metrics = std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), "forum");
-      verifier = *JwtVerifier::Create(
-          {JwtAlgorithm::kHs256, kTokenSecret, "rooted-local", "rooted"}, clock);
-      producer = *KafkaProducer::Create({broker.bootstrap(), "forum-test", {}});
-      store = std::make_unique<ForumStore>(*redis, "fs");
-      guard = std::make_unique<RpcGuard>(*verifier, *metrics, *logger);
-      service = std::make_unique<ForumServiceImpl>(*store, *guard, clock, *metrics,
+      store = std::make_unique<ForumStore>(*h.redis, "fs");
+      service = std::make_unique<ForumServiceImpl>(*store, *h.guard, h.clock, *h.metrics,
                                                    ForumServiceOptions{.zone = London()});
-      handler = std::make_unique<ForumEventHandler>(*store, clock, London(), "forum-scheduling");
-      EventConsumerOptions options;
-      options.bootstrap_servers = broker.bootstrap();
-      options.group_id = "forum-scheduling-test";
-      options.topics = {std::string(topics::kReferralEvents), std::string(topics::kRiskEvents)};
-      options.overrides = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
-      consumer = *EventConsumer::Create(options, *handler, *producer, *metrics, *logger);
-      relay = std::make_unique<OutboxRelay>(*redis, *producer,
-                                            OutboxRelayOptions{.stream_key = "fs:outbox",
-                                                               .lease_key = "fs:outbox:lease",
-                                                               .producer_name = "forum-scheduling"},
-                                            *metrics, *logger);
+      handler = std::make_unique<ForumEventHandler>(*store, h.clock, London(), "forum-scheduling");
+      consumer = *EventConsumer::Create(
+          h.ConsumerOptions("forum-scheduling-test", {std::string(topics::kReferralEvents),
+                                                      std::string(topics::kRiskEvents)}),
+          *handler, *h.producer, *h.metrics, *h.logger);
+      relay = h.Relay("fs");
       server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                  {service.get()}, {[this] { return redis->Ping(); }}, *logger);
+                                  {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
       stub = v1::ForumService::NewStub(grpc::CreateChannel(
           "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
       consumer->Start();
@@ -100,18 +80,8 @@ class ForumSchedulingTest : public ::testing::Test {
       relay->Stop(absl::Seconds(2));
     }
 
-    rooted::testing::RedisServer redis_server;
-    rooted::testing::Broker broker;
-    FakeClock clock{LondonTime(2026, 9, 1, 9)};
-    std::ostringstream log;
-    rooted::testing::TestTokens tokens{kTokenSecret};
-    std::unique_ptr<RedisClient> redis;
-    std::unique_ptr<Logger> logger;
-    std::unique_ptr<Metrics> metrics;
-    std::unique_ptr<JwtVerifier> verifier;
-    std::unique_ptr<KafkaProducer> producer;
+    rooted::testing::ServiceHarness h{"forum-scheduling", LondonTime(2026, 9, 1, 9)};
     std::unique_ptr<ForumStore> store;
-    std::unique_ptr<RpcGuard> guard;
     std::unique_ptr<ForumServiceImpl> service;
     std::unique_ptr<ForumEventHandler> handler;
     std::unique_ptr<EventConsumer> consumer;
@@ -120,7 +90,7 @@ class ForumSchedulingTest : public ::testing::Test {
     std::unique_ptr<v1::ForumService::Stub> stub;
   };
 
-  void SetUp() override { stack_->clock.Set(LondonTime(2026, 9, 1, 9)); }
+  void SetUp() override { stack_->h.clock.Set(LondonTime(2026, 9, 1, 9)); }
 
   v1::ForumService::Stub& stub() { return *stack_->stub; }
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
@@ -128,7 +98,7 @@ class ForumSchedulingTest : public ::testing::Test {
   }
   std::string Token(const std::string& subject, Role role, OrganisationType type,
                     const std::string& org, const std::string& la = "801") {
-    return stack_->tokens.Mint(subject, role, type, org, la, stack_->clock.Now());
+    return stack_->h.tokens.Mint(subject, role, type, org, la, stack_->h.clock.Now());
   }
   std::string Council() {
     return Token("officer-1", cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
@@ -229,7 +199,7 @@ class ForumSchedulingTest : public ::testing::Test {
     metadata->set_event_id(event_id);
     metadata->set_event_type(PayloadTypeName(envelope));
     const OutgoingMessage message = ToOutgoingMessage(topic, key, *metadata, envelope);
-    ASSERT_TRUE(stack_->producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+    ASSERT_TRUE(stack_->h.producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
   }
 
   void Submitted(const std::string& event_id, const std::string& referral_id,
@@ -246,25 +216,9 @@ class ForumSchedulingTest : public ::testing::Test {
     Publish(topics::kReferralEvents, ref, event_id, event, event.mutable_metadata());
   }
 
-  // Forum events for `key` on the topic, after waiting for `expected`.
   std::vector<v1::ForumEvent> ForumEvents(const std::string& key, size_t expected) {
-    std::vector<v1::ForumEvent> events;
-    for (const auto& m : rooted::testing::ReadTopic(
-             stack_->broker.bootstrap(), std::string(topics::kForumEvents), expected,
-             absl::Seconds(20), [&](const rooted::testing::ReadMessage& m) { return m.key == key; })) {
-      events.emplace_back().ParseFromString(m.payload);
-    }
-    return events;
-  }
-
-  template <typename F>
-  bool Eventually(F condition) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      if (condition()) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
+    return rooted::testing::ReadEvents<v1::ForumEvent>(stack_->h.broker.bootstrap(),
+                                                       topics::kForumEvents, key, expected);
   }
 
   static Stack* stack_;
@@ -310,7 +264,7 @@ TEST_F(ForumSchedulingTest, CreateForumSchedulesTheYearAndAnnouncesEachMeetingOn
 
 TEST_F(ForumSchedulingTest, BadForumsAreRefusedNamingTheFieldAndNothingIsHalfWritten) {
   Create(ForumFor("100003", "100004"), "create-forum-02");
-  const int64_t forums_before = stack_->redis->Command({"SCARD", "fs:forums:801"})->integer;
+  const int64_t forums_before = stack_->h.redis->Command({"SCARD", "fs:forums:801"})->integer;
   auto create = [&](const std::string& token, const v1::Forum& forum, const std::string& id) {
     v1::CreateForumRequest request;
     request.set_request_id(id);
@@ -337,8 +291,8 @@ TEST_F(ForumSchedulingTest, BadForumsAreRefusedNamingTheFieldAndNothingIsHalfWri
   status = create(Council(), ForumFor("100007", "100004"), "bad-forum-04");
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), StartsWith("forum.school_urns[1]:"));
-  EXPECT_EQ(stack_->redis->Command({"SCARD", "fs:forums:801"})->integer, forums_before);
-  EXPECT_TRUE(stack_->redis->Command({"HGET", "fs:school_forum", "100007"})->is_nil());
+  EXPECT_EQ(stack_->h.redis->Command({"SCARD", "fs:forums:801"})->integer, forums_before);
+  EXPECT_TRUE(stack_->h.redis->Command({"HGET", "fs:school_forum", "100007"})->is_nil());
 }
 
 TEST_F(ForumSchedulingTest, ReferralEventsListACaseOnceAndWithdrawalTakesItOff) {
@@ -346,7 +300,7 @@ TEST_F(ForumSchedulingTest, ReferralEventsListACaseOnceAndWithdrawalTakesItOff) 
   Submitted("event-0000-0001", "referral-00011", Ref(11), "100011", true, true);
   Submitted("event-0000-0001", "referral-00011", Ref(11), "100011", true, true);  // duplicate
   Submitted("event-0000-0002", "referral-00012", Ref(12), "100012", false, false);  // no forum
-  ASSERT_TRUE(Eventually([&] { return Cases(forum.forum_id()).cases_size() == 1; }));
+  ASSERT_TRUE(rooted::testing::Eventually([&] { return Cases(forum.forum_id()).cases_size() == 1; }));
   const v1::ForumCase listed = Cases(forum.forum_id()).cases(0).forum_case();
   EXPECT_EQ(listed.referral_id(), "referral-00011");
   EXPECT_EQ(listed.source(), v1::CASE_SOURCE_REFERRAL);
@@ -362,7 +316,7 @@ TEST_F(ForumSchedulingTest, ReferralEventsListACaseOnceAndWithdrawalTakesItOff) 
   risk.mutable_risk_band_changed()->mutable_pupil_ref()->set_value(Ref(11));
   risk.mutable_risk_band_changed()->set_band(cv1::RISK_BAND_HIGH);
   Publish(topics::kRiskEvents, Ref(11), "event-0000-0003", risk, risk.mutable_metadata());
-  ASSERT_TRUE(Eventually([&] {
+  ASSERT_TRUE(rooted::testing::Eventually([&] {
     return Cases(forum.forum_id()).cases(0).forum_case().risk_band() == cv1::RISK_BAND_HIGH;
   }));
 
@@ -370,7 +324,7 @@ TEST_F(ForumSchedulingTest, ReferralEventsListACaseOnceAndWithdrawalTakesItOff) 
   withdrawn.mutable_referral_withdrawn()->set_referral_id("referral-00011");
   Publish(topics::kReferralEvents, Ref(11), "event-0000-0004", withdrawn,
           withdrawn.mutable_metadata());
-  ASSERT_TRUE(Eventually([&] { return Cases(forum.forum_id()).cases_size() == 0; }));
+  ASSERT_TRUE(rooted::testing::Eventually([&] { return Cases(forum.forum_id()).cases_size() == 0; }));
 }
 
 TEST_F(ForumSchedulingTest, AVeryHighBandGivesACaseADeadline) {
@@ -381,7 +335,7 @@ TEST_F(ForumSchedulingTest, AVeryHighBandGivesACaseADeadline) {
   risk.mutable_risk_band_changed()->mutable_pupil_ref()->set_value(Ref(13));
   risk.mutable_risk_band_changed()->set_band(cv1::RISK_BAND_VERY_HIGH);
   Publish(topics::kRiskEvents, Ref(13), "event-0000-0013", risk, risk.mutable_metadata());
-  ASSERT_TRUE(Eventually([&] { return Cases(forum.forum_id()).cases(0).forum_case().has_hear_by(); }));
+  ASSERT_TRUE(rooted::testing::Eventually([&] { return Cases(forum.forum_id()).cases(0).forum_case().has_hear_by(); }));
   EXPECT_THAT(Cases(forum.forum_id()).cases(0).forum_case().priority_reason(),
               HasSubstr("very high"));
 }
@@ -391,9 +345,9 @@ TEST_F(ForumSchedulingTest, AgendaFitsCapacityMovesCasesOnCancelAndShowsEachMemb
   config.set_case_slots(2);
   const v1::Forum forum = Create(config, "create-forum-05");
   const std::string first = ListCase(forum.forum_id(), "referral-00021", Ref(21), "100021");
-  stack_->clock.Advance(absl::Minutes(1));
+  stack_->h.clock.Advance(absl::Minutes(1));
   const std::string second = ListCase(forum.forum_id(), "referral-00022", Ref(22), "100022");
-  stack_->clock.Advance(absl::Minutes(1));
+  stack_->h.clock.Advance(absl::Minutes(1));
   const std::string third = ListCase(forum.forum_id(), "referral-00023", Ref(23), "100021");
 
   // The same request again is the same case; another request for the referral is refused.
@@ -486,7 +440,7 @@ TEST_F(ForumSchedulingTest, OnlyAQuorateMeetingDecidesAndEveryDecisionNamesItsMa
   v1::RecordAttendanceResponse attended;
   EXPECT_EQ(Attend(forum, meeting, "attend-early-01", {0, 2}, &attended).error_code(),
             grpc::FAILED_PRECONDITION);  // not yet the meeting's day
-  stack_->clock.Set(LondonTime(2026, 9, 8, 16, 5));
+  stack_->h.clock.Set(LondonTime(2026, 9, 8, 16, 5));
   // Education and the council only: two agencies of the three needed.
   ASSERT_TRUE(Attend(forum, meeting, "attend-meeting-1", {0, 2}, &attended).ok());
   EXPECT_FALSE(attended.meeting().quorate());
@@ -587,7 +541,7 @@ TEST_F(ForumSchedulingTest, ActionsAreCompletedByTheirOwnerAndGoOverdueOnce) {
             grpc::FAILED_PRECONDITION);
 
   // Past its due day the open one is flagged, once.
-  stack_->clock.Set(LondonTime(2026, 9, 5, 9));
+  stack_->h.clock.Set(LondonTime(2026, 9, 5, 9));
   ASSERT_TRUE(stack_->service->FlagOverdueActions().ok());
   ASSERT_TRUE(stack_->service->FlagOverdueActions().ok());
   v1::ListOverdueActionsRequest overdue_request;
