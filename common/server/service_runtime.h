@@ -30,11 +30,22 @@ std::string WaitForShutdownSignal();
 int ServiceMain(int argc, char** argv, absl::string_view service,
                 const std::function<absl::Status(const Config&)>& run);
 
+// TLS for the gRPC port, from PEM text. With a client CA, clients must
+// present a certificate it signed (mutual TLS). Tokens are still checked by
+// RpcGuard on every call, TLS or not.
+struct TlsSettings {
+  std::string certificate_chain;
+  std::string private_key;
+  std::string client_ca;  // empty: clients are not asked for a certificate
+  bool enabled() const { return !certificate_chain.empty(); }
+};
+
 struct GrpcServerOptions {
   std::string listen_address;  // host:port; port 0 picks a free one
   // Names reported through grpc.health.v1 beside "" (the whole server).
   std::vector<std::string> service_names;
   int max_message_bytes = 4 * 1024 * 1024;
+  TlsSettings tls = {};  // not enabled: plaintext (local runs, or a mesh's mTLS)
 };
 
 // A gRPC server with health checking and reflection. Health is NOT_SERVING

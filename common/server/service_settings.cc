@@ -1,9 +1,47 @@
 #include "common/server/service_settings.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/status_macros.h"
 
 namespace rooted {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view flag) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, ": cannot read a PEM file at the path given"));
+  }
+  return text.str();
+}
+
+absl::Status LoadTls(const Config& config, TlsSettings* tls) {
+  const std::string cert = config.String("tls-cert-file", "");
+  const std::string key = config.String("tls-key-file", "");
+  const std::string client_ca = config.String("tls-client-ca-file", "");
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert-file and --tls-key-file go together");
+  }
+  if (cert.empty()) {
+    if (!client_ca.empty()) {
+      return absl::InvalidArgumentError("--tls-client-ca-file needs --tls-cert-file and --tls-key-file");
+    }
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(tls->certificate_chain, ReadPem(cert, "tls-cert-file"));
+  ASSIGN_OR_RETURN(tls->private_key, ReadPem(key, "tls-key-file"));
+  if (!client_ca.empty()) {
+    ASSIGN_OR_RETURN(tls->client_ca, ReadPem(client_ca, "tls-client-ca-file"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int default_grpc_port,
                                                     int default_metrics_port,
@@ -41,6 +79,7 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
     return absl::InvalidArgumentError(
         "--time-zone (ROOTED_TIME_ZONE): unknown time zone; is tzdata installed?");
   }
+  RETURN_IF_ERROR(LoadTls(config, &s.tls));
   ASSIGN_OR_RETURN(s.shutdown_drain, config.Duration("shutdown-drain", absl::Seconds(10)));
   return s;
 }

@@ -8,6 +8,7 @@
 #include "common/base/config.h"
 #include "common/base/log.h"
 #include "common/redis/redis_client.h"
+#include "common/server/service_runtime.h"
 
 namespace rooted {
 
@@ -17,7 +18,8 @@ namespace rooted {
 //   redis-user, redis-password[-file], redis-db, kafka-bootstrap,
 //   token-algorithm, token-secret[-file] (HS256),
 //   token-public-key-file (RS256), token-issuer, token-audience,
-//   grpc-max-message-bytes, time-zone, shutdown-drain.
+//   grpc-max-message-bytes, time-zone, shutdown-drain,
+//   tls-cert-file, tls-key-file, tls-client-ca-file (mutual TLS when set).
 struct ServiceSettings {
   std::string grpc_address;
   std::string metrics_address;
@@ -28,6 +30,7 @@ struct ServiceSettings {
   absl::Duration shutdown_drain;
   // Where the council is: school days, terms and meeting times are local to it.
   absl::TimeZone time_zone;
+  TlsSettings tls;
   // The largest request accepted (a directory import is the big one).
   int grpc_max_message_bytes = 4 << 20;
 };
