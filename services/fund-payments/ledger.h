@@ -1,0 +1,87 @@
+#ifndef ROOTED_SERVICES_FUND_PAYMENTS_LEDGER_H_
+#define ROOTED_SERVICES_FUND_PAYMENTS_LEDGER_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/redis/redis_client.h"
+
+namespace rooted::fund {
+
+// Ledger accounts. Money only moves between accounts, in pence; the source
+// account ("budget:<fund>") is where a fund's money comes from and may go
+// negative, as an equity account does; every other account may not.
+namespace account {
+std::string Budget(const std::string& fund_id);           // the fund's source
+std::string Pool(const std::string& fund_id);             // budget not yet allocated
+std::string Allocation(const std::string& allocation_id);  // available to spend
+std::string Committed(const std::string& allocation_id);  // held for submitted requests
+std::string Payable(const std::string& fund_id);          // approved, awaiting payment
+std::string Paid(const std::string& fund_id);             // paid out
+}  // namespace account
+
+struct Leg {
+  std::string from;
+  std::string to;
+  int64_t pence = 0;
+};
+
+// One balanced movement of money: each leg takes from one account and gives
+// to another, so a transfer can never create or lose a penny.
+struct Transfer {
+  // Unique; a transfer applied once is never applied again.
+  std::string transfer_id;
+  // What it is for ("commit", "approve", "settle", ...), and free metadata
+  // such as the request id and category, kept with its entries for reports.
+  std::string kind;
+  std::string reference;
+  std::vector<Leg> legs;
+};
+
+enum class TransferResult { kApplied, kAlreadyApplied };
+
+// The ledger: balances and an append-only journal in Redis, changed only by
+// one Lua script, so each transfer is checked and applied atomically even
+// with many writers. Nothing in the journal is ever edited or deleted.
+// Thread safety: safe to call concurrently.
+class Ledger {
+ public:
+  Ledger(RedisClient& redis, std::string prefix);
+
+  // FAILED_PRECONDITION naming the account that would go below zero (and
+  // nothing is written); INVALID_ARGUMENT for a malformed transfer.
+  absl::StatusOr<TransferResult> Apply(const Transfer& transfer, absl::Time at);
+
+  absl::StatusOr<int64_t> Balance(const std::string& account);
+  absl::StatusOr<std::map<std::string, int64_t>> Balances();
+
+  struct Entry {
+    std::string transfer_id;
+    std::string account;
+    int64_t delta = 0;
+    std::string kind;
+    std::string reference;
+    std::string at;  // RFC 3339
+  };
+  // The journal in order, from `after` (a stream id; "-" for the start), at most `count`.
+  absl::StatusOr<std::vector<std::pair<std::string, Entry>>> Journal(const std::string& after,
+                                                                     size_t count);
+
+  // Checks the ledger's invariants over the whole journal: every transfer's
+  // entries sum to zero, each account's entries sum to its balance, and no
+  // account but a budget is below zero. INTERNAL describing the first breach.
+  absl::Status CheckInvariants();
+
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  RedisClient& redis_;
+  const std::string prefix_;
+};
+
+}  // namespace rooted::fund
+
+#endif  // ROOTED_SERVICES_FUND_PAYMENTS_LEDGER_H_
