@@ -18,12 +18,22 @@ std::string Paid(const std::string& id) { return "paid:" + id; }
 namespace {
 
 // KEYS: balances hash, journal stream, transfers hash.
-// ARGV: transfer id, kind, reference, at, leg count, then from, to, pence per leg.
-// Returns 1 applied, 0 already applied, or {err} naming the account that
-// would go below zero. Every check happens before any write.
+// ARGV: transfer id, kind, reference, at, leg count, then from, to, pence per
+// leg; then the precondition count and (key, field, expected) each; then the
+// command count and, per command, its argument count and arguments.
+// Returns 1 applied, 0 already applied, -1 a precondition failed, or an
+// error naming the account that would go below zero. Every check happens
+// before any write.
 constexpr char kTransferScript[] = R"lua(
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
 local legs = tonumber(ARGV[5])
+local at = 6 + 3 * legs
+for _ = 1, tonumber(ARGV[at]) do
+  local value = redis.call('HGET', ARGV[at + 1], ARGV[at + 2])
+  if (value or '') ~= ARGV[at + 3] then return -1 end
+  at = at + 3
+end
+at = at + 1
 local net = {}
 local order = {}
 for i = 0, legs - 1 do
@@ -49,6 +59,11 @@ for _, account in ipairs(order) do
   end
 end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+for _ = 1, tonumber(ARGV[at]) do
+  local argc = tonumber(ARGV[at + 1])
+  redis.call(unpack(ARGV, at + 2, at + 1 + argc))
+  at = at + 1 + argc
+end
 return 1
 )lua";
 
@@ -57,7 +72,8 @@ return 1
 Ledger::Ledger(RedisClient& redis, std::string prefix)
     : redis_(redis), prefix_(std::move(prefix)) {}
 
-absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at) {
+absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
+                                             const LedgerWrite& with) {
   static const RedisScript script(kTransferScript);
   if (t.transfer_id.empty()) return absl::InvalidArgumentError("transfer_id: is required");
   if (t.legs.empty()) return absl::InvalidArgumentError("legs: a transfer moves money");
@@ -71,6 +87,15 @@ absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at) {
     }
     args.insert(args.end(), {leg.from, leg.to, std::to_string(leg.pence)});
   }
+  args.push_back(std::to_string(with.preconditions.size()));
+  for (const LedgerWrite::Precondition& p : with.preconditions) {
+    args.insert(args.end(), {p.key, p.field, p.expected});
+  }
+  args.push_back(std::to_string(with.commands.size()));
+  for (const std::vector<std::string>& command : with.commands) {
+    args.push_back(std::to_string(command.size()));
+    args.insert(args.end(), command.begin(), command.end());
+  }
   absl::StatusOr<RedisReply> reply = redis_.Eval(
       script, {prefix_ + ":balances", prefix_ + ":journal", prefix_ + ":transfers"}, args);
   // The script refuses an overdraft with an error reply naming the account.
@@ -83,6 +108,9 @@ absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at) {
   }
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) return absl::InternalError(reply->str);
+  if (reply->integer == -1) {
+    return absl::AbortedError("a record changed while the transfer was prepared; retry");
+  }
   return reply->integer == 1 ? TransferResult::kApplied : TransferResult::kAlreadyApplied;
 }
 

@@ -43,6 +43,20 @@ struct Transfer {
 
 enum class TransferResult { kApplied, kAlreadyApplied };
 
+// What else changes with a transfer, in the same atomic step: the records
+// and events that go with the money. Preconditions are checked first (a hash
+// field holding a value; empty: absent), commands run only if the transfer
+// is applied.
+struct LedgerWrite {
+  struct Precondition {
+    std::string key;
+    std::string field;
+    std::string expected;
+  };
+  std::vector<Precondition> preconditions;
+  std::vector<std::vector<std::string>> commands;
+};
+
 // The ledger: balances and an append-only journal in Redis, changed only by
 // one Lua script, so each transfer is checked and applied atomically even
 // with many writers. Nothing in the journal is ever edited or deleted.
@@ -52,8 +66,10 @@ class Ledger {
   Ledger(RedisClient& redis, std::string prefix);
 
   // FAILED_PRECONDITION naming the account that would go below zero (and
-  // nothing is written); INVALID_ARGUMENT for a malformed transfer.
-  absl::StatusOr<TransferResult> Apply(const Transfer& transfer, absl::Time at);
+  // nothing is written); ABORTED when a precondition of `with` failed;
+  // INVALID_ARGUMENT for a malformed transfer.
+  absl::StatusOr<TransferResult> Apply(const Transfer& transfer, absl::Time at,
+                                       const LedgerWrite& with = {});
 
   absl::StatusOr<int64_t> Balance(const std::string& account);
   absl::StatusOr<std::map<std::string, int64_t>> Balances();

@@ -94,6 +94,27 @@ TEST_F(LedgerTest, OverdraftsAreRefusedWholeNamingTheAccount) {
   EXPECT_TRUE(ledger_->CheckInvariants().ok());
 }
 
+TEST_F(LedgerTest, RecordsChangeWithTheMoneyOrNotAtAll) {
+  ASSERT_TRUE(ledger_->Apply(Move("seed", account::Budget("f"), account::Allocation("a"), 1'000), at_).ok());
+  LedgerWrite with;
+  with.preconditions.push_back({prefix_ + ":request:r1", "version", ""});
+  with.commands.push_back({"HSET", prefix_ + ":request:r1", "version", "1", "status", "submitted"});
+  ASSERT_EQ(*ledger_->Apply(Move("commit-r1", account::Allocation("a"), account::Committed("a"), 400), at_, with),
+            TransferResult::kApplied);
+  EXPECT_EQ(redis_->Command({"HGET", prefix_ + ":request:r1", "status"})->str, "submitted");
+  // The record moved on: a transfer prepared from the old one is refused whole.
+  absl::StatusOr<TransferResult> stale =
+      ledger_->Apply(Move("commit-r1b", account::Allocation("a"), account::Committed("a"), 400), at_, with);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(*ledger_->Balance(account::Allocation("a")), 600);
+  // Overdrawn: the record is not written either.
+  LedgerWrite other;
+  other.commands.push_back({"HSET", prefix_ + ":request:r2", "version", "1"});
+  EXPECT_FALSE(ledger_->Apply(Move("commit-r2", account::Allocation("a"), account::Committed("a"), 700), at_, other).ok());
+  EXPECT_TRUE(redis_->Command({"HGET", prefix_ + ":request:r2", "version"})->is_nil());
+  EXPECT_TRUE(ledger_->CheckInvariants().ok());
+}
+
 TEST_F(LedgerTest, ManyThreadsAgainstOneAllocationNeverOverspend) {
   // £500 in the allocation; 8 threads each try 50 requests of £3.17.
   ASSERT_TRUE(ledger_->Apply(Move("seed", account::Budget("f"), account::Allocation("a"), 50'000), at_).ok());
