@@ -13,6 +13,13 @@ std::string Allocation(const std::string& id) { return "alloc:" + id; }
 std::string Committed(const std::string& id) { return "committed:" + id; }
 std::string Payable(const std::string& id) { return "payable:" + id; }
 std::string Paid(const std::string& id) { return "paid:" + id; }
+std::string ChildCapsSource(const std::string& id) { return "budget:caps:" + id; }
+std::string ChildCap(const std::string& id, const std::string& ref) {
+  return "childcap:" + id + ":" + ref;
+}
+std::string ChildUsed(const std::string& id, const std::string& ref) {
+  return "childused:" + id + ":" + ref;
+}
 }  // namespace account
 
 namespace {

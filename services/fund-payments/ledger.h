@@ -21,6 +21,11 @@ std::string Allocation(const std::string& allocation_id);  // available to spend
 std::string Committed(const std::string& allocation_id);  // held for submitted requests
 std::string Payable(const std::string& fund_id);          // approved, awaiting payment
 std::string Paid(const std::string& fund_id);             // paid out
+// A child's limit per fund period: seeded once from the fund's caps source,
+// used by each request and given back when one is rejected or fails.
+std::string ChildCapsSource(const std::string& fund_id);
+std::string ChildCap(const std::string& fund_id, const std::string& pupil_ref);
+std::string ChildUsed(const std::string& fund_id, const std::string& pupil_ref);
 }  // namespace account
 
 struct Leg {

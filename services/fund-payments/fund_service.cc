@@ -1,0 +1,675 @@
+#include "services/fund-payments/fund_service.h"
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/base/field_validation.h"
+#include "common/base/ids.h"
+#include "common/base/proto_time.h"
+#include "common/base/status_macros.h"
+#include "common/kafka/event_metadata.h"
+#include "common/kafka/topics.h"
+#include "common/redis/idempotency.h"
+#include "common/server/paging.h"
+#include "services/fund-payments/fund_rules.h"
+
+namespace rooted::fund {
+namespace cv1 = rooted::common::v1;
+namespace {
+
+cv1::Money Gbp(int64_t pence) {
+  cv1::Money m;
+  m.set_pence(pence);
+  m.set_currency("GBP");
+  return m;
+}
+
+std::string CategoryName(v1::Category c) {
+  std::string name = v1::Category_Name(c);
+  return name.rfind("CATEGORY_", 0) == 0 ? absl::AsciiStrToLower(name.substr(9)) : name;
+}
+
+std::string Reference(const v1::FundRequest& r) {
+  return absl::StrCat(r.fund_id(), "|", r.request_id(), "|", CategoryName(r.category()));
+}
+
+// Who asks against an allocation: its school's staff, its partner's workers,
+// or the council's officers.
+bool MayRequestAgainst(const Principal& who, const v1::Allocation& a, const std::string& la_code) {
+  if (ActsForCouncil(who) && who.la_code == la_code) return true;
+  const cv1::OrganisationRef& holder = a.holder();
+  if (holder.type() == cv1::ORGANISATION_TYPE_SCHOOL) return ActsForSchool(who) && who.IsSchool(holder.id());
+  if (holder.type() == cv1::ORGANISATION_TYPE_PARTNER) {
+    return who.organisation_type == cv1::ORGANISATION_TYPE_PARTNER &&
+           who.organisation_id == holder.id() &&
+           who.HasAnyRole({cv1::ROLE_PROGRAMME_LEAD, cv1::ROLE_PARTNER_WORKER});
+  }
+  return false;
+}
+
+}  // namespace
+
+FundServiceImpl::FundServiceImpl(FundStore& store, Ledger& ledger, const RpcGuard& guard,
+                                 const Clock& clock, Metrics& metrics, FundServiceOptions options)
+    : store_(store),
+      ledger_(ledger),
+      guard_(guard),
+      clock_(clock),
+      overspend_refused_(prometheus::BuildCounter()
+                             .Name("rooted_fund_overspend_refused_total")
+                             .Help("Fund requests refused because an allocation or a child's limit would be overspent")
+                             .Register(*metrics.registry())),
+      pence_(prometheus::BuildCounter()
+                 .Name("rooted_fund_pence_total")
+                 .Help("Pence moved through the fund ledger, by stage (committed, paid, released)")
+                 .Register(*metrics.registry())),
+      options_(std::move(options)) {}
+
+bool FundServiceImpl::IsFinance(const Principal& who, const std::string& la_code) const {
+  return who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL && who.la_code == la_code &&
+         who.HasAnyRole({cv1::ROLE_FINANCE_OFFICER, cv1::ROLE_COUNCIL_OFFICER});
+}
+
+v1::FundRequest FundServiceImpl::Shown(const Principal& who, const v1::FundRequest& r,
+                                       const std::string& la_code) const {
+  v1::FundRequest shown = r;
+  const bool finance = who.HasRole(cv1::ROLE_FINANCE_OFFICER) &&
+                       who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL &&
+                       who.la_code == la_code;
+  if (r.has_family_bank() && !finance) *shown.mutable_family_bank() = Masked(r.family_bank());
+  return shown;
+}
+
+void FundServiceImpl::AddEvent(LedgerWrite& with, const Principal& who,
+                               const v1::FundRequest& request, v1::FundEvent event) const {
+  FillEventMetadata(event.mutable_metadata(), options_.producer_name, request.referral_id(),
+                    request.request_id(), PayloadTypeName(event), who, clock_.Now());
+  const std::string key =
+      request.pupil_ref().value().empty() ? request.fund_id() : request.pupil_ref().value();
+  with.commands.push_back(OutboxAppendCommand(
+      store_.OutboxKey(), ToOutboxEvent(topics::kFundEvents, key, event.metadata(), event)));
+}
+
+void FundServiceImpl::AddAudit(LedgerWrite& with, const Principal& who, absl::string_view action,
+                               absl::string_view kind, const std::string& id,
+                               const std::string& request_id) const {
+  AuditEntry entry = AuditOf(who, action, clock_.Now());
+  entry.record_kind = std::string(kind);
+  entry.record_id = id;
+  entry.purpose = "local response fund";
+  entry.agreement = options_.sharing_agreement;
+  entry.request_id = request_id;
+  with.commands.push_back(AuditAppendCommand(store_.AuditKey(), entry));
+}
+
+absl::Status FundServiceImpl::MoveMoney(const Principal& who, absl::string_view method,
+                                        const std::string& client_request_id,
+                                        const google::protobuf::Message& request,
+                                        google::protobuf::Message* response, Transfer transfer,
+                                        LedgerWrite with) {
+  const std::string guard = IdempotencyKey(store_.prefix(), who.subject, method, client_request_id);
+  with.commands.push_back({"SET", guard, EncodeFirstAnswer(request, *response), "EX",
+                           std::to_string(kIdempotencyTtlSeconds)});
+  // The same caller, method and request id name one movement of money.
+  transfer.transfer_id = absl::StrCat(method, ":", who.subject, ":", client_request_id);
+  ASSIGN_OR_RETURN(TransferResult result, ledger_.Apply(transfer, clock_.Now(), with));
+  if (result == TransferResult::kApplied) return absl::OkStatus();
+  response->Clear();
+  ASSIGN_OR_RETURN(bool replayed,
+                   store_.Replayed(who.subject, method, client_request_id, request, response));
+  if (!replayed) return absl::InternalError("the transfer was applied but its answer is missing");
+  return absl::OkStatus();
+}
+
+grpc::Status FundServiceImpl::CreateFund(grpc::ServerContext* context,
+                                         const v1::CreateFundRequest* request,
+                                         v1::CreateFundResponse* response) {
+  return guard_.Run(*context, "CreateFund", [&](const Principal& who) -> absl::Status {
+    if (!IsFinance(who, request->fund().la_code())) {
+      return absl::PermissionDeniedError("fund.la_code: only this council's officers create its funds");
+    }
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "CreateFund", request->request_id(),
+                                                    *request, response));
+    if (replayed) return absl::OkStatus();
+    RETURN_IF_ERROR(ValidateFund(request->fund(), clock_.Now()));
+    v1::Fund fund = request->fund();
+    fund.set_fund_id(NewUuid());
+    LedgerWrite with;
+    with.commands.push_back({"HSET", store_.FundKey(fund.fund_id()), "record", fund.SerializeAsString(),
+                             "version", "1"});
+    with.commands.push_back({"SADD", store_.FundsKey(), fund.fund_id()});
+    AddAudit(with, who, "CreateFund", "fund", fund.fund_id(), request->request_id());
+    *response->mutable_fund() = fund;
+    Transfer budget{"", "budget", absl::StrCat(fund.fund_id(), "||"),
+                    {{account::Budget(fund.fund_id()), account::Pool(fund.fund_id()),
+                      fund.total_budget().pence()}}};
+    return MoveMoney(who, "CreateFund", request->request_id(), *request, response, std::move(budget),
+                     std::move(with));
+  });
+}
+
+grpc::Status FundServiceImpl::AllocateFunds(grpc::ServerContext* context,
+                                            const v1::AllocateFundsRequest* request,
+                                            v1::AllocateFundsResponse* response) {
+  return guard_.Run(*context, "AllocateFunds", [&](const Principal& who) -> absl::Status {
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "AllocateFunds", request->request_id(),
+                                                    *request, response));
+    if (replayed) return absl::OkStatus();
+    RETURN_IF_ERROR(ValidateAllocation(request->allocation()));
+    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(request->allocation().fund_id()),
+                                                      "allocation.fund_id"));
+    if (!IsFinance(who, fund.record.la_code())) {
+      return absl::PermissionDeniedError("allocation.fund_id: only the fund's council allocates it");
+    }
+    v1::Allocation allocation = request->allocation();
+    allocation.set_allocation_id(NewUuid());
+    LedgerWrite with;
+    with.commands.push_back({"HSET", store_.AllocationKey(allocation.allocation_id()), "record",
+                             allocation.SerializeAsString(), "version", "1"});
+    with.commands.push_back({"SADD", store_.AllocationsKey(fund.record.fund_id()), allocation.allocation_id()});
+    AddAudit(with, who, "AllocateFunds", "allocation", allocation.allocation_id(), request->request_id());
+    *response->mutable_allocation() = allocation;
+    Transfer allocate{"", "allocate", absl::StrCat(fund.record.fund_id(), "|", allocation.allocation_id(), "|"),
+                      {{account::Pool(fund.record.fund_id()), account::Allocation(allocation.allocation_id()),
+                        allocation.amount().pence()}}};
+    absl::Status moved = MoveMoney(who, "AllocateFunds", request->request_id(), *request, response,
+                                   std::move(allocate), std::move(with));
+    if (absl::IsFailedPrecondition(moved)) {
+      ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::Pool(fund.record.fund_id())));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "allocation.amount: the fund has only ", Pounds(left), " left to allocate"));
+    }
+    return moved;
+  });
+}
+
+grpc::Status FundServiceImpl::RegisterPayee(grpc::ServerContext* context,
+                                            const v1::RegisterPayeeRequest* request,
+                                            v1::RegisterPayeeResponse* response) {
+  return guard_.Run(*context, "RegisterPayee", [&](const Principal& who) -> absl::Status {
+    if (!IsFinance(who, who.la_code)) {
+      return absl::PermissionDeniedError("RegisterPayee: council finance officers keep the register");
+    }
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RegisterPayee", request->request_id(),
+                                                    *request, response));
+    if (replayed) return absl::OkStatus();
+    v1::Payee payee = request->payee();
+    if (payee.payee_id().empty()) payee.set_payee_id(NewUuid());
+    RETURN_IF_ERROR(ValidateId("payee.payee_id", payee.payee_id(), "a payee id"));
+    RETURN_IF_ERROR(ValidateText("payee.name", payee.name(), 200, true));
+    RETURN_IF_ERROR(ValidateBankDetails(payee.bank(), "payee.bank"));
+    absl::StatusOr<Versioned<v1::Payee>> existing =
+        store_.Load<v1::Payee>(store_.PayeeKey(payee.payee_id()), "payee.payee_id");
+    WriteBatch batch;
+    store_.Put(batch, store_.PayeeKey(payee.payee_id()), payee, existing.ok() ? existing->version : 0);
+    AuditEntry entry = AuditOf(who, "RegisterPayee", clock_.Now());
+    entry.record_kind = "payee";
+    entry.record_id = payee.payee_id();
+    store_.Audit(batch, entry);
+    *response->mutable_payee() = payee;
+    response->mutable_payee()->clear_bank();
+    *response->mutable_payee()->mutable_bank() = Masked(payee.bank());
+    return store_.CommitCommand(who.subject, "RegisterPayee", request->request_id(), *request, response,
+                                std::move(batch));
+  });
+}
+
+grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
+                                                const v1::SubmitFundRequestRequest* request,
+                                                v1::SubmitFundRequestResponse* response) {
+  return guard_.Run(*context, "SubmitFundRequest", [&](const Principal& who) -> absl::Status {
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "SubmitFundRequest",
+                                                    request->client_request_id(), *request, response));
+    if (replayed) return absl::OkStatus();
+    const v1::FundRequest& asked = request->fund_request();
+    RETURN_IF_ERROR(ValidateId("fund_request.fund_id", asked.fund_id(), "a fund id"));
+    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(asked.fund_id()), "fund_request.fund_id"));
+    RETURN_IF_ERROR(ValidateFundRequest(asked, fund.record));
+    ASSIGN_OR_RETURN(auto allocation, store_.Load<v1::Allocation>(store_.AllocationKey(asked.allocation_id()),
+                                                                  "fund_request.allocation_id"));
+    if (allocation.record.fund_id() != fund.record.fund_id()) {
+      return absl::NotFoundError("fund_request.allocation_id: not an allocation of this fund");
+    }
+    if (!MayRequestAgainst(who, allocation.record, fund.record.la_code())) {
+      return absl::PermissionDeniedError(
+          "fund_request.allocation_id: you may ask only against your own organisation's allocation");
+    }
+    if (asked.payee_type() == v1::PAYEE_TYPE_SUPPLIER) {
+      RETURN_IF_ERROR(store_.Load<v1::Payee>(store_.PayeeKey(asked.payee_id()), "fund_request.payee_id").status());
+    }
+    const absl::Time now = clock_.Now();
+    v1::FundRequest r = asked;
+    r.set_request_id(NewUuid());
+    r.set_status(v1::REQUEST_STATUS_SUBMITTED);
+    *r.mutable_requested_by() = who.ToActor();
+    r.clear_approved_by();
+    r.clear_rejection_reason();
+    r.clear_payment_id();
+    r.clear_payment_failure_reason();
+    *r.mutable_submitted_at() = ToProtoTimestamp(now);
+    r.set_version(1);
+    if (r.payee_type() != v1::PAYEE_TYPE_FAMILY) r.clear_family_bank();
+    const std::string ref = r.pupil_ref().value();
+    // The child's limit for the period, set up the first time they are asked for.
+    const absl::StatusOr<TransferResult> cap = ledger_.Apply(
+        Transfer{"childcap:" + r.fund_id() + ":" + ref, "child_limit", Reference(r),
+                 {{account::ChildCapsSource(r.fund_id()), account::ChildCap(r.fund_id(), ref),
+                   fund.record.per_child_limit().pence()}}},
+        now);
+    if (!cap.ok()) return cap.status();
+    LedgerWrite with;
+    with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
+                             "version", "1"});
+    with.commands.push_back({"ZADD", store_.RequestsKey(r.fund_id()), std::to_string(absl::ToUnixMillis(now)),
+                             r.request_id()});
+    with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()),
+                             CategoryName(r.category()) + ":committed", std::to_string(r.amount().pence())});
+    v1::FundEvent event;
+    v1::FundRequestSubmitted* submitted = event.mutable_fund_request_submitted();
+    submitted->set_fund_request_id(r.request_id());
+    submitted->set_fund_id(r.fund_id());
+    submitted->set_referral_id(r.referral_id());
+    *submitted->mutable_pupil_ref() = r.pupil_ref();
+    submitted->set_category(r.category());
+    *submitted->mutable_amount() = r.amount();
+    AddEvent(with, who, r, std::move(event));
+    AddAudit(with, who, "SubmitFundRequest", "fund_request", r.request_id(),
+             request->client_request_id());
+    *response->mutable_fund_request() = Shown(who, r, fund.record.la_code());
+    const int64_t pence = r.amount().pence();
+    Transfer commit{"", "commit", Reference(r),
+                    {{account::Allocation(r.allocation_id()), account::Committed(r.allocation_id()), pence},
+                     {account::ChildCap(r.fund_id(), ref), account::ChildUsed(r.fund_id(), ref), pence}}};
+    absl::Status moved = MoveMoney(who, "SubmitFundRequest", request->client_request_id(), *request,
+                                   response, std::move(commit), std::move(with));
+    if (absl::IsFailedPrecondition(moved)) {
+      overspend_refused_.Add({}).Increment();
+      if (absl::StartsWith(moved.message(), "childcap:")) {
+        ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::ChildCap(r.fund_id(), ref)));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "fund_request.amount: over this child's limit of ", Pounds(fund.record.per_child_limit().pence()),
+            " for the period; ", Pounds(left), " is left"));
+      }
+      ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::Allocation(r.allocation_id())));
+      return absl::FailedPreconditionError(
+          absl::StrCat("fund_request.amount: the allocation has only ", Pounds(left), " left"));
+    }
+    if (moved.ok()) pence_.Add({{"stage", "committed"}}).Increment(double(pence));
+    return moved;
+  });
+}
+
+grpc::Status FundServiceImpl::ApproveFundRequest(grpc::ServerContext* context,
+                                                 const v1::ApproveFundRequestRequest* request,
+                                                 v1::ApproveFundRequestResponse* response) {
+  return guard_.Run(*context, "ApproveFundRequest", [&](const Principal& who) -> absl::Status {
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
+                                                    request->client_request_id(), *request, response));
+    if (replayed) return absl::OkStatus();
+    RETURN_IF_ERROR(ValidateId("fund_request_id", request->fund_request_id(), "a fund request id"));
+    ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
+                                                              "fund_request_id"));
+    v1::FundRequest& r = found.record;
+    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(r.fund_id()), "fund_request_id"));
+    ASSIGN_OR_RETURN(auto allocation, store_.Load<v1::Allocation>(store_.AllocationKey(r.allocation_id()),
+                                                                  "fund_request_id"));
+    if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
+      return absl::FailedPreconditionError("fund_request_id: only a submitted request can be approved");
+    }
+    RETURN_IF_ERROR(CheckApprover(who, r, fund.record, allocation.record));
+    *r.add_approved_by() = who.ToActor();
+    r.set_version(found.version + 1);
+    const bool complete =
+        r.approved_by_size() >= ApprovalsNeeded(RequiredApproval(fund.record, r.amount().pence()));
+    LedgerWrite with;
+    with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
+    if (complete) {
+      r.set_status(v1::REQUEST_STATUS_APPROVED);
+      r.set_payment_id(NewUuid());
+      with.commands.push_back({"HSET", store_.PaymentsKey(), r.payment_id(), r.request_id()});
+      v1::FundEvent approved;
+      approved.mutable_fund_request_approved()->set_fund_request_id(r.request_id());
+      approved.mutable_fund_request_approved()->set_referral_id(r.referral_id());
+      *approved.mutable_fund_request_approved()->mutable_approved_by() = who.ToActor();
+      AddEvent(with, who, r, std::move(approved));
+      v1::FundEvent issued;
+      issued.mutable_payment_issued()->set_payment_id(r.payment_id());
+      issued.mutable_payment_issued()->set_fund_request_id(r.request_id());
+      *issued.mutable_payment_issued()->mutable_amount() = r.amount();
+      AddEvent(with, who, r, std::move(issued));
+    }
+    with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
+                             "version", std::to_string(r.version())});
+    AddAudit(with, who, "ApproveFundRequest", "fund_request", r.request_id(),
+             request->client_request_id());
+    *response->mutable_fund_request() = Shown(who, r, fund.record.la_code());
+    // A first of two approvals moves no money: an approval record alone.
+    Transfer transfer{"", complete ? "approve" : "first_approval", Reference(r),
+                      {{account::Committed(r.allocation_id()), account::Payable(r.fund_id()),
+                        r.amount().pence()}}};
+    if (!complete) {
+      // A zero-sum movement would be refused: record the approval with a
+      // guarded write instead.
+      WriteBatch batch;
+      batch.preconditions.push_back({store_.RequestKey(r.request_id()), "version",
+                                     std::to_string(found.version)});
+      batch.commands = std::move(with.commands);
+      return store_.CommitCommand(who.subject, "ApproveFundRequest", request->client_request_id(),
+                                  *request, response, std::move(batch));
+    }
+    return MoveMoney(who, "ApproveFundRequest", request->client_request_id(), *request, response,
+                     std::move(transfer), std::move(with));
+  });
+}
+
+grpc::Status FundServiceImpl::RejectFundRequest(grpc::ServerContext* context,
+                                                const v1::RejectFundRequestRequest* request,
+                                                v1::RejectFundRequestResponse* response) {
+  return guard_.Run(*context, "RejectFundRequest", [&](const Principal& who) -> absl::Status {
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RejectFundRequest",
+                                                    request->client_request_id(), *request, response));
+    if (replayed) return absl::OkStatus();
+    RETURN_IF_ERROR(ValidateId("fund_request_id", request->fund_request_id(), "a fund request id"));
+    RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true));
+    ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
+                                                              "fund_request_id"));
+    v1::FundRequest& r = found.record;
+    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(r.fund_id()), "fund_request_id"));
+    ASSIGN_OR_RETURN(auto allocation, store_.Load<v1::Allocation>(store_.AllocationKey(r.allocation_id()),
+                                                                  "fund_request_id"));
+    if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
+      return absl::FailedPreconditionError("fund_request_id: only a submitted request can be rejected");
+    }
+    // Those who may approve may refuse; a first approver may still refuse.
+    absl::Status approver = CheckApprover(who, r, fund.record, allocation.record);
+    if (!approver.ok() && !absl::IsFailedPrecondition(approver)) return approver;
+    r.set_status(v1::REQUEST_STATUS_REJECTED);
+    r.set_rejection_reason(request->reason());
+    r.set_version(found.version + 1);
+    LedgerWrite with;
+    with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
+    with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
+                             "version", std::to_string(r.version())});
+    with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), CategoryName(r.category()) + ":committed",
+                             std::to_string(-r.amount().pence())});
+    v1::FundEvent event;
+    event.mutable_fund_request_rejected()->set_fund_request_id(r.request_id());
+    event.mutable_fund_request_rejected()->set_referral_id(r.referral_id());
+    event.mutable_fund_request_rejected()->set_reason(request->reason());
+    AddEvent(with, who, r, std::move(event));
+    AddAudit(with, who, "RejectFundRequest", "fund_request", r.request_id(), request->client_request_id());
+    *response->mutable_fund_request() = Shown(who, r, fund.record.la_code());
+    const int64_t pence = r.amount().pence();
+    const std::string ref = r.pupil_ref().value();
+    Transfer release{"", "release", Reference(r),
+                     {{account::Committed(r.allocation_id()), account::Allocation(r.allocation_id()), pence},
+                      {account::ChildUsed(r.fund_id(), ref), account::ChildCap(r.fund_id(), ref), pence}}};
+    RETURN_IF_ERROR(MoveMoney(who, "RejectFundRequest", request->client_request_id(), *request, response,
+                              std::move(release), std::move(with)));
+    pence_.Add({{"stage", "released"}}).Increment(double(pence));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status FundServiceImpl::PaymentOutcome(const Principal& who, const std::string& client_request_id,
+                                             const std::string& payment_id, v1::PaymentOutcome outcome,
+                                             const std::string& failure_reason,
+                                             const google::protobuf::Message& request,
+                                             v1::RecordPaymentOutcomeResponse* response) {
+  RETURN_IF_ERROR(ValidateId("payment_id", payment_id, "a payment id"));
+  if (outcome != v1::PAYMENT_OUTCOME_SETTLED && outcome != v1::PAYMENT_OUTCOME_FAILED) {
+    return FieldError("outcome", "settled or failed");
+  }
+  if (outcome == v1::PAYMENT_OUTCOME_FAILED) {
+    RETURN_IF_ERROR(ValidateText("failure_reason", failure_reason, 500, true));
+  }
+  ASSIGN_OR_RETURN(std::optional<std::string> request_id, store_.HashField(store_.PaymentsKey(), payment_id));
+  if (!request_id) return absl::NotFoundError("payment_id: no such payment");
+  ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(*request_id), "payment_id"));
+  v1::FundRequest& r = found.record;
+  ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(r.fund_id()), "payment_id"));
+  const bool adapter = who.HasRole(cv1::ROLE_SERVICE) && who.la_code == fund.record.la_code();
+  const bool finance = who.HasRole(cv1::ROLE_FINANCE_OFFICER) &&
+                       who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL &&
+                       who.la_code == fund.record.la_code();
+  if (!adapter && !finance) {
+    return absl::PermissionDeniedError("payment_id: the payments adapter or a finance officer reports payments");
+  }
+  if (r.status() != v1::REQUEST_STATUS_APPROVED) {
+    return absl::FailedPreconditionError("payment_id: the payment has already been settled or failed");
+  }
+  const int64_t pence = r.amount().pence();
+  const std::string ref = r.pupil_ref().value();
+  const bool settled = outcome == v1::PAYMENT_OUTCOME_SETTLED;
+  r.set_status(settled ? v1::REQUEST_STATUS_PAID : v1::REQUEST_STATUS_PAYMENT_FAILED);
+  if (!settled) r.set_payment_failure_reason(failure_reason);
+  r.set_version(found.version + 1);
+  LedgerWrite with;
+  with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
+  with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
+                           "version", std::to_string(r.version())});
+  with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), CategoryName(r.category()) + ":committed",
+                           std::to_string(-pence)});
+  v1::FundEvent event;
+  Transfer transfer;
+  if (settled) {
+    with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), CategoryName(r.category()) + ":paid",
+                             std::to_string(pence)});
+    with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), r.allocation_id() + ":paid",
+                             std::to_string(pence)});
+    event.mutable_payment_settled()->set_payment_id(payment_id);
+    event.mutable_payment_settled()->set_fund_request_id(r.request_id());
+    transfer = Transfer{"", "settle", Reference(r),
+                        {{account::Payable(r.fund_id()), account::Paid(r.fund_id()), pence}}};
+  } else {
+    event.mutable_payment_failed()->set_payment_id(payment_id);
+    event.mutable_payment_failed()->set_fund_request_id(r.request_id());
+    event.mutable_payment_failed()->set_reason(failure_reason);
+    // A failed payment gives the money back to the allocation and the child's limit.
+    transfer = Transfer{"", "payment_failed", Reference(r),
+                        {{account::Payable(r.fund_id()), account::Allocation(r.allocation_id()), pence},
+                         {account::ChildUsed(r.fund_id(), ref), account::ChildCap(r.fund_id(), ref), pence}}};
+  }
+  AddEvent(with, who, r, std::move(event));
+  AddAudit(with, who, "RecordPaymentOutcome", "payment", payment_id, client_request_id);
+  *response->mutable_fund_request() = Shown(who, r, fund.record.la_code());
+  RETURN_IF_ERROR(MoveMoney(who, "RecordPaymentOutcome", client_request_id, request, response,
+                            std::move(transfer), std::move(with)));
+  pence_.Add({{"stage", settled ? "paid" : "released"}}).Increment(double(pence));
+  return absl::OkStatus();
+}
+
+grpc::Status FundServiceImpl::RecordPaymentOutcome(grpc::ServerContext* context,
+                                                   const v1::RecordPaymentOutcomeRequest* request,
+                                                   v1::RecordPaymentOutcomeResponse* response) {
+  return guard_.Run(*context, "RecordPaymentOutcome", [&](const Principal& who) -> absl::Status {
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RecordPaymentOutcome",
+                                                    request->client_request_id(), *request, response));
+    if (replayed) return absl::OkStatus();
+    return PaymentOutcome(who, request->client_request_id(), request->payment_id(), request->outcome(),
+                          request->failure_reason(), *request, response);
+  });
+}
+
+grpc::Status FundServiceImpl::ImportBankFile(grpc::ServerContext* context,
+                                             const v1::ImportBankFileRequest* request,
+                                             v1::ImportBankFileResponse* response) {
+  return guard_.Run(*context, "ImportBankFile", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
+    if (request->csv().size() > (8 << 20)) return FieldError("csv", "at most 8 MiB");
+    // payment_id,status,reason with a header line; status settled or failed.
+    std::vector<absl::string_view> lines = absl::StrSplit(request->csv(), '\n', absl::SkipWhitespace());
+    if (lines.empty() || !absl::StartsWith(absl::StripAsciiWhitespace(lines[0]), "payment_id,status")) {
+      return FieldError("csv", "the first line must be the header payment_id,status,reason");
+    }
+    for (size_t i = 1; i < lines.size(); ++i) {
+      std::vector<std::string> cells = absl::StrSplit(absl::StripAsciiWhitespace(lines[i]), absl::MaxSplits(',', 2));
+      const std::string where = absl::StrCat("line ", i + 1, ": ");
+      if (cells.size() < 2) {
+        response->add_problems(where + "expected payment_id,status,reason");
+        continue;
+      }
+      const v1::PaymentOutcome outcome = cells[1] == "settled" ? v1::PAYMENT_OUTCOME_SETTLED
+                                         : cells[1] == "failed" ? v1::PAYMENT_OUTCOME_FAILED
+                                                                : v1::PAYMENT_OUTCOME_UNSPECIFIED;
+      v1::RecordPaymentOutcomeRequest line;
+      line.set_client_request_id(cells[0]);
+      line.set_payment_id(cells[0]);
+      line.set_outcome(outcome);
+      line.set_failure_reason(cells.size() > 2 ? cells[2] : "");
+      v1::RecordPaymentOutcomeResponse applied;
+      // Each line is its own idempotent step, keyed by its payment: a file
+      // imported twice, or overlapping the callback, changes nothing twice.
+      absl::StatusOr<bool> replayed = store_.Replayed(who.subject, "RecordPaymentOutcome",
+                                                      line.client_request_id(), line, &applied);
+      absl::Status status = replayed.ok() ? absl::OkStatus() : replayed.status();
+      if (status.ok() && !*replayed) {
+        status = PaymentOutcome(who, line.client_request_id(), line.payment_id(), line.outcome(),
+                                line.failure_reason(), line, &applied);
+      }
+      if (!status.ok()) {
+        response->add_problems(where + std::string(status.message()));
+      } else if (outcome == v1::PAYMENT_OUTCOME_SETTLED) {
+        response->set_settled(response->settled() + 1);
+      } else {
+        response->set_failed(response->failed() + 1);
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status FundServiceImpl::ListFundRequests(grpc::ServerContext* context,
+                                               const v1::ListFundRequestsRequest* request,
+                                               v1::ListFundRequestsResponse* response) {
+  return guard_.Run(*context, "ListFundRequests", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
+    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(request->fund_id()), "fund_id"));
+    ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), 50, 500));
+    ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                     store_.RangeByScore(store_.RequestsKey(request->fund_id()), "-inf", "+inf"));
+    std::vector<std::string> keys;
+    for (const std::string& id : ids) keys.push_back(store_.RequestKey(id));
+    ASSIGN_OR_RETURN(auto requests, store_.LoadAll<v1::FundRequest>(keys));
+    const bool council = IsFinance(who, fund.record.la_code()) || (ActsForCouncil(who) && who.la_code == fund.record.la_code());
+    std::map<std::string, v1::Allocation> allocations;
+    size_t seen = 0, shown = 0;
+    bool more = false;
+    for (const auto& r : requests) {
+      if (request->status() != v1::REQUEST_STATUS_UNSPECIFIED && r.record.status() != request->status()) continue;
+      if (!council) {
+        if (!allocations.contains(r.record.allocation_id())) {
+          ASSIGN_OR_RETURN(auto a, store_.Load<v1::Allocation>(store_.AllocationKey(r.record.allocation_id()),
+                                                               "allocation_id"));
+          allocations[r.record.allocation_id()] = a.record;
+        }
+        if (!MayRequestAgainst(who, allocations[r.record.allocation_id()], fund.record.la_code())) continue;
+      }
+      if (seen++ < page.offset) continue;
+      if (shown == size_t(page.size)) {
+        more = true;
+        break;
+      }
+      *response->add_fund_requests() = Shown(who, r.record, fund.record.la_code());
+      ++shown;
+    }
+    response->mutable_page()->set_next_page_token(NextPageToken(page.offset + shown, more));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status FundServiceImpl::GetFundReport(grpc::ServerContext* context,
+                                            const v1::GetFundReportRequest* request,
+                                            v1::GetFundReportResponse* response) {
+  return guard_.Run(*context, "GetFundReport", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
+    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(request->fund_id()), "fund_id"));
+    ASSIGN_OR_RETURN(std::vector<std::string> allocation_ids,
+                     store_.SetMembers(store_.AllocationsKey(request->fund_id())));
+    std::vector<std::string> keys;
+    for (const std::string& id : allocation_ids) keys.push_back(store_.AllocationKey(id));
+    ASSIGN_OR_RETURN(auto allocations, store_.LoadAll<v1::Allocation>(keys));
+    const bool council = IsFinance(who, fund.record.la_code());
+    ASSIGN_OR_RETURN(auto balances, ledger_.Balances());
+    ASSIGN_OR_RETURN(RedisReply figures_reply,
+                     store_.redis().Command({"HGETALL", store_.FiguresKey(request->fund_id())}));
+    std::map<std::string, int64_t> figures;
+    for (size_t i = 0; i + 1 < figures_reply.elements.size(); i += 2) {
+      int64_t v = 0;
+      (void)absl::SimpleAtoi(figures_reply.elements[i + 1].str, &v);
+      figures[figures_reply.elements[i].str] = v;
+    }
+    const std::string& f = request->fund_id();
+    int64_t committed = balances[account::Payable(f)], remaining = balances[account::Pool(f)];
+    for (const auto& a : allocations) {
+      // A school sees its own statement; the council sees every allocation.
+      const bool own = MayRequestAgainst(who, a.record, fund.record.la_code());
+      const std::string id = a.record.allocation_id();
+      committed += balances[account::Committed(id)];
+      remaining += balances[account::Allocation(id)];
+      if (!council && !own) continue;
+      v1::FundFigures* row = response->add_by_allocation();
+      row->set_key(absl::StrCat(OrganisationName(a.record.holder().type(), a.record.holder().id()), " ",
+                                a.record.term(), " (", id, ")"));
+      *row->mutable_committed() = Gbp(balances[account::Committed(id)]);
+      *row->mutable_paid() = Gbp(figures[id + ":paid"]);
+      *row->mutable_remaining() = Gbp(balances[account::Allocation(id)]);
+    }
+    if (!council && response->by_allocation().empty()) {
+      return absl::PermissionDeniedError("fund_id: only the fund's council and allocation holders see its figures");
+    }
+    if (council) {
+      v1::FundFigures* total = response->mutable_fund();
+      total->set_key(fund.record.name());
+      *total->mutable_committed() = Gbp(committed);
+      *total->mutable_paid() = Gbp(balances[account::Paid(f)]);
+      *total->mutable_remaining() = Gbp(remaining);
+      for (int c : fund.record.categories()) {
+        const std::string name = CategoryName(v1::Category(c));
+        v1::FundFigures* row = response->add_by_category();
+        row->set_key(name);
+        *row->mutable_committed() = Gbp(figures[name + ":committed"]);
+        *row->mutable_paid() = Gbp(figures[name + ":paid"]);
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status FundServiceImpl::ExportLedger(grpc::ServerContext* context,
+                                           const v1::ExportLedgerRequest* request,
+                                           v1::ExportLedgerResponse* response) {
+  return guard_.Run(*context, "ExportLedger", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
+    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(request->fund_id()), "fund_id"));
+    if (!IsFinance(who, fund.record.la_code())) {
+      return absl::PermissionDeniedError("fund_id: the finance export is for the fund's council");
+    }
+    // One line per journal entry: what the council's finance system imports.
+    std::string csv = "entry_id,date_time,transfer_id,kind,account,debit_pence,credit_pence,fund_id,request_id,category\n";
+    std::string after = "-";
+    for (;;) {
+      ASSIGN_OR_RETURN(auto page, ledger_.Journal(after, 10'000));
+      if (page.empty()) break;
+      for (const auto& [id, e] : page) {
+        std::vector<std::string> reference = absl::StrSplit(e.reference, absl::MaxSplits('|', 2));
+        reference.resize(3);
+        if (reference[0] != request->fund_id()) continue;
+        absl::StrAppend(&csv, id, ",", e.at, ",", e.transfer_id, ",", e.kind, ",", e.account, ",",
+                        e.delta < 0 ? std::to_string(-e.delta) : "", ",",
+                        e.delta > 0 ? std::to_string(e.delta) : "", ",", reference[0], ",",
+                        reference[1], ",", reference[2], "\n");
+      }
+      after = page.back().first;
+    }
+    response->set_csv(std::move(csv));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace rooted::fund

@@ -1,0 +1,94 @@
+#ifndef ROOTED_SERVICES_FUND_PAYMENTS_FUND_SERVICE_H_
+#define ROOTED_SERVICES_FUND_PAYMENTS_FUND_SERVICE_H_
+
+#include <prometheus/counter.h>
+
+#include <string>
+
+#include "common/base/clock.h"
+#include "common/base/metrics.h"
+#include "common/server/rpc_guard.h"
+#include "rooted/fund/v1/fund.grpc.pb.h"
+#include "rooted/fund/v1/fund_events.pb.h"
+#include "services/fund-payments/fund_store.h"
+#include "services/fund-payments/ledger.h"
+
+namespace rooted::fund {
+
+struct FundServiceOptions {
+  std::string producer_name = "fund-payments";
+  std::string sharing_agreement = "local-pilot";
+};
+
+// The local response fund. Money moves only through the ledger, and each
+// move lands in one atomic step with the request record, its events and
+// audit entry. Who may do what:
+// - council officers and finance officers of the fund's council set up funds,
+//   allocations and the payee register, and see every request and report;
+// - school staff and leads ask against their school's allocation, partners
+//   against theirs, council officers against any;
+// - approvals follow the fund's rules (CheckApprover): never the requester;
+// - the payments adapter (a service account) or a finance officer records
+//   payment outcomes.
+// Bank details never leave this service: events carry ids and amounts only.
+class FundServiceImpl final : public v1::FundService::Service {
+ public:
+  FundServiceImpl(FundStore& store, Ledger& ledger, const RpcGuard& guard, const Clock& clock,
+                  Metrics& metrics, FundServiceOptions options);
+
+  grpc::Status CreateFund(grpc::ServerContext*, const v1::CreateFundRequest*,
+                          v1::CreateFundResponse*) override;
+  grpc::Status AllocateFunds(grpc::ServerContext*, const v1::AllocateFundsRequest*,
+                             v1::AllocateFundsResponse*) override;
+  grpc::Status RegisterPayee(grpc::ServerContext*, const v1::RegisterPayeeRequest*,
+                             v1::RegisterPayeeResponse*) override;
+  grpc::Status SubmitFundRequest(grpc::ServerContext*, const v1::SubmitFundRequestRequest*,
+                                 v1::SubmitFundRequestResponse*) override;
+  grpc::Status ApproveFundRequest(grpc::ServerContext*, const v1::ApproveFundRequestRequest*,
+                                  v1::ApproveFundRequestResponse*) override;
+  grpc::Status RejectFundRequest(grpc::ServerContext*, const v1::RejectFundRequestRequest*,
+                                 v1::RejectFundRequestResponse*) override;
+  grpc::Status ListFundRequests(grpc::ServerContext*, const v1::ListFundRequestsRequest*,
+                                v1::ListFundRequestsResponse*) override;
+  grpc::Status RecordPaymentOutcome(grpc::ServerContext*, const v1::RecordPaymentOutcomeRequest*,
+                                    v1::RecordPaymentOutcomeResponse*) override;
+  grpc::Status ImportBankFile(grpc::ServerContext*, const v1::ImportBankFileRequest*,
+                              v1::ImportBankFileResponse*) override;
+  grpc::Status GetFundReport(grpc::ServerContext*, const v1::GetFundReportRequest*,
+                             v1::GetFundReportResponse*) override;
+  grpc::Status ExportLedger(grpc::ServerContext*, const v1::ExportLedgerRequest*,
+                            v1::ExportLedgerResponse*) override;
+
+ private:
+  // Applies `transfer` with the records in `with`, guarded by the caller's
+  // request id: a retry (or a concurrent twin) gets the first answer.
+  absl::Status MoveMoney(const Principal& who, absl::string_view method,
+                         const std::string& client_request_id,
+                         const google::protobuf::Message& request,
+                         google::protobuf::Message* response, Transfer transfer, LedgerWrite with);
+  void AddEvent(LedgerWrite& with, const Principal& who, const v1::FundRequest& request,
+                v1::FundEvent event) const;
+  void AddAudit(LedgerWrite& with, const Principal& who, absl::string_view action,
+                absl::string_view kind, const std::string& id, const std::string& request_id) const;
+  absl::Status PaymentOutcome(const Principal& who, const std::string& client_request_id,
+                              const std::string& payment_id, v1::PaymentOutcome outcome,
+                              const std::string& failure_reason,
+                              const google::protobuf::Message& request,
+                              v1::RecordPaymentOutcomeResponse* response);
+  bool IsFinance(const Principal& who, const std::string& la_code) const;
+  // The request as this caller may see it (bank details masked unless finance).
+  v1::FundRequest Shown(const Principal& who, const v1::FundRequest& request,
+                        const std::string& la_code) const;
+
+  FundStore& store_;
+  Ledger& ledger_;
+  const RpcGuard& guard_;
+  const Clock& clock_;
+  prometheus::Family<prometheus::Counter>& overspend_refused_;
+  prometheus::Family<prometheus::Counter>& pence_;
+  const FundServiceOptions options_;
+};
+
+}  // namespace rooted::fund
+
+#endif  // ROOTED_SERVICES_FUND_PAYMENTS_FUND_SERVICE_H_

@@ -1,0 +1,33 @@
+// fund-payments: wiring only. The fund API over the ledger and its records,
+// the outbox relay to rooted.fund.events.v1, and the drain on SIGTERM.
+
+#include "common/base/config.h"
+#include "common/base/status_macros.h"
+#include "common/server/service_core.h"
+#include "common/server/service_runtime.h"
+#include "services/fund-payments/fund_service.h"
+
+namespace {
+
+constexpr char kServiceName[] = "fund-payments";
+
+absl::Status Run(const rooted::Config& config) {
+  ASSIGN_OR_RETURN(rooted::ServiceSettings settings,
+                   rooted::LoadServiceSettings(config, /*default_grpc_port=*/50055,
+                                               /*default_metrics_port=*/9468));
+  rooted::fund::FundServiceOptions options;
+  options.sharing_agreement = config.String("sharing-agreement", "local-pilot");
+  const std::string key_prefix = config.String("redis-key-prefix", "fp");
+  RETURN_IF_ERROR(config.CheckAllFlagsUsed());
+
+  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
+  rooted::fund::FundStore store(core->redis(), key_prefix);
+  rooted::fund::Ledger ledger(core->redis(), key_prefix);
+  rooted::fund::FundServiceImpl service(store, ledger, core->guard(), core->clock(), core->metrics(),
+                                        options);
+  return core->Serve({&service}, {"rooted.fund.v1.FundService"}, {});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return rooted::ServiceMain(argc, argv, kServiceName, Run); }
