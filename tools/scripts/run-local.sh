@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Builds everything and runs the local stack on loopback: redis-server, the
-# rooted-broker (librdkafka's mock cluster), referral-intake, risk-scoring,
-# forum-scheduling and directory-triage,
+# rooted-broker (librdkafka's mock cluster) and the five services,
 # then streams a fictional council's registers into risk-scoring. Safe to run
 # twice: a running stack is stopped first. Stop it with: tools/scripts/stop-local.sh
 set -euo pipefail
@@ -48,6 +47,7 @@ start_service risk-scoring 50052 9465 2 --pupil-ref-secret-file="$RUN/pupil-ref-
   --la-code=801
 start_service forum-scheduling 50053 9466 3
 start_service directory-triage 50054 9467 4
+start_service fund-payments 50055 9468 5
 
 # A fictional council's first half-term of registers, so the lists have pupils on them.
 build/tools/rooted-cohort --target=127.0.0.1:50052 --token-secret-file="$RUN/token-secret" \
@@ -66,6 +66,8 @@ RootED local stack is running:
                      log $RUN/forum-scheduling.log
   directory-triage   gRPC 127.0.0.1:50054, metrics http://127.0.0.1:9467/metrics
                      log $RUN/directory-triage.log
+  fund-payments      gRPC 127.0.0.1:50055, metrics http://127.0.0.1:9468/metrics
+                     log $RUN/fund-payments.log
 A token for a school member of staff:
   ROOTED_TOKEN_SECRET_FILE=$RUN/token-secret build/tools/rooted-token \\
       --role=school_staff --org=school:100001 --la=801 --subject=teacher-1

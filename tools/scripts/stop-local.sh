@@ -2,7 +2,7 @@
 # Stops the local stack started by run-local.sh (SIGTERM: services drain first).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-for name in directory-triage forum-scheduling risk-scoring referral-intake broker redis; do
+for name in fund-payments directory-triage forum-scheduling risk-scoring referral-intake broker redis; do
   pidfile=".run/$name.pid"
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")

@@ -1,0 +1,386 @@
+// Fund payments end to end against a real redis-server and the local broker:
+// the approval matrix, overspend refused, the payment outcomes, the bank
+// file, reports and export, with the ledger's invariants checked after, and
+// bank details kept out of every event and log.
+
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/base/proto_date.h"
+#include "common/kafka/topics.h"
+#include "common/outbox/outbox.h"
+#include "common/server/service_runtime.h"
+#include "rooted/fund/v1/fund_events.pb.h"
+#include "services/fund-payments/fund_rules.h"
+#include "services/fund-payments/fund_service.h"
+#include "tests/support/service_harness.h"
+
+namespace rooted::fund {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+namespace cv1 = rooted::common::v1;
+
+cv1::Money Gbp(int64_t pence) {
+  cv1::Money m;
+  m.set_pence(pence);
+  m.set_currency("GBP");
+  return m;
+}
+
+std::string Ref(int n) {
+  const std::string digits = std::to_string(n);
+  return "pr_" + std::string(32 - digits.size(), '0') + digits;
+}
+
+class FundTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { stack_ = new Stack(); }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+
+  struct Stack {
+    Stack() {
+      store = std::make_unique<FundStore>(*h.redis, "fp");
+      ledger = std::make_unique<Ledger>(*h.redis, "fp");
+      service = std::make_unique<FundServiceImpl>(*store, *ledger, *h.guard, h.clock, *h.metrics,
+                                                  FundServiceOptions{});
+      relay = h.Relay("fp");
+      server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
+                                  {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
+      stub = v1::FundService::NewStub(grpc::CreateChannel(
+          "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+      relay->Start();
+    }
+    ~Stack() {
+      server->Shutdown(absl::Seconds(1));
+      relay->Stop(absl::Seconds(2));
+    }
+    rooted::testing::ServiceHarness h{"fund-payments",
+                                      absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0),
+                                                      absl::UTCTimeZone())};
+    std::unique_ptr<FundStore> store;
+    std::unique_ptr<Ledger> ledger;
+    std::unique_ptr<FundServiceImpl> service;
+    std::unique_ptr<OutboxRelay> relay;
+    std::unique_ptr<GrpcServer> server;
+    std::unique_ptr<v1::FundService::Stub> stub;
+  };
+
+  v1::FundService::Stub& fund() { return *stack_->stub; }
+  std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
+    return rooted::testing::AuthedContext(token);
+  }
+  std::string Token(const std::string& subject, Role role, OrganisationType type, const std::string& org) {
+    return stack_->h.tokens.Mint(subject, role, type, org, "801", stack_->h.clock.Now());
+  }
+  std::string Finance(const std::string& who = "finance-1") {
+    return Token(who, cv1::ROLE_FINANCE_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  }
+  std::string Approver(const std::string& who) {
+    return Token(who, cv1::ROLE_FUND_APPROVER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  }
+  std::string Staff(const std::string& urn, const std::string& who = "teacher-1") {
+    return Token(who, cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, urn);
+  }
+  std::string Lead(const std::string& urn, const std::string& who = "head-1") {
+    return Token(who, cv1::ROLE_SCHOOL_LEAD, cv1::ORGANISATION_TYPE_SCHOOL, urn);
+  }
+  std::string Adapter() {
+    return Token("payments-adapter", cv1::ROLE_SERVICE, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  }
+
+  // A fund of £10,000 for 2026/27: school leads approve up to £100, council
+  // approvers up to £300, two of them above; £500 a request, £600 a child.
+  std::string CreateFund(const std::string& request_id) {
+    v1::CreateFundRequest request;
+    request.set_request_id(request_id);
+    v1::Fund* f = request.mutable_fund();
+    f->set_la_code("801");
+    f->set_name("Local response fund 2026/27");
+    *f->mutable_total_budget() = Gbp(1'000'000);
+    *f->mutable_period_start() = ToProtoDate(absl::CivilDay(2026, 9, 1));
+    *f->mutable_period_end() = ToProtoDate(absl::CivilDay(2027, 8, 31));
+    f->add_categories(v1::CATEGORY_UNIFORM_CLOTHING);
+    f->add_categories(v1::CATEGORY_TRANSPORT);
+    f->add_categories(v1::CATEGORY_SPOT_PURCHASE);
+    *f->mutable_per_request_limit() = Gbp(50'000);
+    *f->mutable_per_child_limit() = Gbp(60'000);
+    *f->mutable_approval()->mutable_school_lead_limit() = Gbp(10'000);
+    *f->mutable_approval()->mutable_two_approver_threshold() = Gbp(30'000);
+    v1::CreateFundResponse response;
+    const grpc::Status status = fund().CreateFund(As(Finance()).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.fund().fund_id();
+  }
+
+  std::string Allocate(const std::string& fund_id, const std::string& urn, int64_t pence,
+                       const std::string& request_id) {
+    v1::AllocateFundsRequest request;
+    request.set_request_id(request_id);
+    request.mutable_allocation()->set_fund_id(fund_id);
+    request.mutable_allocation()->mutable_holder()->set_type(cv1::ORGANISATION_TYPE_SCHOOL);
+    request.mutable_allocation()->mutable_holder()->set_id(urn);
+    request.mutable_allocation()->set_term("autumn-2026");
+    *request.mutable_allocation()->mutable_amount() = Gbp(pence);
+    v1::AllocateFundsResponse response;
+    const grpc::Status status = fund().AllocateFunds(As(Finance()).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.allocation().allocation_id();
+  }
+
+  v1::FundRequest NewRequest(const std::string& fund_id, const std::string& allocation_id,
+                             int64_t pence, const std::string& ref) {
+    v1::FundRequest r;
+    r.set_fund_id(fund_id);
+    r.set_allocation_id(allocation_id);
+    r.set_referral_id("referral-000001");
+    r.mutable_pupil_ref()->set_value(ref);
+    r.set_category(v1::CATEGORY_UNIFORM_CLOTHING);
+    *r.mutable_amount() = Gbp(pence);
+    r.set_payee_type(v1::PAYEE_TYPE_FAMILY);
+    r.mutable_family_bank()->set_account_name("A Parent");
+    r.mutable_family_bank()->set_sort_code("112233");
+    r.mutable_family_bank()->set_account_number("87654321");
+    r.set_justification("Winter coat and school shoes; the family cannot afford them this month");
+    r.set_evidence_reference("case-note-2026-11-20");
+    return r;
+  }
+
+  grpc::Status Submit(const std::string& token, const std::string& client_id, const v1::FundRequest& r,
+                      v1::SubmitFundRequestResponse* response) {
+    v1::SubmitFundRequestRequest request;
+    request.set_client_request_id(client_id);
+    *request.mutable_fund_request() = r;
+    return fund().SubmitFundRequest(As(token).get(), request, response);
+  }
+
+  grpc::Status Approve(const std::string& token, const std::string& client_id, const std::string& id,
+                       v1::ApproveFundRequestResponse* response) {
+    v1::ApproveFundRequestRequest request;
+    request.set_client_request_id(client_id);
+    request.set_fund_request_id(id);
+    return fund().ApproveFundRequest(As(token).get(), request, response);
+  }
+
+  grpc::Status Outcome(const std::string& client_id, const std::string& payment_id, bool settled,
+                       v1::RecordPaymentOutcomeResponse* response) {
+    v1::RecordPaymentOutcomeRequest request;
+    request.set_client_request_id(client_id);
+    request.set_payment_id(payment_id);
+    request.set_outcome(settled ? v1::PAYMENT_OUTCOME_SETTLED : v1::PAYMENT_OUTCOME_FAILED);
+    if (!settled) request.set_failure_reason("account closed");
+    return fund().RecordPaymentOutcome(As(Adapter()).get(), request, response);
+  }
+
+  int64_t Balance(const std::string& account) { return *stack_->ledger->Balance(account); }
+
+  static Stack* stack_;
+};
+
+FundTest::Stack* FundTest::stack_ = nullptr;
+
+TEST_F(FundTest, ApprovalFollowsTheMatrixAndNeverTheRequester) {
+  const std::string f = CreateFund("create-fund-01");
+  const std::string a = Allocate(f, "100001", 200'000, "allocate-01");
+  v1::SubmitFundRequestResponse small, medium, large;
+  ASSERT_TRUE(Submit(Staff("100001"), "submit-small", NewRequest(f, a, 8'000, Ref(1)), &small).ok());
+  ASSERT_TRUE(Submit(Staff("100001"), "submit-medium", NewRequest(f, a, 20'000, Ref(2)), &medium).ok());
+  ASSERT_TRUE(Submit(Lead("100001", "head-1"), "submit-large", NewRequest(f, a, 45'000, Ref(3)), &large).ok());
+  EXPECT_EQ(Balance(account::Allocation(a)), 200'000 - 73'000);
+  EXPECT_EQ(Balance(account::Committed(a)), 73'000);
+  // Bank details are masked for school staff.
+  EXPECT_EQ(small.fund_request().family_bank().account_number(), "****4321");
+  EXPECT_TRUE(small.fund_request().family_bank().sort_code().empty());
+
+  v1::ApproveFundRequestResponse approved;
+  // £80: the school's lead approves; another school's lead may not.
+  EXPECT_EQ(Approve(Lead("100002"), "approve-s-0", small.fund_request().request_id(), &approved).error_code(),
+            grpc::PERMISSION_DENIED);
+  ASSERT_TRUE(Approve(Lead("100001"), "approve-s-1", small.fund_request().request_id(), &approved).ok());
+  EXPECT_EQ(approved.fund_request().status(), v1::REQUEST_STATUS_APPROVED);
+  EXPECT_FALSE(approved.fund_request().payment_id().empty());
+  // £200: a school lead may not; a council approver may.
+  EXPECT_EQ(Approve(Lead("100001"), "approve-m-0", medium.fund_request().request_id(), &approved).error_code(),
+            grpc::PERMISSION_DENIED);
+  ASSERT_TRUE(Approve(Approver("approver-1"), "approve-m-1", medium.fund_request().request_id(), &approved).ok());
+  EXPECT_EQ(approved.fund_request().status(), v1::REQUEST_STATUS_APPROVED);
+  // £450: two different council approvers; the same one twice is not two.
+  ASSERT_TRUE(Approve(Approver("approver-1"), "approve-l-1", large.fund_request().request_id(), &approved).ok());
+  EXPECT_EQ(approved.fund_request().status(), v1::REQUEST_STATUS_SUBMITTED);
+  EXPECT_EQ(Approve(Approver("approver-1"), "approve-l-2", large.fund_request().request_id(), &approved).error_code(),
+            grpc::FAILED_PRECONDITION);
+  // The requester may never approve their own, whatever their roles.
+  const std::string requester_as_approver =
+      stack_->h.tokens.Mint("head-1", cv1::ROLE_FUND_APPROVER, cv1::ORGANISATION_TYPE_COUNCIL, "801", "801",
+                            stack_->h.clock.Now());
+  grpc::Status self = Approve(requester_as_approver, "approve-l-3", large.fund_request().request_id(), &approved);
+  EXPECT_EQ(self.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_THAT(self.error_message(), HasSubstr("never approve their own"));
+  ASSERT_TRUE(Approve(Approver("approver-2"), "approve-l-4", large.fund_request().request_id(), &approved).ok());
+  EXPECT_EQ(approved.fund_request().status(), v1::REQUEST_STATUS_APPROVED);
+  EXPECT_EQ(approved.fund_request().approved_by_size(), 2);
+  EXPECT_EQ(Balance(account::Payable(f)), 73'000);
+  EXPECT_EQ(Balance(account::Committed(a)), 0);
+  EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
+}
+
+TEST_F(FundTest, RequestsNeverOverspendTheAllocationOrAChildsLimit) {
+  const std::string f = CreateFund("create-fund-02");
+  const std::string a = Allocate(f, "100003", 70'000, "allocate-02");
+  v1::SubmitFundRequestResponse response;
+  ASSERT_TRUE(Submit(Staff("100003"), "child-limit-1", NewRequest(f, a, 40'000, Ref(10)), &response).ok());
+  // A retry is the same request, not a second one.
+  ASSERT_TRUE(Submit(Staff("100003"), "child-limit-1", NewRequest(f, a, 40'000, Ref(10)), &response).ok());
+  EXPECT_EQ(Balance(account::Committed(a)), 40'000);
+  grpc::Status status = Submit(Staff("100003"), "child-limit-2", NewRequest(f, a, 25'000, Ref(10)), &response);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), StartsWith("fund_request.amount: over this child's limit of £600.00"));
+  status = Submit(Staff("100003"), "alloc-limit-1", NewRequest(f, a, 45'000, Ref(11)), &response);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(status.error_message(), "fund_request.amount: the allocation has only £300.00 left");
+  EXPECT_EQ(Balance(account::Allocation(a)), 30'000);
+  // Another school may not ask against this allocation.
+  EXPECT_EQ(Submit(Staff("100004"), "other-school-1", NewRequest(f, a, 1'000, Ref(12)), &response).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
+}
+
+TEST_F(FundTest, PaymentsSettleOrFailAndAFailureGivesTheMoneyBack) {
+  const std::string f = CreateFund("create-fund-03");
+  const std::string a = Allocate(f, "100005", 100'000, "allocate-03");
+  v1::SubmitFundRequestResponse one, two, three;
+  ASSERT_TRUE(Submit(Staff("100005"), "pay-submit-1", NewRequest(f, a, 5'000, Ref(21)), &one).ok());
+  ASSERT_TRUE(Submit(Staff("100005"), "pay-submit-2", NewRequest(f, a, 6'000, Ref(22)), &two).ok());
+  ASSERT_TRUE(Submit(Staff("100005"), "pay-submit-3", NewRequest(f, a, 7'000, Ref(23)), &three).ok());
+  v1::ApproveFundRequestResponse p1, p2, p3;
+  ASSERT_TRUE(Approve(Lead("100005"), "pay-approve-1", one.fund_request().request_id(), &p1).ok());
+  ASSERT_TRUE(Approve(Lead("100005"), "pay-approve-2", two.fund_request().request_id(), &p2).ok());
+  ASSERT_TRUE(Approve(Lead("100005"), "pay-approve-3", three.fund_request().request_id(), &p3).ok());
+
+  v1::RecordPaymentOutcomeResponse outcome;
+  ASSERT_TRUE(Outcome("outcome-1", p1.fund_request().payment_id(), true, &outcome).ok());
+  EXPECT_EQ(outcome.fund_request().status(), v1::REQUEST_STATUS_PAID);
+  EXPECT_EQ(Outcome("outcome-1b", p1.fund_request().payment_id(), false, &outcome).error_code(),
+            grpc::FAILED_PRECONDITION);
+  ASSERT_TRUE(Outcome("outcome-2", p2.fund_request().payment_id(), false, &outcome).ok());
+  EXPECT_EQ(outcome.fund_request().status(), v1::REQUEST_STATUS_PAYMENT_FAILED);
+  // The failed £60 is back in the allocation and the child's limit.
+  EXPECT_EQ(Balance(account::Allocation(a)), 100'000 - 5'000 - 7'000);
+  EXPECT_EQ(Balance(account::ChildCap(f, Ref(22))), 60'000);
+  // A school may not report payments.
+  v1::RecordPaymentOutcomeRequest forged;
+  forged.set_client_request_id("forged-outcome");
+  forged.set_payment_id(p3.fund_request().payment_id());
+  forged.set_outcome(v1::PAYMENT_OUTCOME_SETTLED);
+  EXPECT_EQ(fund().RecordPaymentOutcome(As(Staff("100005")).get(), forged, &outcome).error_code(),
+            grpc::PERMISSION_DENIED);
+
+  // The bank's file: the third settles; an unknown payment is a problem; the
+  // first again changes nothing.
+  v1::ImportBankFileRequest file;
+  file.set_client_request_id("bank-file-2026-11-23");
+  file.set_csv("payment_id,status,reason\n" + p3.fund_request().payment_id() +
+               ",settled,\nno-such-payment-id,settled,\n" + p1.fund_request().payment_id() + ",settled,\n");
+  v1::ImportBankFileResponse imported;
+  ASSERT_TRUE(fund().ImportBankFile(As(Finance()).get(), file, &imported).ok());
+  EXPECT_EQ(imported.settled(), 1);
+  ASSERT_EQ(imported.problems_size(), 2);
+  EXPECT_THAT(imported.problems(0), StartsWith("line 3: payment_id: no such payment"));
+  EXPECT_EQ(Balance(account::Paid(f)), 12'000);
+  EXPECT_EQ(Balance(account::Payable(f)), 0);
+
+  v1::GetFundReportRequest report_request;
+  report_request.set_fund_id(f);
+  v1::GetFundReportResponse report;
+  ASSERT_TRUE(fund().GetFundReport(As(Finance()).get(), report_request, &report).ok());
+  EXPECT_EQ(report.fund().paid().pence(), 12'000);
+  EXPECT_EQ(report.fund().committed().pence(), 0);
+  EXPECT_EQ(report.fund().remaining().pence(), 1'000'000 - 12'000);
+  ASSERT_EQ(report.by_allocation_size(), 1);
+  EXPECT_EQ(report.by_allocation(0).paid().pence(), 12'000);
+  EXPECT_EQ(report.by_category(0).key(), "uniform_clothing");
+  EXPECT_EQ(report.by_category(0).paid().pence(), 12'000);
+
+  v1::ExportLedgerRequest export_request;
+  export_request.set_fund_id(f);
+  v1::ExportLedgerResponse exported;
+  ASSERT_TRUE(fund().ExportLedger(As(Finance()).get(), export_request, &exported).ok());
+  EXPECT_THAT(exported.csv(), StartsWith("entry_id,date_time,transfer_id,kind,account,debit_pence,credit_pence"));
+  EXPECT_THAT(exported.csv(), HasSubstr(",settle,"));
+  EXPECT_THAT(exported.csv(), HasSubstr(",payment_failed,"));
+  EXPECT_EQ(fund().ExportLedger(As(Staff("100005")).get(), export_request, &exported).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
+}
+
+TEST_F(FundTest, BadInputIsRefusedNamingTheField) {
+  const std::string f = CreateFund("create-fund-04");
+  const std::string a = Allocate(f, "100006", 10'000, "allocate-04");
+  struct Case {
+    std::string field;
+    std::function<void(v1::FundRequest&)> spoil;
+  };
+  const std::vector<Case> cases = {
+      {"fund_request.category", [](v1::FundRequest& r) { r.set_category(v1::CATEGORY_ACTIVITIES); }},
+      {"fund_request.amount.pence", [](v1::FundRequest& r) { r.mutable_amount()->set_pence(0); }},
+      {"fund_request.amount.pence", [](v1::FundRequest& r) { r.mutable_amount()->set_pence(50'001); }},
+      {"fund_request.amount.currency", [](v1::FundRequest& r) { r.mutable_amount()->set_currency("EUR"); }},
+      {"fund_request.payee_type", [](v1::FundRequest& r) { r.clear_payee_type(); }},
+      {"fund_request.family_bank.sort_code", [](v1::FundRequest& r) { r.mutable_family_bank()->set_sort_code("12-34"); }},
+      {"fund_request.justification", [](v1::FundRequest& r) { r.clear_justification(); }},
+      {"fund_request.pupil_ref.value", [](v1::FundRequest& r) { r.mutable_pupil_ref()->set_value("Jane Doe"); }},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    v1::FundRequest r = NewRequest(f, a, 1'000, Ref(40));
+    c.spoil(r);
+    v1::SubmitFundRequestResponse response;
+    const grpc::Status status = Submit(Staff("100006"), "bad-request-" + std::to_string(n++), r, &response);
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(status.error_message(), StartsWith(c.field + ":")) << c.field;
+  }
+  v1::FundRequest supplier = NewRequest(f, a, 1'000, Ref(41));
+  supplier.set_payee_type(v1::PAYEE_TYPE_SUPPLIER);
+  supplier.set_payee_id("no-such-supplier");
+  v1::SubmitFundRequestResponse response;
+  grpc::Status status = Submit(Staff("100006"), "bad-supplier-1", supplier, &response);
+  EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), StartsWith("fund_request.payee_id:"));
+  EXPECT_EQ(Balance(account::Committed(a)), 0);
+  EXPECT_EQ(Submit("", "no-token-1", NewRequest(f, a, 1'000, Ref(42)), &response).error_code(),
+            grpc::UNAUTHENTICATED);
+}
+
+TEST_F(FundTest, BankDetailsNeverLeaveTheService) {
+  const std::string f = CreateFund("create-fund-05");
+  const std::string a = Allocate(f, "100007", 10'000, "allocate-05");
+  v1::SubmitFundRequestResponse submitted;
+  ASSERT_TRUE(Submit(Staff("100007"), "bank-submit-1", NewRequest(f, a, 2'000, Ref(50)), &submitted).ok());
+  v1::ApproveFundRequestResponse approved;
+  ASSERT_TRUE(Approve(Lead("100007"), "bank-approve-1", submitted.fund_request().request_id(), &approved).ok());
+  const auto events = rooted::testing::ReadEvents<v1::FundEvent>(stack_->h.broker.bootstrap(),
+                                                                 topics::kFundEvents, Ref(50), 3);
+  ASSERT_EQ(events.size(), 3u);  // submitted, approved, payment issued
+  for (const v1::FundEvent& e : events) {
+    const std::string bytes = e.SerializeAsString();
+    EXPECT_EQ(bytes.find("87654321"), std::string::npos);
+    EXPECT_EQ(bytes.find("112233"), std::string::npos);
+    EXPECT_EQ(bytes.find("A Parent"), std::string::npos);
+  }
+  EXPECT_EQ(stack_->h.log.str().find("87654321"), std::string::npos);
+  // Finance sees them in full.
+  v1::ListFundRequestsRequest list;
+  list.set_fund_id(f);
+  v1::ListFundRequestsResponse listed;
+  ASSERT_TRUE(fund().ListFundRequests(As(Finance()).get(), list, &listed).ok());
+  ASSERT_EQ(listed.fund_requests_size(), 1);
+  EXPECT_EQ(listed.fund_requests(0).family_bank().account_number(), "87654321");
+}
+
+}  // namespace
+}  // namespace rooted::fund
