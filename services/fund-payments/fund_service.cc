@@ -70,6 +70,47 @@ FundServiceImpl::FundServiceImpl(FundStore& store, Ledger& ledger, const RpcGuar
                  .Register(*metrics.registry())),
       options_(std::move(options)) {}
 
+absl::StatusOr<v1::Fund> FundServiceImpl::FundOf(const std::string& fund_id, absl::string_view field) {
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = funds_.find(fund_id); it != funds_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(auto stored, store_.Load<v1::Fund>(store_.FundKey(fund_id), field));
+  std::lock_guard lock(cache_mu_);
+  return funds_.emplace(fund_id, std::move(stored.record)).first->second;
+}
+
+absl::StatusOr<v1::Allocation> FundServiceImpl::AllocationOf(const std::string& allocation_id,
+                                                            absl::string_view field) {
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = allocations_.find(allocation_id); it != allocations_.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(auto stored, store_.Load<v1::Allocation>(store_.AllocationKey(allocation_id), field));
+  std::lock_guard lock(cache_mu_);
+  return allocations_.emplace(allocation_id, std::move(stored.record)).first->second;
+}
+
+absl::Status FundServiceImpl::EnsureChildLimit(const v1::Fund& fund, const std::string& ref,
+                                               const std::string& reference) {
+  const std::string key = fund.fund_id() + ":" + ref;
+  {
+    std::lock_guard lock(cache_mu_);
+    if (child_limits_.contains(key)) return absl::OkStatus();
+  }
+  // Idempotent by its id: another replica may have set it up already.
+  RETURN_IF_ERROR(ledger_
+                      .Apply(Transfer{"childcap:" + key, "child_limit", reference,
+                                      {{account::ChildCapsSource(fund.fund_id()),
+                                        account::ChildCap(fund.fund_id(), ref),
+                                        fund.per_child_limit().pence()}}},
+                             clock_.Now())
+                      .status());
+  std::lock_guard lock(cache_mu_);
+  child_limits_.insert(key);
+  return absl::OkStatus();
+}
+
 bool FundServiceImpl::IsFinance(const Principal& who, const std::string& la_code) const {
   return who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL && who.la_code == la_code &&
          who.HasAnyRole({cv1::ROLE_FINANCE_OFFICER, cv1::ROLE_COUNCIL_OFFICER});
@@ -161,9 +202,8 @@ grpc::Status FundServiceImpl::AllocateFunds(grpc::ServerContext* context,
                                                     *request, response));
     if (replayed) return absl::OkStatus();
     RETURN_IF_ERROR(ValidateAllocation(request->allocation()));
-    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(request->allocation().fund_id()),
-                                                      "allocation.fund_id"));
-    if (!IsFinance(who, fund.record.la_code())) {
+    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(request->allocation().fund_id(), "allocation.fund_id"));
+    if (!IsFinance(who, fund.la_code())) {
       return absl::PermissionDeniedError("allocation.fund_id: only the fund's council allocates it");
     }
     v1::Allocation allocation = request->allocation();
@@ -171,16 +211,16 @@ grpc::Status FundServiceImpl::AllocateFunds(grpc::ServerContext* context,
     LedgerWrite with;
     with.commands.push_back({"HSET", store_.AllocationKey(allocation.allocation_id()), "record",
                              allocation.SerializeAsString(), "version", "1"});
-    with.commands.push_back({"SADD", store_.AllocationsKey(fund.record.fund_id()), allocation.allocation_id()});
+    with.commands.push_back({"SADD", store_.AllocationsKey(fund.fund_id()), allocation.allocation_id()});
     AddAudit(with, who, "AllocateFunds", "allocation", allocation.allocation_id(), request->request_id());
     *response->mutable_allocation() = allocation;
-    Transfer allocate{"", "allocate", absl::StrCat(fund.record.fund_id(), "|", allocation.allocation_id(), "|"),
-                      {{account::Pool(fund.record.fund_id()), account::Allocation(allocation.allocation_id()),
+    Transfer allocate{"", "allocate", absl::StrCat(fund.fund_id(), "|", allocation.allocation_id(), "|"),
+                      {{account::Pool(fund.fund_id()), account::Allocation(allocation.allocation_id()),
                         allocation.amount().pence()}}};
     absl::Status moved = MoveMoney(who, "AllocateFunds", request->request_id(), *request, response,
                                    std::move(allocate), std::move(with));
     if (absl::IsFailedPrecondition(moved)) {
-      ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::Pool(fund.record.fund_id())));
+      ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::Pool(fund.fund_id())));
       return absl::FailedPreconditionError(absl::StrCat(
           "allocation.amount: the fund has only ", Pounds(left), " left to allocate"));
     }
@@ -228,14 +268,13 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
     if (replayed) return absl::OkStatus();
     const v1::FundRequest& asked = request->fund_request();
     RETURN_IF_ERROR(ValidateId("fund_request.fund_id", asked.fund_id(), "a fund id"));
-    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(asked.fund_id()), "fund_request.fund_id"));
-    RETURN_IF_ERROR(ValidateFundRequest(asked, fund.record));
-    ASSIGN_OR_RETURN(auto allocation, store_.Load<v1::Allocation>(store_.AllocationKey(asked.allocation_id()),
-                                                                  "fund_request.allocation_id"));
-    if (allocation.record.fund_id() != fund.record.fund_id()) {
+    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(asked.fund_id(), "fund_request.fund_id"));
+    RETURN_IF_ERROR(ValidateFundRequest(asked, fund));
+    ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(asked.allocation_id(), "fund_request.allocation_id"));
+    if (allocation.fund_id() != fund.fund_id()) {
       return absl::NotFoundError("fund_request.allocation_id: not an allocation of this fund");
     }
-    if (!MayRequestAgainst(who, allocation.record, fund.record.la_code())) {
+    if (!MayRequestAgainst(who, allocation, fund.la_code())) {
       return absl::PermissionDeniedError(
           "fund_request.allocation_id: you may ask only against your own organisation's allocation");
     }
@@ -255,13 +294,7 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
     r.set_version(1);
     if (r.payee_type() != v1::PAYEE_TYPE_FAMILY) r.clear_family_bank();
     const std::string ref = r.pupil_ref().value();
-    // The child's limit for the period, set up the first time they are asked for.
-    const absl::StatusOr<TransferResult> cap = ledger_.Apply(
-        Transfer{"childcap:" + r.fund_id() + ":" + ref, "child_limit", Reference(r),
-                 {{account::ChildCapsSource(r.fund_id()), account::ChildCap(r.fund_id(), ref),
-                   fund.record.per_child_limit().pence()}}},
-        now);
-    if (!cap.ok()) return cap.status();
+    RETURN_IF_ERROR(EnsureChildLimit(fund, ref, Reference(r)));
     LedgerWrite with;
     with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
                              "version", "1"});
@@ -280,7 +313,7 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
     AddEvent(with, who, r, std::move(event));
     AddAudit(with, who, "SubmitFundRequest", "fund_request", r.request_id(),
              request->client_request_id());
-    *response->mutable_fund_request() = Shown(who, r, fund.record.la_code());
+    *response->mutable_fund_request() = Shown(who, r, fund.la_code());
     const int64_t pence = r.amount().pence();
     Transfer commit{"", "commit", Reference(r),
                     {{account::Allocation(r.allocation_id()), account::Committed(r.allocation_id()), pence},
@@ -292,7 +325,7 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
       if (absl::StartsWith(moved.message(), "childcap:")) {
         ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::ChildCap(r.fund_id(), ref)));
         return absl::FailedPreconditionError(absl::StrCat(
-            "fund_request.amount: over this child's limit of ", Pounds(fund.record.per_child_limit().pence()),
+            "fund_request.amount: over this child's limit of ", Pounds(fund.per_child_limit().pence()),
             " for the period; ", Pounds(left), " is left"));
       }
       ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::Allocation(r.allocation_id())));
@@ -315,17 +348,16 @@ grpc::Status FundServiceImpl::ApproveFundRequest(grpc::ServerContext* context,
     ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
                                                               "fund_request_id"));
     v1::FundRequest& r = found.record;
-    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(r.fund_id()), "fund_request_id"));
-    ASSIGN_OR_RETURN(auto allocation, store_.Load<v1::Allocation>(store_.AllocationKey(r.allocation_id()),
-                                                                  "fund_request_id"));
+    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
+    ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(r.allocation_id(), "fund_request_id"));
     if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
       return absl::FailedPreconditionError("fund_request_id: only a submitted request can be approved");
     }
-    RETURN_IF_ERROR(CheckApprover(who, r, fund.record, allocation.record));
+    RETURN_IF_ERROR(CheckApprover(who, r, fund, allocation));
     *r.add_approved_by() = who.ToActor();
     r.set_version(found.version + 1);
     const bool complete =
-        r.approved_by_size() >= ApprovalsNeeded(RequiredApproval(fund.record, r.amount().pence()));
+        r.approved_by_size() >= ApprovalsNeeded(RequiredApproval(fund, r.amount().pence()));
     LedgerWrite with;
     with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
     if (complete) {
@@ -347,7 +379,7 @@ grpc::Status FundServiceImpl::ApproveFundRequest(grpc::ServerContext* context,
                              "version", std::to_string(r.version())});
     AddAudit(with, who, "ApproveFundRequest", "fund_request", r.request_id(),
              request->client_request_id());
-    *response->mutable_fund_request() = Shown(who, r, fund.record.la_code());
+    *response->mutable_fund_request() = Shown(who, r, fund.la_code());
     // A first of two approvals moves no money: an approval record alone.
     Transfer transfer{"", complete ? "approve" : "first_approval", Reference(r),
                       {{account::Committed(r.allocation_id()), account::Payable(r.fund_id()),
@@ -379,14 +411,13 @@ grpc::Status FundServiceImpl::RejectFundRequest(grpc::ServerContext* context,
     ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
                                                               "fund_request_id"));
     v1::FundRequest& r = found.record;
-    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(r.fund_id()), "fund_request_id"));
-    ASSIGN_OR_RETURN(auto allocation, store_.Load<v1::Allocation>(store_.AllocationKey(r.allocation_id()),
-                                                                  "fund_request_id"));
+    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
+    ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(r.allocation_id(), "fund_request_id"));
     if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
       return absl::FailedPreconditionError("fund_request_id: only a submitted request can be rejected");
     }
     // Those who may approve may refuse; a first approver may still refuse.
-    absl::Status approver = CheckApprover(who, r, fund.record, allocation.record);
+    absl::Status approver = CheckApprover(who, r, fund, allocation);
     if (!approver.ok() && !absl::IsFailedPrecondition(approver)) return approver;
     r.set_status(v1::REQUEST_STATUS_REJECTED);
     r.set_rejection_reason(request->reason());
@@ -403,7 +434,7 @@ grpc::Status FundServiceImpl::RejectFundRequest(grpc::ServerContext* context,
     event.mutable_fund_request_rejected()->set_reason(request->reason());
     AddEvent(with, who, r, std::move(event));
     AddAudit(with, who, "RejectFundRequest", "fund_request", r.request_id(), request->client_request_id());
-    *response->mutable_fund_request() = Shown(who, r, fund.record.la_code());
+    *response->mutable_fund_request() = Shown(who, r, fund.la_code());
     const int64_t pence = r.amount().pence();
     const std::string ref = r.pupil_ref().value();
     Transfer release{"", "release", Reference(r),
@@ -432,11 +463,11 @@ absl::Status FundServiceImpl::PaymentOutcome(const Principal& who, const std::st
   if (!request_id) return absl::NotFoundError("payment_id: no such payment");
   ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(*request_id), "payment_id"));
   v1::FundRequest& r = found.record;
-  ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(r.fund_id()), "payment_id"));
-  const bool adapter = who.HasRole(cv1::ROLE_SERVICE) && who.la_code == fund.record.la_code();
+  ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "payment_id"));
+  const bool adapter = who.HasRole(cv1::ROLE_SERVICE) && who.la_code == fund.la_code();
   const bool finance = who.HasRole(cv1::ROLE_FINANCE_OFFICER) &&
                        who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL &&
-                       who.la_code == fund.record.la_code();
+                       who.la_code == fund.la_code();
   if (!adapter && !finance) {
     return absl::PermissionDeniedError("payment_id: the payments adapter or a finance officer reports payments");
   }
@@ -477,7 +508,7 @@ absl::Status FundServiceImpl::PaymentOutcome(const Principal& who, const std::st
   }
   AddEvent(with, who, r, std::move(event));
   AddAudit(with, who, "RecordPaymentOutcome", "payment", payment_id, client_request_id);
-  *response->mutable_fund_request() = Shown(who, r, fund.record.la_code());
+  *response->mutable_fund_request() = Shown(who, r, fund.la_code());
   RETURN_IF_ERROR(MoveMoney(who, "RecordPaymentOutcome", client_request_id, request, response,
                             std::move(transfer), std::move(with)));
   pence_.Add({{"stage", settled ? "paid" : "released"}}).Increment(double(pence));
@@ -549,14 +580,14 @@ grpc::Status FundServiceImpl::ListFundRequests(grpc::ServerContext* context,
                                                v1::ListFundRequestsResponse* response) {
   return guard_.Run(*context, "ListFundRequests", [&](const Principal& who) -> absl::Status {
     RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
-    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(request->fund_id()), "fund_id"));
+    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(request->fund_id(), "fund_id"));
     ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), 50, 500));
     ASSIGN_OR_RETURN(std::vector<std::string> ids,
                      store_.RangeByScore(store_.RequestsKey(request->fund_id()), "-inf", "+inf"));
     std::vector<std::string> keys;
     for (const std::string& id : ids) keys.push_back(store_.RequestKey(id));
     ASSIGN_OR_RETURN(auto requests, store_.LoadAll<v1::FundRequest>(keys));
-    const bool council = IsFinance(who, fund.record.la_code()) || (ActsForCouncil(who) && who.la_code == fund.record.la_code());
+    const bool council = IsFinance(who, fund.la_code()) || (ActsForCouncil(who) && who.la_code == fund.la_code());
     std::map<std::string, v1::Allocation> allocations;
     size_t seen = 0, shown = 0;
     bool more = false;
@@ -568,14 +599,14 @@ grpc::Status FundServiceImpl::ListFundRequests(grpc::ServerContext* context,
                                                                "allocation_id"));
           allocations[r.record.allocation_id()] = a.record;
         }
-        if (!MayRequestAgainst(who, allocations[r.record.allocation_id()], fund.record.la_code())) continue;
+        if (!MayRequestAgainst(who, allocations[r.record.allocation_id()], fund.la_code())) continue;
       }
       if (seen++ < page.offset) continue;
       if (shown == size_t(page.size)) {
         more = true;
         break;
       }
-      *response->add_fund_requests() = Shown(who, r.record, fund.record.la_code());
+      *response->add_fund_requests() = Shown(who, r.record, fund.la_code());
       ++shown;
     }
     response->mutable_page()->set_next_page_token(NextPageToken(page.offset + shown, more));
@@ -588,13 +619,13 @@ grpc::Status FundServiceImpl::GetFundReport(grpc::ServerContext* context,
                                             v1::GetFundReportResponse* response) {
   return guard_.Run(*context, "GetFundReport", [&](const Principal& who) -> absl::Status {
     RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
-    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(request->fund_id()), "fund_id"));
+    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(request->fund_id(), "fund_id"));
     ASSIGN_OR_RETURN(std::vector<std::string> allocation_ids,
                      store_.SetMembers(store_.AllocationsKey(request->fund_id())));
     std::vector<std::string> keys;
     for (const std::string& id : allocation_ids) keys.push_back(store_.AllocationKey(id));
     ASSIGN_OR_RETURN(auto allocations, store_.LoadAll<v1::Allocation>(keys));
-    const bool council = IsFinance(who, fund.record.la_code());
+    const bool council = IsFinance(who, fund.la_code());
     ASSIGN_OR_RETURN(auto balances, ledger_.Balances());
     ASSIGN_OR_RETURN(RedisReply figures_reply,
                      store_.redis().Command({"HGETALL", store_.FiguresKey(request->fund_id())}));
@@ -608,7 +639,7 @@ grpc::Status FundServiceImpl::GetFundReport(grpc::ServerContext* context,
     int64_t committed = balances[account::Payable(f)], remaining = balances[account::Pool(f)];
     for (const auto& a : allocations) {
       // A school sees its own statement; the council sees every allocation.
-      const bool own = MayRequestAgainst(who, a.record, fund.record.la_code());
+      const bool own = MayRequestAgainst(who, a.record, fund.la_code());
       const std::string id = a.record.allocation_id();
       committed += balances[account::Committed(id)];
       remaining += balances[account::Allocation(id)];
@@ -625,11 +656,11 @@ grpc::Status FundServiceImpl::GetFundReport(grpc::ServerContext* context,
     }
     if (council) {
       v1::FundFigures* total = response->mutable_fund();
-      total->set_key(fund.record.name());
+      total->set_key(fund.name());
       *total->mutable_committed() = Gbp(committed);
       *total->mutable_paid() = Gbp(balances[account::Paid(f)]);
       *total->mutable_remaining() = Gbp(remaining);
-      for (int c : fund.record.categories()) {
+      for (int c : fund.categories()) {
         const std::string name = CategoryName(v1::Category(c));
         v1::FundFigures* row = response->add_by_category();
         row->set_key(name);
@@ -646,8 +677,8 @@ grpc::Status FundServiceImpl::ExportLedger(grpc::ServerContext* context,
                                            v1::ExportLedgerResponse* response) {
   return guard_.Run(*context, "ExportLedger", [&](const Principal& who) -> absl::Status {
     RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
-    ASSIGN_OR_RETURN(auto fund, store_.Load<v1::Fund>(store_.FundKey(request->fund_id()), "fund_id"));
-    if (!IsFinance(who, fund.record.la_code())) {
+    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(request->fund_id(), "fund_id"));
+    if (!IsFinance(who, fund.la_code())) {
       return absl::PermissionDeniedError("fund_id: the finance export is for the fund's council");
     }
     // One line per journal entry: what the council's finance system imports.
