@@ -36,57 +36,51 @@ absl::TimeZone London() {
   return zone;
 }
 
-class DirectoryTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { stack_ = new Stack(); }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
+struct DirectoryStack {
+  DirectoryStack() {
+    store = std::make_unique<DirectoryStore>(*h.redis, "ds");
+    core = std::make_unique<DirectoryCore>(*store, index, h.clock, DirectoryOptions{.zone = London()});
+    EXPECT_TRUE(core->Load().ok());
+    directory = std::make_unique<DirectoryServiceImpl>(*core, *h.guard);
+    triage = std::make_unique<TriageServiceImpl>(*core, *h.guard, *h.metrics);
+    handler = std::make_unique<ReferralNeedsHandler>(*core);
+    consumer = *EventConsumer::Create(
+        h.ConsumerOptions("directory-triage-test", {std::string(topics::kReferralEvents)}),
+        *handler, *h.producer, *h.metrics, *h.logger);
+    relay = h.Relay("ds");
+    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
+                                {directory.get(), triage.get()},
+                                {[this] { return h.redis->Ping(); }}, *h.logger);
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
+                                       grpc::InsecureChannelCredentials());
+    directory_stub = v1::DirectoryService::NewStub(channel);
+    triage_stub = v1::TriageService::NewStub(channel);
+    consumer->Start();
+    relay->Start();
+  }
+  ~DirectoryStack() {
+    server->Shutdown(absl::Seconds(1));
+    consumer->Stop();
+    relay->Stop(absl::Seconds(2));
   }
 
-  struct Stack {
-    Stack() {
-      store = std::make_unique<DirectoryStore>(*h.redis, "ds");
-      core = std::make_unique<DirectoryCore>(*store, index, h.clock, DirectoryOptions{.zone = London()});
-      EXPECT_TRUE(core->Load().ok());
-      directory = std::make_unique<DirectoryServiceImpl>(*core, *h.guard);
-      triage = std::make_unique<TriageServiceImpl>(*core, *h.guard, *h.metrics);
-      handler = std::make_unique<ReferralNeedsHandler>(*core);
-      consumer = *EventConsumer::Create(
-          h.ConsumerOptions("directory-triage-test", {std::string(topics::kReferralEvents)}),
-          *handler, *h.producer, *h.metrics, *h.logger);
-      relay = h.Relay("ds");
-      server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                  {directory.get(), triage.get()},
-                                  {[this] { return h.redis->Ping(); }}, *h.logger);
-      auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
-                                         grpc::InsecureChannelCredentials());
-      directory_stub = v1::DirectoryService::NewStub(channel);
-      triage_stub = v1::TriageService::NewStub(channel);
-      consumer->Start();
-      relay->Start();
-    }
-    ~Stack() {
-      server->Shutdown(absl::Seconds(1));
-      consumer->Stop();
-      relay->Stop(absl::Seconds(2));
-    }
+  rooted::testing::ServiceHarness h{
+      "directory-triage", absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), London())};
+  std::unique_ptr<DirectoryStore> store;
+  DirectoryIndex index;
+  std::unique_ptr<DirectoryCore> core;
+  std::unique_ptr<DirectoryServiceImpl> directory;
+  std::unique_ptr<TriageServiceImpl> triage;
+  std::unique_ptr<ReferralNeedsHandler> handler;
+  std::unique_ptr<EventConsumer> consumer;
+  std::unique_ptr<OutboxRelay> relay;
+  std::unique_ptr<GrpcServer> server;
+  std::unique_ptr<v1::DirectoryService::Stub> directory_stub;
+  std::unique_ptr<v1::TriageService::Stub> triage_stub;
+};
 
-    rooted::testing::ServiceHarness h{
-        "directory-triage", absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), London())};
-    std::unique_ptr<DirectoryStore> store;
-    DirectoryIndex index;
-    std::unique_ptr<DirectoryCore> core;
-    std::unique_ptr<DirectoryServiceImpl> directory;
-    std::unique_ptr<TriageServiceImpl> triage;
-    std::unique_ptr<ReferralNeedsHandler> handler;
-    std::unique_ptr<EventConsumer> consumer;
-    std::unique_ptr<OutboxRelay> relay;
-    std::unique_ptr<GrpcServer> server;
-    std::unique_ptr<v1::DirectoryService::Stub> directory_stub;
-    std::unique_ptr<v1::TriageService::Stub> triage_stub;
-  };
-
+class DirectoryTest : public rooted::testing::SharedStackTest<DirectoryStack> {
+ protected:
   v1::DirectoryService::Stub& dir() { return *stack_->directory_stub; }
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
     return rooted::testing::AuthedContext(token);
@@ -200,10 +194,8 @@ class DirectoryTest : public ::testing::Test {
                                                            topics::kDirectoryEvents, key, expected);
   }
 
-  static Stack* stack_;
 };
 
-DirectoryTest::Stack* DirectoryTest::stack_ = nullptr;
 
 TEST_F(DirectoryTest, ProvidersEditTheirOwnServicesAndTheCouncilApproves) {
   const std::string org = Organization("youth-trust");

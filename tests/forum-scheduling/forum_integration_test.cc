@@ -48,48 +48,42 @@ std::string Ref(int n) {
   return ref;
 }
 
-class ForumSchedulingTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { stack_ = new Stack(); }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
+struct ForumSchedulingStack {
+  ForumSchedulingStack() {
+    store = std::make_unique<ForumStore>(*h.redis, "fs");
+    service = std::make_unique<ForumServiceImpl>(*store, *h.guard, h.clock, *h.metrics,
+                                                 ForumServiceOptions{.zone = London()});
+    handler = std::make_unique<ForumEventHandler>(*store, h.clock, London(), "forum-scheduling");
+    consumer = *EventConsumer::Create(
+        h.ConsumerOptions("forum-scheduling-test", {std::string(topics::kReferralEvents),
+                                                    std::string(topics::kRiskEvents)}),
+        *handler, *h.producer, *h.metrics, *h.logger);
+    relay = h.Relay("fs");
+    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
+                                {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
+    stub = v1::ForumService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+    consumer->Start();
+    relay->Start();
+  }
+  ~ForumSchedulingStack() {
+    server->Shutdown(absl::Seconds(1));
+    consumer->Stop();
+    relay->Stop(absl::Seconds(2));
   }
 
-  struct Stack {
-    Stack() {
-      store = std::make_unique<ForumStore>(*h.redis, "fs");
-      service = std::make_unique<ForumServiceImpl>(*store, *h.guard, h.clock, *h.metrics,
-                                                   ForumServiceOptions{.zone = London()});
-      handler = std::make_unique<ForumEventHandler>(*store, h.clock, London(), "forum-scheduling");
-      consumer = *EventConsumer::Create(
-          h.ConsumerOptions("forum-scheduling-test", {std::string(topics::kReferralEvents),
-                                                      std::string(topics::kRiskEvents)}),
-          *handler, *h.producer, *h.metrics, *h.logger);
-      relay = h.Relay("fs");
-      server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                  {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
-      stub = v1::ForumService::NewStub(grpc::CreateChannel(
-          "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
-      consumer->Start();
-      relay->Start();
-    }
-    ~Stack() {
-      server->Shutdown(absl::Seconds(1));
-      consumer->Stop();
-      relay->Stop(absl::Seconds(2));
-    }
+  rooted::testing::ServiceHarness h{"forum-scheduling", LondonTime(2026, 9, 1, 9)};
+  std::unique_ptr<ForumStore> store;
+  std::unique_ptr<ForumServiceImpl> service;
+  std::unique_ptr<ForumEventHandler> handler;
+  std::unique_ptr<EventConsumer> consumer;
+  std::unique_ptr<OutboxRelay> relay;
+  std::unique_ptr<GrpcServer> server;
+  std::unique_ptr<v1::ForumService::Stub> stub;
+};
 
-    rooted::testing::ServiceHarness h{"forum-scheduling", LondonTime(2026, 9, 1, 9)};
-    std::unique_ptr<ForumStore> store;
-    std::unique_ptr<ForumServiceImpl> service;
-    std::unique_ptr<ForumEventHandler> handler;
-    std::unique_ptr<EventConsumer> consumer;
-    std::unique_ptr<OutboxRelay> relay;
-    std::unique_ptr<GrpcServer> server;
-    std::unique_ptr<v1::ForumService::Stub> stub;
-  };
-
+class ForumSchedulingTest : public rooted::testing::SharedStackTest<ForumSchedulingStack> {
+ protected:
   void SetUp() override { stack_->h.clock.Set(LondonTime(2026, 9, 1, 9)); }
 
   v1::ForumService::Stub& stub() { return *stack_->stub; }
@@ -221,10 +215,8 @@ class ForumSchedulingTest : public ::testing::Test {
                                                        topics::kForumEvents, key, expected);
   }
 
-  static Stack* stack_;
 };
 
-ForumSchedulingTest::Stack* ForumSchedulingTest::stack_ = nullptr;
 
 TEST_F(ForumSchedulingTest, CreateForumSchedulesTheYearAndAnnouncesEachMeetingOnce) {
   const v1::Forum forum = Create(ForumFor("100001", "100002"), "create-forum-01");

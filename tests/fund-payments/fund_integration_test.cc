@@ -35,42 +35,36 @@ std::string Ref(int n) {
   return "pr_" + std::string(32 - digits.size(), '0') + digits;
 }
 
-class FundTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { stack_ = new Stack(); }
-  static void TearDownTestSuite() {
-    delete stack_;
-    stack_ = nullptr;
+struct FundStack {
+  FundStack() {
+    store = std::make_unique<FundStore>(*h.redis, "fp");
+    ledger = std::make_unique<Ledger>(*h.redis, "fp");
+    service = std::make_unique<FundServiceImpl>(*store, *ledger, *h.guard, h.clock, *h.metrics,
+                                                FundServiceOptions{});
+    relay = h.Relay("fp");
+    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
+                                {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
+    stub = v1::FundService::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+    relay->Start();
   }
+  ~FundStack() {
+    server->Shutdown(absl::Seconds(1));
+    relay->Stop(absl::Seconds(2));
+  }
+  rooted::testing::ServiceHarness h{"fund-payments",
+                                    absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0),
+                                                    absl::UTCTimeZone())};
+  std::unique_ptr<FundStore> store;
+  std::unique_ptr<Ledger> ledger;
+  std::unique_ptr<FundServiceImpl> service;
+  std::unique_ptr<OutboxRelay> relay;
+  std::unique_ptr<GrpcServer> server;
+  std::unique_ptr<v1::FundService::Stub> stub;
+};
 
-  struct Stack {
-    Stack() {
-      store = std::make_unique<FundStore>(*h.redis, "fp");
-      ledger = std::make_unique<Ledger>(*h.redis, "fp");
-      service = std::make_unique<FundServiceImpl>(*store, *ledger, *h.guard, h.clock, *h.metrics,
-                                                  FundServiceOptions{});
-      relay = h.Relay("fp");
-      server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                  {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
-      stub = v1::FundService::NewStub(grpc::CreateChannel(
-          "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
-      relay->Start();
-    }
-    ~Stack() {
-      server->Shutdown(absl::Seconds(1));
-      relay->Stop(absl::Seconds(2));
-    }
-    rooted::testing::ServiceHarness h{"fund-payments",
-                                      absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0),
-                                                      absl::UTCTimeZone())};
-    std::unique_ptr<FundStore> store;
-    std::unique_ptr<Ledger> ledger;
-    std::unique_ptr<FundServiceImpl> service;
-    std::unique_ptr<OutboxRelay> relay;
-    std::unique_ptr<GrpcServer> server;
-    std::unique_ptr<v1::FundService::Stub> stub;
-  };
-
+class FundTest : public rooted::testing::SharedStackTest<FundStack> {
+ protected:
   v1::FundService::Stub& fund() { return *stack_->stub; }
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
     return rooted::testing::AuthedContext(token);
@@ -179,10 +173,8 @@ class FundTest : public ::testing::Test {
 
   int64_t Balance(const std::string& account) { return *stack_->ledger->Balance(account); }
 
-  static Stack* stack_;
 };
 
-FundTest::Stack* FundTest::stack_ = nullptr;
 
 TEST_F(FundTest, ApprovalFollowsTheMatrixAndNeverTheRequester) {
   const std::string f = CreateFund("create-fund-01");

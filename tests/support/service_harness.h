@@ -1,6 +1,7 @@
 #ifndef ROOTED_TESTS_SUPPORT_SERVICE_HARNESS_H_
 #define ROOTED_TESTS_SUPPORT_SERVICE_HARNESS_H_
 
+#include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include <memory>
@@ -75,6 +76,50 @@ struct ServiceHarness {
   std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<RpcGuard> guard;
   const std::string service_name;
+};
+
+// A test suite sharing one stack across its tests: starting a broker and
+// joining a consumer group take seconds, so once per suite. Tests keep to
+// their own records (schools, pupils, ids) so they do not see each other's.
+template <typename Stack>
+class SharedStackTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { stack_ = new Stack(); }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+  static inline Stack* stack_ = nullptr;
+};
+
+// A service binary on free loopback ports with a redis-server and local
+// broker of its own, the way benchmarks drive it.
+class LocalService {
+ public:
+  LocalService(const std::string& name, const std::string& token_secret,
+               const std::vector<std::string>& extra_flags = {})
+      : port_(FreePort()), metrics_port_(FreePort()) {
+    std::vector<std::string> argv = {BinaryDir() + "/services/" + name + "/" + name,
+                                     "--grpc-address=127.0.0.1:" + std::to_string(port_),
+                                     "--metrics-address=127.0.0.1:" + std::to_string(metrics_port_),
+                                     "--redis-port=" + std::to_string(redis_.port()),
+                                     "--kafka-bootstrap=" + broker_.bootstrap(),
+                                     "--token-secret=" + token_secret, "--log-level=warn"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    process_ = std::make_unique<ChildProcess>(argv, "");
+  }
+
+  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
+  int metrics_port() const { return metrics_port_; }
+  const RedisServer& redis() const { return redis_; }
+  const Broker& broker() const { return broker_; }
+
+ private:
+  RedisServer redis_;
+  Broker broker_;
+  int port_;
+  int metrics_port_;
+  std::unique_ptr<ChildProcess> process_;
 };
 
 // Polls until `condition` holds or `timeout` passes.

@@ -23,7 +23,7 @@
 #include "common/identity/needs_taxonomy.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "tests/support/auth.h"
-#include "tests/support/local_stack.h"
+#include "tests/support/service_harness.h"
 
 namespace {
 
@@ -95,16 +95,7 @@ int main(int argc, char** argv) {
   const int updates_per_second = int(*config->Int("updates-per-second", 50, 0, 10'000));
   const std::string secret(40, 'b');
 
-  rooted::testing::RedisServer redis_server;
-  rooted::testing::Broker broker;
-  const int port = rooted::testing::FreePort();
-  rooted::testing::ChildProcess service(
-      {rooted::testing::BinaryDir() + "/services/directory-triage/directory-triage",
-       "--grpc-address=127.0.0.1:" + std::to_string(port),
-       "--metrics-address=127.0.0.1:" + std::to_string(rooted::testing::FreePort()),
-       "--redis-port=" + std::to_string(redis_server.port()),
-       "--kafka-bootstrap=" + broker.bootstrap(), "--token-secret=" + secret, "--log-level=warn"},
-      "");
+  rooted::testing::LocalService service("directory-triage", secret);
   const rooted::testing::TestTokens tokens(secret);
   const std::string council = tokens.Mint("officer-bench", cv1::ROLE_COUNCIL_OFFICER,
                                           cv1::ORGANISATION_TYPE_COUNCIL, "801", "801", absl::Now());
@@ -113,8 +104,7 @@ int main(int argc, char** argv) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
-                                           grpc::InsecureChannelCredentials(), args);
+  auto channel = grpc::CreateCustomChannel(service.target(), grpc::InsecureChannelCredentials(), args);
   auto directory = v1::DirectoryService::NewStub(channel);
   auto triage = v1::TriageService::NewStub(channel);
   for (int i = 0; i < 200; ++i) {

@@ -23,7 +23,7 @@
 #include "common/redis/redis_client.h"
 #include "rooted/forum/v1/forum.grpc.pb.h"
 #include "tests/support/auth.h"
-#include "tests/support/local_stack.h"
+#include "tests/support/service_harness.h"
 
 namespace {
 
@@ -102,24 +102,15 @@ int main(int argc, char** argv) {
   const double decision_rate = double(*config->Int("decision-rate", 200, 1, 100'000));
   const std::string secret(40, 'b');
 
-  rooted::testing::RedisServer redis_server;
-  rooted::testing::Broker broker;
-  const int port = rooted::testing::FreePort();
-  rooted::testing::ChildProcess service(
-      {rooted::testing::BinaryDir() + "/services/forum-scheduling/forum-scheduling",
-       "--grpc-address=127.0.0.1:" + std::to_string(port),
-       "--metrics-address=127.0.0.1:" + std::to_string(rooted::testing::FreePort()),
-       "--redis-port=" + std::to_string(redis_server.port()),
-       "--kafka-bootstrap=" + broker.bootstrap(), "--token-secret=" + secret, "--log-level=warn"},
-      "");
+  rooted::testing::LocalService service("forum-scheduling", secret);
   rooted::RedisOptions redis_options;
-  redis_options.port = redis_server.port();
+  redis_options.port = service.redis().port();
   rooted::RedisClient redis(redis_options);
   const rooted::testing::TestTokens tokens(secret);
   const std::string council = tokens.Mint("coordinator-bench", cv1::ROLE_FORUM_COORDINATOR,
                                           cv1::ORGANISATION_TYPE_COUNCIL, "801", "801", absl::Now());
   auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+      grpc::CreateChannel(service.target(), grpc::InsecureChannelCredentials());
   auto stub = v1::ForumService::NewStub(channel);
   for (int i = 0; i < 200; ++i) {
     v1::GetForumRequest request;

@@ -18,7 +18,7 @@
 #include "rooted/fund/v1/fund.grpc.pb.h"
 #include "services/fund-payments/ledger.h"
 #include "tests/support/auth.h"
-#include "tests/support/local_stack.h"
+#include "tests/support/service_harness.h"
 
 namespace {
 
@@ -48,18 +48,9 @@ int main(int argc, char** argv) {
   const int schools = int(*config->Int("schools", 20, 1, 1000));
   const std::string secret(40, 'b');
 
-  rooted::testing::RedisServer redis_server;
-  rooted::testing::Broker broker;
-  const int port = rooted::testing::FreePort();
-  rooted::testing::ChildProcess service(
-      {rooted::testing::BinaryDir() + "/services/fund-payments/fund-payments",
-       "--grpc-address=127.0.0.1:" + std::to_string(port),
-       "--metrics-address=127.0.0.1:" + std::to_string(rooted::testing::FreePort()),
-       "--redis-port=" + std::to_string(redis_server.port()),
-       "--kafka-bootstrap=" + broker.bootstrap(), "--token-secret=" + secret, "--log-level=warn"},
-      "");
+  rooted::testing::LocalService service("fund-payments", secret);
   rooted::RedisOptions redis_options;
-  redis_options.port = redis_server.port();
+  redis_options.port = service.redis().port();
   rooted::RedisClient redis(redis_options);
   const rooted::testing::TestTokens tokens(secret);
   const absl::Time now = absl::Now();
@@ -68,7 +59,7 @@ int main(int argc, char** argv) {
   const std::string adapter = tokens.Mint("payments-adapter", cv1::ROLE_SERVICE,
                                           cv1::ORGANISATION_TYPE_COUNCIL, "801", "801", now);
   auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+      grpc::CreateChannel(service.target(), grpc::InsecureChannelCredentials());
   auto stub = v1::FundService::NewStub(channel);
 
   // Raw ceiling: EVAL of a script doing a transfer's work (check, two
