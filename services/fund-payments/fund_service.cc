@@ -302,6 +302,11 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
                              r.request_id()});
     with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()),
                              CategoryName(r.category()) + ":committed", std::to_string(r.amount().pence())});
+    if (!r.decision_id().empty()) {
+      // The forum's draft is now this request.
+      with.commands.push_back({"DEL", store_.RequestKey(FundStore::DraftId(r.decision_id()))});
+      with.commands.push_back({"ZREM", store_.DraftsKey(), FundStore::DraftId(r.decision_id())});
+    }
     v1::FundEvent event;
     v1::FundRequestSubmitted* submitted = event.mutable_fund_request_submitted();
     submitted->set_fund_request_id(r.request_id());
@@ -579,6 +584,23 @@ grpc::Status FundServiceImpl::ListFundRequests(grpc::ServerContext* context,
                                                const v1::ListFundRequestsRequest* request,
                                                v1::ListFundRequestsResponse* response) {
   return guard_.Run(*context, "ListFundRequests", [&](const Principal& who) -> absl::Status {
+    if (request->status() == v1::REQUEST_STATUS_DRAFT) {
+      // Drafts belong to no fund yet: the council's officers and coordinators complete them.
+      if (!ActsForCouncil(who)) {
+        return absl::PermissionDeniedError("status: drafts from forum decisions are the council's to complete");
+      }
+      ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), 50, 500));
+      ASSIGN_OR_RETURN(std::vector<std::string> ids, store_.RangeByScore(store_.DraftsKey(), "-inf", "+inf"));
+      std::vector<std::string> keys;
+      for (size_t i = page.offset; i < ids.size() && keys.size() < size_t(page.size); ++i) {
+        keys.push_back(store_.RequestKey(ids[i]));
+      }
+      ASSIGN_OR_RETURN(auto drafts, store_.LoadAll<v1::FundRequest>(keys));
+      for (auto& d : drafts) *response->add_fund_requests() = std::move(d.record);
+      const size_t next = page.offset + keys.size();
+      response->mutable_page()->set_next_page_token(NextPageToken(next, next < ids.size()));
+      return absl::OkStatus();
+    }
     RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
     ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(request->fund_id(), "fund_id"));
     ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), 50, 500));

@@ -23,6 +23,9 @@ class FundStore final : public RecordStore {
   // Requests of a fund, scored by submission time (ms).
   std::string RequestsKey(const std::string& fund) const { return Key("requests:", fund); }
   std::string PaymentsKey() const { return prefix() + ":payments"; }  // payment id -> request id
+  // Draft requests opened by forum decisions, by when they arrived (ms).
+  std::string DraftsKey() const { return prefix() + ":drafts"; }
+  static std::string DraftId(const std::string& decision_id) { return "draft-" + decision_id; }
   // Per fund: "<category>:committed|paid" and "<allocation>:paid" in pence.
   std::string FiguresKey(const std::string& fund) const { return Key("figures:", fund); }
 };

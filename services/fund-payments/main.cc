@@ -1,10 +1,13 @@
 // fund-payments: wiring only. The fund API over the ledger and its records,
-// the outbox relay to rooted.fund.events.v1, and the drain on SIGTERM.
+// drafts from forum decisions, the outbox relay to rooted.fund.events.v1,
+// and the drain on SIGTERM.
 
 #include "common/base/config.h"
 #include "common/base/status_macros.h"
+#include "common/kafka/topics.h"
 #include "common/server/service_core.h"
 #include "common/server/service_runtime.h"
+#include "services/fund-payments/fund_event_handler.h"
 #include "services/fund-payments/fund_service.h"
 
 namespace {
@@ -18,6 +21,7 @@ absl::Status Run(const rooted::Config& config) {
   rooted::fund::FundServiceOptions options;
   options.sharing_agreement = config.String("sharing-agreement", "local-pilot");
   const std::string key_prefix = config.String("redis-key-prefix", "fp");
+  const std::string group = config.String("consumer-group", kServiceName);
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());
 
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
@@ -25,7 +29,12 @@ absl::Status Run(const rooted::Config& config) {
   rooted::fund::Ledger ledger(core->redis(), key_prefix);
   rooted::fund::FundServiceImpl service(store, ledger, core->guard(), core->clock(), core->metrics(),
                                         options);
-  return core->Serve({&service}, {"rooted.fund.v1.FundService"}, {});
+  rooted::fund::FundEventHandler handler(store, core->clock());
+  ASSIGN_OR_RETURN(auto consumer,
+                   rooted::EventConsumer::Create(
+                       core->ConsumerOptions(group, {std::string(rooted::topics::kForumEvents)}),
+                       handler, core->producer(), core->metrics(), core->logger()));
+  return core->Serve({&service}, {"rooted.fund.v1.FundService"}, {consumer.get()});
 }
 
 }  // namespace

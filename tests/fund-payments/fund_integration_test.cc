@@ -12,6 +12,9 @@
 #include "common/outbox/outbox.h"
 #include "common/server/service_runtime.h"
 #include "rooted/fund/v1/fund_events.pb.h"
+#include "common/kafka/event_metadata.h"
+#include "rooted/forum/v1/forum_events.pb.h"
+#include "services/fund-payments/fund_event_handler.h"
 #include "services/fund-payments/fund_rules.h"
 #include "services/fund-payments/fund_service.h"
 #include "tests/support/service_harness.h"
@@ -41,15 +44,21 @@ struct FundStack {
     ledger = std::make_unique<Ledger>(*h.redis, "fp");
     service = std::make_unique<FundServiceImpl>(*store, *ledger, *h.guard, h.clock, *h.metrics,
                                                 FundServiceOptions{});
+    handler = std::make_unique<FundEventHandler>(*store, h.clock);
+    consumer = *EventConsumer::Create(
+        h.ConsumerOptions("fund-payments-test", {std::string(topics::kForumEvents)}), *handler,
+        *h.producer, *h.metrics, *h.logger);
     relay = h.Relay("fp");
     server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                 {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
     stub = v1::FundService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
+    consumer->Start();
     relay->Start();
   }
   ~FundStack() {
     server->Shutdown(absl::Seconds(1));
+    consumer->Stop();
     relay->Stop(absl::Seconds(2));
   }
   rooted::testing::ServiceHarness h{"fund-payments",
@@ -58,6 +67,8 @@ struct FundStack {
   std::unique_ptr<FundStore> store;
   std::unique_ptr<Ledger> ledger;
   std::unique_ptr<FundServiceImpl> service;
+  std::unique_ptr<FundEventHandler> handler;
+  std::unique_ptr<EventConsumer> consumer;
   std::unique_ptr<OutboxRelay> relay;
   std::unique_ptr<GrpcServer> server;
   std::unique_ptr<v1::FundService::Stub> stub;
@@ -372,6 +383,50 @@ TEST_F(FundTest, BankDetailsNeverLeaveTheService) {
   ASSERT_TRUE(fund().ListFundRequests(As(Finance()).get(), list, &listed).ok());
   ASSERT_EQ(listed.fund_requests_size(), 1);
   EXPECT_EQ(listed.fund_requests(0).family_bank().account_number(), "87654321");
+}
+
+TEST_F(FundTest, AForumDecisionOpensOneDraftThatASubmissionCompletes) {
+  const std::string f = CreateFund("create-fund-06");
+  const std::string a = Allocate(f, "100008", 10'000, "allocate-06");
+  rooted::forum::v1::ForumEvent event;
+  auto* recorded = event.mutable_decision_recorded();
+  recorded->mutable_decision()->set_decision_id("decision-000060");
+  recorded->mutable_decision()->set_type(rooted::forum::v1::DECISION_TYPE_REQUEST_FUND_SUPPORT);
+  *recorded->mutable_decision()->mutable_fund_amount() = Gbp(3'500);
+  recorded->mutable_decision()->mutable_decided_by()->set_subject("chair-1");
+  recorded->set_referral_id("referral-000060");
+  recorded->mutable_pupil_ref()->set_value(Ref(60));
+  event.mutable_metadata()->set_event_id("forum-decision-event-60");
+  event.mutable_metadata()->set_event_type(PayloadTypeName(event));
+  const OutgoingMessage message = ToOutgoingMessage(topics::kForumEvents, Ref(60), event.metadata(), event);
+  ASSERT_TRUE(stack_->h.producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+  ASSERT_TRUE(stack_->h.producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());  // again
+
+  const std::string council =
+      Token("officer-1", cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  v1::ListFundRequestsRequest list;
+  list.set_status(v1::REQUEST_STATUS_DRAFT);
+  v1::ListFundRequestsResponse drafts;
+  ASSERT_TRUE(rooted::testing::Eventually([&] {
+    drafts.Clear();
+    return fund().ListFundRequests(As(council).get(), list, &drafts).ok() && drafts.fund_requests_size() == 1;
+  }));
+  absl::SleepFor(absl::Seconds(1));  // the second copy has had its chance
+  drafts.Clear();
+  ASSERT_TRUE(fund().ListFundRequests(As(council).get(), list, &drafts).ok());
+  ASSERT_EQ(drafts.fund_requests_size(), 1);
+  EXPECT_EQ(drafts.fund_requests(0).amount().pence(), 3'500);
+  EXPECT_EQ(drafts.fund_requests(0).referral_id(), "referral-000060");
+  EXPECT_EQ(fund().ListFundRequests(As(Staff("100008")).get(), list, &drafts).error_code(),
+            grpc::PERMISSION_DENIED);
+
+  v1::FundRequest completed = NewRequest(f, a, 3'500, Ref(60));
+  completed.set_decision_id("decision-000060");
+  v1::SubmitFundRequestResponse submitted;
+  ASSERT_TRUE(Submit(Staff("100008"), "draft-submit-1", completed, &submitted).ok());
+  drafts.Clear();
+  ASSERT_TRUE(fund().ListFundRequests(As(council).get(), list, &drafts).ok());
+  EXPECT_EQ(drafts.fund_requests_size(), 0);
 }
 
 }  // namespace
