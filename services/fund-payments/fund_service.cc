@@ -725,4 +725,51 @@ grpc::Status FundServiceImpl::ExportLedger(grpc::ServerContext* context,
   });
 }
 
+grpc::Status FundServiceImpl::RecordRefund(grpc::ServerContext* context,
+                                           const v1::RecordRefundRequest* request,
+                                           v1::RecordRefundResponse* response) {
+  return guard_.Run(*context, "RecordRefund", [&](const Principal& who) -> absl::Status {
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RecordRefund",
+                                                    request->client_request_id(), *request, response));
+    if (replayed) return absl::OkStatus();
+    RETURN_IF_ERROR(ValidateId("fund_request_id", request->fund_request_id(), "a fund request id"));
+    RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true));
+    if (request->amount().currency() != "GBP") return FieldError("amount.currency", "must be GBP");
+    ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
+                                                              "fund_request_id"));
+    v1::FundRequest& r = found.record;
+    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
+    if (!who.HasRole(cv1::ROLE_FINANCE_OFFICER) || !IsFinance(who, fund.la_code())) {
+      return absl::PermissionDeniedError("fund_request_id: finance officers record refunds");
+    }
+    if (r.status() != v1::REQUEST_STATUS_PAID) {
+      return absl::FailedPreconditionError("fund_request_id: only a paid request can be refunded");
+    }
+    const int64_t pence = request->amount().pence();
+    if (pence <= 0 || pence > r.amount().pence() - r.refunded_pence()) {
+      return FieldError("amount.pence", absl::StrCat("1 to the ", Pounds(r.amount().pence() - r.refunded_pence()),
+                                                     " paid and not yet refunded"));
+    }
+    r.set_refunded_pence(r.refunded_pence() + pence);
+    r.set_version(found.version + 1);
+    LedgerWrite with;
+    with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
+    with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
+                             "version", std::to_string(r.version())});
+    with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), CategoryName(r.category()) + ":paid",
+                             std::to_string(-pence)});
+    with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), r.allocation_id() + ":paid",
+                             std::to_string(-pence)});
+    AddAudit(with, who, "RecordRefund", "fund_request", r.request_id(), request->client_request_id());
+    *response->mutable_fund_request() = Shown(who, r, fund.la_code());
+    const std::string ref = r.pupil_ref().value();
+    // Back to the allocation, and to the child's limit for the period.
+    Transfer refund{"", "refund", Reference(r),
+                    {{account::Paid(r.fund_id()), account::Allocation(r.allocation_id()), pence},
+                     {account::ChildUsed(r.fund_id(), ref), account::ChildCap(r.fund_id(), ref), pence}}};
+    return MoveMoney(who, "RecordRefund", request->client_request_id(), *request, response,
+                     std::move(refund), std::move(with));
+  });
+}
+
 }  // namespace rooted::fund

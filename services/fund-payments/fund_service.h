@@ -61,6 +61,8 @@ class FundServiceImpl final : public v1::FundService::Service {
                              v1::GetFundReportResponse*) override;
   grpc::Status ExportLedger(grpc::ServerContext*, const v1::ExportLedgerRequest*,
                             v1::ExportLedgerResponse*) override;
+  grpc::Status RecordRefund(grpc::ServerContext*, const v1::RecordRefundRequest*,
+                            v1::RecordRefundResponse*) override;
 
  private:
   // Applies `transfer` with the records in `with`, guarded by the caller's

@@ -297,17 +297,35 @@ TEST_F(FundTest, PaymentsSettleOrFailAndAFailureGivesTheMoneyBack) {
   EXPECT_EQ(Balance(account::Paid(f)), 12'000);
   EXPECT_EQ(Balance(account::Payable(f)), 0);
 
+  // A supplier refunds £20 of the first: an entry of its own.
+  v1::RecordRefundRequest refund;
+  refund.set_client_request_id("refund-0000-01");
+  refund.set_fund_request_id(one.fund_request().request_id());
+  *refund.mutable_amount() = Gbp(2'000);
+  refund.set_reason("shoes returned");
+  v1::RecordRefundResponse refunded;
+  EXPECT_EQ(fund().RecordRefund(As(Staff("100005")).get(), refund, &refunded).error_code(),
+            grpc::PERMISSION_DENIED);
+  ASSERT_TRUE(fund().RecordRefund(As(Finance()).get(), refund, &refunded).ok());
+  EXPECT_EQ(refunded.fund_request().refunded_pence(), 2'000);
+  refund.set_client_request_id("refund-0000-02");
+  *refund.mutable_amount() = Gbp(3'001);  // more than is left to refund
+  grpc::Status too_much = fund().RecordRefund(As(Finance()).get(), refund, &refunded);
+  EXPECT_EQ(too_much.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(too_much.error_message(), StartsWith("amount.pence:"));
+  EXPECT_EQ(Balance(account::Paid(f)), 10'000);
+
   v1::GetFundReportRequest report_request;
   report_request.set_fund_id(f);
   v1::GetFundReportResponse report;
   ASSERT_TRUE(fund().GetFundReport(As(Finance()).get(), report_request, &report).ok());
-  EXPECT_EQ(report.fund().paid().pence(), 12'000);
+  EXPECT_EQ(report.fund().paid().pence(), 10'000);
   EXPECT_EQ(report.fund().committed().pence(), 0);
-  EXPECT_EQ(report.fund().remaining().pence(), 1'000'000 - 12'000);
+  EXPECT_EQ(report.fund().remaining().pence(), 1'000'000 - 10'000);
   ASSERT_EQ(report.by_allocation_size(), 1);
-  EXPECT_EQ(report.by_allocation(0).paid().pence(), 12'000);
+  EXPECT_EQ(report.by_allocation(0).paid().pence(), 10'000);
   EXPECT_EQ(report.by_category(0).key(), "uniform_clothing");
-  EXPECT_EQ(report.by_category(0).paid().pence(), 12'000);
+  EXPECT_EQ(report.by_category(0).paid().pence(), 10'000);
 
   v1::ExportLedgerRequest export_request;
   export_request.set_fund_id(f);
@@ -316,6 +334,7 @@ TEST_F(FundTest, PaymentsSettleOrFailAndAFailureGivesTheMoneyBack) {
   EXPECT_THAT(exported.csv(), StartsWith("entry_id,date_time,transfer_id,kind,account,debit_pence,credit_pence"));
   EXPECT_THAT(exported.csv(), HasSubstr(",settle,"));
   EXPECT_THAT(exported.csv(), HasSubstr(",payment_failed,"));
+  EXPECT_THAT(exported.csv(), HasSubstr(",refund,"));
   EXPECT_EQ(fund().ExportLedger(As(Staff("100005")).get(), export_request, &exported).error_code(),
             grpc::PERMISSION_DENIED);
   EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
