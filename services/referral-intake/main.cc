@@ -1,9 +1,11 @@
-// referral-intake: wiring only. Reads configuration, builds the store and the
-// service on the shared runtime, serves until SIGTERM, then drains.
+// referral-intake: wiring only. Reads configuration, builds the store, the
+// service and the case-timeline consumer on the shared runtime, serves until
+// SIGTERM, then drains.
 
 #include "common/base/config.h"
 #include "common/base/status_macros.h"
 #include "common/identity/pupil_ref.h"
+#include "common/kafka/topics.h"
 #include "common/server/service_core.h"
 #include "common/server/service_runtime.h"
 #include "services/referral-intake/referral_service.h"
@@ -21,14 +23,24 @@ absl::Status Run(const rooted::Config& config) {
   rooted::referral::ReferralServiceOptions options;
   options.sharing_agreement = config.String("sharing-agreement", "local-pilot");
   const std::string key_prefix = config.String("redis-key-prefix", "ri");
+  const std::string group = config.String("consumer-group", kServiceName);
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());
   ASSIGN_OR_RETURN(rooted::PupilRefHasher hasher, rooted::PupilRefHasher::Create(pupil_secret));
 
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
   rooted::referral::RedisReferralStore store(core->redis(), key_prefix);
-  rooted::referral::ReferralServiceImpl service(store, core->guard(), hasher, core->clock(),
-                                                core->metrics(), options);
-  return core->Serve({&service}, {"rooted.referral.v1.ReferralService"}, {});
+  // Every service's events, for each case's timeline.
+  rooted::referral::CaseTimelineHandler timeline(core->redis(), store, key_prefix);
+  std::vector<std::string> topics;
+  for (absl::string_view topic : rooted::topics::kAll) {
+    if (topic != rooted::topics::kSignals) topics.emplace_back(topic);
+  }
+  ASSIGN_OR_RETURN(auto consumer,
+                   rooted::EventConsumer::Create(core->ConsumerOptions(group, topics), timeline,
+                                                 core->producer(), core->metrics(), core->logger()));
+  rooted::referral::ReferralServiceImpl service(store, timeline, core->guard(), hasher,
+                                                core->clock(), core->metrics(), options);
+  return core->Serve({&service}, {"rooted.referral.v1.ReferralService"}, {consumer.get()});
 }
 
 }  // namespace

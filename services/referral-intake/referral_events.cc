@@ -48,6 +48,14 @@ v1::ReferralEvent ReferralWithdrawnEvent(const v1::Referral& r) {
   return event;
 }
 
+v1::ReferralEvent CaseClosedEvent(const v1::Referral& r) {
+  v1::ReferralEvent event;
+  event.mutable_case_closed()->set_referral_id(r.referral_id());
+  *event.mutable_case_closed()->mutable_pupil_ref() = r.pupil_ref();
+  event.mutable_case_closed()->set_outcome(r.outcome());
+  return event;
+}
+
 v1::ReferralEvent ConsentRecordedEvent(const v1::Referral& r) {
   v1::ReferralEvent event;
   v1::ConsentRecorded* e = event.mutable_consent_recorded();

@@ -16,6 +16,7 @@ v1::ReferralEvent ReferralUpdatedEvent(const v1::Referral& referral,
                                        const std::vector<std::string>& changed_fields);
 v1::ReferralEvent ReferralWithdrawnEvent(const v1::Referral& referral);
 v1::ReferralEvent ConsentRecordedEvent(const v1::Referral& referral);
+v1::ReferralEvent CaseClosedEvent(const v1::Referral& referral);
 
 
 }  // namespace rooted::referral

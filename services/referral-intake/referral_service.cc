@@ -53,10 +53,12 @@ void ApplyMask(const google::protobuf::FieldMask& mask, const v1::ReferralDetail
 
 }  // namespace
 
-ReferralServiceImpl::ReferralServiceImpl(ReferralStore& store, const RpcGuard& guard,
-                                         const PupilRefHasher& hasher, const Clock& clock,
-                                         Metrics& metrics, ReferralServiceOptions options)
+ReferralServiceImpl::ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline,
+                                         const RpcGuard& guard, const PupilRefHasher& hasher,
+                                         const Clock& clock, Metrics& metrics,
+                                         ReferralServiceOptions options)
     : store_(store),
+      timeline_(timeline),
       guard_(guard),
       hasher_(hasher),
       clock_(clock),
@@ -347,6 +349,44 @@ grpc::Status ReferralServiceImpl::RecordConsent(grpc::ServerContext* context,
           return absl::OkStatus();
         },
         ConsentRecordedEvent);
+  });
+}
+
+grpc::Status ReferralServiceImpl::GetCaseTimeline(grpc::ServerContext* context,
+                                                  const v1::GetCaseTimelineRequest* request,
+                                                  v1::GetCaseTimelineResponse* response) {
+  return guard_.Run(*context, "GetCaseTimeline", [&](const Principal& who) -> absl::Status {
+    RETURN_IF_ERROR(ValidateReferralId("referral_id", request->referral_id()));
+    RETURN_IF_ERROR(ValidateText("purpose", request->purpose(), 200, false));
+    ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request->referral_id()));
+    RETURN_IF_ERROR(CanRead(who, referral));
+    RETURN_IF_ERROR(store_.RecordAudit(
+        Audit(who, "GetCaseTimeline", referral.referral_id(), request->purpose(), "")));
+    ASSIGN_OR_RETURN(std::vector<v1::TimelineEntry> entries, timeline_.Timeline(referral.referral_id()));
+    for (v1::TimelineEntry& entry : entries) *response->add_entries() = std::move(entry);
+    response->set_status(referral.status());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ReferralServiceImpl::CloseCase(grpc::ServerContext* context,
+                                            const v1::CloseCaseRequest* request,
+                                            v1::CloseCaseResponse* response) {
+  return guard_.Run(*context, "CloseCase", [&](const Principal& who) {
+    if (request->outcome() == v1::CASE_OUTCOME_UNSPECIFIED ||
+        !v1::CaseOutcome_IsValid(request->outcome())) {
+      return absl::InvalidArgumentError("outcome: give the case's outcome");
+    }
+    RETURN_IF_ERROR(ValidateText("note", request->note(), 1000, false, true));
+    return ChangeReferral(
+        who, "CloseCase", *request, response,
+        [&](v1::Referral& r) {
+          r.set_status(v1::REFERRAL_STATUS_CLOSED);
+          r.set_outcome(request->outcome());
+          r.set_closure_note(request->note());
+          return absl::OkStatus();
+        },
+        CaseClosedEvent);
   });
 }
 

@@ -8,6 +8,7 @@
 #include "common/server/rpc_guard.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/referral/v1/referral_events.pb.h"
+#include "services/referral-intake/case_timeline.h"
 #include "services/referral-intake/referral_store.h"
 
 namespace rooted::referral {
@@ -27,8 +28,9 @@ struct ReferralServiceOptions {
 // partners only for cases allocated to their organisation.
 class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::Service {
  public:
-  ReferralServiceImpl(ReferralStore& store, const RpcGuard& guard, const PupilRefHasher& hasher,
-                      const Clock& clock, Metrics& metrics, ReferralServiceOptions options);
+  ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline, const RpcGuard& guard,
+                      const PupilRefHasher& hasher, const Clock& clock, Metrics& metrics,
+                      ReferralServiceOptions options);
 
   grpc::Status SubmitReferral(grpc::ServerContext* context,
                               const v1::SubmitReferralRequest* request,
@@ -45,6 +47,13 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
                                 v1::WithdrawReferralResponse* response) override;
   grpc::Status RecordConsent(grpc::ServerContext* context, const v1::RecordConsentRequest* request,
                              v1::RecordConsentResponse* response) override;
+  // The case's history from every service, for those who may read the referral.
+  grpc::Status GetCaseTimeline(grpc::ServerContext* context,
+                               const v1::GetCaseTimelineRequest* request,
+                               v1::GetCaseTimelineResponse* response) override;
+  // Closes an open case with its outcome (CaseClosed feeds the outcome report).
+  grpc::Status CloseCase(grpc::ServerContext* context, const v1::CloseCaseRequest* request,
+                         v1::CloseCaseResponse* response) override;
 
  private:
   absl::Status DoSubmit(const Principal& who, const v1::SubmitReferralRequest& request,
@@ -76,6 +85,7 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
                    const std::string& purpose, const std::string& request_id) const;
 
   ReferralStore& store_;
+  CaseTimelineReader& timeline_;
   const RpcGuard& guard_;
   const PupilRefHasher& hasher_;
   const Clock& clock_;

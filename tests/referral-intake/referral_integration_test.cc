@@ -10,11 +10,18 @@
 #include <sstream>
 
 #include "common/auth/jwt.h"
+#include "common/kafka/event_consumer.h"
+#include "common/kafka/event_metadata.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/kafka/topics.h"
 #include "common/outbox/outbox.h"
 #include "common/server/service_runtime.h"
+#include "common/base/proto_time.h"
+#include "rooted/directory/v1/directory_events.pb.h"
+#include "rooted/forum/v1/forum_events.pb.h"
+#include "rooted/fund/v1/fund_events.pb.h"
 #include "rooted/referral/v1/referral_events.pb.h"
+#include "rooted/risk/v1/risk_events.pb.h"
 #include "services/referral-intake/referral_service.h"
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/support/local_stack.h"
@@ -53,8 +60,9 @@ class ReferralIntakeTest : public ::testing::Test {
     producer_ = *KafkaProducer::Create({broker_->bootstrap(), "test", {}});
     store_ = std::make_unique<RedisReferralStore>(*redis_, "ri");
     guard_ = std::make_unique<RpcGuard>(*verifier_, *metrics_, *logger_);
-    service_ = std::make_unique<ReferralServiceImpl>(*store_, *guard_, *hasher_, clock_, *metrics_,
-                                                     ReferralServiceOptions{});
+    timeline_ = std::make_unique<CaseTimelineHandler>(*redis_, *store_, "ri");
+    service_ = std::make_unique<ReferralServiceImpl>(*store_, *timeline_, *guard_, *hasher_, clock_,
+                                                     *metrics_, ReferralServiceOptions{});
     server_ = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                  {service_.get()}, {[this] { return redis_->Ping(); }}, *logger_);
     stub_ = v1::ReferralService::NewStub(grpc::CreateChannel(
@@ -135,6 +143,7 @@ class ReferralIntakeTest : public ::testing::Test {
   std::unique_ptr<PupilRefHasher> hasher_;
   std::unique_ptr<KafkaProducer> producer_;
   std::unique_ptr<RedisReferralStore> store_;
+  std::unique_ptr<CaseTimelineHandler> timeline_;
   std::unique_ptr<RpcGuard> guard_;
   std::unique_ptr<ReferralServiceImpl> service_;
   std::unique_ptr<GrpcServer> server_;
@@ -446,6 +455,107 @@ TEST(ReferralIntakeBinaryTest, ServesThenDrainsAndExitsCleanlyOnSigterm) {
   } while (status.error_code() == grpc::UNAVAILABLE && absl::Now() < deadline);
   EXPECT_EQ(status.error_code(), grpc::UNAUTHENTICATED) << "the binary serves and checks tokens";
   EXPECT_EQ(service.Terminate(absl::Seconds(20)), 0) << "SIGTERM drains and exits 0";
+}
+
+TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTheCaseCloses) {
+  StartRelay();
+  v1::SubmitReferralResponse submitted;
+  ASSERT_TRUE(Submit(SchoolToken("100001"), "req-timeline-01", testing::GoodDetails("100001"), &submitted).ok());
+  const std::string id = submitted.referral().referral_id();
+  const std::string ref = submitted.referral().pupil_ref().value();
+
+  EventConsumerOptions options;
+  options.bootstrap_servers = broker_->bootstrap();
+  options.group_id = "referral-timeline-test";
+  for (absl::string_view topic : topics::kAll) {
+    if (topic != topics::kSignals) options.topics.emplace_back(topic);
+  }
+  options.overrides = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  auto consumer = *EventConsumer::Create(options, *timeline_, *producer_, *metrics_, *logger_);
+  consumer->Start();
+
+  // The other services' events, as they publish them, a day apart.
+  int day = 1;
+  auto publish = [&](absl::string_view topic, auto envelope, const std::string& event_id) {
+    envelope.mutable_metadata()->set_event_id(event_id);
+    envelope.mutable_metadata()->set_event_type(PayloadTypeName(envelope));
+    *envelope.mutable_metadata()->mutable_occurred_at() =
+        ToProtoTimestamp(clock_.Now() + absl::Hours(24 * day++));
+    const OutgoingMessage message = ToOutgoingMessage(topic, ref, envelope.metadata(), envelope);
+    ASSERT_TRUE(producer_->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+  };
+  rooted::directory::v1::DirectoryEvent triaged;
+  triaged.mutable_triage_recommended()->set_referral_id(id);
+  triaged.mutable_triage_recommended()->add_service_ids("svc-calm-minds");
+  publish(topics::kDirectoryEvents, triaged, "timeline-event-01");
+  rooted::forum::v1::ForumEvent listed;
+  listed.mutable_case_listed()->mutable_forum_case()->set_referral_id(id);
+  publish(topics::kForumEvents, listed, "timeline-event-02");
+  rooted::forum::v1::ForumEvent decided;
+  decided.mutable_decision_recorded()->set_referral_id(id);
+  decided.mutable_decision_recorded()->mutable_decision()->set_type(
+      rooted::forum::v1::DECISION_TYPE_REQUEST_FUND_SUPPORT);
+  decided.mutable_decision_recorded()->mutable_decision()->mutable_fund_amount()->set_pence(3'500);
+  publish(topics::kForumEvents, decided, "timeline-event-03");
+  rooted::fund::v1::FundEvent requested;
+  requested.mutable_fund_request_submitted()->set_fund_request_id("fund-request-1");
+  requested.mutable_fund_request_submitted()->set_referral_id(id);
+  requested.mutable_fund_request_submitted()->mutable_amount()->set_pence(3'500);
+  publish(topics::kFundEvents, requested, "timeline-event-04");
+  rooted::fund::v1::FundEvent settled;
+  settled.mutable_payment_settled()->set_fund_request_id("fund-request-1");
+  publish(topics::kFundEvents, settled, "timeline-event-05");
+  rooted::risk::v1::RiskEvent band;
+  band.mutable_risk_band_changed()->mutable_pupil_ref()->set_value(ref);
+  band.mutable_risk_band_changed()->set_previous_band(cv1::RISK_BAND_HIGH);
+  band.mutable_risk_band_changed()->set_band(cv1::RISK_BAND_MEDIUM);
+  publish(topics::kRiskEvents, band, "timeline-event-06");
+  publish(topics::kRiskEvents, band, "timeline-event-06");  // a duplicate changes nothing
+
+  v1::GetCaseTimelineRequest request;
+  request.set_referral_id(id);
+  request.set_purpose("case review");
+  v1::GetCaseTimelineResponse timeline;
+  auto entries = [&] {
+    timeline.Clear();
+    return stub_->GetCaseTimeline(Context(SchoolToken("100001")).get(), request, &timeline).ok()
+               ? timeline.entries_size()
+               : -1;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (entries() < 7 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_EQ(entries(), 7) << timeline.DebugString();
+  const std::vector<std::string> expected = {
+      "Referred", "Triage recommended 1 services", "Listed for the Multi-Agency Forum",
+      "Forum decision: request fund support of £35.00", "Fund request of £35.00",
+      "Payment settled", "Risk band high to medium"};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(timeline.entries(int(i)).summary().rfind(expected[i], 0), 0u)
+        << i << ": " << timeline.entries(int(i)).summary();
+  }
+  EXPECT_EQ(timeline.status(), v1::REFERRAL_STATUS_IN_SUPPORT);
+  EXPECT_EQ(stub_->GetCaseTimeline(Context(SchoolToken("100002")).get(), request, &timeline).error_code(),
+            grpc::PERMISSION_DENIED);
+
+  v1::CloseCaseRequest close;
+  close.set_request_id("req-close-0001");
+  close.set_referral_id(id);
+  v1::CloseCaseResponse closed;
+  grpc::Status status = stub_->CloseCase(Context(SchoolToken("100001")).get(), close, &closed);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  close.set_outcome(v1::CASE_OUTCOME_SUSTAINED_ATTENDANCE);
+  clock_.Advance(absl::Hours(24 * 10));  // closed after the events above
+  ASSERT_TRUE(stub_->CloseCase(Context(SchoolToken("100001")).get(), close, &closed).ok());
+  EXPECT_EQ(closed.referral().status(), v1::REFERRAL_STATUS_CLOSED);
+  EXPECT_EQ(closed.referral().outcome(), v1::CASE_OUTCOME_SUSTAINED_ATTENDANCE);
+  while (entries() < 8 && absl::Now() < deadline + absl::Seconds(15)) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_EQ(timeline.entries_size(), 8);
+  EXPECT_EQ(timeline.entries(7).summary(), "Case closed: sustained attendance");
+  close.set_request_id("req-close-0002");
+  EXPECT_EQ(stub_->CloseCase(Context(SchoolToken("100001")).get(), close, &closed).error_code(),
+            grpc::FAILED_PRECONDITION);
+  consumer->Stop();
 }
 
 }  // namespace

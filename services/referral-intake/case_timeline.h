@@ -1,0 +1,61 @@
+#ifndef ROOTED_SERVICES_REFERRAL_INTAKE_CASE_TIMELINE_H_
+#define ROOTED_SERVICES_REFERRAL_INTAKE_CASE_TIMELINE_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/kafka/event_consumer.h"
+#include "common/redis/redis_client.h"
+#include "rooted/referral/v1/referral.pb.h"
+#include "services/referral-intake/referral_store.h"
+
+namespace rooted::referral {
+
+// One step in a case's history, derived from an event of any service.
+struct TimelineStep {
+  std::string referral_id;
+  v1::TimelineEntry entry;
+  // How far the case has come, when the event moves it on.
+  std::optional<v1::ReferralStatus> reached;
+};
+
+// What an event says about which cases, in words without personal data.
+// `referral_of_fund_request` resolves payments to their case (fund events
+// name the request, not the referral); `referrals_of_pupil` finds the cases
+// a pupil's risk band change belongs to. Events about no case give nothing.
+std::vector<TimelineStep> DescribeEvent(
+    const ConsumedEvent& event,
+    const std::function<std::optional<std::string>(const std::string&)>& referral_of_fund_request,
+    const std::function<std::vector<std::string>(const std::string&)>& referrals_of_pupil);
+
+// Reads a case's timeline, oldest first.
+class CaseTimelineReader {
+ public:
+  virtual ~CaseTimelineReader() = default;
+  virtual absl::StatusOr<std::vector<v1::TimelineEntry>> Timeline(const std::string& referral_id) = 0;
+};
+
+// Keeps every case's timeline from all five services' events, and moves the
+// referral's status on (submitted, triaged, listed for forum, in support) as
+// they arrive; never back, never past withdrawn or closed. Each event is
+// applied once, with its processed mark, in one atomic step.
+class CaseTimelineHandler final : public EventHandler, public CaseTimelineReader {
+ public:
+  CaseTimelineHandler(RedisClient& redis, RedisReferralStore& store, std::string prefix);
+  absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) override;
+
+  absl::StatusOr<std::vector<v1::TimelineEntry>> Timeline(const std::string& referral_id) override;
+
+ private:
+  std::string TimelineKey(const std::string& referral_id) const;
+
+  RedisClient& redis_;
+  RedisReferralStore& store_;
+  const std::string prefix_;
+};
+
+}  // namespace rooted::referral
+
+#endif  // ROOTED_SERVICES_REFERRAL_INTAKE_CASE_TIMELINE_H_
