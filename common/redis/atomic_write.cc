@@ -38,10 +38,7 @@ end
 return {0}
 )lua";
 
-}  // namespace
-
-absl::StatusOr<WriteOutcome> ApplyAtomically(RedisClient& redis, const WriteBatch& batch) {
-  static const RedisScript script(kScript);
+std::vector<std::string> ScriptArgs(const WriteBatch& batch) {
   std::vector<std::string> args = {batch.guard_key, batch.guard_value,
                                    std::to_string(batch.guard_ttl_seconds),
                                    std::to_string(batch.preconditions.size())};
@@ -55,29 +52,76 @@ absl::StatusOr<WriteOutcome> ApplyAtomically(RedisClient& redis, const WriteBatc
     args.push_back(std::to_string(command.size()));
     args.insert(args.end(), command.begin(), command.end());
   }
-  absl::StatusOr<RedisReply> reply = redis.Eval(script, {}, args);
-  if (!reply.ok()) return reply.status();
-  if (reply->type != RedisReply::Type::kArray || reply->elements.empty() ||
-      reply->elements[0].type != RedisReply::Type::kInteger) {
-    return absl::InternalError("redis: unexpected reply from the atomic write script");
+  return args;
+}
+
+absl::StatusOr<WriteOutcome> OutcomeOf(const RedisReply& reply) {
+  if (reply.type != RedisReply::Type::kArray || reply.elements.empty() ||
+      reply.elements[0].type != RedisReply::Type::kInteger) {
+    return absl::InternalError(reply.is_error() ? "redis: " + reply.str
+                                                : "redis: unexpected reply from the atomic write script");
   }
   WriteOutcome outcome;
-  switch (reply->elements[0].integer) {
+  switch (reply.elements[0].integer) {
     case 0:
       outcome.kind = WriteOutcome::Kind::kApplied;
       break;
     case 1:
       outcome.kind = WriteOutcome::Kind::kAlreadyApplied;
-      outcome.guard_value = reply->elements.at(1).str;
+      outcome.guard_value = reply.elements.at(1).str;
       break;
     default: {
       outcome.kind = WriteOutcome::Kind::kPreconditionFailed;
       uint64_t index = 0;
-      if (reply->elements.size() > 1) (void)absl::SimpleAtoi(reply->elements[1].str, &index);
+      if (reply.elements.size() > 1) (void)absl::SimpleAtoi(reply.elements[1].str, &index);
       outcome.failed_precondition = index;
     }
   }
   return outcome;
+}
+
+const RedisScript& Script() {
+  static const RedisScript script(kScript);
+  return script;
+}
+
+}  // namespace
+
+absl::StatusOr<WriteOutcome> ApplyAtomically(RedisClient& redis, const WriteBatch& batch) {
+  absl::StatusOr<RedisReply> reply = redis.Eval(Script(), {}, ScriptArgs(batch));
+  if (!reply.ok()) return reply.status();
+  return OutcomeOf(*reply);
+}
+
+absl::StatusOr<std::vector<WriteOutcome>> ApplyEachAtomically(RedisClient& redis,
+                                                              const std::vector<WriteBatch>& batches) {
+  std::vector<WriteOutcome> outcomes;
+  if (batches.empty()) return outcomes;
+  std::vector<std::vector<std::string>> calls;
+  calls.reserve(batches.size());
+  for (const WriteBatch& batch : batches) {
+    std::vector<std::string> call = {"EVALSHA", Script().sha1(), "0"};
+    std::vector<std::string> args = ScriptArgs(batch);
+    call.insert(call.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+    calls.push_back(std::move(call));
+  }
+  absl::StatusOr<std::vector<RedisReply>> replies = redis.Pipeline(calls);
+  if (!replies.ok()) return replies.status();
+  // After a Redis restart the script is gone: load it and send the lot again
+  // (batches that did run are guarded, so they answer "already applied").
+  if (!replies->empty() && replies->front().is_error() &&
+      replies->front().str.rfind("NOSCRIPT", 0) == 0) {
+    absl::StatusOr<RedisReply> loaded = redis.Command({"SCRIPT", "LOAD", Script().source()});
+    if (!loaded.ok()) return loaded.status();
+    replies = redis.Pipeline(calls);
+    if (!replies.ok()) return replies.status();
+  }
+  for (const RedisReply& reply : *replies) {
+    absl::StatusOr<WriteOutcome> outcome = OutcomeOf(reply);
+    if (!outcome.ok()) return outcome.status();
+    outcomes.push_back(*outcome);
+  }
+  return outcomes;
 }
 
 }  // namespace rooted

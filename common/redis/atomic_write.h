@@ -48,6 +48,12 @@ struct WriteOutcome {
 
 absl::StatusOr<WriteOutcome> ApplyAtomically(RedisClient& redis, const WriteBatch& batch);
 
+// Many batches in one round trip (pipelined): each is applied atomically on
+// its own, in order; together they are not one step. For consumers whose
+// events are each guarded by their own id, so a partial run is safe to repeat.
+absl::StatusOr<std::vector<WriteOutcome>> ApplyEachAtomically(RedisClient& redis,
+                                                              const std::vector<WriteBatch>& batches);
+
 }  // namespace rooted
 
 #endif  // ROOTED_COMMON_REDIS_ATOMIC_WRITE_H_

@@ -248,18 +248,24 @@ std::string CaseTimelineHandler::TimelineKey(const std::string& referral_id) con
   return absl::StrCat(prefix_, ":timeline:", referral_id);
 }
 
-absl::StatusOr<ApplyResult> CaseTimelineHandler::Apply(const ConsumedEvent& event) {
+absl::StatusOr<WriteBatch> CaseTimelineHandler::Prepare(const ConsumedEvent& event,
+                                                        BatchContext& context) {
   const std::string fund_requests = prefix_ + ":fund_request_case";
   auto referral_of_fund_request = [&](const std::string& id) -> std::optional<std::string> {
+    if (auto it = context.fund_request_case.find(id); it != context.fund_request_case.end()) {
+      return it->second;
+    }
     absl::StatusOr<RedisReply> r = redis_.Command({"HGET", fund_requests, id});
     if (!r.ok() || r->is_nil()) return std::nullopt;
     return r->str;
   };
   auto referrals_of_pupil = [&](const std::string& ref) {
-    std::vector<std::string> ids;
+    std::vector<std::string> ids = context.pupil_cases[ref];
     absl::StatusOr<RedisReply> r = redis_.Command({"SMEMBERS", absl::StrCat(prefix_, ":pupil_cases:", ref)});
     if (r.ok()) {
-      for (const RedisReply& e : r->elements) ids.push_back(e.str);
+      for (const RedisReply& e : r->elements) {
+        if (std::find(ids.begin(), ids.end(), e.str) == ids.end()) ids.push_back(e.str);
+      }
     }
     return ids;
   };
@@ -271,14 +277,17 @@ absl::StatusOr<ApplyResult> CaseTimelineHandler::Apply(const ConsumedEvent& even
   if (event.topic == topics::kReferralEvents) {
     v1::ReferralEvent e;
     if (e.ParseFromString(event.payload) && e.has_referral_submitted()) {
-      batch.commands.push_back({"SADD", absl::StrCat(prefix_, ":pupil_cases:", e.referral_submitted().pupil_ref().value()),
-                                e.referral_submitted().referral_id()});
+      const auto& submitted = e.referral_submitted();
+      batch.commands.push_back({"SADD", absl::StrCat(prefix_, ":pupil_cases:", submitted.pupil_ref().value()),
+                                submitted.referral_id()});
+      context.pupil_cases[submitted.pupil_ref().value()].push_back(submitted.referral_id());
     }
   } else if (event.topic == topics::kFundEvents) {
     rooted::fund::v1::FundEvent e;
     if (e.ParseFromString(event.payload) && e.has_fund_request_submitted()) {
-      batch.commands.push_back({"HSET", fund_requests, e.fund_request_submitted().fund_request_id(),
-                                e.fund_request_submitted().referral_id()});
+      const auto& submitted = e.fund_request_submitted();
+      batch.commands.push_back({"HSET", fund_requests, submitted.fund_request_id(), submitted.referral_id()});
+      context.fund_request_case[submitted.fund_request_id()] = submitted.referral_id();
     }
   }
   for (const TimelineStep& step : DescribeEvent(event, referral_of_fund_request, referrals_of_pupil)) {
@@ -298,17 +307,38 @@ absl::StatusOr<ApplyResult> CaseTimelineHandler::Apply(const ConsumedEvent& even
     batch.commands.push_back({"HSET", key, "record", referral->SerializeAsString(), "version",
                               std::to_string(version + 1), "status", std::to_string(int(*step.reached))});
   }
-  absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, batch);
-  if (!outcome.ok()) return outcome.status();
-  switch (outcome->kind) {
-    case WriteOutcome::Kind::kApplied:
-      return ApplyResult::kApplied;
-    case WriteOutcome::Kind::kAlreadyApplied:
-      return ApplyResult::kDuplicate;
-    case WriteOutcome::Kind::kPreconditionFailed:
-      break;
+  return batch;
+}
+
+absl::StatusOr<ApplyResult> CaseTimelineHandler::Apply(const ConsumedEvent& event) {
+  absl::StatusOr<std::vector<ApplyResult>> results = ApplyBatch({&event, 1});
+  if (!results.ok()) return results.status();
+  return results->front();
+}
+
+absl::StatusOr<std::vector<ApplyResult>> CaseTimelineHandler::ApplyBatch(
+    std::span<const ConsumedEvent> events) {
+  BatchContext context;
+  std::vector<WriteBatch> batches;
+  batches.reserve(events.size());
+  for (const ConsumedEvent& event : events) {
+    absl::StatusOr<WriteBatch> batch = Prepare(event, context);
+    if (!batch.ok()) return batch.status();
+    batches.push_back(*std::move(batch));
   }
-  return absl::AbortedError("the referral changed while its timeline was updated; retried");
+  absl::StatusOr<std::vector<WriteOutcome>> outcomes = ApplyEachAtomically(redis_, batches);
+  if (!outcomes.ok()) return outcomes.status();
+  std::vector<ApplyResult> results;
+  for (const WriteOutcome& outcome : *outcomes) {
+    if (outcome.kind == WriteOutcome::Kind::kPreconditionFailed) {
+      // A status read before an earlier event of the batch moved it: the
+      // consumer redoes the batch one event at a time.
+      return absl::AbortedError("the referral changed while its timeline was updated; retried");
+    }
+    results.push_back(outcome.kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied
+                                                                   : ApplyResult::kDuplicate);
+  }
+  return results;
 }
 
 absl::StatusOr<std::vector<v1::TimelineEntry>> CaseTimelineHandler::Timeline(

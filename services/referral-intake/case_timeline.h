@@ -2,11 +2,14 @@
 #define ROOTED_SERVICES_REFERRAL_INTAKE_CASE_TIMELINE_H_
 
 #include <functional>
+#include <map>
+#include <span>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/kafka/event_consumer.h"
+#include "common/redis/atomic_write.h"
 #include "common/redis/redis_client.h"
 #include "rooted/referral/v1/referral.pb.h"
 #include "services/referral-intake/referral_store.h"
@@ -45,10 +48,19 @@ class CaseTimelineHandler final : public EventHandler, public CaseTimelineReader
  public:
   CaseTimelineHandler(RedisClient& redis, RedisReferralStore& store, std::string prefix);
   absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) override;
+  // A consumer batch in one Redis round trip: each event still its own atomic,
+  // guarded step, so a batch cut short is safe to apply again one by one.
+  absl::StatusOr<std::vector<ApplyResult>> ApplyBatch(std::span<const ConsumedEvent> events) override;
 
   absl::StatusOr<std::vector<v1::TimelineEntry>> Timeline(const std::string& referral_id) override;
 
  private:
+  // What earlier events of the same batch told us, before Redis has it.
+  struct BatchContext {
+    std::map<std::string, std::string> fund_request_case;
+    std::map<std::string, std::vector<std::string>> pupil_cases;
+  };
+  absl::StatusOr<WriteBatch> Prepare(const ConsumedEvent& event, BatchContext& context);
   std::string TimelineKey(const std::string& referral_id) const;
 
   RedisClient& redis_;

@@ -35,9 +35,11 @@ absl::Status Run(const rooted::Config& config) {
   for (absl::string_view topic : rooted::topics::kAll) {
     if (topic != rooted::topics::kSignals) topics.emplace_back(topic);
   }
+  rooted::EventConsumerOptions consumer_options = core->ConsumerOptions(group, topics);
+  consumer_options.max_batch = 500;
   ASSIGN_OR_RETURN(auto consumer,
-                   rooted::EventConsumer::Create(core->ConsumerOptions(group, topics), timeline,
-                                                 core->producer(), core->metrics(), core->logger()));
+                   rooted::EventConsumer::Create(consumer_options, timeline, core->producer(),
+                                                 core->metrics(), core->logger()));
   rooted::referral::ReferralServiceImpl service(store, timeline, core->guard(), hasher,
                                                 core->clock(), core->metrics(), options);
   return core->Serve({&service}, {"rooted.referral.v1.ReferralService"}, {consumer.get()});
