@@ -44,29 +44,73 @@ int32_t RecommendableUntil(const v1::Service& service) {
   return review.ok() ? EpochDay(*review) : INT32_MIN;
 }
 
-std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const DistanceOrigin& from) {
-  constexpr double kMetresPerMicrodegree = 6'371'000 * M_PI / 180.0 / 1e6;
-  std::optional<int64_t> nearest;
+namespace {
+
+std::vector<GeoPoint> Sites(const v1::Service& service) {
+  std::vector<GeoPoint> sites;
   for (const v1::Location& l : service.locations()) {
     if (l.latitude_e6() == 0 && l.longitude_e6() == 0) continue;
-    const double dx = double(l.longitude_e6() - from.point.longitude_e6) * from.x_scale;
-    const double dy = double(l.latitude_e6() - from.point.latitude_e6);
+    sites.push_back({l.latitude_e6(), l.longitude_e6()});
+  }
+  return sites;
+}
+
+std::optional<int64_t> Nearest(const std::vector<GeoPoint>& sites, const DistanceOrigin& from) {
+  constexpr double kMetresPerMicrodegree = 6'371'000 * M_PI / 180.0 / 1e6;
+  std::optional<int64_t> nearest;
+  for (const GeoPoint& site : sites) {
+    const double dx = double(site.longitude_e6 - from.point.longitude_e6) * from.x_scale;
+    const double dy = double(site.latitude_e6 - from.point.latitude_e6);
     const int64_t d = int64_t(std::sqrt(dx * dx + dy * dy) * kMetresPerMicrodegree + 0.5);
     if (!nearest || d < *nearest) nearest = d;
   }
   return nearest;
 }
 
-DirectoryIndex::Entry DirectoryIndex::MakeEntry(std::shared_ptr<const v1::Service> service) {
-  Entry e;
-  e.sort_name = absl::AsciiStrToLower(service->name());
-  e.recommendable_until = RecommendableUntil(*service);
-  e.service = std::move(service);
-  return e;
+// The record and its facts in one allocation.
+struct Indexed {
+  v1::Service service;
+  ServiceFacts facts;
+};
+
+}  // namespace
+
+std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const DistanceOrigin& from) {
+  return Nearest(Sites(service), from);
+}
+
+std::optional<int64_t> NearestSiteMetres(const ServiceFacts& facts, const DistanceOrigin& from) {
+  return Nearest(facts.sites, from);
+}
+
+DirectoryIndex::Entry DirectoryIndex::MakeEntry(const v1::Service& service) {
+  auto indexed = std::make_shared<Indexed>();
+  indexed->service = service;
+  ServiceFacts& f = indexed->facts;
+  const v1::Eligibility& e = service.eligibility();
+  f.recommendable_until = RecommendableUntil(service);
+  f.min_age = e.minimum_age();
+  f.max_age = e.maximum_age() == 0 ? 200 : e.maximum_age();
+  f.year_rule = e.minimum_year_group() != 0 || e.maximum_year_group() != 0;
+  f.min_year = e.minimum_year_group();
+  f.max_year = e.maximum_year_group() == 0 ? 14 : e.maximum_year_group();
+  f.has_areas = !e.area_codes().empty();
+  f.free = IsFree(service);
+  f.online = std::find(service.delivery().begin(), service.delivery().end(), v1::DELIVERY_ONLINE) !=
+             service.delivery().end();
+  f.available = service.capacity().available();
+  f.maximum = service.capacity().maximum();
+  f.waiting_days = service.capacity().waiting_time_days();
+  f.sites = Sites(service);
+  Entry entry;
+  entry.sort_name = absl::AsciiStrToLower(service.name());
+  entry.facts = &indexed->facts;
+  entry.service = std::shared_ptr<const v1::Service>(indexed, &indexed->service);
+  return entry;
 }
 
 void DirectoryIndex::Upsert(const v1::Service& service) {
-  auto shared = std::make_shared<const v1::Service>(service);
+  Entry fresh = MakeEntry(service);
   std::unique_lock lock(mu_);
   if (auto it = by_id_.find(service.id()); it != by_id_.end()) {
     Entry& existing = entries_[it->second];
@@ -77,15 +121,15 @@ void DirectoryIndex::Upsert(const v1::Service& service) {
         std::equal(existing.service->taxonomy_term_ids().begin(),
                    existing.service->taxonomy_term_ids().end(),
                    service.taxonomy_term_ids().begin(), service.taxonomy_term_ids().end())) {
-      existing.recommendable_until = RecommendableUntil(*shared);
-      existing.service = std::move(shared);
+      existing.service = std::move(fresh.service);
+      existing.facts = fresh.facts;
       return;
     }
     existing.live = false;
     ++dead_;
   }
   const uint32_t index = uint32_t(entries_.size());
-  entries_.push_back(MakeEntry(shared));
+  entries_.push_back(std::move(fresh));
   by_id_[service.id()] = index;
   for (std::string& word : Words(service.name() + " " + service.description())) {
     words_[std::move(word)].push_back(index);
@@ -190,7 +234,7 @@ std::vector<SearchHit> DirectoryIndex::Search(const SearchQuery& q, size_t offse
   auto consider = [&](const Entry& e) {
     if (!e.live) return;
     const v1::Service& s = *e.service;
-    if (!q.include_unapproved && e.recommendable_until < today) return;
+    if (!q.include_unapproved && e.facts->recommendable_until < today) return;
     if (q.free_only && !IsFree(s)) return;
     if (!IsEligible(s.eligibility(), q.age, q.year_group, q.area_code, nullptr)) return;
     if (q.delivery != v1::DELIVERY_UNSPECIFIED &&
@@ -203,7 +247,7 @@ std::vector<SearchHit> DirectoryIndex::Search(const SearchQuery& q, size_t offse
     }
     int64_t distance = -1;
     if (q.near) {
-      const std::optional<int64_t> d = NearestSiteMetres(s, *origin);
+      const std::optional<int64_t> d = NearestSiteMetres(*e.facts, *origin);
       if (q.proximity_metres > 0 && (!d || *d > q.proximity_metres)) return;
       distance = d.value_or(-1);
     }
@@ -251,7 +295,7 @@ std::vector<DirectoryIndex::Offer> DirectoryIndex::Offering(
     int weight = 0;
     for (; i < hits.size() && hits[i].first == index; ++i) weight += hits[i].second;
     const Entry& e = entries_[index];
-    if (e.live) out.push_back({e.service, weight, e.recommendable_until});
+    if (e.live) out.push_back({e.service, e.facts, weight});
   }
   return out;
 }

@@ -42,6 +42,20 @@ struct SearchHit {
   int64_t distance_metres = -1;
 };
 
+// What triage checks of every candidate, kept flat beside the record so the
+// hot loop reads a few cache lines instead of walking the protobuf.
+struct ServiceFacts {
+  int32_t recommendable_until = 0;  // see RecommendableUntil
+  int32_t min_age = 0, max_age = 200;
+  int32_t min_year = 0, max_year = 14;
+  bool year_rule = false;
+  bool has_areas = false;
+  bool free = false;
+  bool online = false;
+  int32_t available = 0, maximum = 0, waiting_days = 0;
+  std::vector<GeoPoint> sites;  // those with coordinates
+};
+
 // The directory held in memory for search and triage: every service, a
 // text index (word prefixes of name and description) and a taxonomy index.
 // Reads share a lock; an update takes it briefly. Each replica keeps its own,
@@ -62,12 +76,10 @@ class DirectoryIndex {
 
   // A service offering some of the terms asked for.
   struct Offer {
-    std::shared_ptr<const v1::Service> service;
+    std::shared_ptr<const v1::Service> service;  // keeps `facts` alive too
+    const ServiceFacts* facts = nullptr;
     // The sum of the weights of the terms it offers.
     int weight = 0;
-    // The last day it may be recommended (its review date, if approved and
-    // not withdrawn), as days since 1970; INT32_MIN when it may not be.
-    int32_t recommendable_until = 0;
   };
   // Every live service offering any of the weighted terms.
   std::vector<Offer> Offering(const std::vector<std::pair<std::string, int>>& weighted_terms) const;
@@ -78,11 +90,11 @@ class DirectoryIndex {
  private:
   struct Entry {
     std::shared_ptr<const v1::Service> service;
+    const ServiceFacts* facts = nullptr;  // owned with `service`
     std::string sort_name;
-    int32_t recommendable_until = 0;
     bool live = true;
   };
-  static Entry MakeEntry(std::shared_ptr<const v1::Service> service);
+  static Entry MakeEntry(const v1::Service& service);
   void CompactLocked();
 
   mutable std::shared_mutex mu_;
@@ -103,6 +115,7 @@ struct DistanceOrigin {
 // Distance to the service's nearest located site; nullopt when it has none
 // with coordinates (online or unplaced services).
 std::optional<int64_t> NearestSiteMetres(const v1::Service& service, const DistanceOrigin& from);
+std::optional<int64_t> NearestSiteMetres(const ServiceFacts& facts, const DistanceOrigin& from);
 
 // The last day `service` may be recommended, as days since 1970, or INT32_MIN.
 int32_t RecommendableUntil(const v1::Service& service);
