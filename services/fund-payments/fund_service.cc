@@ -263,9 +263,9 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
                                                 const v1::SubmitFundRequestRequest* request,
                                                 v1::SubmitFundRequestResponse* response) {
   return guard_.Run(*context, "SubmitFundRequest", [&](const Principal& who) -> absl::Status {
-    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "SubmitFundRequest",
-                                                    request->client_request_id(), *request, response));
-    if (replayed) return absl::OkStatus();
+    // No look-up of the request id first: the commitment's transfer id is
+    // derived from it, so a retry finds the first answer there (MoveMoney).
+    RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
     const v1::FundRequest& asked = request->fund_request();
     RETURN_IF_ERROR(ValidateId("fund_request.fund_id", asked.fund_id(), "a fund id"));
     ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(asked.fund_id(), "fund_request.fund_id"));
@@ -346,9 +346,7 @@ grpc::Status FundServiceImpl::ApproveFundRequest(grpc::ServerContext* context,
                                                  const v1::ApproveFundRequestRequest* request,
                                                  v1::ApproveFundRequestResponse* response) {
   return guard_.Run(*context, "ApproveFundRequest", [&](const Principal& who) -> absl::Status {
-    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
-                                                    request->client_request_id(), *request, response));
-    if (replayed) return absl::OkStatus();
+    RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
     RETURN_IF_ERROR(ValidateId("fund_request_id", request->fund_request_id(), "a fund request id"));
     ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
                                                               "fund_request_id"));
@@ -356,9 +354,21 @@ grpc::Status FundServiceImpl::ApproveFundRequest(grpc::ServerContext* context,
     ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
     ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(r.allocation_id(), "fund_request_id"));
     if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
+      // Perhaps this very call approved it before: then its first answer.
+      ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
+                                                      request->client_request_id(), *request, response));
+      if (replayed) return absl::OkStatus();
       return absl::FailedPreconditionError("fund_request_id: only a submitted request can be approved");
     }
-    RETURN_IF_ERROR(CheckApprover(who, r, fund, allocation));
+    if (absl::Status approver = CheckApprover(who, r, fund, allocation); !approver.ok()) {
+      // "Already approved by you" may be this very call, retried.
+      if (absl::IsFailedPrecondition(approver)) {
+        ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
+                                                        request->client_request_id(), *request, response));
+        if (replayed) return absl::OkStatus();
+      }
+      return approver;
+    }
     *r.add_approved_by() = who.ToActor();
     r.set_version(found.version + 1);
     const bool complete =
@@ -477,6 +487,10 @@ absl::Status FundServiceImpl::PaymentOutcome(const Principal& who, const std::st
     return absl::PermissionDeniedError("payment_id: the payments adapter or a finance officer reports payments");
   }
   if (r.status() != v1::REQUEST_STATUS_APPROVED) {
+    // Perhaps this very call recorded it before: then its first answer.
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RecordPaymentOutcome",
+                                                    client_request_id, request, response));
+    if (replayed) return absl::OkStatus();
     return absl::FailedPreconditionError("payment_id: the payment has already been settled or failed");
   }
   const int64_t pence = r.amount().pence();
@@ -524,9 +538,7 @@ grpc::Status FundServiceImpl::RecordPaymentOutcome(grpc::ServerContext* context,
                                                    const v1::RecordPaymentOutcomeRequest* request,
                                                    v1::RecordPaymentOutcomeResponse* response) {
   return guard_.Run(*context, "RecordPaymentOutcome", [&](const Principal& who) -> absl::Status {
-    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RecordPaymentOutcome",
-                                                    request->client_request_id(), *request, response));
-    if (replayed) return absl::OkStatus();
+    RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
     return PaymentOutcome(who, request->client_request_id(), request->payment_id(), request->outcome(),
                           request->failure_reason(), *request, response);
   });

@@ -206,6 +206,9 @@ TEST_F(FundTest, ApprovalFollowsTheMatrixAndNeverTheRequester) {
             grpc::PERMISSION_DENIED);
   ASSERT_TRUE(Approve(Lead("100001"), "approve-s-1", small.fund_request().request_id(), &approved).ok());
   EXPECT_EQ(approved.fund_request().status(), v1::REQUEST_STATUS_APPROVED);
+  const std::string payment = approved.fund_request().payment_id();
+  ASSERT_TRUE(Approve(Lead("100001"), "approve-s-1", small.fund_request().request_id(), &approved).ok());
+  EXPECT_EQ(approved.fund_request().payment_id(), payment);  // retried: the first answer
   EXPECT_FALSE(approved.fund_request().payment_id().empty());
   // £200: a school lead may not; a council approver may.
   EXPECT_EQ(Approve(Lead("100001"), "approve-m-0", medium.fund_request().request_id(), &approved).error_code(),
@@ -215,6 +218,9 @@ TEST_F(FundTest, ApprovalFollowsTheMatrixAndNeverTheRequester) {
   // £450: two different council approvers; the same one twice is not two.
   ASSERT_TRUE(Approve(Approver("approver-1"), "approve-l-1", large.fund_request().request_id(), &approved).ok());
   EXPECT_EQ(approved.fund_request().status(), v1::REQUEST_STATUS_SUBMITTED);
+  // The same call retried is the same answer, not a refusal.
+  ASSERT_TRUE(Approve(Approver("approver-1"), "approve-l-1", large.fund_request().request_id(), &approved).ok());
+  EXPECT_EQ(approved.fund_request().approved_by_size(), 1);
   EXPECT_EQ(Approve(Approver("approver-1"), "approve-l-2", large.fund_request().request_id(), &approved).error_code(),
             grpc::FAILED_PRECONDITION);
   // The requester may never approve their own, whatever their roles.
@@ -268,6 +274,8 @@ TEST_F(FundTest, PaymentsSettleOrFailAndAFailureGivesTheMoneyBack) {
   v1::RecordPaymentOutcomeResponse outcome;
   ASSERT_TRUE(Outcome("outcome-1", p1.fund_request().payment_id(), true, &outcome).ok());
   EXPECT_EQ(outcome.fund_request().status(), v1::REQUEST_STATUS_PAID);
+  ASSERT_TRUE(Outcome("outcome-1", p1.fund_request().payment_id(), true, &outcome).ok());  // retried
+  EXPECT_EQ(Balance(account::Paid(f)), 5'000);
   EXPECT_EQ(Outcome("outcome-1b", p1.fund_request().payment_id(), false, &outcome).error_code(),
             grpc::FAILED_PRECONDITION);
   ASSERT_TRUE(Outcome("outcome-2", p2.fund_request().payment_id(), false, &outcome).ok());
