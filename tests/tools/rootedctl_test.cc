@@ -1,0 +1,82 @@
+// rootedctl against a real referral-intake process: tokens, a referral
+// submitted from the example file, the list, and the exit codes a script
+// relies on (0 done, 1 refused by the service, 2 usage).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <thread>
+
+#include "tests/support/service_harness.h"
+
+namespace rooted {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs rootedctl with `args` (stderr folded into the output).
+Result Ctl(const std::string& args) {
+  const std::string command = rooted::testing::BinaryDir() + "/tools/rootedctl " + args + " 2>&1";
+  Result result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer;
+  for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) result.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+TEST(RootedctlTest, SubmitsListsAndExitsWithClearCodes) {
+  const std::string secret(40, 'c');
+  rooted::testing::LocalService referral("referral-intake", secret,
+                                         {"--pupil-ref-secret=" + std::string(40, 'p')});
+  Result token = Ctl("token --role=school_staff --org=school:100001 --la=801 --subject=teacher-1 " +
+                     std::string("--token-secret=") + secret);
+  ASSERT_EQ(token.exit_code, 0) << token.out;
+  const std::string bearer = token.out.substr(0, token.out.find('\n'));
+  const std::string as_school = "--token=" + bearer + " --referral-target=" + referral.target();
+
+  // The service may still be starting: retry the first call for a while.
+  Result submitted;
+  for (int i = 0; i < 100; ++i) {
+    submitted = Ctl("referral submit " + as_school + " --request-id=ctl-submit-0001 --file=" +
+                    std::string(ROOTED_SOURCE_DIR) + "/tools/ctl/examples/referral.json");
+    if (submitted.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.out;
+  EXPECT_THAT(submitted.out, StartsWith("referral "));
+  EXPECT_THAT(submitted.out, HasSubstr(" submitted (submitted)"));
+
+  Result listed = Ctl("referral list " + as_school);
+  ASSERT_EQ(listed.exit_code, 0) << listed.out;
+  EXPECT_THAT(listed.out, StartsWith("REFERRAL"));
+  EXPECT_THAT(listed.out, HasSubstr("A.K."));  // initials only in lists
+  EXPECT_EQ(listed.out.find("Amira"), std::string::npos);
+  Result json = Ctl("referral list --json " + as_school);
+  EXPECT_THAT(json.out, HasSubstr("\"childInitials\": \"A.K.\""));
+
+  Result missing = Ctl("referral show --id=no-such-referral " + as_school);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.out, HasSubstr("NOT_FOUND: referral_id:"));
+  Result unauthenticated = Ctl("referral list --referral-target=" + referral.target());
+  EXPECT_EQ(unauthenticated.exit_code, 1);
+  EXPECT_THAT(unauthenticated.out, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_EQ(Ctl("referral list --colour=blue " + as_school).exit_code, 2);
+  EXPECT_EQ(Ctl("no such command").exit_code, 2);
+  Result help = Ctl("risk list --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, StartsWith("usage: rootedctl risk list"));
+}
+
+}  // namespace
+}  // namespace rooted

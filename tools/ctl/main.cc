@@ -1,0 +1,308 @@
+// rootedctl: the RootED APIs from the command line, for the everyday jobs.
+//
+//   rootedctl [COMMAND...] [--flags] [--json]     rootedctl --help
+//
+// Tables by default, the API's JSON with --json. Errors name the field at
+// fault (from the service) and exit non-zero: 2 for a usage error, 1 when the
+// service refused. Every setting is also an environment variable
+// (ROOTED_TOKEN, ROOTED_REFERRAL_TARGET, ...), as for the services.
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/base/config.h"
+#include "common/base/ids.h"
+#include "common/base/proto_time.h"
+#include "common/server/rpc_guard.h"
+#include "rooted/referral/v1/referral.grpc.pb.h"
+#include "rooted/risk/v1/risk.grpc.pb.h"
+#include "tools/token/mint.h"
+
+namespace {
+
+namespace rv1 = rooted::referral::v1;
+namespace kv1 = rooted::risk::v1;
+namespace cv1 = rooted::common::v1;
+
+// A command's outcome: 0 done, 1 the service refused, 2 a usage error.
+using Run = std::function<int(const rooted::Config&)>;
+
+struct Command {
+  std::string path;
+  std::string usage;
+  std::string help;
+  Run run;
+};
+
+int UsageError(const std::string& path, absl::string_view message) {
+  std::cerr << "rootedctl " << path << ": " << message << "\n(see rootedctl " << path << " --help)\n";
+  return 2;
+}
+
+int Refused(const grpc::Status& status) {
+  std::cerr << "rootedctl: " << rooted::CodeName(status.error_code()) << ": " << status.error_message()
+            << "\n";
+  return 1;
+}
+
+std::string EnumWords(const std::string& name, absl::string_view prefix) {
+  std::string words = name.rfind(std::string(prefix), 0) == 0 ? name.substr(prefix.size()) : name;
+  for (char& c : words) c = c == '_' ? ' ' : char(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  return words;
+}
+
+// A plain text table: columns as wide as their widest cell.
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      out += cells[c];
+      if (c + 1 < cells.size()) out += std::string(width[c] - cells[c].size() + 2, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+}
+
+void PrintJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  std::cout << json;
+}
+
+// The settings every command shares, read before a command checks that
+// every flag given was one it knows.
+struct Session {
+  explicit Session(const rooted::Config& config)
+      : token(config.String("token", "")),
+        json(config.Bool("json", false).value_or(false)),
+        referral_target(config.String("referral-target", "127.0.0.1:50051")),
+        risk_target(config.String("risk-target", "127.0.0.1:50052")) {}
+
+  std::unique_ptr<grpc::ClientContext> Context() const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    return context;
+  }
+  std::unique_ptr<rv1::ReferralService::Stub> Referrals() const {
+    return rv1::ReferralService::NewStub(grpc::CreateChannel(referral_target, grpc::InsecureChannelCredentials()));
+  }
+  std::unique_ptr<kv1::RiskScoringService::Stub> Risk() const {
+    return kv1::RiskScoringService::NewStub(grpc::CreateChannel(risk_target, grpc::InsecureChannelCredentials()));
+  }
+
+  std::string token;
+  bool json;
+  std::string referral_target;
+  std::string risk_target;
+};
+
+std::string Day(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M", rooted::FromProtoTimestamp(t), absl::UTCTimeZone());
+}
+
+int Token(const rooted::Config& config) {
+  absl::StatusOr<std::string> token = rooted::MintToken(config);
+  if (!token.ok()) return UsageError("token", token.status().message());
+  std::cout << *token << "\n";
+  return 0;
+}
+
+int ReferralSubmit(const rooted::Config& config) {
+  absl::StatusOr<std::string> file = config.RequiredString("file");
+  if (!file.ok()) return UsageError("referral submit", file.status().message());
+  std::ifstream in(*file);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return UsageError("referral submit", "--file: cannot read " + *file);
+  rv1::SubmitReferralRequest request;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), request.mutable_details());
+  if (!parsed.ok()) return UsageError("referral submit", absl::StrCat("--file: not a referral in JSON: ", parsed.ToString()));
+  request.set_request_id(config.String("request-id", rooted::NewUuid()));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("referral submit", used.message());
+  const bool json = session.json;
+  rv1::SubmitReferralResponse response;
+  const grpc::Status status = session.Referrals()->SubmitReferral(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (json) {
+    PrintJson(response);
+  } else {
+    std::cout << "referral " << response.referral().referral_id() << " submitted ("
+              << EnumWords(rv1::ReferralStatus_Name(response.referral().status()), "REFERRAL_STATUS_") << ")\n";
+  }
+  return 0;
+}
+
+int ReferralList(const rooted::Config& config) {
+  rv1::ListReferralsRequest request;
+  request.set_school_urn(config.String("school", ""));
+  const std::string status_name = absl::AsciiStrToUpper(config.String("status", ""));
+  if (!status_name.empty()) {
+    rv1::ReferralStatus status;
+    if (!rv1::ReferralStatus_Parse("REFERRAL_STATUS_" + status_name, &status)) {
+      return UsageError("referral list", "--status: submitted, triaged, listed_for_forum, in_support, withdrawn or closed");
+    }
+    request.set_status(status);
+  }
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("referral list", used.message());
+  const bool json = session.json;
+  rv1::ListReferralsResponse response;
+  const grpc::Status status = session.Referrals()->ListReferrals(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const rv1::ReferralSummary& r : response.referrals()) {
+    rows.push_back({r.referral_id(), r.school_urn(), r.child_initials(), absl::StrCat(r.year_group()),
+                    EnumWords(rv1::ReferralStatus_Name(r.status()), "REFERRAL_STATUS_"),
+                    r.refer_to_forum() ? "yes" : "no", Day(r.created_at())});
+  }
+  PrintTable({"REFERRAL", "SCHOOL", "CHILD", "YEAR", "STATUS", "FORUM", "SUBMITTED"}, rows);
+  return 0;
+}
+
+int ReferralShow(const rooted::Config& config) {
+  absl::StatusOr<std::string> id = config.RequiredString("id");
+  if (!id.ok()) return UsageError("referral show", id.status().message());
+  rv1::GetReferralRequest request;
+  request.set_referral_id(*id);
+  request.set_purpose(config.String("purpose", "case work"));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("referral show", used.message());
+  rv1::GetReferralResponse response;
+  const grpc::Status status = session.Referrals()->GetReferral(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  PrintJson(response);  // a referral is a document: shown whole, as JSON
+  return 0;
+}
+
+int CaseTimeline(const rooted::Config& config) {
+  absl::StatusOr<std::string> id = config.RequiredString("id");
+  if (!id.ok()) return UsageError("case timeline", id.status().message());
+  rv1::GetCaseTimelineRequest request;
+  request.set_referral_id(*id);
+  request.set_purpose(config.String("purpose", "case work"));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("case timeline", used.message());
+  const bool json = session.json;
+  rv1::GetCaseTimelineResponse response;
+  const grpc::Status status = session.Referrals()->GetCaseTimeline(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::cout << "case " << *id << ": " << EnumWords(rv1::ReferralStatus_Name(response.status()), "REFERRAL_STATUS_")
+            << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const rv1::TimelineEntry& e : response.entries()) {
+    rows.push_back({Day(e.occurred_at()), e.actor().subject(), e.summary()});
+  }
+  PrintTable({"WHEN (UTC)", "BY", "WHAT"}, rows);
+  return 0;
+}
+
+int RiskList(const rooted::Config& config) {
+  kv1::ListAtRiskRequest request;
+  request.set_school_urn(config.String("school", ""));
+  const std::string band = absl::AsciiStrToUpper(config.String("band", "medium"));
+  cv1::RiskBand minimum;
+  if (!cv1::RiskBand_Parse("RISK_BAND_" + band, &minimum)) {
+    return UsageError("risk list", "--band: low, medium, high or very_high");
+  }
+  request.set_minimum_band(minimum);
+  request.set_include_cliff_edge(config.Bool("cliff-edge", true).value_or(true));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("risk list", used.message());
+  const bool json = session.json;
+  kv1::ListAtRiskResponse response;
+  const grpc::Status status = session.Risk()->ListAtRisk(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const kv1::RiskProfile& p : response.profiles()) {
+    std::vector<std::string> reasons;
+    for (const kv1::RiskReason& r : p.reasons()) reasons.push_back(r.text());
+    rows.push_back({p.pupil_ref().value(), p.school_urn(), EnumWords(cv1::RiskBand_Name(p.band()), "RISK_BAND_"),
+                    absl::StrCat(p.score()), p.cliff_edge() ? "yes" : "", absl::StrJoin(reasons, "; ")});
+  }
+  PrintTable({"PUPIL REF", "SCHOOL", "BAND", "SCORE", "CLIFF", "REASONS"}, rows);
+  return 0;
+}
+
+const std::vector<Command>& Commands() {
+  static const auto* commands = new std::vector<Command>{
+      {"token", "--role=ROLE[,ROLE] --org=TYPE:ID --la=LA --subject=ID [--lifetime=8h]",
+       "Mint a local token (HS256 with --token-secret or ROOTED_TOKEN_SECRET).", Token},
+      {"referral submit", "--file=REFERRAL.json [--request-id=ID]",
+       "Submit a referral; the file holds ReferralDetails in the API's JSON.", ReferralSubmit},
+      {"referral list", "[--school=URN] [--status=STATUS]", "List referrals you may see, newest first.",
+       ReferralList},
+      {"referral show", "--id=REFERRAL [--purpose=TEXT]", "Show one referral (the read is audited).", ReferralShow},
+      {"case timeline", "--id=REFERRAL [--purpose=TEXT]", "A case's history from every service.", CaseTimeline},
+      {"risk list", "[--school=URN] [--band=medium] [--cliff-edge=true]",
+       "Pupils at risk, highest first, with the reasons.", RiskList},
+  };
+  return *commands;
+}
+
+void Help() {
+  std::cout << "rootedctl: the RootED APIs from the command line.\n\ncommands:\n";
+  for (const Command& c : Commands()) std::cout << "  " << c.path << "  " << c.usage << "\n      " << c.help << "\n";
+  std::cout << "\nevery command: --token=TOKEN (or ROOTED_TOKEN), --json, --referral-target=HOST:PORT,\n"
+               "--risk-target=HOST:PORT (defaults: the local stack's ports)\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> words, flags;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    (arg.rfind("--", 0) == 0 ? flags : words).push_back(arg);
+  }
+  const std::string path = absl::StrJoin(words, " ");
+  const bool help = std::find(flags.begin(), flags.end(), "--help") != flags.end();
+  for (const Command& c : Commands()) {
+    if (c.path != path) continue;
+    if (help) {
+      std::cout << "usage: rootedctl " << c.path << " " << c.usage << "\n" << c.help << "\n";
+      return 0;
+    }
+    absl::StatusOr<rooted::Config> config = rooted::Config::Parse(flags, rooted::Config::ProcessEnvironment());
+    if (!config.ok()) return UsageError(c.path, config.status().message());
+    return c.run(*config);
+  }
+  if (path.empty() || help) {
+    Help();
+    return path.empty() && !help ? 2 : 0;
+  }
+  std::cerr << "rootedctl: unknown command \"" << path << "\"\n";
+  Help();
+  return 2;
+}
