@@ -17,12 +17,15 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/base/config.h"
 #include "common/base/ids.h"
 #include "common/base/proto_time.h"
 #include "common/server/rpc_guard.h"
+#include "rooted/directory/v1/directory.grpc.pb.h"
+#include "rooted/forum/v1/forum.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
 #include "tools/token/mint.h"
@@ -31,6 +34,8 @@ namespace {
 
 namespace rv1 = rooted::referral::v1;
 namespace kv1 = rooted::risk::v1;
+namespace dv1 = rooted::directory::v1;
+namespace fv1 = rooted::forum::v1;
 namespace cv1 = rooted::common::v1;
 
 // A command's outcome: 0 done, 1 the service refused, 2 a usage error.
@@ -94,7 +99,9 @@ struct Session {
       : token(config.String("token", "")),
         json(config.Bool("json", false).value_or(false)),
         referral_target(config.String("referral-target", "127.0.0.1:50051")),
-        risk_target(config.String("risk-target", "127.0.0.1:50052")) {}
+        risk_target(config.String("risk-target", "127.0.0.1:50052")),
+        forum_target(config.String("forum-target", "127.0.0.1:50053")),
+        directory_target(config.String("directory-target", "127.0.0.1:50054")) {}
 
   std::unique_ptr<grpc::ClientContext> Context() const {
     auto context = std::make_unique<grpc::ClientContext>();
@@ -109,11 +116,22 @@ struct Session {
     return kv1::RiskScoringService::NewStub(grpc::CreateChannel(risk_target, grpc::InsecureChannelCredentials()));
   }
 
+  std::unique_ptr<fv1::ForumService::Stub> Forum() const {
+    return fv1::ForumService::NewStub(grpc::CreateChannel(forum_target, grpc::InsecureChannelCredentials()));
+  }
+  std::unique_ptr<dv1::DirectoryService::Stub> Directory() const {
+    return dv1::DirectoryService::NewStub(grpc::CreateChannel(directory_target, grpc::InsecureChannelCredentials()));
+  }
+
   std::string token;
   bool json;
   std::string referral_target;
   std::string risk_target;
+  std::string forum_target;
+  std::string directory_target;
 };
+
+std::string Percent(int32_t bp) { return absl::StrFormat("%.1f%%", bp / 100.0); }
 
 std::string Day(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%Y-%m-%d %H:%M", rooted::FromProtoTimestamp(t), absl::UTCTimeZone());
@@ -255,6 +273,85 @@ int RiskList(const rooted::Config& config) {
   return 0;
 }
 
+int DirectorySearch(const rooted::Config& config) {
+  dv1::SearchServicesRequest request;
+  request.set_text(config.String("text", ""));
+  request.set_taxonomy_term_id(config.String("need", ""));
+  request.set_postcode(config.String("postcode", ""));
+  const absl::StatusOr<int64_t> age = config.Int("age", 0, 0, 120);
+  if (!age.ok()) return UsageError("directory search", age.status().message());
+  request.set_age(int32_t(*age));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("directory search", used.message());
+  dv1::SearchServicesResponse response;
+  const grpc::Status status = session.Directory()->SearchServices(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < response.services_size(); ++i) {
+    const dv1::Service& s = response.services(i);
+    const int32_t metres = i < response.distance_metres_size() ? response.distance_metres(i) : -1;
+    rows.push_back({s.id(), s.name(), absl::StrJoin(s.taxonomy_term_ids(), ","),
+                    metres < 0 ? "" : absl::StrFormat("%.1f km", metres / 1000.0),
+                    absl::StrCat(s.capacity().available(), "/", s.capacity().maximum())});
+  }
+  PrintTable({"SERVICE", "NAME", "NEEDS", "DISTANCE", "PLACES"}, rows);
+  std::cout << response.total_items() << " found\n";
+  return 0;
+}
+
+int ForumAgenda(const rooted::Config& config) {
+  absl::StatusOr<std::string> meeting = config.RequiredString("meeting");
+  if (!meeting.ok()) return UsageError("forum agenda", meeting.status().message());
+  fv1::GetAgendaRequest request;
+  request.set_meeting_id(*meeting);
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("forum agenda", used.message());
+  fv1::GetAgendaResponse response;
+  const grpc::Status status = session.Forum()->GetAgenda(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const fv1::AgendaItem& item : response.items()) {
+    const fv1::ForumCase& c = item.forum_case();
+    rows.push_back({absl::StrCat(item.order()), c.case_id(), item.redacted() ? "(redacted)" : c.referral_id(),
+                    EnumWords(cv1::RiskBand_Name(c.risk_band()), "RISK_BAND_"), c.priority_reason(),
+                    item.misses_deadline() ? "late" : ""});
+  }
+  PrintTable({"#", "CASE", "REFERRAL", "BAND", "PRIORITY", ""}, rows);
+  if (response.not_fitted_total() > 0) {
+    std::cout << response.not_fitted_total() << " cases did not fit; the nearest: "
+              << (response.not_fitted().empty() ? "" : response.not_fitted(0).reason()) << "\n";
+  }
+  return 0;
+}
+
+int OutcomesReport(const rooted::Config& config) {
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("outcomes report", used.message());
+  kv1::GetOutcomeReportResponse response;
+  const grpc::Status status = session.Risk()->GetOutcomeReport(session.Context().get(), {}, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const kv1::InterventionOutcome& o : response.outcomes()) {
+    rows.push_back({o.intervention(), absl::StrCat(o.cases()), absl::StrCat(o.pending_cases()),
+                    o.cases() ? Percent(o.attendance_before_bp()) : "", o.cases() ? Percent(o.attendance_after_bp()) : "",
+                    o.cases() ? Percent(o.attendance_term_later_bp()) : "", absl::StrCat(o.sustained_cases())});
+  }
+  PrintTable({"INTERVENTION", "CASES", "PENDING", "BEFORE", "AFTER", "TERM LATER", "SUSTAINED"}, rows);
+  return 0;
+}
+
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"token", "--role=ROLE[,ROLE] --org=TYPE:ID --la=LA --subject=ID [--lifetime=8h]",
@@ -267,6 +364,11 @@ const std::vector<Command>& Commands() {
       {"case timeline", "--id=REFERRAL [--purpose=TEXT]", "A case's history from every service.", CaseTimeline},
       {"risk list", "[--school=URN] [--band=medium] [--cliff-edge=true]",
        "Pupils at risk, highest first, with the reasons.", RiskList},
+      {"directory search", "[--text=WORDS] [--need=TERM] [--age=N] [--postcode=LS6]",
+       "Quality-assured services, nearest first when a postcode is given.", DirectorySearch},
+      {"forum agenda", "--meeting=MEETING", "A meeting's agenda pack, as your role may see it.", ForumAgenda},
+      {"outcomes report", "", "Attendance before, after and a term after each kind of intervention.",
+       OutcomesReport},
   };
   return *commands;
 }
@@ -274,8 +376,8 @@ const std::vector<Command>& Commands() {
 void Help() {
   std::cout << "rootedctl: the RootED APIs from the command line.\n\ncommands:\n";
   for (const Command& c : Commands()) std::cout << "  " << c.path << "  " << c.usage << "\n      " << c.help << "\n";
-  std::cout << "\nevery command: --token=TOKEN (or ROOTED_TOKEN), --json, --referral-target=HOST:PORT,\n"
-               "--risk-target=HOST:PORT (defaults: the local stack's ports)\n";
+  std::cout << "\nevery command: --token=TOKEN (or ROOTED_TOKEN), --json, and --referral-target,\n"
+               "--risk-target, --forum-target, --directory-target=HOST:PORT (defaults: the local stack)\n";
 }
 
 }  // namespace
