@@ -26,6 +26,7 @@
 #include "common/server/rpc_guard.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "rooted/forum/v1/forum.grpc.pb.h"
+#include "rooted/fund/v1/fund.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
 #include "tools/token/mint.h"
@@ -36,6 +37,7 @@ namespace rv1 = rooted::referral::v1;
 namespace kv1 = rooted::risk::v1;
 namespace dv1 = rooted::directory::v1;
 namespace fv1 = rooted::forum::v1;
+namespace pv1 = rooted::fund::v1;
 namespace cv1 = rooted::common::v1;
 
 // A command's outcome: 0 done, 1 the service refused, 2 a usage error.
@@ -101,7 +103,8 @@ struct Session {
         referral_target(config.String("referral-target", "127.0.0.1:50051")),
         risk_target(config.String("risk-target", "127.0.0.1:50052")),
         forum_target(config.String("forum-target", "127.0.0.1:50053")),
-        directory_target(config.String("directory-target", "127.0.0.1:50054")) {}
+        directory_target(config.String("directory-target", "127.0.0.1:50054")),
+        fund_target(config.String("fund-target", "127.0.0.1:50055")) {}
 
   std::unique_ptr<grpc::ClientContext> Context() const {
     auto context = std::make_unique<grpc::ClientContext>();
@@ -127,8 +130,16 @@ struct Session {
   bool json;
   std::string referral_target;
   std::string risk_target;
+  std::unique_ptr<dv1::TriageService::Stub> Triage() const {
+    return dv1::TriageService::NewStub(grpc::CreateChannel(directory_target, grpc::InsecureChannelCredentials()));
+  }
+  std::unique_ptr<pv1::FundService::Stub> Fund() const {
+    return pv1::FundService::NewStub(grpc::CreateChannel(fund_target, grpc::InsecureChannelCredentials()));
+  }
+
   std::string forum_target;
   std::string directory_target;
+  std::string fund_target;
 };
 
 std::string Percent(int32_t bp) { return absl::StrFormat("%.1f%%", bp / 100.0); }
@@ -332,6 +343,84 @@ int ForumAgenda(const rooted::Config& config) {
   return 0;
 }
 
+int TriageReferral(const rooted::Config& config) {
+  absl::StatusOr<std::string> referral = config.RequiredString("referral");
+  if (!referral.ok()) return UsageError("triage", referral.status().message());
+  dv1::TriageRequest request;
+  request.set_referral_id(*referral);
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("triage", used.message());
+  dv1::TriageResponse response;
+  const grpc::Status status = session.Triage()->Triage(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const dv1::RankedService& r : response.ranked()) {
+    rows.push_back({absl::StrCat(r.score()), r.service().id(), r.service().name(), r.reason()});
+  }
+  PrintTable({"SCORE", "SERVICE", "NAME", "WHY"}, rows);
+  std::cout << response.excluded_total() << " services meet a need but cannot take this child";
+  if (!response.excluded().empty()) std::cout << " (for example: " << response.excluded(0).reason() << ")";
+  std::cout << "\n";
+  return 0;
+}
+
+int FundList(const rooted::Config& config) {
+  pv1::ListFundRequestsRequest request;
+  request.set_fund_id(config.String("fund", ""));
+  const std::string status_name = absl::AsciiStrToUpper(config.String("status", ""));
+  if (!status_name.empty()) {
+    pv1::RequestStatus status;
+    if (!pv1::RequestStatus_Parse("REQUEST_STATUS_" + status_name, &status)) {
+      return UsageError("fund list", "--status: draft, submitted, approved, rejected, paid or payment_failed");
+    }
+    request.set_status(status);
+  }
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("fund list", used.message());
+  pv1::ListFundRequestsResponse response;
+  const grpc::Status status = session.Fund()->ListFundRequests(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const pv1::FundRequest& r : response.fund_requests()) {
+    rows.push_back({r.request_id(), r.referral_id(), EnumWords(pv1::Category_Name(r.category()), "CATEGORY_"),
+                    absl::StrFormat("£%d.%02d", r.amount().pence() / 100, r.amount().pence() % 100),
+                    EnumWords(pv1::RequestStatus_Name(r.status()), "REQUEST_STATUS_"),
+                    absl::StrCat(r.approved_by_size())});
+  }
+  PrintTable({"REQUEST", "REFERRAL", "CATEGORY", "AMOUNT", "STATUS", "APPROVALS"}, rows);
+  return 0;
+}
+
+int FundApprove(const rooted::Config& config) {
+  absl::StatusOr<std::string> id = config.RequiredString("request");
+  if (!id.ok()) return UsageError("fund approve", id.status().message());
+  pv1::ApproveFundRequestRequest request;
+  request.set_fund_request_id(*id);
+  request.set_client_request_id(config.String("request-id", rooted::NewUuid()));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("fund approve", used.message());
+  pv1::ApproveFundRequestResponse response;
+  const grpc::Status status = session.Fund()->ApproveFundRequest(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::cout << "fund request " << *id << ": "
+            << EnumWords(pv1::RequestStatus_Name(response.fund_request().status()), "REQUEST_STATUS_")
+            << (response.fund_request().payment_id().empty() ? "" : ", payment " + response.fund_request().payment_id())
+            << "\n";
+  return 0;
+}
+
 int OutcomesReport(const rooted::Config& config) {
   const Session session(config);
   if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("outcomes report", used.message());
@@ -367,6 +456,12 @@ const std::vector<Command>& Commands() {
       {"directory search", "[--text=WORDS] [--need=TERM] [--age=N] [--postcode=LS6]",
        "Quality-assured services, nearest first when a postcode is given.", DirectorySearch},
       {"forum agenda", "--meeting=MEETING", "A meeting's agenda pack, as your role may see it.", ForumAgenda},
+      {"triage", "--referral=REFERRAL", "The services that fit a referred child, ranked, with why.",
+       TriageReferral},
+      {"fund list", "--fund=FUND [--status=STATUS] (--status=draft: drafts from forum decisions)",
+       "Fund requests you may see.", FundList},
+      {"fund approve", "--request=FUND_REQUEST [--request-id=ID]",
+       "Approve a fund request (never your own).", FundApprove},
       {"outcomes report", "", "Attendance before, after and a term after each kind of intervention.",
        OutcomesReport},
   };
@@ -377,7 +472,7 @@ void Help() {
   std::cout << "rootedctl: the RootED APIs from the command line.\n\ncommands:\n";
   for (const Command& c : Commands()) std::cout << "  " << c.path << "  " << c.usage << "\n      " << c.help << "\n";
   std::cout << "\nevery command: --token=TOKEN (or ROOTED_TOKEN), --json, and --referral-target,\n"
-               "--risk-target, --forum-target, --directory-target=HOST:PORT (defaults: the local stack)\n";
+               "--risk-target, --forum-target, --directory-target, --fund-target=HOST:PORT (defaults: the local stack)\n";
 }
 
 }  // namespace
