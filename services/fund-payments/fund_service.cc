@@ -660,7 +660,15 @@ grpc::Status FundServiceImpl::GetFundReport(grpc::ServerContext* context,
     for (const std::string& id : allocation_ids) keys.push_back(store_.AllocationKey(id));
     ASSIGN_OR_RETURN(auto allocations, store_.LoadAll<v1::Allocation>(keys));
     const bool council = IsFinance(who, fund.la_code());
-    ASSIGN_OR_RETURN(auto balances, ledger_.Balances());
+    // Only this fund's accounts: the ledger also holds every other fund and
+    // every child's limit.
+    const std::string& f = request->fund_id();
+    std::vector<std::string> accounts = {account::Payable(f), account::Pool(f), account::Paid(f)};
+    for (const auto& a : allocations) {
+      accounts.push_back(account::Committed(a.record.allocation_id()));
+      accounts.push_back(account::Allocation(a.record.allocation_id()));
+    }
+    ASSIGN_OR_RETURN(auto balances, ledger_.BalancesOf(accounts));
     ASSIGN_OR_RETURN(RedisReply figures_reply,
                      store_.redis().Command({"HGETALL", store_.FiguresKey(request->fund_id())}));
     std::map<std::string, int64_t> figures;
@@ -669,7 +677,6 @@ grpc::Status FundServiceImpl::GetFundReport(grpc::ServerContext* context,
       (void)absl::SimpleAtoi(figures_reply.elements[i + 1].str, &v);
       figures[figures_reply.elements[i].str] = v;
     }
-    const std::string& f = request->fund_id();
     int64_t committed = balances[account::Payable(f)], remaining = balances[account::Pool(f)];
     for (const auto& a : allocations) {
       // A school sees its own statement; the council sees every allocation.

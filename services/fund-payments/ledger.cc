@@ -143,6 +143,23 @@ absl::StatusOr<std::map<std::string, int64_t>> Ledger::Balances() {
   return balances;
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> Ledger::BalancesOf(const std::vector<std::string>& accounts) {
+  std::map<std::string, int64_t> balances;
+  if (accounts.empty()) return balances;
+  std::vector<std::string> command = {"HMGET", prefix_ + ":balances"};
+  command.insert(command.end(), accounts.begin(), accounts.end());
+  ASSIGN_OR_RETURN(RedisReply reply, redis_.Command(command));
+  if (reply.elements.size() != accounts.size()) return absl::InternalError("HMGET: short reply");
+  for (size_t i = 0; i < accounts.size(); ++i) {
+    int64_t value = 0;
+    if (!reply.elements[i].is_nil() && !absl::SimpleAtoi(reply.elements[i].str, &value)) {
+      return absl::DataLossError("ledger balance is not a number");
+    }
+    balances[accounts[i]] = value;
+  }
+  return balances;
+}
+
 absl::StatusOr<std::vector<std::pair<std::string, Ledger::Entry>>> Ledger::Journal(
     const std::string& after, size_t count) {
   const std::string start = after == "-" ? "-" : "(" + after;

@@ -78,6 +78,8 @@ class Ledger {
 
   absl::StatusOr<int64_t> Balance(const std::string& account);
   absl::StatusOr<std::map<std::string, int64_t>> Balances();
+  // The balances of the accounts named (0 for one never used), in one round trip.
+  absl::StatusOr<std::map<std::string, int64_t>> BalancesOf(const std::vector<std::string>& accounts);
 
   struct Entry {
     std::string transfer_id;

@@ -26,23 +26,17 @@
 #include "services/directory-triage/triage.h"
 #include "tests/support/auth.h"
 #include "tests/support/service_harness.h"
+#include "tools/bench/latency.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = rooted::bench::Clock;
 namespace v1 = rooted::directory::v1;
 namespace cv1 = rooted::common::v1;
 
-double Millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-struct Percentiles {
-  double p50, p99;
-};
-
-Percentiles Summarise(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  return {samples[samples.size() / 2], samples[samples.size() * 99 / 100]};
-}
+using rooted::bench::Millis;
+using rooted::bench::Percentiles;
+using rooted::bench::Summarise;
 
 // A generated council directory in ORUK JSON: 400 providers, services spread
 // over a 30 km square around Leeds, 1-3 needs each, most approved.

@@ -24,24 +24,17 @@
 #include "rooted/forum/v1/forum.grpc.pb.h"
 #include "tests/support/auth.h"
 #include "tests/support/service_harness.h"
+#include "tools/bench/latency.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = rooted::bench::Clock;
 namespace v1 = rooted::forum::v1;
 namespace cv1 = rooted::common::v1;
 
-double Millis(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-struct Percentiles {
-  double p50, p99, max;
-};
-
-Percentiles Summarise(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  if (samples.empty()) return {0, 0, 0};
-  return {samples[samples.size() / 2], samples[samples.size() * 99 / 100], samples.back()};
-}
+using rooted::bench::Millis;
+using rooted::bench::Percentiles;
+using rooted::bench::Summarise;
 
 void AddMember(v1::Forum& forum, cv1::OrganisationType type, const std::string& id,
                cv1::AgencyType agency) {
