@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "common/base/simulated_clock.h"
 #include "common/base/status_macros.h"
 #include "common/server/service_runtime.h"
 
@@ -19,10 +20,19 @@ absl::StatusOr<std::unique_ptr<ServiceCore>> ServiceCore::Start(ServiceSettings 
                                                                std::string key_prefix) {
   std::unique_ptr<ServiceCore> core(new ServiceCore(std::move(settings), std::move(name)));
   const ServiceSettings& s = core->settings_;
-  core->logger_ = std::make_unique<Logger>(core->name_, std::cerr, s.log_level, core->clock_);
+  if (s.simulated_clock_file.empty()) {
+    core->clock_ = std::make_unique<SystemClock>();
+  } else {
+    ASSIGN_OR_RETURN(core->clock_, SimulatedClock::Open(s.simulated_clock_file, /*writable=*/false));
+  }
+  core->logger_ = std::make_unique<Logger>(core->name_, std::cerr, s.log_level, *core->clock_);
+  if (!s.simulated_clock_file.empty()) {
+    core->logger_->Warn("running on a simulated clock: for rehearsals only, never with real records",
+                        {{"simulated_clock_file", s.simulated_clock_file}});
+  }
   core->metrics_ = std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), core->name_);
   ASSIGN_OR_RETURN(core->exposer_, StartMetricsEndpoint(s.metrics_address, *core->metrics_));
-  ASSIGN_OR_RETURN(core->verifier_, JwtVerifier::Create(s.token, core->clock_));
+  ASSIGN_OR_RETURN(core->verifier_, JwtVerifier::Create(s.token, *core->clock_));
   core->redis_ = std::make_unique<RedisClient>(s.redis);
   ASSIGN_OR_RETURN(core->producer_, KafkaProducer::Create({s.kafka_bootstrap, core->name_, {}}));
   core->relay_ = std::make_unique<OutboxRelay>(*core->redis_, *core->producer_,

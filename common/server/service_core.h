@@ -35,7 +35,7 @@ class ServiceCore {
                                                            std::string key_prefix);
   ~ServiceCore();
 
-  const Clock& clock() const { return clock_; }
+  const Clock& clock() const { return *clock_; }
   Logger& logger() { return *logger_; }
   Metrics& metrics() { return *metrics_; }
   RedisClient& redis() { return *redis_; }
@@ -59,7 +59,7 @@ class ServiceCore {
 
   const ServiceSettings settings_;
   const std::string name_;
-  SystemClock clock_;
+  std::unique_ptr<Clock> clock_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;

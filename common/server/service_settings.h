@@ -19,7 +19,8 @@ namespace rooted {
 //   token-algorithm, token-secret[-file] (HS256),
 //   token-public-key-file (RS256), token-issuer, token-audience,
 //   grpc-max-message-bytes, time-zone, shutdown-drain,
-//   tls-cert-file, tls-key-file, tls-client-ca-file (mutual TLS when set).
+//   tls-cert-file, tls-key-file, tls-client-ca-file (mutual TLS when set),
+//   simulated-clock-file (rehearsals only: see SimulatedClock).
 struct ServiceSettings {
   std::string grpc_address;
   std::string metrics_address;
@@ -33,6 +34,8 @@ struct ServiceSettings {
   TlsSettings tls;
   // The largest request accepted (a directory import is the big one).
   int grpc_max_message_bytes = 4 << 20;
+  // Empty in production: the wall clock. Set, the time a rehearsal plays.
+  std::string simulated_clock_file;
 };
 
 absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int default_grpc_port,

@@ -149,9 +149,13 @@ void DescribeDirectory(const dv1::DirectoryEvent& e, Steps& s) {
           v1::REFERRAL_STATUS_TRIAGED);
   } else if (e.has_service_referral_made()) {
     const auto& made = e.service_referral_made();
+    // Providers from an imported directory need not be RootED organisations:
+    // then the directory's own organisation id names them.
+    const std::string provider = made.provider().type() != cv1::ORGANISATION_TYPE_UNSPECIFIED
+                                     ? OrganisationName(made.provider().type(), made.provider().id())
+                                     : made.service_referral().organization_id();
     s.Add(made.service_referral().referral_id(),
-          absl::StrCat("Referred to service ", made.service_referral().service_id(), " of ",
-                       OrganisationName(made.provider().type(), made.provider().id())),
+          absl::StrCat("Referred to service ", made.service_referral().service_id(), " of ", provider),
           v1::REFERRAL_STATUS_IN_SUPPORT);
   }
 }

@@ -25,6 +25,7 @@ constexpr int kMinimumSessions = 10;
 
 struct Totals {
   int cases = 0;
+  int later_cases = 0;
   int pending = 0;
   int sustained = 0;
   int64_t before_bp = 0;
@@ -53,14 +54,15 @@ v1::GetOutcomeReportResponse BuildOutcomeReport(const std::vector<PupilIntervent
       const SessionCounts after = CountSessions(pupil.state, day, day + kWindowDays);
       const SessionCounts later = CountSessions(pupil.state, day + kTermLaterFromDays,
                                                 day + kTermLaterFromDays + kWindowDays);
-      if (before.possible < kMinimumSessions || after.possible < kMinimumSessions ||
-          later.possible < kMinimumSessions) {
+      if (before.possible < kMinimumSessions || after.possible < kMinimumSessions) {
         ++t.pending;
         continue;
       }
       ++t.cases;
       t.before_bp += *before.AttendanceBp();
       t.after_bp += *after.AttendanceBp();
+      if (later.possible < kMinimumSessions) continue;  // not a term on yet
+      ++t.later_cases;
       t.later_bp += *later.AttendanceBp();
       if (*later.AttendanceBp() > *before.AttendanceBp()) ++t.sustained;
     }
@@ -75,7 +77,10 @@ v1::GetOutcomeReportResponse BuildOutcomeReport(const std::vector<PupilIntervent
     if (t.cases > 0) {
       outcome->set_attendance_before_bp(int32_t((t.before_bp + t.cases / 2) / t.cases));
       outcome->set_attendance_after_bp(int32_t((t.after_bp + t.cases / 2) / t.cases));
-      outcome->set_attendance_term_later_bp(int32_t((t.later_bp + t.cases / 2) / t.cases));
+    }
+    outcome->set_term_later_cases(t.later_cases);
+    if (t.later_cases > 0) {
+      outcome->set_attendance_term_later_bp(int32_t((t.later_bp + t.later_cases / 2) / t.later_cases));
     }
   }
   return report;

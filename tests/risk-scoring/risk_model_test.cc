@@ -258,8 +258,10 @@ TEST(OutcomeReportTest, AttendanceBeforeAfterAndATermLaterPerIntervention) {
   PupilInterventions measured{
       Fold(Register(testing::kOutcomeRegisterSessions, testing::OutcomeRegisterCode)),
       {{"forum_decision", kTermStart + testing::kOutcomeInterventionDay},
-       // Too recent to have a term-later figure: pending.
-       {"fund_payment", kTermStart + 150}}};
+       // Measurable before and after, too recent for a term-later figure.
+       {"fund_payment", kTermStart + 150},
+       // After the last register: nothing to measure yet.
+       {"service_referral", kTermStart + 400}}};
   const v1::GetOutcomeReportResponse report = BuildOutcomeReport({measured});
   ASSERT_EQ(report.outcomes_size(), 4);  // every kind, even with no cases
   for (const v1::InterventionOutcome& outcome : report.outcomes()) {
@@ -268,8 +270,15 @@ TEST(OutcomeReportTest, AttendanceBeforeAfterAndATermLaterPerIntervention) {
       EXPECT_EQ(outcome.attendance_before_bp(), 7976);
       EXPECT_EQ(outcome.attendance_after_bp(), 9405);
       EXPECT_EQ(outcome.attendance_term_later_bp(), 8929);
+      EXPECT_EQ(outcome.term_later_cases(), 1);
       EXPECT_EQ(outcome.sustained_cases(), 1);
     } else if (outcome.intervention() == "fund_payment") {
+      EXPECT_EQ(outcome.cases(), 1);
+      EXPECT_EQ(outcome.term_later_cases(), 0);
+      EXPECT_EQ(outcome.attendance_term_later_bp(), 0);
+      EXPECT_EQ(outcome.sustained_cases(), 0);
+      EXPECT_EQ(outcome.pending_cases(), 0);
+    } else if (outcome.intervention() == "service_referral") {
       EXPECT_EQ(outcome.cases(), 0);
       EXPECT_EQ(outcome.pending_cases(), 1);
     } else {

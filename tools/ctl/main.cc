@@ -435,7 +435,8 @@ int OutcomesReport(const rooted::Config& config) {
   for (const kv1::InterventionOutcome& o : response.outcomes()) {
     rows.push_back({o.intervention(), absl::StrCat(o.cases()), absl::StrCat(o.pending_cases()),
                     o.cases() ? Percent(o.attendance_before_bp()) : "", o.cases() ? Percent(o.attendance_after_bp()) : "",
-                    o.cases() ? Percent(o.attendance_term_later_bp()) : "", absl::StrCat(o.sustained_cases())});
+                    o.term_later_cases() ? Percent(o.attendance_term_later_bp()) : "",
+                    o.term_later_cases() ? absl::StrCat(o.sustained_cases(), "/", o.term_later_cases()) : ""});
   }
   PrintTable({"INTERVENTION", "CASES", "PENDING", "BEFORE", "AFTER", "TERM LATER", "SUSTAINED"}, rows);
   return 0;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds everything and runs the local stack on loopback: redis-server, the
-# rooted-broker (librdkafka's mock cluster) and the five services,
-# then streams a fictional council's registers into risk-scoring. Safe to run
-# twice: a running stack is stopped first. Stop it with: tools/scripts/stop-local.sh
+# rooted-broker (librdkafka's mock cluster) and the five services, then plays
+# a term of a fictional council's pilot through them (rooted-term) and prints
+# what happened. Safe to run twice: a running stack is stopped first.
+# Stop it with: tools/scripts/stop-local.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/scripts/setup.sh
@@ -16,6 +17,10 @@ chmod 700 "$RUN"
 [ -f "$RUN/token-secret" ] || head -c 48 /dev/urandom | base64 | tr -d '\n' > "$RUN/token-secret"
 [ -f "$RUN/pupil-ref-secret" ] || head -c 48 /dev/urandom | base64 | tr -d '\n' > "$RUN/pupil-ref-secret"
 REDIS_PORT="${ROOTED_REDIS_PORT:-6390}"
+# The term is played on a clock the services share (weeks in minutes); it
+# comes back to real time when the term is over.
+CLOCK="$RUN/simulated-clock"
+rm -f "$CLOCK"
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
   --daemonize no --loglevel warning > "$RUN/redis.log" 2>&1 &
@@ -34,13 +39,15 @@ start_service() {
   "build/services/$name/$name" \
     --grpc-address=127.0.0.1:"$grpc" --metrics-address=127.0.0.1:"$metrics" \
     --redis-port="$REDIS_PORT" --redis-db="$db" --kafka-bootstrap="$BOOTSTRAP" \
-    --token-secret-file="$RUN/token-secret" "$@" > "$RUN/$name.log" 2>&1 &
+    --token-secret-file="$RUN/token-secret" --simulated-clock-file="$CLOCK" "$@" \
+    > "$RUN/$name.log" 2>&1 &
   echo $! > "$RUN/$name.pid"
   for _ in $(seq 1 100); do grep -q '"msg":"ready"' "$RUN/$name.log" && return 0; sleep 0.1; done
   echo "$name did not become ready; see $RUN/$name.log"
   exit 1
 }
 
+head -c 8 /dev/zero > "$CLOCK"  # offset zero: real time until the term starts
 # Each service has a Redis of its own; locally, a database number each.
 start_service referral-intake 50051 9464 1 --pupil-ref-secret-file="$RUN/pupil-ref-secret"
 start_service risk-scoring 50052 9465 2 --pupil-ref-secret-file="$RUN/pupil-ref-secret" \
@@ -49,27 +56,38 @@ start_service forum-scheduling 50053 9466 3
 start_service directory-triage 50054 9467 4
 start_service fund-payments 50055 9468 5
 
-# A fictional council's first half-term of registers, so the lists have pupils on them.
-build/tools/rooted-cohort --target=127.0.0.1:50052 --token-secret-file="$RUN/token-secret" \
-  --pupils="${ROOTED_DEMO_PUPILS:-5000}" --schools=10 --days=35 > "$RUN/cohort.log" 2>&1 ||
-  { echo "loading the demo cohort failed; see $RUN/cohort.log"; exit 1; }
+echo "Playing a term through the services (progress below; about two minutes)..."
+build/tools/rooted-term --simulated-clock-file="$CLOCK" --token-secret-file="$RUN/token-secret" \
+  --council-pupils="${ROOTED_DEMO_PUPILS:-7500}" > "$RUN/term-summary.txt" 2> >(tee "$RUN/term.log" >&2) ||
+  { echo "the term did not play through; see $RUN/term.log and the service logs in $RUN/"; exit 1; }
+echo
+cat "$RUN/term-summary.txt"
 
 cat <<TXT
+
 RootED local stack is running:
   redis-server       127.0.0.1:$REDIS_PORT            log $RUN/redis.log
   rooted-broker      $BOOTSTRAP   log $RUN/broker.log
   referral-intake    gRPC 127.0.0.1:50051, metrics http://127.0.0.1:9464/metrics
                      log $RUN/referral-intake.log
   risk-scoring       gRPC 127.0.0.1:50052, metrics http://127.0.0.1:9465/metrics
-                     log $RUN/risk-scoring.log; demo council 801: $(grep -o 'streamed: .*' "$RUN/cohort.log")
+                     log $RUN/risk-scoring.log
   forum-scheduling   gRPC 127.0.0.1:50053, metrics http://127.0.0.1:9466/metrics
                      log $RUN/forum-scheduling.log
   directory-triage   gRPC 127.0.0.1:50054, metrics http://127.0.0.1:9467/metrics
                      log $RUN/directory-triage.log
   fund-payments      gRPC 127.0.0.1:50055, metrics http://127.0.0.1:9468/metrics
                      log $RUN/fund-payments.log
-A token for a school member of staff:
-  ROOTED_TOKEN_SECRET_FILE=$RUN/token-secret build/tools/rooted-token \\
-      --role=school_staff --org=school:100001 --la=801 --subject=teacher-1
+The term's summary is in $RUN/term-summary.txt, its progress in $RUN/term.log.
+
+Try rootedctl (tokens from the local key; every command has --help):
+  export ROOTED_TOKEN_SECRET_FILE=$RUN/token-secret
+  export ROOTED_TOKEN=\$(build/tools/rootedctl token --role=council_officer --org=council:801 --la=801 --subject=officer-1)
+  build/tools/rootedctl referral list
+  build/tools/rootedctl case timeline --id=$(grep -o 'one case, [^:]*' "$RUN/term-summary.txt" | cut -d' ' -f3)
+  build/tools/rootedctl outcomes report
+  build/tools/rootedctl directory search --need=attendance-engagement
+  ROOTED_TOKEN=\$(build/tools/rootedctl token --role=school_lead --org=school:100005 --la=801 --subject=head-1) \\
+    build/tools/rootedctl risk list --school=100005 --band=high
 Stop everything with: tools/scripts/stop-local.sh
 TXT
