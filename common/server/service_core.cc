@@ -52,6 +52,9 @@ EventConsumerOptions ServiceCore::ConsumerOptions(std::string group,
   options.group_id = std::move(group);
   options.topics = std::move(topics);
   options.client_id = name_;
+  const int64_t session_ms = absl::ToInt64Milliseconds(settings_.kafka_session_timeout);
+  options.overrides = {{"session.timeout.ms", std::to_string(session_ms)},
+                       {"heartbeat.interval.ms", std::to_string(session_ms / 4)}};
   return options;
 }
 

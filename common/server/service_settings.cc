@@ -64,6 +64,11 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
   s.redis.pool_size = static_cast<int>(pool);
   ASSIGN_OR_RETURN(s.redis.command_timeout, config.Duration("redis-timeout", absl::Seconds(2)));
   ASSIGN_OR_RETURN(s.kafka_bootstrap, config.RequiredString("kafka-bootstrap"));
+  ASSIGN_OR_RETURN(s.kafka_session_timeout, config.Duration("kafka-session-timeout", absl::Seconds(10)));
+  if (s.kafka_session_timeout < absl::Seconds(6) || s.kafka_session_timeout > absl::Minutes(5)) {
+    return absl::InvalidArgumentError(
+        "--kafka-session-timeout (ROOTED_KAFKA_SESSION_TIMEOUT): between 6s and 5m (the broker's group limits)");
+  }
   ASSIGN_OR_RETURN(s.token.algorithm, ParseJwtAlgorithm(config.String("token-algorithm", "HS256")));
   if (s.token.algorithm == JwtAlgorithm::kHs256) {
     ASSIGN_OR_RETURN(s.token.key, config.Secret("token-secret", 32));

@@ -20,7 +20,7 @@ namespace rooted {
 //   token-public-key-file (RS256), token-issuer, token-audience,
 //   grpc-max-message-bytes, time-zone, shutdown-drain,
 //   tls-cert-file, tls-key-file, tls-client-ca-file (mutual TLS when set),
-//   simulated-clock-file (rehearsals only: see SimulatedClock).
+//   kafka-session-timeout, simulated-clock-file (rehearsals only: see SimulatedClock).
 struct ServiceSettings {
   std::string grpc_address;
   std::string metrics_address;
@@ -34,6 +34,9 @@ struct ServiceSettings {
   TlsSettings tls;
   // The largest request accepted (a directory import is the big one).
   int grpc_max_message_bytes = 4 << 20;
+  // How long a consumer that died unannounced keeps its partitions before
+  // the group hands them to the others (or to its own restart).
+  absl::Duration kafka_session_timeout = absl::Seconds(10);
   // Empty in production: the wall clock. Set, the time a rehearsal plays.
   std::string simulated_clock_file;
 };

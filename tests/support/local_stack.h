@@ -22,6 +22,8 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   // Sends SIGTERM and waits; returns the exit status (or -signal).
   int Terminate(absl::Duration timeout = absl::Seconds(10));
+  // Kills with SIGKILL, as a crash or an evicted pod would: no draining.
+  void Kill();
 
  private:
   pid_t pid_ = -1;
