@@ -21,6 +21,9 @@ namespace pv1 = rooted::fund::v1;
 namespace kv1 = rooted::risk::v1;
 namespace {
 
+constexpr char kOrderedEntry = 'o';
+constexpr size_t kOrderPrefixSize = 1 + 19 + 1;  // 'o', the offset, '|'
+
 // "DECISION_TYPE_REFER_TO_SERVICE" -> "refer to service".
 template <typename Enum>
 std::string Words(const std::string& name, absl::string_view prefix) {
@@ -296,8 +299,12 @@ absl::StatusOr<WriteBatch> CaseTimelineHandler::Prepare(const ConsumedEvent& eve
   }
   for (const TimelineStep& step : DescribeEvent(event, referral_of_fund_request, referrals_of_pupil)) {
     const int64_t ms = step.entry.occurred_at().seconds() * 1000 + step.entry.occurred_at().nanos() / 1'000'000;
+    // Entries of one instant (an approval and the payment it issues) keep
+    // the order they were published in: within a pupil's partition, the
+    // offset. The member leads with it, as ties sort by member.
     batch.commands.push_back({"ZADD", TimelineKey(step.referral_id), std::to_string(ms),
-                              step.entry.SerializeAsString()});
+                              absl::StrFormat("%c%019d|", kOrderedEntry, event.offset) +
+                                  step.entry.SerializeAsString()});
     if (!step.reached) continue;
     absl::StatusOr<v1::Referral> referral = store_.Get(step.referral_id);
     if (absl::IsNotFound(referral.status())) continue;  // another council's case, or gone
@@ -351,7 +358,12 @@ absl::StatusOr<std::vector<v1::TimelineEntry>> CaseTimelineHandler::Timeline(
   if (!reply.ok()) return reply.status();
   std::vector<v1::TimelineEntry> entries;
   for (const RedisReply& item : reply->elements) {
-    if (!entries.emplace_back().ParseFromString(item.str)) {
+    // A serialized entry starts with its first field's tag, never this letter.
+    absl::string_view bytes = item.str;
+    if (!bytes.empty() && bytes[0] == kOrderedEntry && bytes.size() > kOrderPrefixSize) {
+      bytes.remove_prefix(kOrderPrefixSize);
+    }
+    if (!entries.emplace_back().ParseFromArray(bytes.data(), int(bytes.size()))) {
       return absl::DataLossError("stored timeline entry is corrupt");
     }
   }

@@ -73,9 +73,70 @@ TEST(RootedctlTest, SubmitsListsAndExitsWithClearCodes) {
   EXPECT_THAT(unauthenticated.out, HasSubstr("UNAUTHENTICATED"));
   EXPECT_EQ(Ctl("referral list --colour=blue " + as_school).exit_code, 2);
   EXPECT_EQ(Ctl("no such command").exit_code, 2);
+  // The same referral in YAML.
+  Result yaml = Ctl("referral submit " + as_school + " --request-id=ctl-submit-0002 --file=" +
+                    std::string(ROOTED_SOURCE_DIR) + "/tools/ctl/examples/referral.yaml");
+  EXPECT_EQ(yaml.exit_code, 0) << yaml.out;
+  Result bad_file = Ctl("referral submit " + as_school + " --file=" + std::string(ROOTED_SOURCE_DIR) +
+                        "/tools/ctl/examples/fund-request.yaml");
+  EXPECT_EQ(bad_file.exit_code, 2);
+  EXPECT_THAT(bad_file.out, HasSubstr("--file: not a ReferralDetails"));
   Result help = Ctl("risk list --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, StartsWith("usage: rootedctl risk list"));
+}
+
+TEST(RootedctlTest, RecordsForumDecisionsAndFundRequestsNamingWhatIsWrong) {
+  const std::string secret(40, 'c');
+  rooted::testing::LocalService forum("forum-scheduling", secret);
+  rooted::testing::LocalService fund("fund-payments", secret);
+  Result token = Ctl("token --role=forum_coordinator --org=council:801 --la=801 --subject=coordinator-1 " +
+                     std::string("--token-secret=") + secret);
+  ASSERT_EQ(token.exit_code, 0) << token.out;
+  const std::string bearer = "--token=" + token.out.substr(0, token.out.find('\n'));
+  const std::string to_forum = bearer + " --forum-target=" + forum.target();
+
+  // Usage errors name the flag and never reach the service.
+  Result no_type = Ctl("forum decision --meeting=meeting-0001 --case=case-0001 " + to_forum);
+  EXPECT_EQ(no_type.exit_code, 2);
+  EXPECT_THAT(no_type.out, HasSubstr("--type"));
+  Result bad_type = Ctl("forum decision --meeting=meeting-0001 --case=case-0001 --type=shrug " + to_forum);
+  EXPECT_EQ(bad_type.exit_code, 2);
+  EXPECT_THAT(bad_type.out, HasSubstr("--type: allocate_programme_lead"));
+  Result bad_amount = Ctl("forum decision --meeting=meeting-0001 --case=case-0001 --type=request_fund_support "
+                          "--amount=12.345 " + to_forum);
+  EXPECT_EQ(bad_amount.exit_code, 2);
+  EXPECT_THAT(bad_amount.out, HasSubstr("--amount: pounds"));
+
+  // The service's answer, with the field at fault.
+  Result refused;
+  for (int i = 0; i < 100; ++i) {
+    refused = Ctl("forum decision --meeting=meeting-0001 --case=case-0001 --type=request_fund_support "
+                  "--amount=85.50 " + to_forum);
+    if (refused.out.find("UNAVAILABLE") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("NOT_FOUND: meeting_id"));
+
+  Result staff = Ctl("token --role=school_staff --org=school:100001 --la=801 --subject=teacher-1 " +
+                     std::string("--token-secret=") + secret);
+  const std::string to_fund = "--token=" + staff.out.substr(0, staff.out.find('\n')) + " --fund-target=" +
+                              fund.target();
+  Result request;
+  for (int i = 0; i < 100; ++i) {
+    request = Ctl("fund request " + to_fund + " --file=" + std::string(ROOTED_SOURCE_DIR) +
+                  "/tools/ctl/examples/fund-request.yaml");
+    if (request.out.find("UNAVAILABLE") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // The example's ids are placeholders: the fund does not exist.
+  EXPECT_EQ(request.exit_code, 1) << request.out;
+  EXPECT_THAT(request.out, HasSubstr("fund_id"));
+  EXPECT_EQ(Ctl("fund request " + to_fund).exit_code, 2);
+  Result help = Ctl("forum decision --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("--review-on"));
 }
 
 }  // namespace

@@ -16,12 +16,14 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/base/config.h"
 #include "common/base/ids.h"
+#include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
 #include "common/server/rpc_guard.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
@@ -29,6 +31,7 @@
 #include "rooted/fund/v1/fund.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
+#include "tools/ctl/yaml_json.h"
 #include "tools/token/mint.h"
 
 namespace {
@@ -155,16 +158,34 @@ int Token(const rooted::Config& config) {
   return 0;
 }
 
+// Reads `path` (JSON, or YAML when named .yaml/.yml) into `message`; the
+// error names the file and what is wrong with it.
+absl::Status ReadMessageFile(const std::string& path, google::protobuf::Message* message) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return absl::InvalidArgumentError("--file: cannot read " + path);
+  std::string json = text.str();
+  if (rooted::ctl::IsYamlFileName(path)) {
+    absl::StatusOr<std::string> converted = rooted::ctl::YamlToJson(json);
+    if (!converted.ok()) return absl::InvalidArgumentError(absl::StrCat("--file: ", converted.status().message()));
+    json = *std::move(converted);
+  }
+  const auto parsed = google::protobuf::util::JsonStringToMessage(json, message);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--file: not a ", message->GetDescriptor()->name(), ": ",
+                                                   std::string(parsed.message())));
+  }
+  return absl::OkStatus();
+}
+
 int ReferralSubmit(const rooted::Config& config) {
   absl::StatusOr<std::string> file = config.RequiredString("file");
   if (!file.ok()) return UsageError("referral submit", file.status().message());
-  std::ifstream in(*file);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in) return UsageError("referral submit", "--file: cannot read " + *file);
   rv1::SubmitReferralRequest request;
-  const auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), request.mutable_details());
-  if (!parsed.ok()) return UsageError("referral submit", absl::StrCat("--file: not a referral in JSON: ", parsed.ToString()));
+  if (absl::Status read = ReadMessageFile(*file, request.mutable_details()); !read.ok()) {
+    return UsageError("referral submit", read.message());
+  }
   request.set_request_id(config.String("request-id", rooted::NewUuid()));
   const Session session(config);
   if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("referral submit", used.message());
@@ -421,6 +442,89 @@ int FundApprove(const rooted::Config& config) {
   return 0;
 }
 
+// "85", "85.5" or "85.50" pounds as pence.
+absl::StatusOr<int64_t> ParsePounds(absl::string_view text) {
+  const size_t dot = text.find('.');
+  int64_t pounds = 0;
+  int64_t pence = 0;
+  const absl::string_view whole = text.substr(0, dot);
+  const absl::string_view fraction = dot == absl::string_view::npos ? "" : text.substr(dot + 1);
+  if (whole.empty() || fraction.size() > 2 || !absl::SimpleAtoi(whole, &pounds) || pounds < 0 ||
+      (!fraction.empty() && !absl::SimpleAtoi(fraction, &pence))) {
+    return absl::InvalidArgumentError("--amount: pounds, such as 85 or 85.50");
+  }
+  return pounds * 100 + (fraction.size() == 1 ? pence * 10 : pence);
+}
+
+int ForumDecision(const rooted::Config& config) {
+  const std::string path = "forum decision";
+  absl::StatusOr<std::string> meeting = config.RequiredString("meeting");
+  absl::StatusOr<std::string> case_id = config.RequiredString("case");
+  absl::StatusOr<std::string> type_name = config.RequiredString("type");
+  for (const auto* given : {&meeting, &case_id, &type_name}) {
+    if (!given->ok()) return UsageError(path, given->status().message());
+  }
+  fv1::RecordDecisionRequest request;
+  request.set_request_id(config.String("request-id", rooted::NewUuid()));
+  request.set_meeting_id(*meeting);
+  fv1::Decision* decision = request.mutable_decision();
+  decision->set_case_id(*case_id);
+  fv1::DecisionType type;
+  if (!fv1::DecisionType_Parse("DECISION_TYPE_" + absl::AsciiStrToUpper(*type_name), &type) ||
+      type == fv1::DECISION_TYPE_UNSPECIFIED) {
+    return UsageError(path, "--type: allocate_programme_lead, refer_to_service, request_fund_support, "
+                            "escalate_early_help, escalate_social_care, no_further_action or review");
+  }
+  decision->set_type(type);
+  decision->set_target_id(config.String("target", ""));
+  if (const std::string amount = config.String("amount", ""); !amount.empty()) {
+    absl::StatusOr<int64_t> pence = ParsePounds(amount);
+    if (!pence.ok()) return UsageError(path, pence.status().message());
+    decision->mutable_fund_amount()->set_pence(*pence);
+    decision->mutable_fund_amount()->set_currency("GBP");
+  }
+  if (const std::string review = config.String("review-on", ""); !review.empty()) {
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(review, &day)) return UsageError(path, "--review-on: a date, YYYY-MM-DD");
+    *decision->mutable_review_on() = rooted::ToProtoDate(day);
+  }
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError(path, used.message());
+  fv1::RecordDecisionResponse response;
+  const grpc::Status status = session.Forum()->RecordDecision(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::cout << "decision " << response.decision().decision_id() << " recorded: "
+            << EnumWords(fv1::DecisionType_Name(response.decision().type()), "DECISION_TYPE_") << " (by "
+            << response.decision().decided_by().subject() << ")\n";
+  return 0;
+}
+
+int FundRequest(const rooted::Config& config) {
+  absl::StatusOr<std::string> file = config.RequiredString("file");
+  if (!file.ok()) return UsageError("fund request", file.status().message());
+  pv1::SubmitFundRequestRequest request;
+  if (absl::Status read = ReadMessageFile(*file, request.mutable_fund_request()); !read.ok()) {
+    return UsageError("fund request", read.message());
+  }
+  request.set_client_request_id(config.String("request-id", rooted::NewUuid()));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("fund request", used.message());
+  pv1::SubmitFundRequestResponse response;
+  const grpc::Status status = session.Fund()->SubmitFundRequest(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::cout << "fund request " << response.fund_request().request_id() << " "
+            << EnumWords(pv1::RequestStatus_Name(response.fund_request().status()), "REQUEST_STATUS_") << "\n";
+  return 0;
+}
+
 int OutcomesReport(const rooted::Config& config) {
   const Session session(config);
   if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("outcomes report", used.message());
@@ -446,8 +550,8 @@ const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"token", "--role=ROLE[,ROLE] --org=TYPE:ID --la=LA --subject=ID [--lifetime=8h]",
        "Mint a local token (HS256 with --token-secret or ROOTED_TOKEN_SECRET).", Token},
-      {"referral submit", "--file=REFERRAL.json [--request-id=ID]",
-       "Submit a referral; the file holds ReferralDetails in the API's JSON.", ReferralSubmit},
+      {"referral submit", "--file=REFERRAL.json|.yaml [--request-id=ID]",
+       "Submit a referral; the file holds ReferralDetails in the API's JSON, or the same in YAML.", ReferralSubmit},
       {"referral list", "[--school=URN] [--status=STATUS]", "List referrals you may see, newest first.",
        ReferralList},
       {"referral show", "--id=REFERRAL [--purpose=TEXT]", "Show one referral (the read is audited).", ReferralShow},
@@ -457,10 +561,21 @@ const std::vector<Command>& Commands() {
       {"directory search", "[--text=WORDS] [--need=TERM] [--age=N] [--postcode=LS6]",
        "Quality-assured services, nearest first when a postcode is given.", DirectorySearch},
       {"forum agenda", "--meeting=MEETING", "A meeting's agenda pack, as your role may see it.", ForumAgenda},
+      {"forum decision",
+       "--meeting=MEETING --case=CASE --type=TYPE [--target=SERVICE|PARTNER] [--amount=POUNDS] "
+       "[--review-on=YYYY-MM-DD] [--request-id=ID]",
+       "Record a decision of a held, quorate meeting (chair or coordinator). TYPE: refer_to_service, "
+       "allocate_programme_lead (with --target), request_fund_support (with --amount), escalate_early_help, "
+       "escalate_social_care, no_further_action, review (with --review-on).",
+       ForumDecision},
       {"triage", "--referral=REFERRAL", "The services that fit a referred child, ranked, with why.",
        TriageReferral},
       {"fund list", "--fund=FUND [--status=STATUS] (--status=draft: drafts from forum decisions)",
        "Fund requests you may see.", FundList},
+      {"fund request", "--file=REQUEST.json|.yaml [--request-id=ID]",
+       "Request a payment from the fund: the file holds a FundRequest (with decision_id to complete a "
+       "forum's draft).",
+       FundRequest},
       {"fund approve", "--request=FUND_REQUEST [--request-id=ID]",
        "Approve a fund request (never your own).", FundApprove},
       {"outcomes report", "", "Attendance before, after and a term after each kind of intervention.",

@@ -10,7 +10,7 @@ PACKAGES=(
   librdkafka-dev libhiredis-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev nlohmann-json3-dev libabsl-dev
-  redis-server yamllint openssl tzdata
+  libyaml-cpp-dev redis-server yamllint openssl tzdata
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
