@@ -66,6 +66,13 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
         absl::StrCat("cannot listen for gRPC on ", options.listen_address));
   }
   server->SetServing(false);
+  // Liveness says only that the process answers; readiness ("" and each
+  // service) also that its Redis and Kafka do. Kubernetes restarts on the
+  // first and stops routing on the second, so an outage of a dependency
+  // does not restart every pod.
+  if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
+    health->SetServingStatus(std::string(kLivenessHealthService), true);
+  }
   server->watcher_ = std::thread([s = server.get()] { s->WatchReadiness(); });
   return server;
 }

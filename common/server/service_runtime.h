@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -47,6 +48,10 @@ struct GrpcServerOptions {
   int max_message_bytes = 4 * 1024 * 1024;
   TlsSettings tls = {};  // not enabled: plaintext (local runs, or a mesh's mTLS)
 };
+
+// The gRPC health service name that reports SERVING while the process runs
+// (Kubernetes' liveness probe); "" and the API names report readiness.
+inline constexpr std::string_view kLivenessHealthService = "liveness";
 
 // A gRPC server with health checking and reflection. Health is NOT_SERVING
 // until every readiness check passes, and is re-checked every second, so a

@@ -17,6 +17,7 @@
 #include "rooted/fund/v1/fund.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "tests/support/auth.h"
+#include "tests/support/health_probe.h"
 #include "tests/support/local_stack.h"
 #include "tools/term/term.h"
 
@@ -117,6 +118,17 @@ TEST(TermEndToEndTest, ATermPlaysThroughServicesKilledMidTermLosingAndDoublingNo
                                                               : "fund-payments");
     return absl::OkStatus();
   };
+  // Each service answers Kubernetes' probes: alive, and ready once its Redis
+  // and Kafka answer.
+  for (const std::string& target : {options.targets.referral, options.targets.risk, options.targets.forum,
+                                    options.targets.directory, options.targets.fund}) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (!testing::IsServing(target, "") && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(100));
+    EXPECT_TRUE(testing::IsServing(target, "")) << target;
+    EXPECT_TRUE(testing::IsServing(target, "liveness")) << target;
+    EXPECT_FALSE(testing::IsServing(target, "no.such.Service")) << target;
+  }
+
   absl::StatusOr<term::TermSummary> played = term::PlayTerm(options, **clock, nullptr, crash_once);
   ASSERT_TRUE(played.ok()) << played.status();
   const term::TermSummary& s = *played;
