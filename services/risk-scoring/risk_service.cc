@@ -9,6 +9,7 @@
 #include "common/base/base64.h"
 #include "common/base/ids.h"
 #include "common/base/proto_date.h"
+#include "common/base/field_validation.h"
 #include "common/base/proto_time.h"
 #include "common/base/status_macros.h"
 #include "common/identity/upn.h"
@@ -17,6 +18,7 @@
 #include "common/server/paging.h"
 #include "rooted/risk/v1/risk_events.pb.h"
 #include "services/risk-scoring/backtest.h"
+#include "services/risk-scoring/movements.h"
 #include "services/risk-scoring/signal_intake.h"
 
 namespace rooted::risk {
@@ -339,6 +341,65 @@ grpc::Status RiskServiceImpl::GetOutcomeReport(grpc::ServerContext* context,
       for (PupilInterventions& pupil : page) pupils.push_back(std::move(pupil));
     } while (cursor != "0");
     *response = BuildOutcomeReport(pupils);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RiskServiceImpl::SetEstablishments(grpc::ServerContext* context,
+                                                const v1::SetEstablishmentsRequest* request,
+                                                v1::SetEstablishmentsResponse* response) {
+  return guard_.Run(*context, "SetEstablishments", [&](const Principal& who) -> absl::Status {
+    if (!who.HasRole(cv1::ROLE_COUNCIL_OFFICER) || !IsOwnCouncil(who)) {
+      return absl::PermissionDeniedError("SetEstablishments: this council's officers only");
+    }
+    RETURN_IF_ERROR(ValidateRequestId(request->request_id()));
+    if (request->establishments().empty() || request->establishments_size() > 5000) {
+      return absl::InvalidArgumentError("establishments: give 1 to 5000");
+    }
+    for (int i = 0; i < request->establishments_size(); ++i) {
+      const v1::Establishment& e = request->establishments(i);
+      const std::string field = absl::StrCat("establishments[", i, "]");
+      if (!IsSchoolUrn(e.urn())) return absl::InvalidArgumentError(field + ".urn: a 6-digit URN");
+      if (e.kind() == v1::ESTABLISHMENT_KIND_UNSPECIFIED || !v1::EstablishmentKind_IsValid(e.kind())) {
+        return absl::InvalidArgumentError(field + ".kind: mainstream, alternative provision, PRU or special");
+      }
+      RETURN_IF_ERROR(ValidateText(field + ".name", e.name(), 200, /*required=*/false));
+    }
+    // Replacing an establishment's kind is idempotent: a retry writes the same.
+    RETURN_IF_ERROR(store_.SaveEstablishments({request->establishments().begin(), request->establishments().end()}));
+    response->set_stored(request->establishments_size());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RiskServiceImpl::GetMovementReport(grpc::ServerContext* context,
+                                                const v1::GetMovementReportRequest* request,
+                                                v1::GetMovementReportResponse* response) {
+  return guard_.Run(*context, "GetMovementReport", [&](const Principal& who) -> absl::Status {
+    MovementReportScope scope{request->school_urn(), request->include_pupils()};
+    if (ActsForSchool(who)) {
+      if (scope.school_urn.empty()) scope.school_urn = who.organisation_id;
+      if (!who.IsSchool(scope.school_urn)) {
+        return absl::PermissionDeniedError("school_urn: schools see their own movements; the council sees all");
+      }
+      if (scope.include_pupils && !who.HasRole(cv1::ROLE_SCHOOL_LEAD)) {
+        return absl::PermissionDeniedError("include_pupils: the pupils are for the school's lead");
+      }
+    } else if (!IsOwnCouncil(who) || !who.HasAnyRole({cv1::ROLE_COUNCIL_OFFICER, cv1::ROLE_FORUM_COORDINATOR})) {
+      return absl::PermissionDeniedError("GetMovementReport: school staff and this council's officers only");
+    }
+    if (!scope.school_urn.empty() && !IsSchoolUrn(scope.school_urn)) {
+      return absl::InvalidArgumentError("school_urn: a 6-digit school URN");
+    }
+    absl::StatusOr<absl::CivilDay> from = FromProtoDate(request->from());
+    if (!from.ok()) return absl::InvalidArgumentError("from: a date (the period's first day)");
+    absl::StatusOr<absl::CivilDay> to = FromProtoDate(request->to());
+    if (!to.ok()) return absl::InvalidArgumentError("to: a date (the period's last day)");
+    if (*to < *from) return absl::InvalidArgumentError("to: before from");
+    if (*to - *from > 366) return absl::InvalidArgumentError("to: the period is longer than a year");
+    ASSIGN_OR_RETURN(std::vector<v1::PupilMovement> movements, store_.LoadMovements(*from, *to));
+    ASSIGN_OR_RETURN(auto kinds, store_.LoadEstablishmentKinds());
+    *response = BuildMovementReport(movements, kinds, scope);
     return absl::OkStatus();
   });
 }

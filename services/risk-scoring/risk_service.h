@@ -56,6 +56,10 @@ class RiskServiceImpl final : public v1::RiskScoringService::Service {
   grpc::Status GetOutcomeReport(grpc::ServerContext* context,
                                 const v1::GetOutcomeReportRequest* request,
                                 v1::GetOutcomeReportResponse* response) override;
+  grpc::Status SetEstablishments(grpc::ServerContext* context, const v1::SetEstablishmentsRequest* request,
+                                 v1::SetEstablishmentsResponse* response) override;
+  grpc::Status GetMovementReport(grpc::ServerContext* context, const v1::GetMovementReportRequest* request,
+                                 v1::GetMovementReportResponse* response) override;
 
  private:
   // Validates, pseudonymises and publishes one message's signals.

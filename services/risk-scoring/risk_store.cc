@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/proto_date.h"
 
 namespace rooted::risk {
 namespace {
@@ -143,12 +144,18 @@ void RiskStore::AppendWrite(std::vector<std::vector<std::string>>& commands,
 }
 
 absl::Status RiskStore::SavePupils(const std::vector<PupilWrite>& writes,
-                                   const std::vector<OutboxEvent>& events) {
-  if (writes.empty() && events.empty()) return absl::OkStatus();
+                                   const std::vector<OutboxEvent>& events,
+                                   const std::vector<v1::PupilMovement>& movements) {
+  if (writes.empty() && events.empty() && movements.empty()) return absl::OkStatus();
   std::vector<std::vector<std::string>> commands;
-  commands.reserve(writes.size() * 6 + events.size() + 2);
+  commands.reserve(writes.size() * 6 + events.size() + movements.size() + 2);
   commands.push_back({"MULTI"});
   for (const PupilWrite& write : writes) AppendWrite(commands, write);
+  for (const v1::PupilMovement& movement : movements) {
+    absl::StatusOr<absl::CivilDay> day = FromProtoDate(movement.date());
+    if (!day.ok()) continue;  // intake checked it; nothing to place it by
+    commands.push_back({"ZADD", MovementsKey(), std::to_string(EpochDay(*day)), movement.SerializeAsString()});
+  }
   for (const OutboxEvent& event : events)
     commands.push_back(OutboxAppendCommand(outbox_key_, event));
   commands.push_back({"EXEC"});
@@ -164,6 +171,48 @@ absl::Status RiskStore::SavePupils(const std::vector<PupilWrite>& writes,
     if (absl::Status s = CheckReply(reply, "pupil write"); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+std::string RiskStore::MovementsKey() const { return prefix_ + ":movements"; }
+std::string RiskStore::EstablishmentsKey() const { return prefix_ + ":establishments"; }
+
+absl::StatusOr<std::vector<v1::PupilMovement>> RiskStore::LoadMovements(absl::CivilDay from, absl::CivilDay to) {
+  absl::StatusOr<RedisReply> reply = redis_.Command(
+      {"ZRANGEBYSCORE", MovementsKey(), std::to_string(EpochDay(from)), std::to_string(EpochDay(to))});
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = CheckReply(*reply, "movements"); !s.ok()) return s;
+  std::vector<v1::PupilMovement> movements(reply->elements.size());
+  for (size_t i = 0; i < movements.size(); ++i) {
+    if (!movements[i].ParseFromString(reply->elements[i].str)) {
+      return absl::DataLossError("a stored movement is corrupt");
+    }
+  }
+  return movements;
+}
+
+absl::Status RiskStore::SaveEstablishments(const std::vector<v1::Establishment>& establishments) {
+  if (establishments.empty()) return absl::OkStatus();
+  std::vector<std::string> command = {"HSET", EstablishmentsKey()};
+  for (const v1::Establishment& e : establishments) {
+    command.push_back(e.urn());
+    command.push_back(e.SerializeAsString());
+  }
+  absl::StatusOr<RedisReply> reply = redis_.Command(command);
+  if (!reply.ok()) return reply.status();
+  return CheckReply(*reply, "establishments");
+}
+
+absl::StatusOr<std::map<std::string, v1::EstablishmentKind>> RiskStore::LoadEstablishmentKinds() {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"HGETALL", EstablishmentsKey()});
+  if (!reply.ok()) return reply.status();
+  if (absl::Status s = CheckReply(*reply, "establishments"); !s.ok()) return s;
+  std::map<std::string, v1::EstablishmentKind> kinds;
+  for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
+    v1::Establishment e;
+    if (!e.ParseFromString(reply->elements[i + 1].str)) return absl::DataLossError("a stored establishment is corrupt");
+    kinds[e.urn()] = e.kind();
+  }
+  return kinds;
 }
 
 absl::StatusOr<RankingPage> RiskStore::ListRanking(const RankingQuery& query) {

@@ -1,6 +1,7 @@
 #ifndef ROOTED_SERVICES_RISK_SCORING_RISK_STORE_H_
 #define ROOTED_SERVICES_RISK_SCORING_RISK_STORE_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,8 @@ struct RankingPage {
 //   <p>:model                  the council's current ModelConfig
 //   <p>:model:history          every ModelConfig adopted, newest last
 //   <p>:outbox                 the outbox stream (RiskEvents)
+//   <p>:movements              zset PupilMovement -> its day (days since 1970)
+//   <p>:establishments         hash URN -> Establishment
 class RiskStore {
  public:
   RiskStore(RedisClient& redis, std::string prefix);
@@ -58,8 +61,15 @@ class RiskStore {
   absl::StatusOr<std::vector<std::optional<PupilState>>> LoadPupils(
       const std::vector<std::string>& pupil_refs);
   // Every state, ranking move and outbox event in one MULTI/EXEC: all or none.
+  // Movements (moves, exclusions) are logged in the same step; a replayed
+  // one is the same member and lands once.
   absl::Status SavePupils(const std::vector<PupilWrite>& writes,
-                          const std::vector<OutboxEvent>& events);
+                          const std::vector<OutboxEvent>& events,
+                          const std::vector<v1::PupilMovement>& movements = {});
+  // The movements dated from `from` to `to`, both included.
+  absl::StatusOr<std::vector<v1::PupilMovement>> LoadMovements(absl::CivilDay from, absl::CivilDay to);
+  absl::Status SaveEstablishments(const std::vector<v1::Establishment>& establishments);
+  absl::StatusOr<std::map<std::string, v1::EstablishmentKind>> LoadEstablishmentKinds();
   absl::StatusOr<RankingPage> ListRanking(const RankingQuery& query);
   // Every pupil, a page at a time: start with cursor "0"; done when it comes
   // back "0". Pages may repeat a pupil (SCAN's guarantee), so callers key by ref.
@@ -82,6 +92,8 @@ class RiskStore {
   std::string PupilKey(const std::string& ref) const;
   std::string RankKey(const std::string& school_urn) const;
   std::string CliffKey(const std::string& school_urn) const;
+  std::string MovementsKey() const;
+  std::string EstablishmentsKey() const;
 
   RedisClient& redis_;
   const std::string prefix_;

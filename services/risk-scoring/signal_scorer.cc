@@ -6,6 +6,7 @@
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
 #include "rooted/risk/v1/risk_events.pb.h"
+#include "services/risk-scoring/movements.h"
 
 namespace rooted::risk {
 namespace {
@@ -144,6 +145,7 @@ absl::StatusOr<std::vector<ApplyResult>> SignalScorer::ApplyBatch(
   }
   std::vector<ApplyResult> results;
   results.reserve(events.size());
+  std::vector<v1::PupilMovement> movements;
   for (size_t i = 0; i < events.size(); ++i) {
     const size_t slot = slot_of.at(signals[i].pupil_ref().value());
     absl::StatusOr<bool> applied = ApplySignal(states[slot], signals[i].signal());
@@ -152,6 +154,10 @@ absl::StatusOr<std::vector<ApplyResult>> SignalScorer::ApplyBatch(
     if (*applied) {
       changed[slot] = true;
       causation[slot] = signals[i].metadata().event_id();
+      // Moves and exclusions also go to the movement report's log.
+      if (std::optional<v1::PupilMovement> m = MovementOf(refs[slot], signals[i].signal())) {
+        movements.push_back(*std::move(m));
+      }
     }
   }
 
@@ -163,7 +169,7 @@ absl::StatusOr<std::vector<ApplyResult>> SignalScorer::ApplyBatch(
     Score(refs[slot], states[slot], *model, causation[slot], outbox);
     writes.push_back({refs[slot], std::move(states[slot]), std::move(previous_school[slot])});
   }
-  if (absl::Status saved = store_.SavePupils(writes, outbox); !saved.ok()) return saved;
+  if (absl::Status saved = store_.SavePupils(writes, outbox, movements); !saved.ok()) return saved;
   return results;
 }
 

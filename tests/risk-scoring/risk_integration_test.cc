@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/auth/jwt.h"
+#include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
 #include "common/identity/upn.h"
 #include "common/kafka/event_consumer.h"
@@ -562,6 +563,141 @@ TEST_F(RiskScoringTest, ModelEvaluationBacktestsOnTheCouncilsOwnRegister) {
                                              &evaluation)
                 .error_code(),
             grpc::PERMISSION_DENIED);
+}
+
+v1::Signal MoveSignal(const std::string& id, const std::string& upn, const std::string& from,
+                      const std::string& to, absl::CivilDay day, v1::MoveType type) {
+  v1::Signal signal;
+  signal.set_signal_id(id);
+  v1::SchoolMove* move = signal.mutable_move();
+  move->set_upn(upn);
+  move->set_from_school_urn(from);
+  move->set_to_school_urn(to);
+  *move->mutable_date() = ToProtoDate(day);
+  move->set_move_type(type);
+  return signal;
+}
+
+// A spring half-term worked by hand (23 Feb to 27 Mar 2026), establishments
+// 100020 and 100021 mainstream, 100090 alternative provision, 100091 the PRU:
+//   pupil 1  100020 -> 100021, managed move, 2 Mar
+//   pupil 2  100020 -> 100090 (AP), 5 Mar
+//   pupil 3  100091 (PRU) -> 100021, 10 Mar
+//   pupil 4  permanently excluded from 100020, 12 Mar
+//   pupil 5  100021 -> 100020 on 15 Jan: before the half-term
+TEST_F(RiskScoringTest, TheMovementReportCountsAHalfTermWorkedByHand) {
+  const std::string council = CouncilToken();
+  v1::SetEstablishmentsRequest establishments;
+  establishments.set_request_id("establishments-0001");
+  for (const auto& [urn, kind] : std::vector<std::pair<std::string, v1::EstablishmentKind>>{
+           {"100090", v1::ESTABLISHMENT_KIND_ALTERNATIVE_PROVISION},
+           {"100091", v1::ESTABLISHMENT_KIND_PUPIL_REFERRAL_UNIT}}) {
+    v1::Establishment* e = establishments.add_establishments();
+    e->set_urn(urn);
+    e->set_kind(kind);
+  }
+  v1::SetEstablishmentsResponse stored;
+  ASSERT_TRUE(stack_->stub->SetEstablishments(Context(council).get(), establishments, &stored).ok());
+  EXPECT_EQ(stack_->stub->SetEstablishments(Context(SchoolToken("100020")).get(), establishments, &stored)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+  v1::SetEstablishmentsRequest bad = establishments;
+  bad.mutable_establishments(1)->set_kind(v1::ESTABLISHMENT_KIND_UNSPECIFIED);
+  grpc::Status bad_kind = stack_->stub->SetEstablishments(Context(council).get(), bad, &stored);
+  EXPECT_EQ(bad_kind.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad_kind.error_message(), ::testing::StartsWith("establishments[1].kind:"));
+
+  auto upn = [](int n) { return rooted::cohort::MakeUpn("801", 2011, 24, 860 + n); };
+  const std::vector<v1::Signal> signals = {
+      MoveSignal("mv-1", upn(1), "100020", "100021", absl::CivilDay(2026, 3, 2), v1::MOVE_TYPE_MANAGED_MOVE),
+      MoveSignal("mv-2", upn(2), "100020", "100090", absl::CivilDay(2026, 3, 5), v1::MOVE_TYPE_SCHOOL_MOVE),
+      MoveSignal("mv-3", upn(3), "100091", "100021", absl::CivilDay(2026, 3, 10), v1::MOVE_TYPE_SCHOOL_MOVE),
+      [&] {
+        v1::Signal signal;
+        signal.set_signal_id("ex-4");
+        signal.mutable_exclusion()->set_upn(upn(4));
+        signal.mutable_exclusion()->set_school_urn("100020");
+        *signal.mutable_exclusion()->mutable_date() = ToProtoDate(absl::CivilDay(2026, 3, 12));
+        signal.mutable_exclusion()->add_reason_codes("PP");
+        return signal;
+      }(),
+      MoveSignal("mv-5", upn(5), "100021", "100020", absl::CivilDay(2026, 1, 15), v1::MOVE_TYPE_SCHOOL_MOVE),
+  };
+  const std::string loader = Token(cv1::ROLE_SERVICE, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  v1::StreamSignalsResponse streamed;
+  ASSERT_TRUE(Stream(loader, signals, &streamed).ok());
+  ASSERT_EQ(streamed.accepted(), 5) << streamed.DebugString();
+
+  v1::GetMovementReportRequest request;
+  *request.mutable_from() = ToProtoDate(absl::CivilDay(2026, 2, 23));
+  *request.mutable_to() = ToProtoDate(absl::CivilDay(2026, 3, 27));
+  request.set_include_pupils(true);
+  v1::GetMovementReportResponse report;
+  ASSERT_TRUE(Eventually([&] {
+    report.Clear();
+    return stack_->stub->GetMovementReport(Context(council).get(), request, &report).ok() &&
+           report.council().left() == 4 && report.council().joined() == 3;
+  })) << report.DebugString();
+  // The same registers again change nothing.
+  ASSERT_TRUE(Stream(loader, signals, &streamed).ok());
+  absl::SleepFor(absl::Seconds(1));
+  report.Clear();
+  ASSERT_TRUE(stack_->stub->GetMovementReport(Context(council).get(), request, &report).ok());
+
+  const v1::SchoolMovements& c = report.council();
+  EXPECT_EQ(c.joined(), 3);
+  EXPECT_EQ(c.left(), 4);
+  EXPECT_EQ(c.managed_moves_in(), 1);
+  EXPECT_EQ(c.managed_moves_out(), 1);
+  EXPECT_EQ(c.to_alternative_provision(), 1);
+  EXPECT_EQ(c.from_alternative_provision(), 0);
+  EXPECT_EQ(c.to_pupil_referral_unit(), 0);
+  EXPECT_EQ(c.from_pupil_referral_unit(), 1);
+  EXPECT_EQ(c.permanent_exclusions(), 1);
+  std::map<std::string, v1::SchoolMovements> rows;
+  for (const v1::SchoolMovements& row : report.schools()) rows[row.school_urn()] = row;
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows["100020"].left(), 3);
+  EXPECT_EQ(rows["100020"].joined(), 0);  // pupil 5 came before the half-term
+  EXPECT_EQ(rows["100020"].managed_moves_out(), 1);
+  EXPECT_EQ(rows["100020"].to_alternative_provision(), 1);
+  EXPECT_EQ(rows["100020"].permanent_exclusions(), 1);
+  EXPECT_EQ(rows["100021"].joined(), 2);
+  EXPECT_EQ(rows["100021"].managed_moves_in(), 1);
+  EXPECT_EQ(rows["100021"].from_pupil_referral_unit(), 1);
+  EXPECT_EQ(rows["100090"].kind(), v1::ESTABLISHMENT_KIND_ALTERNATIVE_PROVISION);
+  EXPECT_EQ(rows["100090"].joined(), 1);
+  EXPECT_EQ(rows["100091"].kind(), v1::ESTABLISHMENT_KIND_PUPIL_REFERRAL_UNIT);
+  EXPECT_EQ(rows["100091"].left(), 1);
+  ASSERT_EQ(report.pupils_size(), 4);
+  EXPECT_EQ(report.pupils(0).pupil_ref().value(), RefOf(upn(1)));  // in date order, by reference only
+
+  // A school's lead sees its own row and pupils; its staff the counts only.
+  request.set_school_urn("100020");
+  const std::string lead = Token(cv1::ROLE_SCHOOL_LEAD, cv1::ORGANISATION_TYPE_SCHOOL, "100020");
+  ASSERT_TRUE(stack_->stub->GetMovementReport(Context(lead).get(), request, &report).ok());
+  ASSERT_EQ(report.schools_size(), 1);
+  EXPECT_EQ(report.schools(0).left(), 3);
+  EXPECT_EQ(report.pupils_size(), 3);
+  EXPECT_FALSE(report.has_council());
+  grpc::Status staff_pupils = stack_->stub->GetMovementReport(Context(SchoolToken("100020")).get(), request, &report);
+  EXPECT_EQ(staff_pupils.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_THAT(staff_pupils.error_message(), ::testing::StartsWith("include_pupils:"));
+  request.set_include_pupils(false);
+  EXPECT_TRUE(stack_->stub->GetMovementReport(Context(SchoolToken("100020")).get(), request, &report).ok());
+  EXPECT_EQ(stack_->stub->GetMovementReport(Context(SchoolToken("100021")).get(), request, &report).error_code(),
+            grpc::PERMISSION_DENIED);
+
+  // Bad periods name the field.
+  v1::GetMovementReportRequest backwards = request;
+  *backwards.mutable_to() = ToProtoDate(absl::CivilDay(2026, 2, 1));
+  grpc::Status bad_period = stack_->stub->GetMovementReport(Context(council).get(), backwards, &report);
+  EXPECT_EQ(bad_period.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad_period.error_message(), ::testing::StartsWith("to:"));
+  v1::GetMovementReportRequest no_from = request;
+  no_from.clear_from();
+  EXPECT_THAT(stack_->stub->GetMovementReport(Context(council).get(), no_from, &report).error_message(),
+              ::testing::StartsWith("from:"));
 }
 
 }  // namespace
