@@ -98,6 +98,13 @@ void DescribeReferral(const v1::ReferralEvent& e, Steps& s) {
             absl::StrCat("Case closed: ", Words<v1::CaseOutcome>(v1::CaseOutcome_Name(e.case_closed().outcome()),
                                                                  "CASE_OUTCOME_")));
       break;
+    case v1::ReferralEvent::kLeadAllocated: {
+      const v1::LeadAllocated& a = e.lead_allocated();
+      s.Add(a.referral_id(), absl::StrCat("Allocated to a programme lead at ", a.partner_id(),
+                                          a.previous_partner_id().empty() ? "" : " (moved from " + a.previous_partner_id() + ")"),
+            v1::REFERRAL_STATUS_IN_SUPPORT);
+      break;
+    }
     default:
       break;
   }

@@ -8,6 +8,8 @@
 #include "common/kafka/topics.h"
 #include "common/server/service_core.h"
 #include "common/server/service_runtime.h"
+#include "services/referral-intake/casework_service.h"
+#include "services/referral-intake/case_timeline.h"
 #include "services/referral-intake/referral_service.h"
 
 namespace {
@@ -42,7 +44,12 @@ absl::Status Run(const rooted::Config& config) {
                                                  core->metrics(), core->logger()));
   rooted::referral::ReferralServiceImpl service(store, timeline, core->guard(), hasher,
                                                 core->clock(), core->metrics(), options);
-  return core->Serve({&service}, {"rooted.referral.v1.ReferralService"}, {consumer.get()});
+  rooted::referral::CaseworkStore casework_store(core->redis(), key_prefix);
+  rooted::referral::CaseworkServiceImpl casework(casework_store, store, core->guard(), core->clock(),
+                                                 {kServiceName, options.sharing_agreement});
+  return core->Serve({&service, &casework},
+                     {"rooted.referral.v1.ReferralService", "rooted.referral.v1.CaseworkService"},
+                     {consumer.get()});
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "services/referral-intake/referral_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/base/ids.h"
 #include "common/base/proto_time.h"
@@ -91,8 +93,15 @@ absl::Status ReferralServiceImpl::CanRead(const Principal& who, const v1::Referr
   return absl::PermissionDeniedError("referral_id: you may not see this referral");
 }
 
-absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Referral& r) const {
+absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Referral& r,
+                                           absl::string_view method) const {
   if (ActsForSchool(who) && who.IsSchool(r.details().child().school_urn())) return absl::OkStatus();
+  // The programme lead's organisation closes the cases allocated to it.
+  if (method == "CloseCase" && IsPartnerRole(who) && who.la_code == r.la_code() &&
+      std::find(r.allocated_partner_ids().begin(), r.allocated_partner_ids().end(), who.organisation_id) !=
+          r.allocated_partner_ids().end()) {
+    return absl::OkStatus();
+  }
   if (who.HasRole(cv1::ROLE_COUNCIL_OFFICER) &&
       who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL && who.la_code == r.la_code()) {
     return absl::OkStatus();
@@ -143,7 +152,7 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
   if (first) return DecodeFirstAnswer(*first, request, response);
 
   ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request.referral_id()));
-  RETURN_IF_ERROR(CanChange(who, referral));
+  RETURN_IF_ERROR(CanChange(who, referral, method));
   if (!IsOpen(referral.status())) {
     return absl::FailedPreconditionError(absl::StrCat("referral_id: the referral is ",
                                                       v1::ReferralStatus_Name(referral.status()),

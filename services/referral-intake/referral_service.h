@@ -80,7 +80,7 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
                                     v1::Referral* response_referral);
 
   absl::Status CanRead(const Principal& who, const v1::Referral& referral) const;
-  absl::Status CanChange(const Principal& who, const v1::Referral& referral) const;
+  absl::Status CanChange(const Principal& who, const v1::Referral& referral, absl::string_view method) const;
   AuditEntry Audit(const Principal& who, absl::string_view action, const std::string& referral_id,
                    const std::string& purpose, const std::string& request_id) const;
 

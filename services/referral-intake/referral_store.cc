@@ -58,16 +58,9 @@ absl::StatusOr<std::optional<std::string>> RedisReferralStore::FirstAnswer(const
   return reply->str;
 }
 
-absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& change) {
-  const rv1::Referral& r = change.referral;
+void RedisReferralStore::AppendWrite(WriteBatch& batch, const rv1::Referral& r, int64_t expected_version) const {
   const std::string key = ReferralKey(r.referral_id());
-  WriteBatch batch;
-  batch.guard_key = change.idempotency_key;
-  batch.guard_value = change.first_answer;
-  batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
-  batch.preconditions.push_back(
-      {key, "version",
-       change.expected_version == 0 ? "" : std::to_string(change.expected_version)});
+  batch.preconditions.push_back({key, "version", expected_version == 0 ? "" : std::to_string(expected_version)});
   batch.commands.push_back({"HSET", key, "record", r.SerializeAsString(), "version",
                             std::to_string(r.version()), "school", r.details().child().school_urn(),
                             "la", r.la_code(), "status", std::to_string(r.status())});
@@ -81,6 +74,14 @@ absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& ch
     batch.commands.push_back(
         {"ZADD", IndexKey(ReferralIndex::kPartner, partner), score, r.referral_id()});
   }
+}
+
+absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& change) {
+  WriteBatch batch;
+  batch.guard_key = change.idempotency_key;
+  batch.guard_value = change.first_answer;
+  batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
+  AppendWrite(batch, change.referral, change.expected_version);
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
   batch.commands.push_back(AuditAppendCommand(AuditKey(), change.audit));
   absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, batch);

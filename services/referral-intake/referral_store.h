@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/outbox/outbox.h"
 #include "common/redis/audit_trail.h"
+#include "common/redis/atomic_write.h"
 #include "common/redis/redis_client.h"
 #include "rooted/referral/v1/referral.pb.h"
 
@@ -67,6 +68,10 @@ class ReferralStore {
   virtual absl::StatusOr<ReferralPage> List(const ReferralQuery& query) = 0;
   // For reads of personal data, which change nothing else.
   virtual absl::Status RecordAudit(const AuditEntry& entry) = 0;
+  // Adds the referral's write (only if still at expected_version; 0: new) and
+  // its indexes to a batch another record's change commits with it.
+  virtual void AppendWrite(WriteBatch& batch, const rooted::referral::v1::Referral& referral,
+                           int64_t expected_version) const = 0;
 };
 
 class RedisReferralStore final : public ReferralStore {
@@ -79,6 +84,8 @@ class RedisReferralStore final : public ReferralStore {
   absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) override;
   absl::StatusOr<ReferralPage> List(const ReferralQuery& query) override;
   absl::Status RecordAudit(const AuditEntry& entry) override;
+  void AppendWrite(WriteBatch& batch, const rooted::referral::v1::Referral& referral,
+                   int64_t expected_version) const override;
 
   std::string OutboxKey() const { return prefix_ + ":outbox"; }
   std::string AuditKey() const { return prefix_ + ":audit"; }

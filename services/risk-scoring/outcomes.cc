@@ -1,12 +1,16 @@
 #include "services/risk-scoring/outcomes.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "common/identity/pupil_ref.h"
 #include "common/redis/atomic_write.h"
+#include "rooted/referral/v1/referral_events.pb.h"
 
 namespace rooted::risk {
 namespace {
@@ -94,6 +98,7 @@ absl::StatusOr<ApplyResult> InterventionRecorder::Apply(const ConsumedEvent& eve
   if (!head.ParseFromString(event.payload)) {
     return absl::InvalidArgumentError("payload is not an event envelope");
   }
+  if (head.metadata().event_type() == "rooted.referral.v1.CaseClosed") return RecordClosure(event);
   const std::optional<absl::string_view> kind = InterventionOf(head.metadata().event_type());
   // Events of other kinds, or about no pupil, are not interventions.
   if (!kind || !PupilRefHasher::LooksLikeRef(event.key)) return ApplyResult::kDuplicate;
@@ -111,6 +116,39 @@ absl::StatusOr<ApplyResult> InterventionRecorder::Apply(const ConsumedEvent& eve
   if (!outcome.ok()) return outcome.status();
   return outcome->kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied
                                                        : ApplyResult::kDuplicate;
+}
+
+absl::StatusOr<ApplyResult> InterventionRecorder::RecordClosure(const ConsumedEvent& event) {
+  rooted::referral::v1::ReferralEvent envelope;
+  if (!envelope.ParseFromString(event.payload) || !envelope.has_case_closed()) {
+    return absl::InvalidArgumentError("payload is not a CaseClosed event");
+  }
+  std::string outcome = rooted::referral::v1::CaseOutcome_Name(envelope.case_closed().outcome());
+  outcome = absl::AsciiStrToLower(absl::StripPrefix(outcome, "CASE_OUTCOME_"));
+  const WriteBatch batch{.guard_key = ProcessedEventKey(prefix_, event.event_id()),
+                         .guard_value = "closure",
+                         .guard_ttl_seconds = kProcessedEventTtlSeconds,
+                         .preconditions = {},
+                         .commands = {{"HINCRBY", absl::StrCat(prefix_, ":closures"), outcome, "1"}}};
+  absl::StatusOr<WriteOutcome> written = ApplyAtomically(redis_, batch);
+  if (!written.ok()) return written.status();
+  return written->kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied : ApplyResult::kDuplicate;
+}
+
+absl::StatusOr<std::vector<v1::ClosureCount>> InterventionRecorder::LoadClosures() {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"HGETALL", absl::StrCat(prefix_, ":closures")});
+  if (!reply.ok()) return reply.status();
+  std::vector<v1::ClosureCount> closures;
+  for (size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
+    int64_t cases = 0;
+    if (!absl::SimpleAtoi(reply->elements[i + 1].str, &cases)) return absl::DataLossError("closure count is corrupt");
+    v1::ClosureCount& c = closures.emplace_back();
+    c.set_outcome(reply->elements[i].str);
+    c.set_cases(int32_t(cases));
+  }
+  std::sort(closures.begin(), closures.end(),
+            [](const v1::ClosureCount& a, const v1::ClosureCount& b) { return a.outcome() < b.outcome(); });
+  return closures;
 }
 
 absl::StatusOr<std::vector<PupilInterventions>> InterventionRecorder::LoadPage(std::string& cursor,

@@ -47,8 +47,11 @@ class InterventionRecorder final : public EventHandler {
 
   // Pages through the pupils with interventions ("0" starts and ends).
   absl::StatusOr<std::vector<PupilInterventions>> LoadPage(std::string& cursor, int count);
+  // Closed cases by outcome, from CaseClosed events.
+  absl::StatusOr<std::vector<v1::ClosureCount>> LoadClosures();
 
  private:
+  absl::StatusOr<ApplyResult> RecordClosure(const ConsumedEvent& event);
   RedisClient& redis_;
   RiskStore& store_;
   const std::string prefix_;

@@ -341,6 +341,8 @@ grpc::Status RiskServiceImpl::GetOutcomeReport(grpc::ServerContext* context,
       for (PupilInterventions& pupil : page) pupils.push_back(std::move(pupil));
     } while (cursor != "0");
     *response = BuildOutcomeReport(pupils);
+    ASSIGN_OR_RETURN(std::vector<v1::ClosureCount> closures, interventions_.LoadClosures());
+    for (v1::ClosureCount& c : closures) *response->add_closures() = std::move(c);
     return absl::OkStatus();
   });
 }

@@ -154,6 +154,7 @@ TEST(TermEndToEndTest, ATermPlaysThroughServicesKilledMidTermLosingAndDoublingNo
   EXPECT_EQ(s.fund_committed_pence, 0);
   EXPECT_EQ(s.fund_paid_pence, 3 * 8'500 + 2 * 24'000 + 2 * 42'000);
   EXPECT_EQ(s.cases_closed, 6);
+  EXPECT_EQ(s.closures_by_outcome, (std::map<std::string, int>{{"sustained_attendance", 6}}));
   int band_total = 0;
   for (const auto& [band, n] : s.pupils_by_band) band_total += n;
   EXPECT_GT(band_total, 0);

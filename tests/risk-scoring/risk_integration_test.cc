@@ -20,6 +20,7 @@
 #include "common/outbox/outbox.h"
 #include "common/server/service_runtime.h"
 #include "pupil_state.pb.h"
+#include "rooted/referral/v1/referral_events.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
 #include "services/risk-scoring/risk_service.h"
 #include "tests/risk-scoring/risk_signals.h"
@@ -417,6 +418,16 @@ TEST_F(RiskScoringTest, OutcomesFollowInterventionsFromOtherServices) {
   // Delivered twice: recorded once.
   ASSERT_TRUE(stack_->producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
   ASSERT_TRUE(stack_->producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+  // The case closes with its outcome (also delivered twice).
+  rooted::referral::v1::ReferralEvent closed;
+  closed.mutable_metadata()->set_event_id("referral-event-closed-1");
+  closed.mutable_metadata()->set_event_type("rooted.referral.v1.CaseClosed");
+  closed.mutable_case_closed()->set_referral_id("referral-outcome-1");
+  closed.mutable_case_closed()->mutable_pupil_ref()->set_value(RefOf(fresh));
+  closed.mutable_case_closed()->set_outcome(rooted::referral::v1::CASE_OUTCOME_SUSTAINED_ATTENDANCE);
+  OutgoingMessage closure = ToOutgoingMessage(topics::kReferralEvents, RefOf(fresh), closed.metadata(), closed);
+  ASSERT_TRUE(stack_->producer->Deliver({&closure, 1}, absl::Seconds(10)).front().ok());
+  ASSERT_TRUE(stack_->producer->Deliver({&closure, 1}, absl::Seconds(10)).front().ok());
 
   v1::GetOutcomeReportResponse report;
   auto referral_outcome = [&]() -> const v1::InterventionOutcome* {
@@ -437,6 +448,9 @@ TEST_F(RiskScoringTest, OutcomesFollowInterventionsFromOtherServices) {
   EXPECT_EQ(referral_outcome()->attendance_before_bp(), 7976);
   EXPECT_EQ(referral_outcome()->attendance_after_bp(), 9405);
   EXPECT_EQ(referral_outcome()->sustained_cases(), 1);
+  ASSERT_EQ(report.closures_size(), 1);
+  EXPECT_EQ(report.closures(0).outcome(), "sustained_attendance");
+  EXPECT_EQ(report.closures(0).cases(), 1);
 
   EXPECT_EQ(stack_->stub->GetOutcomeReport(Context(SchoolToken("100006")).get(), {}, &report)
                 .error_code(),

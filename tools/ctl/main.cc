@@ -543,6 +543,11 @@ int OutcomesReport(const rooted::Config& config) {
                     o.term_later_cases() ? absl::StrCat(o.sustained_cases(), "/", o.term_later_cases()) : ""});
   }
   PrintTable({"INTERVENTION", "CASES", "PENDING", "BEFORE", "AFTER", "TERM LATER", "SUSTAINED"}, rows);
+  if (!response.closures().empty()) {
+    std::cout << "\ncases closed:";
+    for (const kv1::ClosureCount& c : response.closures()) std::cout << " " << EnumWords(c.outcome(), "") << " " << c.cases() << ";";
+    std::cout << "\n";
+  }
   return 0;
 }
 

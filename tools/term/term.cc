@@ -852,9 +852,17 @@ absl::Status Scenario::CountBands() {
 }
 
 absl::Status Scenario::CloseCasesAndReport() {
-  // Every third case closes at the end of term with its outcome; the rest
-  // carry on into the next term.
-  for (size_t i = 0; i < cases_.size(); i += 3) {
+  // One case followed end to end: referred, triaged, heard, referred to a
+  // service, fund paid, closed. Its timeline fills as each service's events
+  // reach referral intake.
+  const auto sampled = std::find_if(cases_.begin(), cases_.end(), [](const Case& c) {
+    return c.fund_pence > 0 && c.heard &&
+           std::find(c.decisions.begin(), c.decisions.end(), fv1::DECISION_TYPE_REFER_TO_SERVICE) != c.decisions.end();
+  });
+  // Every third case (and the followed one) closes at the end of term with
+  // its outcome; the rest carry on into the next term.
+  for (size_t i = 0; i < cases_.size(); ++i) {
+    if (i % 3 != 0 && cases_.begin() + long(i) != sampled) continue;
     rv1::CloseCaseRequest close;
     close.set_request_id("term-close-" + cases_[i].referral_id);
     close.set_referral_id(cases_[i].referral_id);
@@ -876,8 +884,16 @@ absl::Status Scenario::CloseCasesAndReport() {
   kv1::GetOutcomeReportRequest outcome_request;
   outcome_request.set_la_code(options_.la_code);
   kv1::GetOutcomeReportResponse outcomes;
-  RETURN_IF_ERROR(Call("GetOutcomeReport", *risk_, &kv1::RiskScoringService::Stub::GetOutcomeReport,
-                       Council("inclusion-officer-1"), outcome_request, &outcomes));
+  // The closures reach the report through referral intake's events.
+  auto reported = [&]() -> absl::StatusOr<bool> {
+    RETURN_IF_ERROR(Call("GetOutcomeReport", *risk_, &kv1::RiskScoringService::Stub::GetOutcomeReport,
+                         Council("inclusion-officer-1"), outcome_request, &outcomes));
+    int closed = 0;
+    for (const kv1::ClosureCount& c : outcomes.closures()) closed += c.cases();
+    return closed >= summary_.cases_closed;
+  };
+  RETURN_IF_ERROR(WaitFor("the outcome report to count the closed cases", reported));
+  for (const kv1::ClosureCount& c : outcomes.closures()) summary_.closures_by_outcome[c.outcome()] = c.cases();
   for (const kv1::InterventionOutcome& o : outcomes.outcomes()) {
     if (o.cases() == 0 && o.pending_cases() == 0) continue;
     std::string line = absl::StrFormat("%-17s", o.intervention());
@@ -889,25 +905,7 @@ absl::Status Scenario::CloseCasesAndReport() {
     summary_.outcome_lines.push_back(line);
   }
 
-  // One case followed end to end: referred, triaged, heard, referred to a
-  // service, fund paid, closed. Its timeline fills as each service's events
-  // reach referral intake.
-  auto sampled = std::find_if(cases_.begin(), cases_.end(), [](const Case& c) {
-    return c.fund_pence > 0 && c.heard &&
-           std::find(c.decisions.begin(), c.decisions.end(), fv1::DECISION_TYPE_REFER_TO_SERVICE) != c.decisions.end();
-  });
   if (sampled == cases_.end()) return absl::OkStatus();
-  if (size_t(std::distance(cases_.begin(), sampled)) % 3 != 0) {
-    rv1::CloseCaseRequest close;
-    close.set_request_id("term-close-" + sampled->referral_id);
-    close.set_referral_id(sampled->referral_id);
-    close.set_outcome(rv1::CASE_OUTCOME_SUSTAINED_ATTENDANCE);
-    close.set_note("Attendance back above 90%; the family no longer needs the forum");
-    rv1::CloseCaseResponse closed;
-    RETURN_IF_ERROR(Call("CloseCase", *referrals_, &rv1::ReferralService::Stub::CloseCase,
-                         SchoolLead(sampled->school_urn), close, &closed));
-    ++summary_.cases_closed;
-  }
   summary_.sampled_referral_id = sampled->referral_id;
   rv1::GetCaseTimelineRequest timeline_request;
   timeline_request.set_referral_id(sampled->referral_id);
@@ -1045,7 +1043,9 @@ std::string FormatSummary(const TermSummary& s) {
   absl::StrAppendFormat(&out, "  fund                %d requests, %s committed, %s paid (%d payments settled)\n",
                         s.fund_requests, Pounds(s.fund_committed_pence), Pounds(s.fund_paid_pence),
                         s.payments_settled);
-  absl::StrAppendFormat(&out, "  cases closed        %d\n", s.cases_closed);
+  absl::StrAppendFormat(&out, "  cases closed        %d; in the outcome report:", s.cases_closed);
+  for (const auto& [outcome, n] : s.closures_by_outcome) absl::StrAppend(&out, " ", outcome, " ", n);
+  absl::StrAppend(&out, "\n");
   if (!s.outcome_lines.empty()) absl::StrAppend(&out, "  outcome report:\n");
   for (const std::string& line : s.outcome_lines) absl::StrAppend(&out, "    ", line, "\n");
   if (!s.sampled_referral_id.empty()) {

@@ -67,6 +67,7 @@ struct TermSummary {
   int64_t fund_paid_pence = 0;
   int payments_settled = 0;
   int cases_closed = 0;
+  std::map<std::string, int> closures_by_outcome;  // as the outcome report counts them
   std::vector<std::string> outcome_lines;
   // One case followed through every step, and its timeline as served.
   std::string sampled_referral_id;

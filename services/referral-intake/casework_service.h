@@ -1,0 +1,89 @@
+#ifndef ROOTED_SERVICES_REFERRAL_INTAKE_CASEWORK_SERVICE_H_
+#define ROOTED_SERVICES_REFERRAL_INTAKE_CASEWORK_SERVICE_H_
+
+#include <string>
+
+#include "common/base/clock.h"
+#include "common/redis/record_store.h"
+#include "common/server/rpc_guard.h"
+#include "rooted/referral/v1/casework.grpc.pb.h"
+#include "services/referral-intake/referral_store.h"
+
+namespace rooted::referral {
+
+// The programme leads' side of a case, beside the referral in referral
+// intake's Redis (same prefix, outbox and audit trail):
+//   <p>:casework:<referral id>        Casework
+//   <p>:lead:<partner>|<subject>      LeadCaseload
+//   <p>:leads                         set of "<partner>|<subject>"
+class CaseworkStore : public RecordStore {
+ public:
+  using RecordStore::RecordStore;
+  std::string CaseworkKey(const std::string& referral_id) const { return Key("casework:", referral_id); }
+  std::string LeadKey(const std::string& partner_id, const std::string& subject) const {
+    return LeadKeyOf(LeadMember(partner_id, subject));
+  }
+  std::string LeadKeyOf(const std::string& member) const { return Key("lead:", member); }
+  std::string LeadsKey() const { return prefix() + ":leads"; }
+  static std::string LeadMember(const std::string& partner_id, const std::string& subject) {
+    return partner_id + "|" + subject;
+  }
+};
+
+struct CaseworkServiceOptions {
+  std::string producer_name = "referral-intake";
+  std::string sharing_agreement = "local-pilot";
+};
+
+// Who may do what:
+//   coordinators (council officers and forum coordinators of the case's
+//   council) set caseload limits, allocate and move cases, read all casework;
+//   the allocated lead records contacts, goals, progress and feedback;
+//   the lead's organisation reads its cases' casework and nobody else's;
+//   schools see the referral, not the lead's notes.
+class CaseworkServiceImpl final : public rooted::referral::v1::CaseworkService::Service {
+ public:
+  CaseworkServiceImpl(CaseworkStore& store, ReferralStore& referrals, const RpcGuard& guard, const Clock& clock,
+                      CaseworkServiceOptions options = {});
+
+  grpc::Status SetLeadCapacity(grpc::ServerContext* context, const v1::SetLeadCapacityRequest* request,
+                               v1::SetLeadCapacityResponse* response) override;
+  grpc::Status AllocateLead(grpc::ServerContext* context, const v1::AllocateLeadRequest* request,
+                            v1::AllocateLeadResponse* response) override;
+  grpc::Status ListCaseloads(grpc::ServerContext* context, const v1::ListCaseloadsRequest* request,
+                             v1::ListCaseloadsResponse* response) override;
+  grpc::Status RecordContact(grpc::ServerContext* context, const v1::RecordContactRequest* request,
+                             v1::RecordContactResponse* response) override;
+  grpc::Status SetGoal(grpc::ServerContext* context, const v1::SetGoalRequest* request,
+                       v1::SetGoalResponse* response) override;
+  grpc::Status RecordGoalProgress(grpc::ServerContext* context, const v1::RecordGoalProgressRequest* request,
+                                  v1::RecordGoalProgressResponse* response) override;
+  grpc::Status RecordFeedback(grpc::ServerContext* context, const v1::RecordFeedbackRequest* request,
+                              v1::RecordFeedbackResponse* response) override;
+  grpc::Status GetCasework(grpc::ServerContext* context, const v1::GetCaseworkRequest* request,
+                           v1::GetCaseworkResponse* response) override;
+
+ private:
+  // Loads the case's casework for its allocated lead to change, with
+  // `change` applied, committed idempotently and audited.
+  template <typename Request, typename Response>
+  absl::Status ChangeAsLead(const Principal& who, absl::string_view method, const Request& request,
+                            Response* response,
+                            const std::function<absl::Status(v1::Casework&, const Principal&)>& change);
+  absl::Status RequireCoordinator(const Principal& who, const std::string& la_code, absl::string_view method) const;
+  // The open cases among `referral_ids` (closed and withdrawn ones free a place).
+  absl::StatusOr<std::vector<std::string>> OpenCases(const google::protobuf::RepeatedPtrField<std::string>& ids,
+                                                     const std::string& except);
+  AuditEntry Audit(const Principal& who, absl::string_view action, const std::string& referral_id,
+                   const std::string& request_id) const;
+
+  CaseworkStore& store_;
+  ReferralStore& referrals_;
+  const RpcGuard& guard_;
+  const Clock& clock_;
+  const CaseworkServiceOptions options_;
+};
+
+}  // namespace rooted::referral
+
+#endif  // ROOTED_SERVICES_REFERRAL_INTAKE_CASEWORK_SERVICE_H_
