@@ -98,6 +98,17 @@ void DescribeReferral(const v1::ReferralEvent& e, Steps& s) {
             absl::StrCat("Case closed: ", Words<v1::CaseOutcome>(v1::CaseOutcome_Name(e.case_closed().outcome()),
                                                                  "CASE_OUTCOME_")));
       break;
+    case v1::ReferralEvent::kReferralScreened: {
+      const v1::ReferralScreened& sc = e.referral_screened();
+      std::string summary = absl::StrCat(sc.overridden() ? "Screening overridden for " : "Screened for ",
+                                         sc.programme_id(), ": ",
+                                         Words<v1::ScreeningOutcome>(v1::ScreeningOutcome_Name(sc.outcome()),
+                                                                     "SCREENING_OUTCOME_"));
+      if (!sc.pathway().empty()) absl::StrAppend(&summary, " to ", sc.pathway());
+      if (!sc.rule_id().empty() && !sc.overridden()) absl::StrAppend(&summary, " (rule ", sc.rule_id(), ")");
+      s.Add(sc.referral_id(), summary);
+      break;
+    }
     case v1::ReferralEvent::kLeadAllocated: {
       const v1::LeadAllocated& a = e.lead_allocated();
       s.Add(a.referral_id(), absl::StrCat("Allocated to a programme lead at ", a.partner_id(),

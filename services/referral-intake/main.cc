@@ -9,6 +9,7 @@
 #include "common/server/service_core.h"
 #include "common/server/service_runtime.h"
 #include "services/referral-intake/casework_service.h"
+#include "services/referral-intake/programme_service.h"
 #include "services/referral-intake/case_timeline.h"
 #include "services/referral-intake/referral_service.h"
 
@@ -47,9 +48,19 @@ absl::Status Run(const rooted::Config& config) {
   rooted::referral::CaseworkStore casework_store(core->redis(), key_prefix);
   rooted::referral::CaseworkServiceImpl casework(casework_store, store, core->guard(), core->clock(),
                                                  {kServiceName, options.sharing_agreement});
-  return core->Serve({&service, &casework},
-                     {"rooted.referral.v1.ReferralService", "rooted.referral.v1.CaseworkService"},
-                     {consumer.get()});
+  // Programmes: screening answers risk scoring's attendance evidence.
+  rooted::referral::ProgrammeStore programme_store(core->redis(), key_prefix);
+  rooted::referral::ProgrammeServiceImpl programmes(programme_store, store, core->guard(), core->clock(),
+                                                   {kServiceName, options.sharing_agreement});
+  rooted::referral::ScreeningHandler screening(programme_store, store, core->clock(), kServiceName);
+  ASSIGN_OR_RETURN(auto screening_consumer,
+                   rooted::EventConsumer::Create(
+                       core->ConsumerOptions(group + "-screening", {std::string(rooted::topics::kRiskEvents)}),
+                       screening, core->producer(), core->metrics(), core->logger()));
+  return core->Serve({&service, &casework, &programmes},
+                     {"rooted.referral.v1.ReferralService", "rooted.referral.v1.CaseworkService",
+                      "rooted.referral.v1.ProgrammeService"},
+                     {consumer.get(), screening_consumer.get()});
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ v1::ReferralEvent ReferralSubmittedEvent(const v1::Referral& r) {
   e->set_risk_level(d.risk_assessment().level());
   e->set_immediate_safeguarding_concern(d.risk_assessment().immediate_safeguarding_concern());
   e->set_refer_to_forum(d.refer_to_forum());
+  e->set_programme_id(d.programme_id());
   if (d.consent().status() == v1::CONSENT_STATUS_GIVEN) {
     for (int scope : d.consent().scopes())
       e->add_consent_scopes(static_cast<v1::ConsentScope>(scope));

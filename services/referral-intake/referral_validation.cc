@@ -207,6 +207,9 @@ absl::Status ValidateDetails(const rv1::ReferralDetails& d, absl::Time now,
                         "referring to the forum needs consent with the forum scope");
     }
   }
+  if (!d.programme_id().empty()) {
+    RETURN_IF_ERROR(ValidateId(absl::StrCat(path, ".programme_id"), d.programme_id(), "a programme id"));
+  }
   return absl::OkStatus();
 }
 

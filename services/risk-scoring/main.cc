@@ -11,6 +11,7 @@
 #include "common/kafka/topics.h"
 #include "common/server/service_core.h"
 #include "common/server/service_runtime.h"
+#include "services/risk-scoring/evidence.h"
 #include "services/risk-scoring/risk_service.h"
 
 namespace {
@@ -61,6 +62,12 @@ absl::Status Run(const rooted::Config& config) {
                                  std::string(rooted::topics::kDirectoryEvents),
                                  std::string(rooted::topics::kFundEvents)}),
           interventions, core->producer(), core->metrics(), logger));
+  // Referrals into a programme get the pupil's attendance evidence back.
+  rooted::risk::EvidenceResponder evidence(core->redis(), store, core->clock(), key_prefix, options.la_code);
+  ASSIGN_OR_RETURN(auto evidence_consumer,
+                   rooted::EventConsumer::Create(
+                       core->ConsumerOptions(group + "-evidence", {std::string(rooted::topics::kReferralEvents)}),
+                       evidence, core->producer(), core->metrics(), logger));
   rooted::risk::RiskServiceImpl service(store, models, interventions, core->producer(),
                                         core->guard(), hasher, core->clock(), core->metrics(),
                                         options);
@@ -92,7 +99,7 @@ absl::Status Run(const rooted::Config& config) {
     }
   });
   absl::Status served = core->Serve({&service}, {"rooted.risk.v1.RiskScoringService"},
-                                    {consumer.get(), intervention_consumer.get()});
+                                    {consumer.get(), intervention_consumer.get(), evidence_consumer.get()});
   rescoring = false;
   rescorer.join();
   return served;
