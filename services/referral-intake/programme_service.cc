@@ -293,7 +293,9 @@ absl::StatusOr<ApplyResult> ScreeningHandler::Apply(const ConsumedEvent& event) 
   audit.record_kind = "referral";
   audit.record_id = referral->referral_id();
   store_.Audit(batch, audit);
-  return store_.CommitConsumed(std::move(batch), event.event_id());
+  // The case timeline consumes the same event under the same prefix: the
+  // screening keeps a processed-event guard of its own.
+  return store_.CommitConsumed(std::move(batch), "screening:" + event.event_id());
 }
 
 }  // namespace rooted::referral

@@ -143,12 +143,17 @@ TEST(TermEndToEndTest, ATermPlaysThroughServicesKilledMidTermLosingAndDoublingNo
   ASSERT_EQ(s.referral_ids.size(), 15u);
   EXPECT_EQ(s.forum_cases, 15);
   EXPECT_EQ(s.triaged, 15);
+  // Every referral screened once, through risk scoring's evidence.
+  int screened = 0;
+  for (const auto& [outcome, n] : s.screenings_by_outcome) screened += n;
+  EXPECT_EQ(screened, 15) << ::testing::PrintToString(s.screenings_by_outcome);
   EXPECT_EQ(s.meetings_held, 2);  // eight places a meeting
   int decisions = 0;
   for (const auto& [type, n] : s.decisions_by_type) decisions += n;
   EXPECT_EQ(decisions, 20);
   EXPECT_EQ(s.decisions_by_type.at("fund support"), 7);
   EXPECT_EQ(s.services_matched, s.decisions_by_type.at("referred to a service"));
+  EXPECT_EQ(s.leads_allocated, s.decisions_by_type.at("programme lead allocated"));
   EXPECT_EQ(s.fund_requests, 7);
   EXPECT_EQ(s.payments_settled, 7);
   EXPECT_EQ(s.fund_committed_pence, 0);

@@ -6,9 +6,11 @@
 #include <random>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/auth/jwt.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
@@ -17,6 +19,8 @@
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "rooted/forum/v1/forum.grpc.pb.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
+#include "rooted/referral/v1/casework.grpc.pb.h"
+#include "rooted/referral/v1/programme.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
 #include "tools/cohort/cohort.h"
@@ -35,6 +39,8 @@ namespace pv1 = rooted::fund::v1;
 constexpr int kMaxTermDays = 60;
 constexpr int kCandidatesPerSchool = 40;
 constexpr const char* kPartnerId = "org-north-youth-trust";
+constexpr absl::string_view kProgrammeId = "attendance-recovery-pilot";
+constexpr const char* kLeadSubject = "lead-nyt-1";
 
 // Someone the scenario signs in as.
 struct Person {
@@ -78,6 +84,12 @@ std::string DecisionWord(fv1::DecisionType type) {
     case fv1::DECISION_TYPE_REVIEW: return "review";
     default: return "other";
   }
+}
+
+std::string FormatCounts(const std::map<std::string, int>& counts) {
+  std::vector<std::string> parts;
+  for (const auto& [what, n] : counts) parts.push_back(absl::StrCat(what, " ", n));
+  return absl::StrJoin(parts, ", ");
 }
 
 // The school a signal belongs to (the school a move leaves).
@@ -128,6 +140,8 @@ class Scenario {
         }()),
         rng_(options.seed),
         referrals_(rv1::ReferralService::NewStub(Channel(options.targets.referral))),
+        programmes_(rv1::ProgrammeService::NewStub(Channel(options.targets.referral))),
+        casework_(rv1::CaseworkService::NewStub(Channel(options.targets.referral))),
         risk_(kv1::RiskScoringService::NewStub(Channel(options.targets.risk))),
         forum_(fv1::ForumService::NewStub(Channel(options.targets.forum))),
         directory_(dv1::DirectoryService::NewStub(Channel(options.targets.directory))),
@@ -149,6 +163,7 @@ class Scenario {
     int64_t fund_pence = 0;
     bool service_referred = false;
     bool fund_requested = false;
+    bool lead_allocated = false;
   };
 
   static int AcademicYearFor(absl::CivilDay today) {
@@ -241,6 +256,8 @@ class Scenario {
   absl::Status SetUpDirectory();
   absl::Status SetUpFund();
   absl::Status SetUpForum(absl::CivilDay from);
+  absl::Status SetUpProgramme();
+  absl::Status WaitForScreenings();
   absl::Status MakeReferrals();
   absl::Status TriageReferrals();
   absl::Status HoldMeeting(const fv1::Meeting& meeting);
@@ -258,6 +275,8 @@ class Scenario {
   const cohort::Cohort cohort_;
   std::mt19937_64 rng_;
   std::unique_ptr<rv1::ReferralService::Stub> referrals_;
+  std::unique_ptr<rv1::ProgrammeService::Stub> programmes_;
+  std::unique_ptr<rv1::CaseworkService::Stub> casework_;
   std::unique_ptr<kv1::RiskScoringService::Stub> risk_;
   std::unique_ptr<fv1::ForumService::Stub> forum_;
   std::unique_ptr<dv1::DirectoryService::Stub> directory_;
@@ -453,6 +472,53 @@ absl::Status Scenario::SetUpFund() {
   return absl::OkStatus();
 }
 
+absl::Status Scenario::SetUpProgramme() {
+  rv1::UpsertProgrammeRequest upsert;
+  upsert.set_request_id("term-programme-create");
+  rv1::Programme* p = upsert.mutable_programme();
+  p->set_programme_id(std::string(kProgrammeId));
+  p->set_name("Attendance recovery pilot");
+  rv1::ScopeRule* absent = p->add_in_scope();
+  absent->set_rule_id("persistent-absence");
+  absent->set_description("attendance below 90% this term");
+  absent->mutable_attendance_below()->set_threshold_bp(9000);
+  rv1::ScopeRule* looked_after = p->add_out_of_scope();
+  looked_after->set_rule_id("looked-after");
+  looked_after->set_description("looked-after children (the virtual school's)");
+  looked_after->set_looked_after(true);
+  looked_after->set_redirect_pathway("virtual-school");
+  rv1::ScopeRule* welfare = p->add_out_of_scope();
+  welfare->set_rule_id("education-welfare-allocated");
+  welfare->set_description("already allocated an education welfare officer");
+  welfare->mutable_agency_involved()->set_agency_type(cv1::AGENCY_TYPE_EDUCATION_WELFARE);
+  rv1::UpsertProgrammeResponse created;
+  RETURN_IF_ERROR(Call("UpsertProgramme", *programmes_, &rv1::ProgrammeService::Stub::UpsertProgramme,
+                       Council("inclusion-officer-1"), upsert, &created));
+  Say("programme: the attendance recovery pilot screens referrals (attendance below 90%; looked-after children "
+      "to the virtual school)");
+  return absl::OkStatus();
+}
+
+absl::Status Scenario::WaitForScreenings() {
+  for (const Case& c : cases_) {
+    rv1::GetScreeningRequest request;
+    request.set_referral_id(c.referral_id);
+    rv1::GetScreeningResponse response;
+    auto screened = [&]() -> absl::StatusOr<bool> {
+      absl::Status s = Call("GetScreening", *programmes_, &rv1::ProgrammeService::Stub::GetScreening,
+                            Council("inclusion-officer-1"), request, &response);
+      if (absl::IsNotFound(s)) return false;
+      RETURN_IF_ERROR(s);
+      return true;
+    };
+    RETURN_IF_ERROR(WaitFor("the referral's screening (risk scoring's evidence, then referral intake)", screened));
+    std::string outcome = rv1::ScreeningOutcome_Name(response.screening().outcome());
+    outcome = absl::AsciiStrToLower(outcome.substr(std::string("SCREENING_OUTCOME_").size()));
+    ++summary_.screenings_by_outcome[outcome];
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Scenario::SetUpForum(absl::CivilDay from) {
   fv1::CreateForumRequest create;
   create.set_request_id("term-forum-create");
@@ -496,6 +562,14 @@ absl::Status Scenario::SetUpForum(absl::CivilDay from) {
   RETURN_IF_ERROR(Call("CreateForum", *forum_, &fv1::ForumService::Stub::CreateForum,
                        Council("inclusion-officer-1"), create, &created));
   summary_.forum_id = created.forum().forum_id();
+  rv1::SetLeadCapacityRequest capacity;
+  capacity.set_request_id("term-lead-capacity");
+  capacity.set_lead_subject(kLeadSubject);
+  capacity.set_partner_id(kPartnerId);
+  capacity.set_caseload_limit(12);
+  rv1::SetLeadCapacityResponse capped;
+  RETURN_IF_ERROR(Call("SetLeadCapacity", *casework_, &rv1::CaseworkService::Stub::SetLeadCapacity,
+                       Council("coordinator-1", cv1::ROLE_FORUM_COORDINATOR), capacity, &capped));
   Say("forum: the pilot Multi-Agency Forum meets weekly on Wednesdays at 14:00, 8 cases a meeting");
   return absl::OkStatus();
 }
@@ -553,6 +627,8 @@ rv1::ReferralDetails Scenario::DetailsFor(const cohort::Pupil& pupil, const kv1:
   d.mutable_risk_assessment()->set_level(profile.band() == cv1::RISK_BAND_VERY_HIGH ? rv1::RISK_LEVEL_HIGH
                                                                                     : rv1::RISK_LEVEL_MEDIUM);
   d.add_resource_requirements("Mentoring and help with the journey to school");
+  // Some already have an education welfare officer: outside the pilot's scope.
+  if (n % 7 == 6) d.add_other_agencies()->set_agency_type(cv1::AGENCY_TYPE_EDUCATION_WELFARE);
   d.mutable_consent()->set_status(rv1::CONSENT_STATUS_GIVEN);
   d.mutable_consent()->set_given_by_name("Parent");
   d.mutable_consent()->set_given_by_relationship(rv1::RELATIONSHIP_PARENT);
@@ -561,6 +637,7 @@ rv1::ReferralDetails Scenario::DetailsFor(const cohort::Pupil& pupil, const kv1:
     d.mutable_consent()->add_scopes(scope);
   }
   d.set_refer_to_forum(true);
+  d.set_programme_id(std::string(kProgrammeId));
   return d;
 }
 
@@ -740,6 +817,45 @@ absl::Status Scenario::HoldMeeting(const fv1::Meeting& meeting) {
                          Council("coordinator-1", cv1::ROLE_FORUM_COORDINATOR), request, &made));
     c.service_referred = true;
     ++summary_.services_matched;
+  }
+  // Cases the forum gave the partner go to one of its programme leads, who
+  // visits the family and agrees a first goal.
+  for (Case& c : cases_) {
+    if (c.lead_allocated ||
+        std::find(c.decisions.begin(), c.decisions.end(), fv1::DECISION_TYPE_ALLOCATE_PROGRAMME_LEAD) ==
+            c.decisions.end()) {
+      continue;
+    }
+    rv1::AllocateLeadRequest allocate;
+    allocate.set_request_id("term-lead-" + c.referral_id);
+    allocate.set_referral_id(c.referral_id);
+    allocate.set_lead_subject(kLeadSubject);
+    allocate.set_reason("Multi-Agency Forum decision");
+    rv1::AllocateLeadResponse allocated;
+    RETURN_IF_ERROR(Call("AllocateLead", *casework_, &rv1::CaseworkService::Stub::AllocateLead,
+                         Council("coordinator-1", cv1::ROLE_FORUM_COORDINATOR), allocate, &allocated));
+    const Person lead{kLeadSubject, cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER, kPartnerId};
+    rv1::RecordContactRequest contact;
+    contact.set_request_id("term-contact-" + c.referral_id);
+    contact.set_referral_id(c.referral_id);
+    *contact.mutable_contact()->mutable_date() = ToProtoDate(absl::ToCivilDay(clock_.Now(), options_.zone));
+    contact.mutable_contact()->set_with(rv1::CONTACT_WITH_PARENT_CARER);
+    contact.mutable_contact()->set_type(rv1::CONTACT_TYPE_HOME_VISIT);
+    contact.mutable_contact()->set_duration_minutes(45);
+    contact.mutable_contact()->set_note("First visit: agreed a morning routine and a weekly check-in");
+    rv1::RecordContactResponse recorded;
+    RETURN_IF_ERROR(Call("RecordContact", *casework_, &rv1::CaseworkService::Stub::RecordContact, lead, contact,
+                         &recorded));
+    rv1::SetGoalRequest goal;
+    goal.set_request_id("term-goal-" + c.referral_id);
+    goal.set_referral_id(c.referral_id);
+    goal.mutable_goal()->set_description("In school every morning by 8:45 for three weeks");
+    *goal.mutable_goal()->mutable_target_date() =
+        ToProtoDate(absl::ToCivilDay(clock_.Now(), options_.zone) + 28);
+    rv1::SetGoalResponse goals;
+    RETURN_IF_ERROR(Call("SetGoal", *casework_, &rv1::CaseworkService::Stub::SetGoal, lead, goal, &goals));
+    c.lead_allocated = true;
+    ++summary_.leads_allocated;
   }
   return absl::OkStatus();
 }
@@ -942,6 +1058,7 @@ absl::StatusOr<TermSummary> Scenario::Play() {
                                                  options_.zone)));
   RETURN_IF_ERROR(SetUpDirectory());
   RETURN_IF_ERROR(SetUpFund());
+  RETURN_IF_ERROR(SetUpProgramme());
 
   const size_t referral_day = days_.size() * 2 / 5;
   std::vector<fv1::Meeting> meetings;
@@ -957,6 +1074,8 @@ absl::StatusOr<TermSummary> Scenario::Play() {
       RETURN_IF_ERROR(Hook(Phase::kReferralsMade));
       RETURN_IF_ERROR(At(day, 13));
       RETURN_IF_ERROR(TriageReferrals());
+      RETURN_IF_ERROR(WaitForScreenings());
+      Say(absl::StrCat("screening: ", FormatCounts(summary_.screenings_by_outcome)));
       // Wait until the forum has listed every referral.
       fv1::ListCasesRequest list;
       list.set_forum_id(summary_.forum_id);
@@ -1036,10 +1155,12 @@ std::string FormatSummary(const TermSummary& s) {
                         s.signals_rejected);
   absl::StrAppendFormat(&out, "  referrals           %d (from %d pupils on the schools' lists), %d triaged\n",
                         s.referral_ids.size(), s.at_risk_listed, s.triaged);
+  absl::StrAppendFormat(&out, "  programme screening %s\n", FormatCounts(s.screenings_by_outcome));
   absl::StrAppendFormat(&out, "  forum               %d cases, %d meetings held; decisions:", s.forum_cases,
                         s.meetings_held);
   for (const auto& [type, n] : s.decisions_by_type) absl::StrAppend(&out, " ", type, " ", n, ";");
-  absl::StrAppendFormat(&out, "\n  services            %d referrals made to directory services\n", s.services_matched);
+  absl::StrAppendFormat(&out, "\n  services            %d referrals made to directory services; %d cases with a programme lead\n",
+                        s.services_matched, s.leads_allocated);
   absl::StrAppendFormat(&out, "  fund                %d requests, %s committed, %s paid (%d payments settled)\n",
                         s.fund_requests, Pounds(s.fund_committed_pence), Pounds(s.fund_paid_pence),
                         s.payments_settled);

@@ -57,11 +57,13 @@ struct TermSummary {
   std::map<std::string, int> pupils_by_band;  // "low", "medium", ...
   int at_risk_listed = 0;                     // on the schools' lists (medium and above) at referral time
   std::vector<std::string> referral_ids;
+  std::map<std::string, int> screenings_by_outcome;  // the programme's screening of each referral
   int forum_cases = 0;
   int meetings_held = 0;
   std::map<std::string, int> decisions_by_type;
   int triaged = 0;
   int services_matched = 0;  // referrals made to directory services
+  int leads_allocated = 0;   // cases allocated to a partner's programme lead
   int fund_requests = 0;
   int64_t fund_committed_pence = 0;
   int64_t fund_paid_pence = 0;
