@@ -8,6 +8,7 @@
 
 #include "common/identity/upn.h"
 #include "services/risk-scoring/backtest.h"
+#include "services/risk-scoring/evidence.h"
 #include "services/risk-scoring/outcomes.h"
 #include "services/risk-scoring/pupil_state.h"
 #include "services/risk-scoring/register_codes.h"
@@ -397,6 +398,45 @@ TEST(CohortTest, EverySignalOfAGeneratedCouncilPassesIntake) {
   const cohort::Cohort again({.la_code = "801", .schools = 6, .pupils = 300, .seed = 7});
   EXPECT_EQ(again.pupils()[42].upn, council.pupils()[42].upn);
   EXPECT_EQ(cohort::MakeUpn("801", 2000, 1, 1).size(), 13u);
+}
+
+}  // namespace
+}  // namespace rooted::risk
+
+namespace rooted::risk {
+namespace {
+
+// The evidence a programme screens on: week by week from the Monday on or
+// before 1 September, weeks without sessions left out.
+TEST(AttendanceEvidenceTest, WeekByWeekToTheLastMark) {
+  EXPECT_FALSE(EvidenceOf(nullptr).known());
+  PupilState state;
+  const std::string upn = "H801200001001";
+  // Mon 7 to Fri 11 Sept 2026: two sessions missed; the next week all present.
+  for (int day = 0; day < 5; ++day) {
+    for (v1::Session session : {v1::SESSION_AM, v1::SESSION_PM}) {
+      const bool missed = day == 2;
+      ASSERT_TRUE(ApplySignal(state, testing::Mark(upn, "100001", absl::CivilDay(2026, 9, 7) + day, session,
+                                                   missed ? "N" : "/"))
+                      .ok());
+      ASSERT_TRUE(ApplySignal(state, testing::Mark(upn, "100001", absl::CivilDay(2026, 9, 14) + day, session, "/"))
+                      .ok());
+    }
+  }
+  ASSERT_TRUE(ApplySignal(state, testing::ContextSignal(upn, "100001", absl::CivilDay(2026, 9, 1),
+                                                        v1::SEN_PROVISION_NONE, "",
+                                                        v1::SOCIAL_CARE_STATUS_LOOKED_AFTER))
+                  .ok());
+  const v1::AttendanceEvidence e = EvidenceOf(&state);
+  EXPECT_TRUE(e.known());
+  EXPECT_TRUE(e.looked_after());
+  EXPECT_EQ(e.as_of().day(), 18);
+  ASSERT_EQ(e.weeks_size(), 2);
+  EXPECT_EQ(e.weeks(0).week_start().day(), 7);
+  EXPECT_EQ(e.weeks(0).possible_sessions(), 10);
+  EXPECT_EQ(e.weeks(0).present_sessions(), 8);
+  EXPECT_EQ(e.weeks(1).week_start().day(), 14);
+  EXPECT_EQ(e.weeks(1).present_sessions(), 10);
 }
 
 }  // namespace
