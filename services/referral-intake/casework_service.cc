@@ -24,11 +24,6 @@ constexpr int kMaxGoals = 50;
 constexpr int kMaxProgressPerGoal = 200;
 constexpr int kMaxFeedback = 100;
 
-bool IsOpen(v1::ReferralStatus status) {
-  return status == v1::REFERRAL_STATUS_SUBMITTED || status == v1::REFERRAL_STATUS_TRIAGED ||
-         status == v1::REFERRAL_STATUS_LISTED_FOR_FORUM || status == v1::REFERRAL_STATUS_IN_SUPPORT;
-}
-
 bool IsPartnerWorker(const Principal& who) {
   return who.organisation_type == cv1::ORGANISATION_TYPE_PARTNER &&
          who.HasAnyRole({cv1::ROLE_PROGRAMME_LEAD, cv1::ROLE_PARTNER_WORKER});
@@ -82,7 +77,7 @@ absl::StatusOr<std::vector<std::string>> CaseworkServiceImpl::OpenCases(
     absl::StatusOr<v1::Referral> referral = referrals_.Get(id);
     if (absl::IsNotFound(referral.status())) continue;
     if (!referral.ok()) return referral.status();
-    if (IsOpen(referral->status())) open.push_back(id);
+    if (IsOpenReferral(referral->status())) open.push_back(id);
   }
   return open;
 }
@@ -132,7 +127,7 @@ grpc::Status CaseworkServiceImpl::AllocateLead(grpc::ServerContext* context, con
     RETURN_IF_ERROR(ValidateText("reason", request->reason(), 300, /*required=*/true));
     ASSIGN_OR_RETURN(v1::Referral referral, referrals_.Get(request->referral_id()));
     RETURN_IF_ERROR(RequireCoordinator(who, referral.la_code(), "AllocateLead"));
-    if (!IsOpen(referral.status())) {
+    if (!IsOpenReferral(referral.status())) {
       return absl::FailedPreconditionError(
           absl::StrCat("referral_id: the case is ", v1::ReferralStatus_Name(referral.status()), " and takes no lead"));
     }
@@ -274,7 +269,7 @@ absl::Status CaseworkServiceImpl::ChangeAsLead(
     return absl::PermissionDeniedError(absl::StrCat(method, ": the case's allocated lead only"));
   }
   ASSIGN_OR_RETURN(v1::Referral referral, referrals_.Get(request.referral_id()));
-  if (!IsOpen(referral.status())) {
+  if (!IsOpenReferral(referral.status())) {
     return absl::FailedPreconditionError(
         absl::StrCat("referral_id: the case is ", v1::ReferralStatus_Name(referral.status())));
   }

@@ -18,11 +18,6 @@ namespace {
 
 constexpr char kKeyPrefix[] = "ri";
 
-bool IsOpen(v1::ReferralStatus status) {
-  return status == v1::REFERRAL_STATUS_SUBMITTED || status == v1::REFERRAL_STATUS_TRIAGED ||
-         status == v1::REFERRAL_STATUS_LISTED_FOR_FORUM || status == v1::REFERRAL_STATUS_IN_SUPPORT;
-}
-
 bool IsPartnerRole(const Principal& who) {
   return who.HasAnyRole({cv1::ROLE_PARTNER_WORKER, cv1::ROLE_PROGRAMME_LEAD}) &&
          who.organisation_type == cv1::ORGANISATION_TYPE_PARTNER;
@@ -153,7 +148,7 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
 
   ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request.referral_id()));
   RETURN_IF_ERROR(CanChange(who, referral, method));
-  if (!IsOpen(referral.status())) {
+  if (!IsOpenReferral(referral.status())) {
     return absl::FailedPreconditionError(absl::StrCat("referral_id: the referral is ",
                                                       v1::ReferralStatus_Name(referral.status()),
                                                       " and can no longer change"));

@@ -31,6 +31,13 @@ struct CommitResult {
   std::string first_answer;  // kReplayed: what was stored the first time
 };
 
+// A case still being worked: submitted, triaged, listed or in support.
+inline bool IsOpenReferral(rooted::referral::v1::ReferralStatus status) {
+  namespace rv1 = rooted::referral::v1;
+  return status == rv1::REFERRAL_STATUS_SUBMITTED || status == rv1::REFERRAL_STATUS_TRIAGED ||
+         status == rv1::REFERRAL_STATUS_LISTED_FOR_FORUM || status == rv1::REFERRAL_STATUS_IN_SUPPORT;
+}
+
 enum class ReferralIndex { kSchool, kCouncil, kPartner };
 
 struct ReferralQuery {

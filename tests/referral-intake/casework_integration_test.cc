@@ -9,13 +9,9 @@
 #include "common/base/proto_date.h"
 #include "common/identity/pupil_ref.h"
 #include "common/identity/upn.h"
-#include "common/server/service_runtime.h"
 #include "rooted/referral/v1/referral_events.pb.h"
-#include "services/referral-intake/case_timeline.h"
-#include "services/referral-intake/casework_service.h"
-#include "services/referral-intake/referral_service.h"
 #include "tests/referral-intake/referral_fixtures.h"
-#include "tests/support/service_harness.h"
+#include "tests/referral-intake/referral_services_stack.h"
 
 namespace rooted::referral {
 namespace {
@@ -24,37 +20,8 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 namespace cv1 = rooted::common::v1;
 
-struct CaseworkStack {
-  CaseworkStack() {
-    store = std::make_unique<RedisReferralStore>(*h.redis, "ri");
-    timeline = std::make_unique<CaseTimelineHandler>(*h.redis, *store, "ri");
-    hasher = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(std::string(40, 'p')));
-    referrals = std::make_unique<ReferralServiceImpl>(*store, *timeline, *h.guard, *hasher, h.clock, *h.metrics,
-                                                      ReferralServiceOptions{});
-    casework_store = std::make_unique<CaseworkStore>(*h.redis, "ri");
-    casework = std::make_unique<CaseworkServiceImpl>(*casework_store, *store, *h.guard, h.clock);
-    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                {referrals.get(), casework.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials());
-    referral_stub = v1::ReferralService::NewStub(channel);
-    casework_stub = v1::CaseworkService::NewStub(channel);
-  }
-  ~CaseworkStack() { server->Shutdown(absl::Seconds(1)); }
 
-  rooted::testing::ServiceHarness h{"referral-intake",
-                                    absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), absl::UTCTimeZone())};
-  std::unique_ptr<RedisReferralStore> store;
-  std::unique_ptr<CaseTimelineHandler> timeline;
-  std::unique_ptr<PupilRefHasher> hasher;
-  std::unique_ptr<ReferralServiceImpl> referrals;
-  std::unique_ptr<CaseworkStore> casework_store;
-  std::unique_ptr<CaseworkServiceImpl> casework;
-  std::unique_ptr<GrpcServer> server;
-  std::unique_ptr<v1::ReferralService::Stub> referral_stub;
-  std::unique_ptr<v1::CaseworkService::Stub> casework_stub;
-};
-
-class CaseworkTest : public rooted::testing::SharedStackTest<CaseworkStack> {
+class CaseworkTest : public rooted::testing::SharedStackTest<testing::ReferralServicesStack> {
  protected:
   v1::CaseworkService::Stub& casework() { return *stack_->casework_stub; }
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) { return rooted::testing::AuthedContext(token); }

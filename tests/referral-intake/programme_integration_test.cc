@@ -10,14 +10,10 @@
 #include "common/identity/pupil_ref.h"
 #include "common/identity/upn.h"
 #include "common/kafka/event_metadata.h"
-#include "common/server/service_runtime.h"
 #include "rooted/referral/v1/referral_events.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
-#include "services/referral-intake/case_timeline.h"
-#include "services/referral-intake/programme_service.h"
-#include "services/referral-intake/referral_service.h"
 #include "tests/referral-intake/referral_fixtures.h"
-#include "tests/support/service_harness.h"
+#include "tests/referral-intake/referral_services_stack.h"
 
 namespace rooted::referral {
 namespace {
@@ -27,39 +23,8 @@ using ::testing::StartsWith;
 namespace cv1 = rooted::common::v1;
 namespace kv1 = rooted::risk::v1;
 
-struct ProgrammeStack {
-  ProgrammeStack() {
-    store = std::make_unique<RedisReferralStore>(*h.redis, "ri");
-    timeline = std::make_unique<CaseTimelineHandler>(*h.redis, *store, "ri");
-    hasher = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(std::string(40, 'p')));
-    referrals = std::make_unique<ReferralServiceImpl>(*store, *timeline, *h.guard, *hasher, h.clock, *h.metrics,
-                                                      ReferralServiceOptions{});
-    programme_store = std::make_unique<ProgrammeStore>(*h.redis, "ri");
-    programmes = std::make_unique<ProgrammeServiceImpl>(*programme_store, *store, *h.guard, h.clock);
-    screening = std::make_unique<ScreeningHandler>(*programme_store, *store, h.clock, "referral-intake");
-    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                {referrals.get(), programmes.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
-    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials());
-    referral_stub = v1::ReferralService::NewStub(channel);
-    programme_stub = v1::ProgrammeService::NewStub(channel);
-  }
-  ~ProgrammeStack() { server->Shutdown(absl::Seconds(1)); }
 
-  rooted::testing::ServiceHarness h{"referral-intake",
-                                    absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), absl::UTCTimeZone())};
-  std::unique_ptr<RedisReferralStore> store;
-  std::unique_ptr<CaseTimelineHandler> timeline;
-  std::unique_ptr<PupilRefHasher> hasher;
-  std::unique_ptr<ReferralServiceImpl> referrals;
-  std::unique_ptr<ProgrammeStore> programme_store;
-  std::unique_ptr<ProgrammeServiceImpl> programmes;
-  std::unique_ptr<ScreeningHandler> screening;
-  std::unique_ptr<GrpcServer> server;
-  std::unique_ptr<v1::ReferralService::Stub> referral_stub;
-  std::unique_ptr<v1::ProgrammeService::Stub> programme_stub;
-};
-
-class ProgrammeTest : public rooted::testing::SharedStackTest<ProgrammeStack> {
+class ProgrammeTest : public rooted::testing::SharedStackTest<testing::ReferralServicesStack> {
  protected:
   v1::ProgrammeService::Stub& programmes() { return *stack_->programme_stub; }
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) { return rooted::testing::AuthedContext(token); }

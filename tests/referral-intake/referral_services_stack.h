@@ -1,0 +1,61 @@
+#ifndef ROOTED_TESTS_REFERRAL_INTAKE_REFERRAL_SERVICES_STACK_H_
+#define ROOTED_TESTS_REFERRAL_INTAKE_REFERRAL_SERVICES_STACK_H_
+
+#include <memory>
+
+#include "common/identity/pupil_ref.h"
+#include "common/server/service_runtime.h"
+#include "services/referral-intake/case_timeline.h"
+#include "services/referral-intake/casework_service.h"
+#include "services/referral-intake/programme_service.h"
+#include "services/referral-intake/referral_service.h"
+#include "tests/support/service_harness.h"
+
+namespace rooted::referral::testing {
+
+// Referral intake's gRPC services in process over a real redis-server, as
+// main() wires them: referrals, casework and programmes on one server, and
+// the screening handler to feed risk scoring's answers to.
+struct ReferralServicesStack {
+  ReferralServicesStack() {
+    store = std::make_unique<RedisReferralStore>(*h.redis, "ri");
+    timeline = std::make_unique<CaseTimelineHandler>(*h.redis, *store, "ri");
+    hasher = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(std::string(40, 'p')));
+    referrals = std::make_unique<ReferralServiceImpl>(*store, *timeline, *h.guard, *hasher, h.clock, *h.metrics,
+                                                      ReferralServiceOptions{});
+    casework_store = std::make_unique<CaseworkStore>(*h.redis, "ri");
+    casework = std::make_unique<CaseworkServiceImpl>(*casework_store, *store, *h.guard, h.clock);
+    programme_store = std::make_unique<ProgrammeStore>(*h.redis, "ri");
+    programmes = std::make_unique<ProgrammeServiceImpl>(*programme_store, *store, *h.guard, h.clock);
+    screening = std::make_unique<ScreeningHandler>(*programme_store, *store, h.clock, "referral-intake");
+    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
+                                {referrals.get(), casework.get(), programmes.get()},
+                                {[this] { return h.redis->Ping(); }}, *h.logger);
+    auto channel =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials());
+    referral_stub = v1::ReferralService::NewStub(channel);
+    casework_stub = v1::CaseworkService::NewStub(channel);
+    programme_stub = v1::ProgrammeService::NewStub(channel);
+  }
+  ~ReferralServicesStack() { server->Shutdown(absl::Seconds(1)); }
+
+  rooted::testing::ServiceHarness h{"referral-intake",
+                                    absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), absl::UTCTimeZone())};
+  std::unique_ptr<RedisReferralStore> store;
+  std::unique_ptr<CaseTimelineHandler> timeline;
+  std::unique_ptr<PupilRefHasher> hasher;
+  std::unique_ptr<ReferralServiceImpl> referrals;
+  std::unique_ptr<CaseworkStore> casework_store;
+  std::unique_ptr<CaseworkServiceImpl> casework;
+  std::unique_ptr<ProgrammeStore> programme_store;
+  std::unique_ptr<ProgrammeServiceImpl> programmes;
+  std::unique_ptr<ScreeningHandler> screening;
+  std::unique_ptr<GrpcServer> server;
+  std::unique_ptr<v1::ReferralService::Stub> referral_stub;
+  std::unique_ptr<v1::CaseworkService::Stub> casework_stub;
+  std::unique_ptr<v1::ProgrammeService::Stub> programme_stub;
+};
+
+}  // namespace rooted::referral::testing
+
+#endif  // ROOTED_TESTS_REFERRAL_INTAKE_REFERRAL_SERVICES_STACK_H_
