@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<EventConsumer>> EventConsumer::Create(EventConsum
   if (options.group_id.empty()) return absl::InvalidArgumentError("consumer group id must be set");
   if (options.topics.empty())
     return absl::InvalidArgumentError("consumer needs at least one topic");
+  auto log = std::make_unique<KafkaLogBridge>(logger);
   absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = MakeKafkaConf(
       {
           {"bootstrap.servers", options.bootstrap_servers},
@@ -44,21 +45,22 @@ absl::StatusOr<std::unique_ptr<EventConsumer>> EventConsumer::Create(EventConsum
           // broker answers as soon as data arrives either way.
           {"fetch.wait.max.ms", "50"},
       },
-      options.overrides);
+      options.overrides, log.get());
   if (!conf.ok()) return conf.status();
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf->get(), error));
   if (!consumer) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", error));
-  return std::unique_ptr<EventConsumer>(new EventConsumer(std::move(options), std::move(consumer),
+  return std::unique_ptr<EventConsumer>(new EventConsumer(std::move(options), std::move(log), std::move(consumer),
                                                           handler, dead_letters, metrics, logger));
 }
 
-EventConsumer::EventConsumer(EventConsumerOptions options,
+EventConsumer::EventConsumer(EventConsumerOptions options, std::unique_ptr<KafkaLogBridge> log,
                              std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                              EventHandler& handler, EventProducer& dead_letters, Metrics& metrics,
                              Logger& logger)
     : options_(std::move(options)),
+      log_(std::move(log)),
       consumer_(std::move(consumer)),
       handler_(handler),
       dead_letters_(dead_letters),

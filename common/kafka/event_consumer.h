@@ -15,6 +15,7 @@
 #include "common/base/log.h"
 #include "common/base/metrics.h"
 #include "common/kafka/event_producer.h"
+#include "common/kafka/kafka_config.h"
 
 namespace RdKafka {
 class KafkaConsumer;
@@ -94,9 +95,9 @@ class EventConsumer {
   void Stop();
 
  private:
-  EventConsumer(EventConsumerOptions options, std::unique_ptr<RdKafka::KafkaConsumer> consumer,
-                EventHandler& handler, EventProducer& dead_letters, Metrics& metrics,
-                Logger& logger);
+  EventConsumer(EventConsumerOptions options, std::unique_ptr<KafkaLogBridge> log,
+                std::unique_ptr<RdKafka::KafkaConsumer> consumer, EventHandler& handler,
+                EventProducer& dead_letters, Metrics& metrics, Logger& logger);
   void Run();
   // True once the event is applied or dead-lettered; false if stopping first.
   bool Process(const ConsumedEvent& event);
@@ -107,6 +108,7 @@ class EventConsumer {
   void Backoff(absl::Duration& delay);
 
   const EventConsumerOptions options_;
+  std::unique_ptr<KafkaLogBridge> log_;  // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   EventHandler& handler_;
   EventProducer& dead_letters_;

@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(KafkaProduc
     return absl::InvalidArgumentError("kafka bootstrap servers must be set");
   }
   auto handler = std::make_unique<ReportHandler>();
+  auto log = options.logger != nullptr ? std::make_unique<KafkaLogBridge>(*options.logger) : nullptr;
   absl::StatusOr<std::unique_ptr<RdKafka::Conf>> conf = MakeKafkaConf(
       {
           {"bootstrap.servers", options.bootstrap_servers},
@@ -60,7 +61,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(KafkaProduc
           {"message.timeout.ms", "30000"},
           {"socket.keepalive.enable", "true"},
       },
-      options.overrides);
+      options.overrides, log.get());
   if (!conf.ok()) return conf.status();
   std::string error;
   if ((*conf)->set("dr_cb", handler.get(), error) != RdKafka::Conf::CONF_OK) {
@@ -68,12 +69,12 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(KafkaProduc
   }
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), error));
   if (!producer) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
-  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(handler), std::move(producer)));
+  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(handler), std::move(log), std::move(producer)));
 }
 
-KafkaProducer::KafkaProducer(std::unique_ptr<ReportHandler> handler,
+KafkaProducer::KafkaProducer(std::unique_ptr<ReportHandler> handler, std::unique_ptr<KafkaLogBridge> log,
                              std::unique_ptr<RdKafka::Producer> producer)
-    : handler_(std::move(handler)), producer_(std::move(producer)) {
+    : handler_(std::move(handler)), log_(std::move(log)), producer_(std::move(producer)) {
   poller_ = std::thread([this] {
     while (running_.load()) producer_->poll(50);
   });

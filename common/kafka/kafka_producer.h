@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/kafka/event_producer.h"
+#include "common/kafka/kafka_config.h"
 
 namespace RdKafka {
 class Producer;
@@ -22,6 +23,8 @@ struct KafkaProducerOptions {
   std::string client_id = "rooted";
   // Extra librdkafka properties, applied last (for example linger.ms).
   std::map<std::string, std::string> overrides;
+  // Where librdkafka's log lines go (JSON); null: librdkafka's own stderr.
+  Logger* logger = nullptr;
 };
 
 // librdkafka's producer with idempotence and acks=all. A thread serves
@@ -41,10 +44,11 @@ class KafkaProducer final : public EventProducer {
 
  private:
   class ReportHandler;
-  KafkaProducer(std::unique_ptr<ReportHandler> handler,
+  KafkaProducer(std::unique_ptr<ReportHandler> handler, std::unique_ptr<KafkaLogBridge> log,
                 std::unique_ptr<RdKafka::Producer> producer);
 
   std::unique_ptr<ReportHandler> handler_;
+  std::unique_ptr<KafkaLogBridge> log_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<bool> running_{true};
   std::thread poller_;

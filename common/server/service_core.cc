@@ -34,7 +34,10 @@ absl::StatusOr<std::unique_ptr<ServiceCore>> ServiceCore::Start(ServiceSettings 
   ASSIGN_OR_RETURN(core->exposer_, StartMetricsEndpoint(s.metrics_address, *core->metrics_));
   ASSIGN_OR_RETURN(core->verifier_, JwtVerifier::Create(s.token, *core->clock_));
   core->redis_ = std::make_unique<RedisClient>(s.redis);
-  ASSIGN_OR_RETURN(core->producer_, KafkaProducer::Create({s.kafka_bootstrap, core->name_, {}}));
+  ASSIGN_OR_RETURN(core->producer_, KafkaProducer::Create({.bootstrap_servers = s.kafka_bootstrap,
+                                                           .client_id = core->name_,
+                                                           .overrides = {},
+                                                           .logger = core->logger_.get()}));
   core->relay_ = std::make_unique<OutboxRelay>(*core->redis_, *core->producer_,
                                                OutboxRelayOptions{
                                                    .stream_key = key_prefix + ":outbox",

@@ -5,6 +5,8 @@
 
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/kafka/kafka_producer.h"
 #include "common/redis/atomic_write.h"
 #include "tests/support/local_stack.h"
@@ -181,6 +183,35 @@ TEST_F(EventConsumerTest, AnUnreachableStoreIsRetriedNotDeadLettered) {
   consumer->Stop();
   EXPECT_TRUE(
       testing::ReadTopic(broker_.bootstrap(), kTopic + ".dlq", 0, absl::Seconds(3)).empty());
+}
+
+}  // namespace
+}  // namespace rooted
+
+namespace rooted {
+namespace {
+
+// librdkafka's own complaints (an unreachable broker here) come out as the
+// service's JSON log lines, not librdkafka's plain text.
+TEST(KafkaLogTest, ClientLogLinesAreJson) {
+  std::ostringstream out;
+  SystemClock clock;
+  Logger logger("test", out, LogLevel::kInfo, clock);
+  {
+    absl::StatusOr<std::unique_ptr<KafkaProducer>> producer = KafkaProducer::Create(
+        {.bootstrap_servers = "127.0.0.1:1", .client_id = "log-test", .overrides = {}, .logger = &logger});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  std::istringstream lines(out.str());
+  int kafka_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json parsed = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    ASSERT_FALSE(parsed.is_discarded()) << line;
+    const std::string msg = parsed.value("msg", "");
+    if (msg.rfind("kafka client", 0) == 0) ++kafka_lines;
+  }
+  EXPECT_GT(kafka_lines, 0) << out.str();
 }
 
 }  // namespace
