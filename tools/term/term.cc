@@ -37,6 +37,7 @@ namespace fv1 = rooted::forum::v1;
 namespace pv1 = rooted::fund::v1;
 
 constexpr int kMaxTermDays = 60;
+constexpr int kMinTermDays = 20;
 constexpr int kCandidatesPerSchool = 40;
 constexpr const char* kPartnerId = "org-north-youth-trust";
 constexpr absl::string_view kProgrammeId = "attendance-recovery-pilot";
@@ -135,7 +136,7 @@ class Scenario {
           c.schools = 15;  // every fifth a secondary: three pilots
           c.pupils = options.council_pupils;
           c.seed = options.seed;
-          c.academic_year = AcademicYearFor(options.today);
+          c.academic_year = TermAcademicYear(options.today);
           return c;
         }()),
         rng_(options.seed),
@@ -166,9 +167,6 @@ class Scenario {
     bool lead_allocated = false;
   };
 
-  static int AcademicYearFor(absl::CivilDay today) {
-    return today.month() >= 9 ? int(today.year()) : int(today.year()) - 1;
-  }
   static std::shared_ptr<grpc::Channel> Channel(const std::string& target) {
     return grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   }
@@ -300,9 +298,8 @@ absl::Status Scenario::PrepareRegisters() {
   std::vector<absl::CivilDay> year = cohort_.SchoolDays();
   year.erase(std::remove_if(year.begin(), year.end(), [&](absl::CivilDay d) { return d >= options_.today; }),
              year.end());
-  if (year.size() < 20) {
-    return absl::FailedPreconditionError(
-        "fewer than 20 school days of this academic year have passed; the term needs more");
+  if (year.size() < size_t(kMinTermDays)) {
+    return absl::FailedPreconditionError("fewer than 20 school days before today to play a term over");
   }
   days_.assign(year.end() - std::min<long>(long(year.size()), kMaxTermDays), year.end());
   summary_.first_day = days_.front();
@@ -433,7 +430,7 @@ absl::Status Scenario::SetUpDirectory() {
 }
 
 absl::Status Scenario::SetUpFund() {
-  const int year = AcademicYearFor(options_.today);
+  const int year = TermAcademicYear(options_.today);
   pv1::CreateFundRequest create;
   create.set_request_id("term-fund-create");
   pv1::Fund* f = create.mutable_fund();
@@ -1134,6 +1131,17 @@ absl::StatusOr<TermSummary> Scenario::Play() {
 }
 
 }  // namespace
+
+int TermAcademicYear(absl::CivilDay today) {
+  const int current = today.month() >= 9 ? int(today.year()) : int(today.year()) - 1;
+  cohort::CohortOptions probe;
+  probe.pupils = 1;
+  probe.schools = 1;
+  probe.academic_year = current;
+  const std::vector<absl::CivilDay> days = cohort::Cohort(probe).SchoolDays();
+  const auto passed = std::count_if(days.begin(), days.end(), [&](absl::CivilDay d) { return d < today; });
+  return passed >= kMinTermDays ? current : current - 1;
+}
 
 absl::StatusOr<TermSummary> PlayTerm(const TermOptions& options, SimulatedClock& clock, const Progress& progress,
                                      const PhaseHook& hook) {

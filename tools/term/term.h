@@ -92,6 +92,10 @@ using PhaseHook = std::function<absl::Status(Phase)>;
 absl::StatusOr<TermSummary> PlayTerm(const TermOptions& options, SimulatedClock& clock,
                                      const Progress& progress, const PhaseHook& hook);
 
+// The academic year whose term is played: today's, or in its first weeks
+// (fewer than 20 school days behind it) the one before, ending in July.
+int TermAcademicYear(absl::CivilDay today);
+
 // The summary as the local run prints it.
 std::string FormatSummary(const TermSummary& summary);
 
