@@ -67,6 +67,8 @@ class OutboxRelay {
   Metrics& metrics_;
   Logger& logger_;
   const std::string owner_;
+  // When the lease next needs renewing (touched by the relaying thread only).
+  absl::Time renew_after_ = absl::InfinitePast();
   std::atomic<bool> running_{false};
   std::thread thread_;
 };
