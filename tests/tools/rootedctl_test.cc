@@ -134,6 +134,11 @@ TEST(RootedctlTest, RecordsForumDecisionsAndFundRequestsNamingWhatIsWrong) {
   EXPECT_EQ(request.exit_code, 1) << request.out;
   EXPECT_THAT(request.out, HasSubstr("fund_id"));
   EXPECT_EQ(Ctl("fund request " + to_fund).exit_code, 2);
+  EXPECT_EQ(Ctl("movement report --from=2026-02-23").exit_code, 2);  // --to missing
+  Result bad_date = Ctl("movement report --from=23/02/2026 --to=2026-03-27");
+  EXPECT_EQ(bad_date.exit_code, 2);
+  EXPECT_THAT(bad_date.out, HasSubstr("--from: a date"));
+  EXPECT_EQ(Ctl("screening show").exit_code, 2);
   Result help = Ctl("forum decision --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("--review-on"));

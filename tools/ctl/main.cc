@@ -29,6 +29,8 @@
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "rooted/forum/v1/forum.grpc.pb.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
+#include "rooted/referral/v1/casework.grpc.pb.h"
+#include "rooted/referral/v1/programme.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
 #include "tools/ctl/yaml_json.h"
@@ -138,6 +140,12 @@ struct Session {
   }
   std::unique_ptr<pv1::FundService::Stub> Fund() const {
     return pv1::FundService::NewStub(grpc::CreateChannel(fund_target, grpc::InsecureChannelCredentials()));
+  }
+  std::unique_ptr<rv1::ProgrammeService::Stub> Programmes() const {
+    return rv1::ProgrammeService::NewStub(grpc::CreateChannel(referral_target, grpc::InsecureChannelCredentials()));
+  }
+  std::unique_ptr<rv1::CaseworkService::Stub> Casework() const {
+    return rv1::CaseworkService::NewStub(grpc::CreateChannel(referral_target, grpc::InsecureChannelCredentials()));
   }
 
   std::string forum_target;
@@ -525,6 +533,96 @@ int FundRequest(const rooted::Config& config) {
   return 0;
 }
 
+int ScreeningShow(const rooted::Config& config) {
+  absl::StatusOr<std::string> id = config.RequiredString("referral");
+  if (!id.ok()) return UsageError("screening show", id.status().message());
+  rv1::GetScreeningRequest request;
+  request.set_referral_id(*id);
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("screening show", used.message());
+  rv1::GetScreeningResponse response;
+  const grpc::Status status = session.Programmes()->GetScreening(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  const rv1::Screening& s = response.screening();
+  std::cout << "referral " << s.referral_id() << ", programme " << s.programme_id() << " v" << s.programme_version()
+            << ": " << EnumWords(rv1::ScreeningOutcome_Name(s.outcome()), "SCREENING_OUTCOME_")
+            << (s.pathway().empty() ? "" : " to " + s.pathway()) << "\n  " << s.reason() << "\n";
+  if (s.overridden()) {
+    std::cout << "  overridden by " << s.overridden_by().subject() << " (the rules said "
+              << EnumWords(rv1::ScreeningOutcome_Name(s.rules_outcome()), "SCREENING_OUTCOME_")
+              << "): " << s.override_reason() << "\n";
+  }
+  return 0;
+}
+
+int CaseloadList(const rooted::Config& config) {
+  rv1::ListCaseloadsRequest request;
+  request.set_partner_id(config.String("partner", ""));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("caseload list", used.message());
+  rv1::ListCaseloadsResponse response;
+  const grpc::Status status = session.Casework()->ListCaseloads(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const rv1::LeadCaseload& c : response.caseloads()) {
+    rows.push_back({c.partner_id(), c.lead_subject(),
+                    absl::StrCat(c.referral_ids_size(), " of ", c.caseload_limit()),
+                    absl::StrJoin(c.referral_ids(), " ")});
+  }
+  PrintTable({"PARTNER", "LEAD", "OPEN CASES", "REFERRALS"}, rows);
+  return 0;
+}
+
+int MovementReport(const rooted::Config& config) {
+  const std::string path = "movement report";
+  absl::StatusOr<std::string> from = config.RequiredString("from");
+  absl::StatusOr<std::string> to = config.RequiredString("to");
+  if (!from.ok()) return UsageError(path, from.status().message());
+  if (!to.ok()) return UsageError(path, to.status().message());
+  absl::CivilDay first, last;
+  if (!absl::ParseCivilTime(*from, &first)) return UsageError(path, "--from: a date, YYYY-MM-DD");
+  if (!absl::ParseCivilTime(*to, &last)) return UsageError(path, "--to: a date, YYYY-MM-DD");
+  kv1::GetMovementReportRequest request;
+  request.set_school_urn(config.String("school", ""));
+  *request.mutable_from() = rooted::ToProtoDate(first);
+  *request.mutable_to() = rooted::ToProtoDate(last);
+  request.set_include_pupils(config.Bool("pupils", false).value_or(false));
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError(path, used.message());
+  kv1::GetMovementReportResponse response;
+  const grpc::Status status = session.Risk()->GetMovementReport(session.Context().get(), request, &response);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(response);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  auto row = [&](const kv1::SchoolMovements& m, const std::string& name) {
+    rows.push_back({name, absl::StrCat(m.joined()), absl::StrCat(m.left()),
+                    absl::StrCat(m.managed_moves_in(), "/", m.managed_moves_out()),
+                    absl::StrCat(m.to_alternative_provision(), "/", m.from_alternative_provision()),
+                    absl::StrCat(m.to_pupil_referral_unit(), "/", m.from_pupil_referral_unit()),
+                    absl::StrCat(m.permanent_exclusions())});
+  };
+  for (const kv1::SchoolMovements& m : response.schools()) row(m, m.school_urn());
+  if (response.has_council()) row(response.council(), "council");
+  PrintTable({"SCHOOL", "JOINED", "LEFT", "MANAGED IN/OUT", "AP TO/FROM", "PRU TO/FROM", "EXCLUDED"}, rows);
+  for (const kv1::PupilMovement& p : response.pupils()) {
+    std::cout << "  " << p.date().year() << "-" << absl::StrFormat("%02d-%02d", p.date().month(), p.date().day())
+              << "  " << p.pupil_ref().value() << "  " << p.from_school_urn() << " -> "
+              << (p.to_school_urn().empty() ? "(excluded)" : p.to_school_urn()) << "\n";
+  }
+  return 0;
+}
+
 int OutcomesReport(const rooted::Config& config) {
   const Session session(config);
   if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok()) return UsageError("outcomes report", used.message());
@@ -583,6 +681,14 @@ const std::vector<Command>& Commands() {
        FundRequest},
       {"fund approve", "--request=FUND_REQUEST [--request-id=ID]",
        "Approve a fund request (never your own).", FundApprove},
+      {"screening show", "--referral=REFERRAL", "How a referral was screened against its programme, and why.",
+       ScreeningShow},
+      {"caseload list", "[--partner=PARTNER]", "Programme leads' caseloads (coordinators: all; partners: their own).",
+       CaseloadList},
+      {"movement report", "--from=YYYY-MM-DD --to=YYYY-MM-DD [--school=URN] [--pupils]",
+       "Pupils who joined and left each school over a period (a half-term), with managed moves, AP, PRU and "
+       "exclusions.",
+       MovementReport},
       {"outcomes report", "", "Attendance before, after and a term after each kind of intervention.",
        OutcomesReport},
   };
