@@ -95,7 +95,7 @@ grpc::Status CaseworkServiceImpl::SetLeadCapacity(grpc::ServerContext* context,
     if (request->caseload_limit() < 1 || request->caseload_limit() > kMaxCaseloadLimit) {
       return FieldError("caseload_limit", absl::StrCat("1 to ", kMaxCaseloadLimit, " cases"));
     }
-    const std::string key = store_.LeadKey(request->partner_id(), request->lead_subject());
+    const std::string key = store_.LeadKey(who.la_code, request->partner_id(), request->lead_subject());
     absl::StatusOr<Versioned<v1::LeadCaseload>> existing = store_.Load<v1::LeadCaseload>(key, "lead_subject");
     if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
     v1::LeadCaseload lead = existing.ok() ? existing->record : v1::LeadCaseload{};
@@ -103,11 +103,12 @@ grpc::Status CaseworkServiceImpl::SetLeadCapacity(grpc::ServerContext* context,
     lead.set_lead_subject(request->lead_subject());
     lead.set_partner_id(request->partner_id());
     lead.set_caseload_limit(request->caseload_limit());
+    lead.set_la_code(who.la_code);
     lead.set_version(version + 1);
     WriteBatch batch;
     store_.Put(batch, key, lead, version);
     batch.commands.push_back({"SADD", store_.LeadsKey(),
-                              CaseworkStore::LeadMember(request->partner_id(), request->lead_subject())});
+                              CaseworkStore::LeadMember(who.la_code, request->partner_id(), request->lead_subject())});
     store_.Audit(batch, Audit(who, "SetLeadCapacity", "", request->request_id()));
     *response->mutable_caseload() = lead;
     return store_.CommitCommand(who.subject, "SetLeadCapacity", request->request_id(), *request, response,
@@ -131,19 +132,22 @@ grpc::Status CaseworkServiceImpl::AllocateLead(grpc::ServerContext* context, con
       return absl::FailedPreconditionError(
           absl::StrCat("referral_id: the case is ", v1::ReferralStatus_Name(referral.status()), " and takes no lead"));
     }
-    // The lead, found among the partners' leads by subject.
+    // The lead, found among this council's partners' leads by subject.
     ASSIGN_OR_RETURN(std::vector<std::string> members, store_.SetMembers(store_.LeadsKey()));
     std::string partner_id;
+    const std::string council = referral.la_code() + "|";
+    const std::string subject = "|" + request->lead_subject();
     for (const std::string& member : members) {
-      const size_t bar = member.find('|');
-      if (bar != std::string::npos && member.substr(bar + 1) == request->lead_subject()) {
-        partner_id = member.substr(0, bar);
+      if (member.rfind(council, 0) != 0 || member.size() <= council.size() + subject.size() ||
+          member.compare(member.size() - subject.size(), subject.size(), subject) != 0) {
+        continue;
       }
+      partner_id = member.substr(council.size(), member.size() - council.size() - subject.size());
     }
     if (partner_id.empty()) {
       return absl::FailedPreconditionError("lead_subject: has no caseload limit yet; set one with SetLeadCapacity");
     }
-    const std::string lead_key = store_.LeadKey(partner_id, request->lead_subject());
+    const std::string lead_key = store_.LeadKey(referral.la_code(), partner_id, request->lead_subject());
     ASSIGN_OR_RETURN(auto lead, store_.Load<v1::LeadCaseload>(lead_key, "lead_subject"));
 
     const std::string casework_key = store_.CaseworkKey(referral.referral_id());
@@ -167,7 +171,8 @@ grpc::Status CaseworkServiceImpl::AllocateLead(grpc::ServerContext* context, con
     std::string previous_partner;
     if (casework.has_allocation()) {
       previous_partner = casework.allocation().partner_id();
-      const std::string old_key = store_.LeadKey(previous_partner, casework.allocation().lead_subject());
+      const std::string old_key =
+          store_.LeadKey(referral.la_code(), previous_partner, casework.allocation().lead_subject());
       absl::StatusOr<Versioned<v1::LeadCaseload>> old = store_.Load<v1::LeadCaseload>(old_key, "lead_subject");
       if (old.ok()) {
         v1::LeadCaseload& record = old->record;
@@ -239,10 +244,11 @@ grpc::Status CaseworkServiceImpl::ListCaseloads(grpc::ServerContext* context, co
     if (!partner.empty()) RETURN_IF_ERROR(ValidateName("partner_id", partner, "a partner organisation id"));
     ASSIGN_OR_RETURN(std::vector<std::string> members, store_.SetMembers(store_.LeadsKey()));
     std::sort(members.begin(), members.end());
+    // This council's leads (of one partner, if asked).
+    const std::string wanted = partner.empty() ? who.la_code + "|" : who.la_code + "|" + partner + "|";
     std::vector<std::string> keys;
     for (const std::string& member : members) {
-      if (!partner.empty() && member.rfind(partner + "|", 0) != 0) continue;
-      keys.push_back(store_.LeadKeyOf(member));
+      if (member.rfind(wanted, 0) == 0) keys.push_back(store_.LeadKeyOf(member));
     }
     ASSIGN_OR_RETURN(auto leads, store_.LoadAll<v1::LeadCaseload>(keys));
     for (auto& lead : leads) {

@@ -14,19 +14,20 @@ namespace rooted::referral {
 // The programme leads' side of a case, beside the referral in referral
 // intake's Redis (same prefix, outbox and audit trail):
 //   <p>:casework:<referral id>        Casework
-//   <p>:lead:<partner>|<subject>      LeadCaseload
-//   <p>:leads                         set of "<partner>|<subject>"
+//   <p>:lead:<la>|<partner>|<subject>  LeadCaseload
+//   <p>:leads                          set of "<la>|<partner>|<subject>"
 class CaseworkStore : public RecordStore {
  public:
   using RecordStore::RecordStore;
   std::string CaseworkKey(const std::string& referral_id) const { return Key("casework:", referral_id); }
-  std::string LeadKey(const std::string& partner_id, const std::string& subject) const {
-    return LeadKeyOf(LeadMember(partner_id, subject));
+  std::string LeadKey(const std::string& la_code, const std::string& partner_id, const std::string& subject) const {
+    return LeadKeyOf(LeadMember(la_code, partner_id, subject));
   }
   std::string LeadKeyOf(const std::string& member) const { return Key("lead:", member); }
   std::string LeadsKey() const { return prefix() + ":leads"; }
-  static std::string LeadMember(const std::string& partner_id, const std::string& subject) {
-    return partner_id + "|" + subject;
+  static std::string LeadMember(const std::string& la_code, const std::string& partner_id,
+                                const std::string& subject) {
+    return la_code + "|" + partner_id + "|" + subject;
   }
 };
 

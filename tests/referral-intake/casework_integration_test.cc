@@ -118,6 +118,19 @@ TEST_F(CaseworkTest, CoordinatorsAllocateWithinEachLeadsCaseload) {
   EXPECT_THAT(full.error_message(), HasSubstr("caseload full (2 open cases of 2)"));
   EXPECT_THAT(Caseload(Coordinator(), "", "lead-a"), ::testing::UnorderedElementsAre(r1, r2));
 
+  // Another council's coordinator sees none of this council's leads and allocates none of its cases.
+  const std::string other_council = stack_->h.tokens.Mint("coordinator-9", cv1::ROLE_FORUM_COORDINATOR,
+                                                          cv1::ORGANISATION_TYPE_COUNCIL, "802", "802",
+                                                          stack_->h.clock.Now());
+  EXPECT_TRUE(Caseload(other_council, "", "lead-a").empty());
+  v1::AllocateLeadRequest foreign;
+  foreign.set_request_id("cw-alloc-0802");
+  foreign.set_referral_id(r3);
+  foreign.set_lead_subject("lead-a");
+  foreign.set_reason("another council");
+  EXPECT_EQ(casework().AllocateLead(As(other_council).get(), foreign, &allocated).error_code(),
+            grpc::PERMISSION_DENIED);
+
   // The partner sees its own caseloads, not another's.
   EXPECT_THAT(Caseload(Lead("lead-a", "youth-trust"), "", "lead-a"), ::testing::UnorderedElementsAre(r1, r2));
   v1::ListCaseloadsRequest other;
