@@ -24,6 +24,7 @@ kubectl is missing.
 """
 
 import argparse
+import ast
 import glob
 import json
 import os
@@ -276,6 +277,11 @@ def check_images(source, build):
                       f"{binary} loads {lib} ({package or 'no package'}), not in docker/runtime-packages.txt")
 
     tiltfile = open(os.path.join(source, "Tiltfile")).read()
+    # Starlark is Python's syntax: a parse catches a broken Tiltfile here, without Tilt.
+    try:
+        ast.parse(tiltfile)
+    except SyntaxError as e:
+        check(False, f"Tiltfile: {e}")
     check("kustomize('deploy/k8s/overlays/dev')" in tiltfile, "the Tiltfile does not apply the dev overlay")
     for image in images:
         if image == "rootedctl":
