@@ -245,6 +245,13 @@ def check_images(source, build):
     check(not re.search(r"^FROM .*runtime[\s\S]*?(build-essential|g\+\+|cmake)", dockerfile.split(" AS runtime", 1)[1]
                         .split("\nFROM ", 1)[0], re.M), "the runtime image installs a compiler")
     check(re.search(r"^USER 10001", dockerfile, re.M), "images do not run as a non-root user")
+    # docker/build-images.sh builds what docker/image-targets.sh lists: every image.
+    listed = subprocess.run([os.path.join(source, "docker/image-targets.sh")], capture_output=True, text=True)
+    check(listed.returncode == 0 and listed.stdout.split() == images,
+          f"docker/image-targets.sh lists {listed.stdout.split()}, the Dockerfile has {images}")
+    for script in ("docker/build-images.sh", "docker/image-targets.sh"):
+        syntax = subprocess.run(["bash", "-n", os.path.join(source, script)], capture_output=True, text=True)
+        check(syntax.returncode == 0, f"{script}: {syntax.stderr}")
     ignore = open(os.path.join(source, ".dockerignore")).read().split()
     for must in (".git", "build", ".run", "node_modules"):
         check(must in ignore, f".dockerignore lets {must} into the build context")
