@@ -1175,7 +1175,9 @@ std::string FormatSummary(const TermSummary& s) {
   absl::StrAppendFormat(&out, "  cases closed        %d; in the outcome report:", s.cases_closed);
   for (const auto& [outcome, n] : s.closures_by_outcome) absl::StrAppend(&out, " ", outcome, " ", n);
   absl::StrAppend(&out, "\n");
-  if (!s.outcome_lines.empty()) absl::StrAppend(&out, "  outcome report:\n");
+  if (!s.outcome_lines.empty()) {
+    absl::StrAppend(&out, "  outcome report (the demo models support winning back half of a supported pupil's absences):\n");
+  }
   for (const std::string& line : s.outcome_lines) absl::StrAppend(&out, "    ", line, "\n");
   if (!s.sampled_referral_id.empty()) {
     absl::StrAppend(&out, "  one case, ", s.sampled_referral_id, ":\n");
