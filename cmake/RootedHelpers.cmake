@@ -27,6 +27,13 @@ function(rooted_executable name)
   add_executable(${name} ${ARG_SRCS})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  if(TARGET PkgConfig::TCMALLOC)
+    # Nothing calls it by name (it replaces malloc and free), so a linker
+    # that drops unused libraries must be told to keep it.
+    target_link_options(${name} PRIVATE "LINKER:--no-as-needed")
+    target_link_libraries(${name} PRIVATE PkgConfig::TCMALLOC)
+    target_compile_definitions(${name} PRIVATE ROOTED_TCMALLOC=1)
+  endif()
   _rooted_common_settings(${name})
 endfunction()
 

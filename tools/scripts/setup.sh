@@ -11,7 +11,7 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev libhiredis-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libssl-dev nlohmann-json3-dev libabsl-dev libyaml-cpp-dev tzdata
+  libssl-dev nlohmann-json3-dev libabsl-dev libyaml-cpp-dev libgoogle-perftools-dev tzdata
 )
 TEST_PACKAGES=(redis-server openssl yamllint prometheus python3-yaml)
 BUILD_ONLY=0
