@@ -46,13 +46,12 @@ struct GrpcServerOptions {
   // Names reported through grpc.health.v1 beside "" (the whole server).
   std::vector<std::string> service_names;
   int max_message_bytes = 4 * 1024 * 1024;
-  // Handlers block on Redis, so each call in progress holds a thread. gRPC's
-  // sync server otherwise lets a thread that finishes a call exit whenever
-  // two others wait, and starts a new one for the next call: under load a
-  // thread (and its stack mapping) made and unmade per call. A fixed pool of
-  // this many threads, about the Redis connections a service has, serves
-  // every call; more calls than that wait their turn in gRPC's queue.
-  int handler_threads = 16;
+  // Handlers block on Redis, so each call in progress holds a thread. By
+  // default gRPC's sync server lets a thread that finishes a call exit when
+  // two others are already waiting for work, and starts a new one when a call
+  // arrives and none is free: under load, threads (and their stacks) made and
+  // unmade all the time. Up to this many idle threads are kept instead.
+  int max_idle_handler_threads = 128;
   TlsSettings tls = {};  // not enabled: plaintext (local runs, or a mesh's mTLS)
 };
 

@@ -37,6 +37,7 @@ class RedisServer {
  public:
   RedisServer();
   int port() const { return port_; }
+  pid_t pid() const { return process_->pid(); }
 
  private:
   int port_;
@@ -48,6 +49,7 @@ class Broker {
  public:
   Broker();
   const std::string& bootstrap() const { return bootstrap_; }
+  pid_t pid() const { return process_->pid(); }
 
  private:
   std::string dir_;

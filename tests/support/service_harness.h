@@ -111,6 +111,7 @@ class LocalService {
 
   std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
   int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return process_->pid(); }
   const RedisServer& redis() const { return redis_; }
   const Broker& broker() const { return broker_; }
 

@@ -19,6 +19,7 @@
 #include "services/fund-payments/ledger.h"
 #include "tests/support/auth.h"
 #include "tests/support/service_harness.h"
+#include "tools/bench/cpu_account.h"
 
 namespace {
 
@@ -138,6 +139,12 @@ int main(int argc, char** argv) {
             << " client threads, " << std::thread::hardware_concurrency() << " cores\n";
   std::cout << "raw: Redis EVAL of a ledger transfer   " << int64_t(raw_rate) << " transfers/s\n";
   std::atomic<int> next{0}, paid{0}, failed{0};
+  rooted::bench::CpuAccount cpu;
+  cpu.Add("fund-payments", service.pid());
+  cpu.Add("redis-server", service.redis().pid());
+  cpu.Add("rooted-broker", service.broker().pid());
+  cpu.Add("this client", getpid());
+  cpu.Start();
   const auto start = Clock::now();
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
@@ -195,6 +202,7 @@ int main(int argc, char** argv) {
             << paid.load() << " in " << elapsed << " s, " << failed.load() << " failed; "
             << int64_t(3 * rate) << " ledger RPCs/s, " << int(100 * 3 * rate / raw_rate)
             << "% of raw EVAL)\n";
+  cpu.Report(std::cout, paid.load(), elapsed, "paid request");
   rooted::fund::Ledger ledger(redis, "fp");
   const absl::Status invariants = ledger.CheckInvariants();
   std::cout << "ledger invariants after the run: " << (invariants.ok() ? "intact" : invariants.ToString())

@@ -19,6 +19,7 @@
 #include "common/auth/jwt.h"
 #include "common/base/config.h"
 #include "rooted/bench/v1/echo.grpc.pb.h"
+#include "tools/bench/cpu_account.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/support/local_stack.h"
@@ -238,13 +239,24 @@ int main(int argc, char** argv) {
 
   std::cout << "referral_bench: " << seconds.count() << " s a run, " << channels << " channels, "
             << std::thread::hardware_concurrency() << " cores, everything on this machine\n";
+  rooted::bench::CpuAccount cpu;
+  cpu.Add("referral-intake", service.pid());
+  cpu.Add("redis-server", redis.pid());
+  cpu.Add("rooted-broker", broker.pid());
+  cpu.Add("this client", getpid());
+  cpu.Start();
   Result echo = Drive(echo_call, 0, concurrency, seconds);
   Print("bare gRPC echo (closed, " + std::to_string(concurrency) + " in flight)", echo, 0);
+  cpu.Report(std::cout, double(echo.ok), echo.seconds, "echo");
+  cpu.Start();
   Result closed = Drive(referral_call, 0, concurrency, seconds);
   Print("SubmitReferral (closed, " + std::to_string(concurrency) + " in flight)", closed,
         echo.Rate());
+  cpu.Report(std::cout, double(closed.ok), closed.seconds, "referral");
+  cpu.Start();
   Result open = Drive(referral_call, rate, concurrency, seconds);
   Print("SubmitReferral (open, " + std::to_string(int(rate)) + "/s offered)", open, echo.Rate());
+  cpu.Report(std::cout, double(open.ok), open.seconds, "referral");
   echo_server->Shutdown();
   return 0;
 }

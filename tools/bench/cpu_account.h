@@ -1,0 +1,74 @@
+#ifndef ROOTED_TOOLS_BENCH_CPU_ACCOUNT_H_
+#define ROOTED_TOOLS_BENCH_CPU_ACCOUNT_H_
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace rooted::bench {
+
+// CPU seconds (user + system) a process has used so far, from
+// /proc/<pid>/stat; 0 when it cannot be read (not Linux, process gone).
+inline double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  // The command name (field 2) may hold spaces; the fields after it do not.
+  const size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(name_end + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  // Fields 3..13 come before utime (14) and stime (15).
+  for (int i = 3; i <= 13 && (fields >> field); ++i) {
+  }
+  fields >> utime >> stime;
+  return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+// Where a benchmark phase's CPU went, process by process: what one request
+// costs in each (so the one that sets the ceiling is plain) and what share of
+// one core each used. Redis is single-threaded, so its share of one core is a
+// hard limit on throughput however the rest is made faster.
+class CpuAccount {
+ public:
+  void Add(std::string name, pid_t pid) { processes_.push_back({std::move(name), pid, 0}); }
+
+  void Start() {
+    for (Process& p : processes_) p.start = ProcessCpuSeconds(p.pid);
+  }
+
+  // `requests` completed in `seconds` since Start().
+  void Report(std::ostream& out, double requests, double seconds, const std::string& unit) const {
+    if (requests <= 0 || seconds <= 0) return;
+    out << "  CPU per " << unit << ":";
+    double total = 0;
+    for (const Process& p : processes_) {
+      const double used = ProcessCpuSeconds(p.pid) - p.start;
+      total += used;
+      out << "  " << p.name << " " << std::fixed << std::setprecision(0) << 1e6 * used / requests
+          << " us (" << 100 * used / seconds << "% of a core)";
+    }
+    out << "  = " << std::fixed << std::setprecision(0) << 1e6 * total / requests << " us; "
+        << sysconf(_SC_NPROCESSORS_ONLN) << " cores allow at most "
+        << double(sysconf(_SC_NPROCESSORS_ONLN)) * requests / total << "/s at this cost\n";
+  }
+
+ private:
+  struct Process {
+    std::string name;
+    pid_t pid;
+    double start;
+  };
+  std::vector<Process> processes_;
+};
+
+}  // namespace rooted::bench
+
+#endif  // ROOTED_TOOLS_BENCH_CPU_ACCOUNT_H_
