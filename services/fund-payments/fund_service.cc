@@ -1,5 +1,6 @@
 #include "services/fund-payments/fund_service.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -89,26 +90,6 @@ absl::StatusOr<v1::Allocation> FundServiceImpl::AllocationOf(const std::string& 
   ASSIGN_OR_RETURN(auto stored, store_.Load<v1::Allocation>(store_.AllocationKey(allocation_id), field));
   std::lock_guard lock(cache_mu_);
   return allocations_.emplace(allocation_id, std::move(stored.record)).first->second;
-}
-
-absl::Status FundServiceImpl::EnsureChildLimit(const v1::Fund& fund, const std::string& ref,
-                                               const std::string& reference) {
-  const std::string key = fund.fund_id() + ":" + ref;
-  {
-    std::lock_guard lock(cache_mu_);
-    if (child_limits_.contains(key)) return absl::OkStatus();
-  }
-  // Idempotent by its id: another replica may have set it up already.
-  RETURN_IF_ERROR(ledger_
-                      .Apply(Transfer{"childcap:" + key, "child_limit", reference,
-                                      {{account::ChildCapsSource(fund.fund_id()),
-                                        account::ChildCap(fund.fund_id(), ref),
-                                        fund.per_child_limit().pence()}}},
-                             clock_.Now())
-                      .status());
-  std::lock_guard lock(cache_mu_);
-  child_limits_.insert(key);
-  return absl::OkStatus();
 }
 
 bool FundServiceImpl::IsFinance(const Principal& who, const std::string& la_code) const {
@@ -294,7 +275,6 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
     r.set_version(1);
     if (r.payee_type() != v1::PAYEE_TYPE_FAMILY) r.clear_family_bank();
     const std::string ref = r.pupil_ref().value();
-    RETURN_IF_ERROR(EnsureChildLimit(fund, ref, Reference(r)));
     LedgerWrite with;
     with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
                              "version", "1"});
@@ -322,13 +302,15 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
     const int64_t pence = r.amount().pence();
     Transfer commit{"", "commit", Reference(r),
                     {{account::Allocation(r.allocation_id()), account::Committed(r.allocation_id()), pence},
-                     {account::ChildCap(r.fund_id(), ref), account::ChildUsed(r.fund_id(), ref), pence}}};
+                     {account::ChildCapsSource(r.fund_id()), account::ChildUsed(r.fund_id(), ref), pence}},
+                    {{account::ChildUsed(r.fund_id(), ref), fund.per_child_limit().pence()}}};
     absl::Status moved = MoveMoney(who, "SubmitFundRequest", request->client_request_id(), *request,
                                    response, std::move(commit), std::move(with));
     if (absl::IsFailedPrecondition(moved)) {
       overspend_refused_.Add({}).Increment();
-      if (absl::StartsWith(moved.message(), "childcap:")) {
-        ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::ChildCap(r.fund_id(), ref)));
+      if (absl::StartsWith(moved.message(), account::ChildUsed(r.fund_id(), ref))) {
+        ASSIGN_OR_RETURN(int64_t used, ledger_.Balance(account::ChildUsed(r.fund_id(), ref)));
+        const int64_t left = std::max<int64_t>(0, fund.per_child_limit().pence() - used);
         return absl::FailedPreconditionError(absl::StrCat(
             "fund_request.amount: over this child's limit of ", Pounds(fund.per_child_limit().pence()),
             " for the period; ", Pounds(left), " is left"));
@@ -454,7 +436,7 @@ grpc::Status FundServiceImpl::RejectFundRequest(grpc::ServerContext* context,
     const std::string ref = r.pupil_ref().value();
     Transfer release{"", "release", Reference(r),
                      {{account::Committed(r.allocation_id()), account::Allocation(r.allocation_id()), pence},
-                      {account::ChildUsed(r.fund_id(), ref), account::ChildCap(r.fund_id(), ref), pence}}};
+                      {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
     RETURN_IF_ERROR(MoveMoney(who, "RejectFundRequest", request->client_request_id(), *request, response,
                               std::move(release), std::move(with)));
     pence_.Add({{"stage", "released"}}).Increment(double(pence));
@@ -523,7 +505,7 @@ absl::Status FundServiceImpl::PaymentOutcome(const Principal& who, const std::st
     // A failed payment gives the money back to the allocation and the child's limit.
     transfer = Transfer{"", "payment_failed", Reference(r),
                         {{account::Payable(r.fund_id()), account::Allocation(r.allocation_id()), pence},
-                         {account::ChildUsed(r.fund_id(), ref), account::ChildCap(r.fund_id(), ref), pence}}};
+                         {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
   }
   AddEvent(with, who, r, std::move(event));
   AddAudit(with, who, "RecordPaymentOutcome", "payment", payment_id, client_request_id);
@@ -785,7 +767,7 @@ grpc::Status FundServiceImpl::RecordRefund(grpc::ServerContext* context,
     // Back to the allocation, and to the child's limit for the period.
     Transfer refund{"", "refund", Reference(r),
                     {{account::Paid(r.fund_id()), account::Allocation(r.allocation_id()), pence},
-                     {account::ChildUsed(r.fund_id(), ref), account::ChildCap(r.fund_id(), ref), pence}}};
+                     {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
     return MoveMoney(who, "RecordRefund", request->client_request_id(), *request, response,
                      std::move(refund), std::move(with));
   });

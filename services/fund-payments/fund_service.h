@@ -5,7 +5,6 @@
 
 #include <map>
 #include <mutex>
-#include <set>
 #include <string>
 
 #include "common/base/clock.h"
@@ -84,9 +83,6 @@ class FundServiceImpl final : public v1::FundService::Service {
   absl::StatusOr<v1::Fund> FundOf(const std::string& fund_id, absl::string_view field);
   absl::StatusOr<v1::Allocation> AllocationOf(const std::string& allocation_id,
                                               absl::string_view field);
-  // Sets up a child's limit for the fund's period the first time they are asked for.
-  absl::Status EnsureChildLimit(const v1::Fund& fund, const std::string& pupil_ref,
-                                const std::string& reference);
   bool IsFinance(const Principal& who, const std::string& la_code) const;
   // The request as this caller may see it (bank details masked unless finance).
   v1::FundRequest Shown(const Principal& who, const v1::FundRequest& request,
@@ -102,7 +98,6 @@ class FundServiceImpl final : public v1::FundService::Service {
   std::mutex cache_mu_;
   std::map<std::string, v1::Fund> funds_;
   std::map<std::string, v1::Allocation> allocations_;
-  std::set<std::string> child_limits_;
 };
 
 }  // namespace rooted::fund

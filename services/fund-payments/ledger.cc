@@ -14,9 +14,6 @@ std::string Committed(const std::string& id) { return "committed:" + id; }
 std::string Payable(const std::string& id) { return "payable:" + id; }
 std::string Paid(const std::string& id) { return "paid:" + id; }
 std::string ChildCapsSource(const std::string& id) { return "budget:caps:" + id; }
-std::string ChildCap(const std::string& id, const std::string& ref) {
-  return "childcap:" + id + ":" + ref;
-}
 std::string ChildUsed(const std::string& id, const std::string& ref) {
   return "childused:" + id + ":" + ref;
 }
@@ -26,15 +23,17 @@ namespace {
 
 // KEYS: balances hash, journal stream, transfers hash.
 // ARGV: transfer id, kind, reference, at, leg count, then from, to, pence per
-// leg; then the precondition count and (key, field, expected) each; then the
-// command count and, per command, its argument count and arguments.
+// leg; then the ceiling count and (account, max balance) each; then the
+// precondition count and (key, field, expected) each; then the command count
+// and, per command, its argument count and arguments.
 // Returns 1 applied, 0 already applied, -1 a precondition failed, or an
-// error naming the account that would go below zero. Every check happens
-// before any write.
+// error naming the account that would go below zero or over its ceiling.
+// Every check happens before any write.
 constexpr char kTransferScript[] = R"lua(
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
 local legs = tonumber(ARGV[5])
-local at = 6 + 3 * legs
+local ceilings_at = 6 + 3 * legs
+local at = ceilings_at + 1 + 2 * tonumber(ARGV[ceilings_at])
 for _ = 1, tonumber(ARGV[at]) do
   local value = redis.call('HGET', ARGV[at + 1], ARGV[at + 2])
   if (value or '') ~= ARGV[at + 3] then return -1 end
@@ -56,6 +55,13 @@ for _, account in ipairs(order) do
     if balance + net[account] < 0 then
       return redis.error_reply('OVERDRAWN ' .. account)
     end
+  end
+end
+for c = 1, tonumber(ARGV[ceilings_at]) do
+  local account, ceiling = ARGV[ceilings_at + 2 * c - 1], tonumber(ARGV[ceilings_at + 2 * c])
+  local balance = tonumber(redis.call('HGET', KEYS[1], account) or '0')
+  if balance + (net[account] or 0) > ceiling then
+    return redis.error_reply('OVERLIMIT ' .. account)
   end
 end
 for _, account in ipairs(order) do
@@ -94,6 +100,11 @@ absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
     }
     args.insert(args.end(), {leg.from, leg.to, std::to_string(leg.pence)});
   }
+  args.push_back(std::to_string(t.ceilings.size()));
+  for (const Ceiling& ceiling : t.ceilings) {
+    if (ceiling.account.empty()) return absl::InvalidArgumentError("ceilings.account: is required");
+    args.insert(args.end(), {ceiling.account, std::to_string(ceiling.max_balance)});
+  }
   args.push_back(std::to_string(with.preconditions.size()));
   for (const LedgerWrite::Precondition& p : with.preconditions) {
     args.insert(args.end(), {p.key, p.field, p.expected});
@@ -105,13 +116,17 @@ absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
   }
   absl::StatusOr<RedisReply> reply = redis_.Eval(
       script, {prefix_ + ":balances", prefix_ + ":journal", prefix_ + ":transfers"}, args);
-  // The script refuses an overdraft with an error reply naming the account.
+  // The script refuses an overdraft or a ceiling passed with an error reply
+  // naming the account.
   const std::string error = !reply.ok()          ? std::string(reply.status().message())
                             : reply->is_error() ? reply->str
                                                 : std::string();
   if (const size_t at_word = error.find("OVERDRAWN "); at_word != std::string::npos) {
     return absl::FailedPreconditionError(
         absl::StrCat(error.substr(at_word + 10), ": not enough money left"));
+  }
+  if (const size_t at_word = error.find("OVERLIMIT "); at_word != std::string::npos) {
+    return absl::FailedPreconditionError(absl::StrCat(error.substr(at_word + 10), ": over its limit"));
   }
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) return absl::InternalError(reply->str);

@@ -21,10 +21,10 @@ std::string Allocation(const std::string& allocation_id);  // available to spend
 std::string Committed(const std::string& allocation_id);  // held for submitted requests
 std::string Payable(const std::string& fund_id);          // approved, awaiting payment
 std::string Paid(const std::string& fund_id);             // paid out
-// A child's limit per fund period: seeded once from the fund's caps source,
-// used by each request and given back when one is rejected or fails.
+// What a child has had from a fund in its period: fed from the fund's caps
+// source by each request (under a ceiling, the per-child limit) and given
+// back when one is rejected, fails or is refunded.
 std::string ChildCapsSource(const std::string& fund_id);
-std::string ChildCap(const std::string& fund_id, const std::string& pupil_ref);
 std::string ChildUsed(const std::string& fund_id, const std::string& pupil_ref);
 }  // namespace account
 
@@ -32,6 +32,13 @@ struct Leg {
   std::string from;
   std::string to;
   int64_t pence = 0;
+};
+
+// An account that may not end a transfer above `max_balance` (a child's limit
+// for the period): checked in the same atomic step as the legs.
+struct Ceiling {
+  std::string account;
+  int64_t max_balance = 0;
 };
 
 // One balanced movement of money: each leg takes from one account and gives
@@ -44,6 +51,7 @@ struct Transfer {
   std::string kind;
   std::string reference;
   std::vector<Leg> legs;
+  std::vector<Ceiling> ceilings = {};
 };
 
 enum class TransferResult { kApplied, kAlreadyApplied };
@@ -70,8 +78,8 @@ class Ledger {
  public:
   Ledger(RedisClient& redis, std::string prefix);
 
-  // FAILED_PRECONDITION naming the account that would go below zero (and
-  // nothing is written); ABORTED when a precondition of `with` failed;
+  // FAILED_PRECONDITION naming the account that would go below zero or above
+  // its ceiling (and nothing is written); ABORTED when a precondition of `with` failed;
   // INVALID_ARGUMENT for a malformed transfer.
   absl::StatusOr<TransferResult> Apply(const Transfer& transfer, absl::Time at,
                                        const LedgerWrite& with = {});

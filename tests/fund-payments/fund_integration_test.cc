@@ -282,7 +282,7 @@ TEST_F(FundTest, PaymentsSettleOrFailAndAFailureGivesTheMoneyBack) {
   EXPECT_EQ(outcome.fund_request().status(), v1::REQUEST_STATUS_PAYMENT_FAILED);
   // The failed £60 is back in the allocation and the child's limit.
   EXPECT_EQ(Balance(account::Allocation(a)), 100'000 - 5'000 - 7'000);
-  EXPECT_EQ(Balance(account::ChildCap(f, Ref(22))), 60'000);
+  EXPECT_EQ(Balance(account::ChildUsed(f, Ref(22))), 0);
   // A school may not report payments.
   v1::RecordPaymentOutcomeRequest forged;
   forged.set_client_request_id("forged-outcome");

@@ -94,6 +94,35 @@ TEST_F(LedgerTest, OverdraftsAreRefusedWholeNamingTheAccount) {
   EXPECT_TRUE(ledger_->CheckInvariants().ok());
 }
 
+TEST_F(LedgerTest, ACeilingRefusesTheWholeTransferNamingTheAccount) {
+  // A child's limit of £100: two requests of £60 and £40 fit, a third penny does not.
+  const auto request = [&](const std::string& id, int64_t pence) {
+    return ledger_->Apply(Transfer{id, "commit", "",
+                                   {{account::ChildCapsSource("f"), account::ChildUsed("f", "p1"), pence}},
+                                   {{account::ChildUsed("f", "p1"), 10'000}}},
+                          at_);
+  };
+  ASSERT_TRUE(request("c-1", 6'000).ok());
+  ASSERT_TRUE(request("c-2", 4'000).ok());
+  absl::StatusOr<TransferResult> refused = request("c-3", 1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(std::string(refused.status().message()), account::ChildUsed("f", "p1") + ": over its limit");
+  EXPECT_EQ(*ledger_->Balance(account::ChildUsed("f", "p1")), 10'000);
+  // Money given back makes room again; a replay of a refused id may now land once.
+  ASSERT_TRUE(ledger_->Apply(Move("c-back", account::ChildUsed("f", "p1"), account::ChildCapsSource("f"), 4'000), at_)
+                  .ok());
+  EXPECT_EQ(*request("c-3", 4'000), TransferResult::kApplied);
+  EXPECT_EQ(*request("c-3", 4'000), TransferResult::kAlreadyApplied);
+  EXPECT_EQ(*ledger_->Balance(account::ChildUsed("f", "p1")), 10'000);
+  EXPECT_EQ(ledger_->Apply(Transfer{"c-4", "commit", "", {{account::Budget("f"), account::Pool("f"), 1}},
+                                    {{"", 1}}},
+                           at_)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ledger_->CheckInvariants().ok());
+}
+
 TEST_F(LedgerTest, RecordsChangeWithTheMoneyOrNotAtAll) {
   ASSERT_TRUE(ledger_->Apply(Move("seed", account::Budget("f"), account::Allocation("a"), 1'000), at_).ok());
   LedgerWrite with;
