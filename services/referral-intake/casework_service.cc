@@ -50,7 +50,7 @@ absl::Status ValidatePastDay(absl::string_view path, const cv1::Date& date, absl
 }  // namespace
 
 CaseworkServiceImpl::CaseworkServiceImpl(CaseworkStore& store, ReferralStore& referrals, const RpcGuard& guard,
-                                         const Clock& clock, CaseworkServiceOptions options)
+                                         const Clock& clock, IntakeOptions options)
     : store_(store), referrals_(referrals), guard_(guard), clock_(clock), options_(std::move(options)) {}
 
 AuditEntry CaseworkServiceImpl::Audit(const Principal& who, absl::string_view action,

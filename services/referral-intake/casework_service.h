@@ -7,6 +7,7 @@
 #include "common/redis/record_store.h"
 #include "common/server/rpc_guard.h"
 #include "rooted/referral/v1/casework.grpc.pb.h"
+#include "services/referral-intake/intake_options.h"
 #include "services/referral-intake/referral_store.h"
 
 namespace rooted::referral {
@@ -31,11 +32,6 @@ class CaseworkStore : public RecordStore {
   }
 };
 
-struct CaseworkServiceOptions {
-  std::string producer_name = "referral-intake";
-  std::string sharing_agreement = "local-pilot";
-};
-
 // Who may do what:
 //   coordinators (council officers and forum coordinators of the case's
 //   council) set caseload limits, allocate and move cases, read all casework;
@@ -45,7 +41,7 @@ struct CaseworkServiceOptions {
 class CaseworkServiceImpl final : public rooted::referral::v1::CaseworkService::Service {
  public:
   CaseworkServiceImpl(CaseworkStore& store, ReferralStore& referrals, const RpcGuard& guard, const Clock& clock,
-                      CaseworkServiceOptions options = {});
+                      IntakeOptions options = {});
 
   grpc::Status SetLeadCapacity(grpc::ServerContext* context, const v1::SetLeadCapacityRequest* request,
                                v1::SetLeadCapacityResponse* response) override;
@@ -82,7 +78,7 @@ class CaseworkServiceImpl final : public rooted::referral::v1::CaseworkService::
   ReferralStore& referrals_;
   const RpcGuard& guard_;
   const Clock& clock_;
-  const CaseworkServiceOptions options_;
+  const IntakeOptions options_;
 };
 
 }  // namespace rooted::referral

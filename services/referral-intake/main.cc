@@ -23,7 +23,7 @@ absl::Status Run(const rooted::Config& config) {
                                                /*default_metrics_port=*/9464));
   ASSIGN_OR_RETURN(std::string pupil_secret,
                    config.Secret("pupil-ref-secret", rooted::PupilRefHasher::kMinSecretBytes));
-  rooted::referral::ReferralServiceOptions options;
+  rooted::referral::IntakeOptions options;
   options.sharing_agreement = config.String("sharing-agreement", "local-pilot");
   const std::string key_prefix = config.String("redis-key-prefix", "ri");
   const std::string group = config.String("consumer-group", kServiceName);

@@ -54,7 +54,7 @@ v1::ReferralEvent ScreenedEvent(const v1::Screening& s, const cv1::PupilRef& pup
 }  // namespace
 
 ProgrammeServiceImpl::ProgrammeServiceImpl(ProgrammeStore& store, ReferralStore& referrals, const RpcGuard& guard,
-                                           const Clock& clock, ProgrammeOptions options)
+                                           const Clock& clock, IntakeOptions options)
     : store_(store), referrals_(referrals), guard_(guard), clock_(clock), options_(std::move(options)) {}
 
 AuditEntry ProgrammeServiceImpl::Audit(const Principal& who, absl::string_view action, absl::string_view kind,

@@ -8,6 +8,7 @@
 #include "common/redis/record_store.h"
 #include "common/server/rpc_guard.h"
 #include "rooted/referral/v1/programme.grpc.pb.h"
+#include "services/referral-intake/intake_options.h"
 #include "services/referral-intake/referral_store.h"
 
 namespace rooted::referral {
@@ -30,18 +31,13 @@ class ProgrammeStore : public RecordStore {
   }
 };
 
-struct ProgrammeOptions {
-  std::string producer_name = "referral-intake";
-  std::string sharing_agreement = "local-pilot";
-};
-
 // Council officers keep the programmes and override screenings; anyone of
 // the council reads a programme's criteria (they hold no personal data);
 // a screening is read by those who may read its referral.
 class ProgrammeServiceImpl final : public rooted::referral::v1::ProgrammeService::Service {
  public:
   ProgrammeServiceImpl(ProgrammeStore& store, ReferralStore& referrals, const RpcGuard& guard, const Clock& clock,
-                       ProgrammeOptions options = {});
+                       IntakeOptions options = {});
 
   grpc::Status UpsertProgramme(grpc::ServerContext* context, const v1::UpsertProgrammeRequest* request,
                                v1::UpsertProgrammeResponse* response) override;
@@ -62,7 +58,7 @@ class ProgrammeServiceImpl final : public rooted::referral::v1::ProgrammeService
   ReferralStore& referrals_;
   const RpcGuard& guard_;
   const Clock& clock_;
-  const ProgrammeOptions options_;
+  const IntakeOptions options_;
 };
 
 // Consumes risk scoring's AttendanceEvidenceTaken (its answer to a referral

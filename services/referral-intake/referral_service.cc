@@ -53,7 +53,7 @@ void ApplyMask(const google::protobuf::FieldMask& mask, const v1::ReferralDetail
 ReferralServiceImpl::ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline,
                                          const RpcGuard& guard, const PupilRefHasher& hasher,
                                          const Clock& clock, Metrics& metrics,
-                                         ReferralServiceOptions options)
+                                         IntakeOptions options)
     : store_(store),
       timeline_(timeline),
       guard_(guard),

@@ -9,15 +9,10 @@
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/referral/v1/referral_events.pb.h"
 #include "services/referral-intake/case_timeline.h"
+#include "services/referral-intake/intake_options.h"
 #include "services/referral-intake/referral_store.h"
 
 namespace rooted::referral {
-
-struct ReferralServiceOptions {
-  // The information-sharing agreement recorded on audit entries.
-  std::string sharing_agreement = "local-pilot";
-  std::string producer_name = "referral-intake";
-};
 
 // The gRPC handlers of rooted.referral.v1.ReferralService: validate the
 // request, authorise the caller, then change state through the store, which
@@ -30,7 +25,7 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
  public:
   ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline, const RpcGuard& guard,
                       const PupilRefHasher& hasher, const Clock& clock, Metrics& metrics,
-                      ReferralServiceOptions options);
+                      IntakeOptions options);
 
   grpc::Status SubmitReferral(grpc::ServerContext* context,
                               const v1::SubmitReferralRequest* request,
@@ -90,7 +85,7 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
   const PupilRefHasher& hasher_;
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>& submitted_by_school_;
-  const ReferralServiceOptions options_;
+  const IntakeOptions options_;
 };
 
 }  // namespace rooted::referral

@@ -62,7 +62,7 @@ class ReferralIntakeTest : public ::testing::Test {
     guard_ = std::make_unique<RpcGuard>(*verifier_, *metrics_, *logger_);
     timeline_ = std::make_unique<CaseTimelineHandler>(*redis_, *store_, "ri");
     service_ = std::make_unique<ReferralServiceImpl>(*store_, *timeline_, *guard_, *hasher_, clock_,
-                                                     *metrics_, ReferralServiceOptions{});
+                                                     *metrics_, IntakeOptions{});
     server_ = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                  {service_.get()}, {[this] { return redis_->Ping(); }}, *logger_);
     stub_ = v1::ReferralService::NewStub(grpc::CreateChannel(

@@ -22,7 +22,7 @@ struct ReferralServicesStack {
     timeline = std::make_unique<CaseTimelineHandler>(*h.redis, *store, "ri");
     hasher = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(std::string(40, 'p')));
     referrals = std::make_unique<ReferralServiceImpl>(*store, *timeline, *h.guard, *hasher, h.clock, *h.metrics,
-                                                      ReferralServiceOptions{});
+                                                      IntakeOptions{});
     casework_store = std::make_unique<CaseworkStore>(*h.redis, "ri");
     casework = std::make_unique<CaseworkServiceImpl>(*casework_store, *store, *h.guard, h.clock);
     programme_store = std::make_unique<ProgrammeStore>(*h.redis, "ri");
