@@ -12,6 +12,7 @@
 #include "common/base/field_validation.h"
 #include "common/base/ids.h"
 #include "common/base/proto_time.h"
+#include "common/base/proto_money.h"
 #include "common/base/status_macros.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
@@ -22,13 +23,6 @@
 namespace rooted::fund {
 namespace cv1 = rooted::common::v1;
 namespace {
-
-cv1::Money Gbp(int64_t pence) {
-  cv1::Money m;
-  m.set_pence(pence);
-  m.set_currency("GBP");
-  return m;
-}
 
 std::string CategoryName(v1::Category c) {
   std::string name = v1::Category_Name(c);

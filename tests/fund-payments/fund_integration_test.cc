@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/base/proto_date.h"
+#include "common/base/proto_money.h"
 #include "common/kafka/topics.h"
 #include "common/outbox/outbox.h"
 #include "common/server/service_runtime.h"
@@ -25,13 +26,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 namespace cv1 = rooted::common::v1;
-
-cv1::Money Gbp(int64_t pence) {
-  cv1::Money m;
-  m.set_pence(pence);
-  m.set_currency("GBP");
-  return m;
-}
 
 std::string Ref(int n) {
   const std::string digits = std::to_string(n);
@@ -185,7 +179,6 @@ class FundTest : public rooted::testing::SharedStackTest<FundStack> {
   int64_t Balance(const std::string& account) { return *stack_->ledger->Balance(account); }
 
 };
-
 
 TEST_F(FundTest, ApprovalFollowsTheMatrixAndNeverTheRequester) {
   const std::string f = CreateFund("create-fund-01");

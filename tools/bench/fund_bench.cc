@@ -14,6 +14,7 @@
 
 #include "common/base/config.h"
 #include "common/base/proto_date.h"
+#include "common/base/proto_money.h"
 #include "common/redis/redis_client.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
 #include "services/fund-payments/ledger.h"
@@ -26,15 +27,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace v1 = rooted::fund::v1;
 namespace cv1 = rooted::common::v1;
+using rooted::Gbp;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-cv1::Money Gbp(int64_t pence) {
-  cv1::Money m;
-  m.set_pence(pence);
-  m.set_currency("GBP");
-  return m;
-}
 
 }  // namespace
 

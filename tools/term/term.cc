@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/auth/jwt.h"
 #include "common/base/proto_date.h"
+#include "common/base/proto_money.h"
 #include "common/base/proto_time.h"
 #include "common/base/status_macros.h"
 #include "common/server/rpc_guard.h"
@@ -50,13 +51,6 @@ struct Person {
   cv1::OrganisationType organisation_type;
   std::string organisation_id;
 };
-
-cv1::Money Gbp(int64_t pence) {
-  cv1::Money m;
-  m.set_pence(pence);
-  m.set_currency("GBP");
-  return m;
-}
 
 std::string Pounds(int64_t pence) {
   std::string whole = std::to_string(pence / 100);
