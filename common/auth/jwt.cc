@@ -123,6 +123,28 @@ bool JwtVerifier::SignatureMatches(absl::string_view signed_part,
 
 absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
   if (token.size() > 8192) return Unauthenticated("too long");
+  {
+    std::lock_guard lock(remembered_mu_);
+    if (auto it = remembered_.find(token); it != remembered_.end()) {
+      RETURN_IF_ERROR(CheckWindow(it->second.expires, it->second.not_before));
+      return it->second.principal;
+    }
+  }
+  ASSIGN_OR_RETURN(Verified verified, VerifyInFull(token));
+  std::lock_guard lock(remembered_mu_);
+  if (remembered_.size() >= kRememberedTokens) remembered_.clear();
+  remembered_.emplace(token, verified);
+  return std::move(verified.principal);
+}
+
+absl::Status JwtVerifier::CheckWindow(absl::Time expires, std::optional<absl::Time> not_before) const {
+  const absl::Time now = clock_.Now();
+  if (now >= expires + settings_.leeway) return Unauthenticated("expired");
+  if (not_before && now + settings_.leeway < *not_before) return Unauthenticated("not yet valid");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<JwtVerifier::Verified> JwtVerifier::VerifyInFull(absl::string_view token) const {
   std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
   if (parts.size() != 3) return Unauthenticated("not three dot-separated parts");
 
@@ -163,12 +185,10 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
   }
   if (!audience_ok) return Unauthenticated("wrong audience");
 
-  const absl::Time now = clock_.Now();
   ASSIGN_OR_RETURN(std::optional<absl::Time> expires, TimeClaim(payload, "exp"));
   if (!expires) return Unauthenticated("no expiry");
-  if (now >= *expires + settings_.leeway) return Unauthenticated("expired");
   ASSIGN_OR_RETURN(std::optional<absl::Time> not_before, TimeClaim(payload, "nbf"));
-  if (not_before && now + settings_.leeway < *not_before) return Unauthenticated("not yet valid");
+  RETURN_IF_ERROR(CheckWindow(*expires, not_before));
 
   Principal principal;
   principal.subject = string_claim("sub");
@@ -192,7 +212,7 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token) const {
   }
   principal.la_code = string_claim("la");
   if (!IsLaCode(principal.la_code)) return Unauthenticated("la must be a 3-digit LA code");
-  return principal;
+  return Verified{std::move(principal), *expires, not_before};
 }
 
 struct JwtSigner::Key {

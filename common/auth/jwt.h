@@ -2,9 +2,12 @@
 #define ROOTED_COMMON_AUTH_JWT_H_
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -34,6 +37,12 @@ struct JwtVerifierSettings {
 
 // Verifies bearer tokens: signature, then iss, aud, exp, nbf, sub, roles and
 // organisation. Errors are UNAUTHENTICATED and never echo the token.
+//
+// A caller sends the same token with every call for hours, and checking it
+// (base64, two JSON parses, an HMAC or RSA check) costs more than some whole
+// handlers. So tokens that passed are remembered, by their exact bytes, with
+// their validity window: a remembered token is still refused once it expires,
+// and any other bytes, however close, are checked in full.
 // Thread safety: Verify may be called concurrently.
 class JwtVerifier {
  public:
@@ -45,14 +54,28 @@ class JwtVerifier {
 
   absl::StatusOr<Principal> Verify(absl::string_view token) const;
 
+  // Tokens remembered at most; when full the memory starts afresh, so a flood
+  // of distinct tokens costs full checks, never unbounded memory.
+  static constexpr size_t kRememberedTokens = 4096;
+
  private:
   struct Key;
+  // A token that passed, and when it stops (and starts) being valid.
+  struct Verified {
+    Principal principal;
+    absl::Time expires;
+    std::optional<absl::Time> not_before;
+  };
   JwtVerifier(JwtVerifierSettings settings, std::unique_ptr<Key> key, const Clock& clock);
   bool SignatureMatches(absl::string_view signed_part, absl::string_view signature) const;
+  absl::StatusOr<Verified> VerifyInFull(absl::string_view token) const;
+  absl::Status CheckWindow(absl::Time expires, std::optional<absl::Time> not_before) const;
 
   JwtVerifierSettings settings_;
   std::unique_ptr<Key> key_;
   const Clock& clock_;
+  mutable std::mutex remembered_mu_;
+  mutable absl::flat_hash_map<std::string, Verified> remembered_;
 };
 
 struct TokenRequest {

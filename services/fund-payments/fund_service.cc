@@ -704,11 +704,11 @@ grpc::Status FundServiceImpl::ExportLedger(grpc::ServerContext* context,
     for (;;) {
       ASSIGN_OR_RETURN(auto page, ledger_.Journal(after, 10'000));
       if (page.empty()) break;
-      for (const auto& [id, e] : page) {
+      for (const auto& [position, e] : page) {
         std::vector<std::string> reference = absl::StrSplit(e.reference, absl::MaxSplits('|', 2));
         reference.resize(3);
         if (reference[0] != request->fund_id()) continue;
-        absl::StrAppend(&csv, id, ",", e.at, ",", e.transfer_id, ",", e.kind, ",", e.account, ",",
+        absl::StrAppend(&csv, e.entry_id, ",", e.at, ",", e.transfer_id, ",", e.kind, ",", e.account, ",",
                         e.delta < 0 ? std::to_string(-e.delta) : "", ",",
                         e.delta > 0 ? std::to_string(e.delta) : "", ",", reference[0], ",",
                         reference[1], ",", reference[2], "\n");

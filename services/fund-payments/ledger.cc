@@ -1,5 +1,7 @@
 #include "services/fund-payments/ledger.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -28,15 +30,23 @@ namespace {
 // and, per command, its argument count and arguments.
 // Returns 1 applied, 0 already applied, -1 a precondition failed, or an
 // error naming the account that would go below zero or over its ceiling.
-// Every check happens before any write.
+// Every check happens before any write. A refused transfer whose id was
+// already applied answers 0: a retry must see its first outcome even after
+// the balances have moved on.
+// The work is a handful of Redis calls however many legs a transfer has
+// (one read of every balance, one write of them, one journal entry), as each
+// call from Lua costs about as much as the command itself.
 constexpr char kTransferScript[] = R"lua(
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
+local function refuse(outcome)
+  if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
+  return outcome
+end
 local legs = tonumber(ARGV[5])
 local ceilings_at = 6 + 3 * legs
 local at = ceilings_at + 1 + 2 * tonumber(ARGV[ceilings_at])
 for _ = 1, tonumber(ARGV[at]) do
   local value = redis.call('HGET', ARGV[at + 1], ARGV[at + 2])
-  if (value or '') ~= ARGV[at + 3] then return -1 end
+  if (value or '') ~= ARGV[at + 3] then return refuse(-1) end
   at = at + 3
 end
 at = at + 1
@@ -49,29 +59,39 @@ for i = 0, legs - 1 do
   net[from] = net[from] - pence
   net[to] = net[to] + pence
 end
+local read = {}
+for _, account in ipairs(order) do read[#read + 1] = account end
+for c = 1, tonumber(ARGV[ceilings_at]) do
+  local account = ARGV[ceilings_at + 2 * c - 1]
+  if net[account] == nil then read[#read + 1] = account end
+end
+local stored = redis.call('HMGET', KEYS[1], unpack(read))
+local balance = {}
+for i, account in ipairs(read) do balance[account] = tonumber(stored[i] or '0') end
 for _, account in ipairs(order) do
-  if string.sub(account, 1, 7) ~= 'budget:' then
-    local balance = tonumber(redis.call('HGET', KEYS[1], account) or '0')
-    if balance + net[account] < 0 then
-      return redis.error_reply('OVERDRAWN ' .. account)
-    end
+  if string.sub(account, 1, 7) ~= 'budget:' and balance[account] + net[account] < 0 then
+    return refuse(redis.error_reply('OVERDRAWN ' .. account))
   end
 end
 for c = 1, tonumber(ARGV[ceilings_at]) do
   local account, ceiling = ARGV[ceilings_at + 2 * c - 1], tonumber(ARGV[ceilings_at + 2 * c])
-  local balance = tonumber(redis.call('HGET', KEYS[1], account) or '0')
-  if balance + (net[account] or 0) > ceiling then
-    return redis.error_reply('OVERLIMIT ' .. account)
+  if balance[account] + (net[account] or 0) > ceiling then
+    return refuse(redis.error_reply('OVERLIMIT ' .. account))
   end
 end
+if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2]) == 0 then return 0 end
+local balances = {}
+local entry = {'transfer', ARGV[1], 'kind', ARGV[2], 'reference', ARGV[3], 'at', ARGV[4]}
 for _, account in ipairs(order) do
   if net[account] ~= 0 then
-    redis.call('HINCRBY', KEYS[1], account, net[account])
-    redis.call('XADD', KEYS[2], '*', 'transfer', ARGV[1], 'account', account,
-               'delta', net[account], 'kind', ARGV[2], 'reference', ARGV[3], 'at', ARGV[4])
+    balances[#balances + 1] = account
+    balances[#balances + 1] = string.format('%d', balance[account] + net[account])
+    entry[#entry + 1] = account
+    entry[#entry + 1] = string.format('%d', net[account])
   end
 end
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], unpack(balances))
+redis.call('XADD', KEYS[2], '*', unpack(entry))
 for _ = 1, tonumber(ARGV[at]) do
   local argc = tonumber(ARGV[at + 1])
   redis.call(unpack(ARGV, at + 2, at + 1 + argc))
@@ -93,12 +113,18 @@ absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
   std::vector<std::string> args = {t.transfer_id, t.kind, t.reference,
                                    absl::FormatTime(absl::RFC3339_full, at, absl::UTCTimeZone()),
                                    std::to_string(t.legs.size())};
+  std::map<std::string, int64_t> net;
   for (const Leg& leg : t.legs) {
     if (leg.pence <= 0) return absl::InvalidArgumentError("legs.pence: must be positive");
     if (leg.from == leg.to || leg.from.empty() || leg.to.empty()) {
       return absl::InvalidArgumentError("legs: from and to must be two accounts");
     }
     args.insert(args.end(), {leg.from, leg.to, std::to_string(leg.pence)});
+    net[leg.from] -= leg.pence;
+    net[leg.to] += leg.pence;
+  }
+  if (std::all_of(net.begin(), net.end(), [](const auto& account) { return account.second == 0; })) {
+    return absl::InvalidArgumentError("legs: they cancel out, so nothing would move");
   }
   args.push_back(std::to_string(t.ceilings.size()));
   for (const Ceiling& ceiling : t.ceilings) {
@@ -183,21 +209,37 @@ absl::StatusOr<std::vector<std::pair<std::string, Ledger::Entry>>> Ledger::Journ
   std::vector<std::pair<std::string, Entry>> out;
   for (const RedisReply& item : reply.elements) {
     if (item.elements.size() != 2) return absl::DataLossError("malformed journal entry");
-    Entry e;
+    // One stream entry per transfer: its facts, then each account it moved
+    // with that account's change.
+    const std::string& stream_id = item.elements[0].str;
+    Entry facts;
+    std::vector<std::pair<std::string, int64_t>> deltas;
     const RedisReply& fields = item.elements[1];
     for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
       const std::string& name = fields.elements[i].str;
       const std::string& value = fields.elements[i + 1].str;
-      if (name == "transfer") e.transfer_id = value;
-      if (name == "account") e.account = value;
-      if (name == "delta" && !absl::SimpleAtoi(value, &e.delta)) {
-        return absl::DataLossError("journal delta is not a number");
+      if (name == "transfer") {
+        facts.transfer_id = value;
+      } else if (name == "kind") {
+        facts.kind = value;
+      } else if (name == "reference") {
+        facts.reference = value;
+      } else if (name == "at") {
+        facts.at = value;
+      } else {
+        int64_t delta = 0;
+        if (!absl::SimpleAtoi(value, &delta)) return absl::DataLossError("journal delta is not a number");
+        deltas.emplace_back(name, delta);
       }
-      if (name == "kind") e.kind = value;
-      if (name == "reference") e.reference = value;
-      if (name == "at") e.at = value;
     }
-    out.emplace_back(item.elements[0].str, std::move(e));
+    if (deltas.empty()) return absl::DataLossError("journal entry moves no account");
+    for (size_t leg = 0; leg < deltas.size(); ++leg) {
+      Entry e = facts;
+      e.entry_id = absl::StrCat(stream_id, ".", leg + 1);
+      e.account = deltas[leg].first;
+      e.delta = deltas[leg].second;
+      out.emplace_back(stream_id, std::move(e));
+    }
   }
   return out;
 }

@@ -89,7 +89,9 @@ class Ledger {
   // The balances of the accounts named (0 for one never used), in one round trip.
   absl::StatusOr<std::map<std::string, int64_t>> BalancesOf(const std::vector<std::string>& accounts);
 
+  // One account's change in one transfer.
   struct Entry {
+    std::string entry_id;  // unique: the transfer's journal position and the account's place in it
     std::string transfer_id;
     std::string account;
     int64_t delta = 0;
@@ -97,7 +99,9 @@ class Ledger {
     std::string reference;
     std::string at;  // RFC 3339
   };
-  // The journal in order, from `after` (a stream id; "-" for the start), at most `count`.
+  // The journal in order, from `after` (a journal position, the first of each
+  // pair; "-" for the start): each entry with its transfer's position, for at
+  // most `count` transfers.
   absl::StatusOr<std::vector<std::pair<std::string, Entry>>> Journal(const std::string& after,
                                                                      size_t count);
 

@@ -113,6 +113,42 @@ TEST_F(JwtTest, ChecksExpiryNotBeforeIssuerAudienceAndSignature) {
   EXPECT_FALSE(verifier->Verify("").ok());
 }
 
+TEST_F(JwtTest, ARememberedTokenIsStillRefusedOnceItExpires) {
+  auto signer = *JwtSigner::Create(JwtAlgorithm::kHs256, kSecret);
+  auto verifier = Hs256Verifier();
+  const std::string token = *signer->Sign(Request());
+  ASSERT_TRUE(verifier->Verify(token).ok());
+  ASSERT_TRUE(verifier->Verify(token).ok()) << "remembered";
+  clock_.Advance(absl::Hours(1) + absl::Minutes(1));
+  const absl::StatusOr<Principal> late = verifier->Verify(token);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(std::string(late.status().message()).find("expired"), std::string::npos);
+}
+
+TEST_F(JwtTest, ATamperedCopyOfARememberedTokenIsCheckedInFull) {
+  auto signer = *JwtSigner::Create(JwtAlgorithm::kHs256, kSecret);
+  auto verifier = Hs256Verifier();
+  const std::string token = *signer->Sign(Request());
+  ASSERT_TRUE(verifier->Verify(token).ok());
+  std::string tampered = token;
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(verifier->Verify(tampered).ok());
+  EXPECT_FALSE(verifier->Verify(token + "x").ok());
+  EXPECT_TRUE(verifier->Verify(token).ok());
+}
+
+TEST_F(JwtTest, ManyDistinctTokensNeitherFailNorGrowWithoutLimit) {
+  auto signer = *JwtSigner::Create(JwtAlgorithm::kHs256, kSecret);
+  auto verifier = Hs256Verifier();
+  for (size_t i = 0; i < JwtVerifier::kRememberedTokens + 10; ++i) {
+    TokenRequest request = Request();
+    request.principal.subject = "teacher-" + std::to_string(i);
+    const absl::StatusOr<Principal> who = verifier->Verify(*signer->Sign(request));
+    ASSERT_TRUE(who.ok()) << i;
+    ASSERT_EQ(who->subject, request.principal.subject);
+  }
+}
+
 TEST_F(JwtTest, RejectsTokensWithoutRolesOrWithABadOrganisation) {
   auto signer = *JwtSigner::Create(JwtAlgorithm::kHs256, kSecret);
   const std::string header = R"({"alg":"HS256","typ":"JWT"})";

@@ -64,7 +64,36 @@ TEST_F(LedgerTest, MoneyMovesAndEveryTransferBalances) {
   ASSERT_TRUE(journal.ok());
   ASSERT_EQ(journal->size(), 10u);
   EXPECT_EQ((*journal)[4].second.transfer_id, "t-commit");
+  EXPECT_EQ((*journal)[4].second.account, account::Allocation("a"));
   EXPECT_EQ((*journal)[4].second.delta, -12'000);
+  EXPECT_EQ((*journal)[5].second.account, account::Committed("a"));
+  EXPECT_EQ((*journal)[5].second.delta, 12'000);
+  // A transfer's entries share its place in the journal; each has its own id.
+  EXPECT_EQ((*journal)[4].first, (*journal)[5].first);
+  EXPECT_NE((*journal)[4].second.entry_id, (*journal)[5].second.entry_id);
+  EXPECT_NE((*journal)[3].first, (*journal)[4].first);
+}
+
+TEST_F(LedgerTest, PagesOfTheJournalNeverSplitATransfer) {
+  ASSERT_TRUE(ledger_->Apply(Move("t-1", account::Budget("f"), account::Pool("f"), 500), at_).ok());
+  ASSERT_TRUE(ledger_->Apply(Move("t-2", account::Pool("f"), account::Allocation("a"), 200), at_).ok());
+  auto first = ledger_->Journal("-", 1);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ(first->back().second.transfer_id, "t-1");
+  auto second = ledger_->Journal(first->back().first, 1);
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->size(), 2u);
+  EXPECT_EQ(second->front().second.transfer_id, "t-2");
+  EXPECT_TRUE(ledger_->Journal(second->back().first, 1)->empty());
+}
+
+TEST_F(LedgerTest, LegsThatCancelOutAreRefusedAsMovingNothing) {
+  Transfer there_and_back{"t-loop", "test", "", {{account::Pool("f"), account::Allocation("a"), 100},
+                                                 {account::Allocation("a"), account::Pool("f"), 100}}};
+  absl::StatusOr<TransferResult> result = ledger_->Apply(there_and_back, at_);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ledger_->Journal("-", 100)->empty());
 }
 
 TEST_F(LedgerTest, AReplayedTransferIdChangesNothing) {
@@ -73,6 +102,16 @@ TEST_F(LedgerTest, AReplayedTransferIdChangesNothing) {
             TransferResult::kAlreadyApplied);
   EXPECT_EQ(*ledger_->Balance(account::Pool("f")), 500);
   EXPECT_EQ(ledger_->Journal("-", 100)->size(), 2u);
+}
+
+TEST_F(LedgerTest, AReplayAnswersAlreadyAppliedEvenWhenTheMoneyHasSinceMoved) {
+  ASSERT_TRUE(ledger_->Apply(Move("t-1", account::Budget("f"), account::Allocation("a"), 500), at_).ok());
+  ASSERT_TRUE(ledger_->Apply(Move("t-spend", account::Allocation("a"), account::Paid("f"), 500), at_).ok());
+  // Run again now, t-spend would overdraw the allocation: it is a replay, not a refusal.
+  EXPECT_EQ(*ledger_->Apply(Move("t-spend", account::Allocation("a"), account::Paid("f"), 500), at_),
+            TransferResult::kAlreadyApplied);
+  EXPECT_EQ(*ledger_->Balance(account::Paid("f")), 500);
+  EXPECT_TRUE(ledger_->CheckInvariants().ok());
 }
 
 TEST_F(LedgerTest, OverdraftsAreRefusedWholeNamingTheAccount) {
