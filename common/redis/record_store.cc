@@ -43,6 +43,26 @@ absl::StatusOr<std::optional<std::string>> RecordStore::HashField(const std::str
   return reply->str;
 }
 
+absl::StatusOr<std::vector<std::optional<std::string>>> RecordStore::HashFields(
+    const std::string& key, const std::vector<std::string>& fields) {
+  std::vector<std::optional<std::string>> out;
+  if (fields.empty()) return out;
+  std::vector<std::string> command = {"HMGET", key};
+  command.insert(command.end(), fields.begin(), fields.end());
+  absl::StatusOr<RedisReply> reply = redis_.Command(command);
+  if (!reply.ok()) return reply.status();
+  if (reply->elements.size() != fields.size()) return absl::InternalError("HMGET: short reply");
+  out.reserve(fields.size());
+  for (RedisReply& e : reply->elements) {
+    if (e.is_nil()) {
+      out.emplace_back();
+    } else {
+      out.emplace_back(std::move(e.str));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<std::string>> RecordStore::SetMembers(const std::string& key) {
   absl::StatusOr<RedisReply> reply = redis_.Command({"SMEMBERS", key});
   if (!reply.ok()) return reply.status();

@@ -52,24 +52,43 @@ class RecordStore {
     if (!raw->front()) return absl::NotFoundError(absl::StrCat(field, ": not found"));
     return Parse<T>(*raw->front());
   }
+  // One slot per key, in order: the record, or nothing where it is absent.
+  template <typename T>
+  absl::StatusOr<std::vector<std::optional<Versioned<T>>>> LoadEach(const std::vector<std::string>& keys) {
+    absl::StatusOr<std::vector<std::optional<Raw>>> raw = LoadRaw(keys);
+    if (!raw.ok()) return raw.status();
+    std::vector<std::optional<Versioned<T>>> out;
+    out.reserve(raw->size());
+    for (const auto& r : *raw) {
+      if (!r) {
+        out.emplace_back();
+        continue;
+      }
+      absl::StatusOr<Versioned<T>> parsed = Parse<T>(*r);
+      if (!parsed.ok()) return parsed.status();
+      out.emplace_back(*std::move(parsed));
+    }
+    return out;
+  }
+
   // The records that exist, in the order of `keys` (missing ones skipped).
   template <typename T>
   absl::StatusOr<std::vector<Versioned<T>>> LoadAll(const std::vector<std::string>& keys) {
-    absl::StatusOr<std::vector<std::optional<Raw>>> raw = LoadRaw(keys);
-    if (!raw.ok()) return raw.status();
+    absl::StatusOr<std::vector<std::optional<Versioned<T>>>> each = LoadEach<T>(keys);
+    if (!each.ok()) return each.status();
     std::vector<Versioned<T>> out;
-    out.reserve(raw->size());
-    for (const auto& r : *raw) {
-      if (!r) continue;
-      absl::StatusOr<Versioned<T>> parsed = Parse<T>(*r);
-      if (!parsed.ok()) return parsed.status();
-      out.push_back(*std::move(parsed));
+    out.reserve(each->size());
+    for (auto& record : *each) {
+      if (record) out.push_back(*std::move(record));
     }
     return out;
   }
 
   absl::StatusOr<std::optional<std::string>> HashField(const std::string& key,
                                                        const std::string& field);
+  // Several fields of one hash in one round trip: a slot per field, in order.
+  absl::StatusOr<std::vector<std::optional<std::string>>> HashFields(const std::string& key,
+                                                                     const std::vector<std::string>& fields);
   absl::StatusOr<std::vector<std::string>> SetMembers(const std::string& key);
   // Members of a sorted set with scores in [min, max] ("-inf"/"+inf" allowed).
   absl::StatusOr<std::vector<std::string>> RangeByScore(const std::string& key,

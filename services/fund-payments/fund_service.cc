@@ -123,17 +123,32 @@ void FundServiceImpl::AddAudit(LedgerWrite& with, const Principal& who, absl::st
   with.commands.push_back(AuditAppendCommand(store_.AuditKey(), entry));
 }
 
+void FundServiceImpl::NameMove(const Principal& who, absl::string_view method,
+                               const std::string& client_request_id,
+                               const google::protobuf::Message& request,
+                               const google::protobuf::Message& response, Ledger::Move& move) const {
+  const std::string guard = IdempotencyKey(store_.prefix(), who.subject, method, client_request_id);
+  move.with.commands.push_back({"SET", guard, EncodeFirstAnswer(request, response), "EX",
+                                std::to_string(kIdempotencyTtlSeconds)});
+  // The same caller, method and request id name one movement of money.
+  move.transfer.transfer_id = absl::StrCat(method, ":", who.subject, ":", client_request_id);
+}
+
 absl::Status FundServiceImpl::MoveMoney(const Principal& who, absl::string_view method,
                                         const std::string& client_request_id,
                                         const google::protobuf::Message& request,
                                         google::protobuf::Message* response, Transfer transfer,
                                         LedgerWrite with) {
-  const std::string guard = IdempotencyKey(store_.prefix(), who.subject, method, client_request_id);
-  with.commands.push_back({"SET", guard, EncodeFirstAnswer(request, *response), "EX",
-                           std::to_string(kIdempotencyTtlSeconds)});
-  // The same caller, method and request id name one movement of money.
-  transfer.transfer_id = absl::StrCat(method, ":", who.subject, ":", client_request_id);
-  ASSIGN_OR_RETURN(TransferResult result, ledger_.Apply(transfer, clock_.Now(), with));
+  Ledger::Move move{std::move(transfer), std::move(with)};
+  NameMove(who, method, client_request_id, request, *response, move);
+  ASSIGN_OR_RETURN(TransferResult result, ledger_.Apply(move.transfer, clock_.Now(), move.with));
+  return AnswerAfter(result, who, method, client_request_id, request, response);
+}
+
+absl::Status FundServiceImpl::AnswerAfter(TransferResult result, const Principal& who,
+                                          absl::string_view method, const std::string& client_request_id,
+                                          const google::protobuf::Message& request,
+                                          google::protobuf::Message* response) {
   if (result == TransferResult::kApplied) return absl::OkStatus();
   response->Clear();
   ASSIGN_OR_RETURN(bool replayed,
@@ -438,11 +453,10 @@ grpc::Status FundServiceImpl::RejectFundRequest(grpc::ServerContext* context,
   });
 }
 
-absl::Status FundServiceImpl::PaymentOutcome(const Principal& who, const std::string& client_request_id,
-                                             const std::string& payment_id, v1::PaymentOutcome outcome,
-                                             const std::string& failure_reason,
-                                             const google::protobuf::Message& request,
-                                             v1::RecordPaymentOutcomeResponse* response) {
+namespace {
+
+absl::Status CheckOutcomeFields(const std::string& payment_id, v1::PaymentOutcome outcome,
+                                const std::string& failure_reason) {
   RETURN_IF_ERROR(ValidateId("payment_id", payment_id, "a payment id"));
   if (outcome != v1::PAYMENT_OUTCOME_SETTLED && outcome != v1::PAYMENT_OUTCOME_FAILED) {
     return FieldError("outcome", "settled or failed");
@@ -450,9 +464,14 @@ absl::Status FundServiceImpl::PaymentOutcome(const Principal& who, const std::st
   if (outcome == v1::PAYMENT_OUTCOME_FAILED) {
     RETURN_IF_ERROR(ValidateText("failure_reason", failure_reason, 500, true));
   }
-  ASSIGN_OR_RETURN(std::optional<std::string> request_id, store_.HashField(store_.PaymentsKey(), payment_id));
-  if (!request_id) return absl::NotFoundError("payment_id: no such payment");
-  ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(*request_id), "payment_id"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<FundServiceImpl::OutcomeMove>> FundServiceImpl::PrepareOutcome(
+    const Principal& who, const v1::RecordPaymentOutcomeRequest& asked, Versioned<v1::FundRequest> found,
+    v1::RecordPaymentOutcomeResponse* response) {
   v1::FundRequest& r = found.record;
   ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "payment_id"));
   const bool adapter = who.HasRole(cv1::ROLE_SERVICE) && who.la_code == fund.la_code();
@@ -465,49 +484,53 @@ absl::Status FundServiceImpl::PaymentOutcome(const Principal& who, const std::st
   if (r.status() != v1::REQUEST_STATUS_APPROVED) {
     // Perhaps this very call recorded it before: then its first answer.
     ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RecordPaymentOutcome",
-                                                    client_request_id, request, response));
-    if (replayed) return absl::OkStatus();
+                                                    asked.client_request_id(), asked, response));
+    if (replayed) return std::nullopt;
     return absl::FailedPreconditionError("payment_id: the payment has already been settled or failed");
   }
-  const int64_t pence = r.amount().pence();
+  OutcomeMove prepared;
+  prepared.pence = r.amount().pence();
+  prepared.settled = asked.outcome() == v1::PAYMENT_OUTCOME_SETTLED;
+  const int64_t pence = prepared.pence;
   const std::string ref = r.pupil_ref().value();
-  const bool settled = outcome == v1::PAYMENT_OUTCOME_SETTLED;
-  r.set_status(settled ? v1::REQUEST_STATUS_PAID : v1::REQUEST_STATUS_PAYMENT_FAILED);
-  if (!settled) r.set_payment_failure_reason(failure_reason);
+  r.set_status(prepared.settled ? v1::REQUEST_STATUS_PAID : v1::REQUEST_STATUS_PAYMENT_FAILED);
+  if (!prepared.settled) r.set_payment_failure_reason(asked.failure_reason());
   r.set_version(found.version + 1);
-  LedgerWrite with;
+  LedgerWrite& with = prepared.move.with;
   with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
   with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
                            "version", std::to_string(r.version())});
   with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), CategoryName(r.category()) + ":committed",
                            std::to_string(-pence)});
   v1::FundEvent event;
-  Transfer transfer;
-  if (settled) {
+  if (prepared.settled) {
     with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), CategoryName(r.category()) + ":paid",
                              std::to_string(pence)});
     with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), r.allocation_id() + ":paid",
                              std::to_string(pence)});
-    event.mutable_payment_settled()->set_payment_id(payment_id);
+    event.mutable_payment_settled()->set_payment_id(asked.payment_id());
     event.mutable_payment_settled()->set_fund_request_id(r.request_id());
-    transfer = Transfer{"", "settle", Reference(r),
-                        {{account::Payable(r.fund_id()), account::Paid(r.fund_id()), pence}}};
+    prepared.move.transfer = Transfer{"", "settle", Reference(r),
+                                      {{account::Payable(r.fund_id()), account::Paid(r.fund_id()), pence}}};
   } else {
-    event.mutable_payment_failed()->set_payment_id(payment_id);
+    event.mutable_payment_failed()->set_payment_id(asked.payment_id());
     event.mutable_payment_failed()->set_fund_request_id(r.request_id());
-    event.mutable_payment_failed()->set_reason(failure_reason);
+    event.mutable_payment_failed()->set_reason(asked.failure_reason());
     // A failed payment gives the money back to the allocation and the child's limit.
-    transfer = Transfer{"", "payment_failed", Reference(r),
-                        {{account::Payable(r.fund_id()), account::Allocation(r.allocation_id()), pence},
-                         {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
+    prepared.move.transfer =
+        Transfer{"", "payment_failed", Reference(r),
+                 {{account::Payable(r.fund_id()), account::Allocation(r.allocation_id()), pence},
+                  {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
   }
   AddEvent(with, who, r, std::move(event));
-  AddAudit(with, who, "RecordPaymentOutcome", "payment", payment_id, client_request_id);
+  AddAudit(with, who, "RecordPaymentOutcome", "payment", asked.payment_id(), asked.client_request_id());
   *response->mutable_fund_request() = Shown(who, r, fund.la_code());
-  RETURN_IF_ERROR(MoveMoney(who, "RecordPaymentOutcome", client_request_id, request, response,
-                            std::move(transfer), std::move(with)));
-  pence_.Add({{"stage", settled ? "paid" : "released"}}).Increment(double(pence));
-  return absl::OkStatus();
+  NameMove(who, "RecordPaymentOutcome", asked.client_request_id(), asked, *response, prepared.move);
+  return prepared;
+}
+
+void FundServiceImpl::CountOutcome(const OutcomeMove& applied) {
+  pence_.Add({{"stage", applied.settled ? "paid" : "released"}}).Increment(double(applied.pence));
 }
 
 grpc::Status FundServiceImpl::RecordPaymentOutcome(grpc::ServerContext* context,
@@ -515,8 +538,18 @@ grpc::Status FundServiceImpl::RecordPaymentOutcome(grpc::ServerContext* context,
                                                    v1::RecordPaymentOutcomeResponse* response) {
   return guard_.Run(*context, "RecordPaymentOutcome", [&](const Principal& who) -> absl::Status {
     RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
-    return PaymentOutcome(who, request->client_request_id(), request->payment_id(), request->outcome(),
-                          request->failure_reason(), *request, response);
+    RETURN_IF_ERROR(CheckOutcomeFields(request->payment_id(), request->outcome(), request->failure_reason()));
+    ASSIGN_OR_RETURN(std::optional<std::string> request_id,
+                     store_.HashField(store_.PaymentsKey(), request->payment_id()));
+    if (!request_id) return absl::NotFoundError("payment_id: no such payment");
+    ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(*request_id), "payment_id"));
+    ASSIGN_OR_RETURN(std::optional<OutcomeMove> prepared,
+                     PrepareOutcome(who, *request, std::move(found), response));
+    if (!prepared) return absl::OkStatus();
+    ASSIGN_OR_RETURN(TransferResult result,
+                     ledger_.Apply(prepared->move.transfer, clock_.Now(), prepared->move.with));
+    if (result == TransferResult::kApplied) CountOutcome(*prepared);
+    return AnswerAfter(result, who, "RecordPaymentOutcome", request->client_request_id(), *request, response);
   });
 }
 
@@ -531,41 +564,102 @@ grpc::Status FundServiceImpl::ImportBankFile(grpc::ServerContext* context,
     if (lines.empty() || !absl::StartsWith(absl::StripAsciiWhitespace(lines[0]), "payment_id,status")) {
       return FieldError("csv", "the first line must be the header payment_id,status,reason");
     }
+    std::vector<BankLine> chunk;
     for (size_t i = 1; i < lines.size(); ++i) {
       std::vector<std::string> cells = absl::StrSplit(absl::StripAsciiWhitespace(lines[i]), absl::MaxSplits(',', 2));
-      const std::string where = absl::StrCat("line ", i + 1, ": ");
       if (cells.size() < 2) {
-        response->add_problems(where + "expected payment_id,status,reason");
+        response->add_problems(absl::StrCat("line ", i + 1, ": expected payment_id,status,reason"));
         continue;
       }
-      const v1::PaymentOutcome outcome = cells[1] == "settled" ? v1::PAYMENT_OUTCOME_SETTLED
-                                         : cells[1] == "failed" ? v1::PAYMENT_OUTCOME_FAILED
-                                                                : v1::PAYMENT_OUTCOME_UNSPECIFIED;
-      v1::RecordPaymentOutcomeRequest line;
-      line.set_client_request_id(cells[0]);
-      line.set_payment_id(cells[0]);
-      line.set_outcome(outcome);
-      line.set_failure_reason(cells.size() > 2 ? cells[2] : "");
-      v1::RecordPaymentOutcomeResponse applied;
+      BankLine line;
+      line.number = i + 1;
       // Each line is its own idempotent step, keyed by its payment: a file
       // imported twice, or overlapping the callback, changes nothing twice.
-      absl::StatusOr<bool> replayed = store_.Replayed(who.subject, "RecordPaymentOutcome",
-                                                      line.client_request_id(), line, &applied);
-      absl::Status status = replayed.ok() ? absl::OkStatus() : replayed.status();
-      if (status.ok() && !*replayed) {
-        status = PaymentOutcome(who, line.client_request_id(), line.payment_id(), line.outcome(),
-                                line.failure_reason(), line, &applied);
-      }
-      if (!status.ok()) {
-        response->add_problems(where + std::string(status.message()));
-      } else if (outcome == v1::PAYMENT_OUTCOME_SETTLED) {
-        response->set_settled(response->settled() + 1);
-      } else {
-        response->set_failed(response->failed() + 1);
+      line.asked.set_client_request_id(cells[0]);
+      line.asked.set_payment_id(cells[0]);
+      line.asked.set_outcome(cells[1] == "settled"  ? v1::PAYMENT_OUTCOME_SETTLED
+                             : cells[1] == "failed" ? v1::PAYMENT_OUTCOME_FAILED
+                                                    : v1::PAYMENT_OUTCOME_UNSPECIFIED);
+      line.asked.set_failure_reason(cells.size() > 2 ? cells[2] : "");
+      chunk.push_back(std::move(line));
+      if (chunk.size() == kBankLinesPerStep) {
+        SettleBankLines(who, chunk, response);
+        chunk.clear();
       }
     }
+    SettleBankLines(who, chunk, response);
     return absl::OkStatus();
   });
+}
+
+void FundServiceImpl::SettleBankLines(const Principal& who, std::vector<BankLine>& lines,
+                                      v1::ImportBankFileResponse* response) {
+  auto problem = [&](const BankLine& line, absl::string_view what) {
+    response->add_problems(absl::StrCat("line ", line.number, ": ", what));
+  };
+  auto done = [&](const BankLine& line) {
+    if (line.asked.outcome() == v1::PAYMENT_OUTCOME_SETTLED) {
+      response->set_settled(response->settled() + 1);
+    } else {
+      response->set_failed(response->failed() + 1);
+    }
+  };
+  // Three round trips for the lot: which request each payment is for, those
+  // requests, then every line's transfer.
+  std::vector<BankLine*> valid;
+  std::vector<std::string> payment_ids;
+  for (BankLine& line : lines) {
+    const absl::Status fields =
+        CheckOutcomeFields(line.asked.payment_id(), line.asked.outcome(), line.asked.failure_reason());
+    if (!fields.ok()) {
+      problem(line, fields.message());
+      continue;
+    }
+    valid.push_back(&line);
+    payment_ids.push_back(line.asked.payment_id());
+  }
+  if (valid.empty()) return;
+  absl::StatusOr<std::vector<std::optional<std::string>>> request_ids =
+      store_.HashFields(store_.PaymentsKey(), payment_ids);
+  std::vector<std::string> keys;
+  for (size_t i = 0; request_ids.ok() && i < valid.size(); ++i) {
+    keys.push_back(store_.RequestKey((*request_ids)[i].value_or("")));
+  }
+  absl::StatusOr<std::vector<std::optional<Versioned<v1::FundRequest>>>> found =
+      request_ids.ok() ? store_.LoadEach<v1::FundRequest>(keys) : request_ids.status();
+  if (!found.ok()) {
+    for (const BankLine* line : valid) problem(*line, found.status().message());
+    return;
+  }
+  std::vector<Ledger::Move> moves;
+  std::vector<std::pair<BankLine*, OutcomeMove>> pending;
+  for (size_t i = 0; i < valid.size(); ++i) {
+    BankLine& line = *valid[i];
+    if (!(*request_ids)[i] || !(*found)[i]) {
+      problem(line, "payment_id: no such payment");
+      continue;
+    }
+    absl::StatusOr<std::optional<OutcomeMove>> prepared =
+        PrepareOutcome(who, line.asked, *std::move((*found)[i]), &line.answer);
+    if (!prepared.ok()) {
+      problem(line, prepared.status().message());
+    } else if (!*prepared) {
+      done(line);  // imported before
+    } else {
+      moves.push_back(std::move((*prepared)->move));
+      pending.emplace_back(&line, **std::move(prepared));  // its pence and outcome, for the count
+    }
+  }
+  const std::vector<absl::StatusOr<TransferResult>> results = ledger_.ApplyEach(moves, clock_.Now());
+  for (size_t i = 0; i < pending.size(); ++i) {
+    const auto& [line, prepared] = pending[i];
+    if (!results[i].ok()) {
+      problem(*line, results[i].status().message());
+      continue;
+    }
+    if (*results[i] == TransferResult::kApplied) CountOutcome(prepared);
+    done(*line);
+  }
 }
 
 grpc::Status FundServiceImpl::ListFundRequests(grpc::ServerContext* context,

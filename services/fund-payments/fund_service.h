@@ -70,15 +70,46 @@ class FundServiceImpl final : public v1::FundService::Service {
                          const std::string& client_request_id,
                          const google::protobuf::Message& request,
                          google::protobuf::Message* response, Transfer transfer, LedgerWrite with);
+  // Names the movement by caller, method and request id, and stores
+  // `response` as the first answer in the same step as the money moves.
+  void NameMove(const Principal& who, absl::string_view method, const std::string& client_request_id,
+                const google::protobuf::Message& request, const google::protobuf::Message& response,
+                Ledger::Move& move) const;
+  // OK when the transfer was applied now; when it had been before, `response`
+  // becomes the first answer.
+  absl::Status AnswerAfter(TransferResult result, const Principal& who, absl::string_view method,
+                           const std::string& client_request_id, const google::protobuf::Message& request,
+                           google::protobuf::Message* response);
   void AddEvent(LedgerWrite& with, const Principal& who, const v1::FundRequest& request,
                 v1::FundEvent event) const;
   void AddAudit(LedgerWrite& with, const Principal& who, absl::string_view action,
                 absl::string_view kind, const std::string& id, const std::string& request_id) const;
-  absl::Status PaymentOutcome(const Principal& who, const std::string& client_request_id,
-                              const std::string& payment_id, v1::PaymentOutcome outcome,
-                              const std::string& failure_reason,
-                              const google::protobuf::Message& request,
-                              v1::RecordPaymentOutcomeResponse* response);
+  // A payment's outcome, checked and ready to apply.
+  struct OutcomeMove {
+    Ledger::Move move;
+    int64_t pence = 0;
+    bool settled = false;
+  };
+  // Checks that the caller may report on `found`'s payment and that it awaits
+  // its outcome, and prepares the change (named, with its first answer in
+  // `response`). Nothing when this very report was applied before: then
+  // `response` is its first answer.
+  absl::StatusOr<std::optional<OutcomeMove>> PrepareOutcome(const Principal& who,
+                                                            const v1::RecordPaymentOutcomeRequest& asked,
+                                                            Versioned<v1::FundRequest> found,
+                                                            v1::RecordPaymentOutcomeResponse* response);
+  void CountOutcome(const OutcomeMove& applied);
+  // A bank file's line, reported as the callback would be.
+  struct BankLine {
+    size_t number = 0;
+    v1::RecordPaymentOutcomeRequest asked;
+    v1::RecordPaymentOutcomeResponse answer;
+  };
+  // Lines are settled this many at a time: a few round trips for each lot,
+  // and a bounded share of Redis's time for each step.
+  static constexpr size_t kBankLinesPerStep = 256;
+  void SettleBankLines(const Principal& who, std::vector<BankLine>& lines,
+                       v1::ImportBankFileResponse* response);
   // Funds and allocations never change once made: read once per process.
   absl::StatusOr<v1::Fund> FundOf(const std::string& fund_id, absl::string_view field);
   absl::StatusOr<v1::Allocation> AllocationOf(const std::string& allocation_id,

@@ -105,9 +105,17 @@ return 1
 Ledger::Ledger(RedisClient& redis, std::string prefix)
     : redis_(redis), prefix_(std::move(prefix)) {}
 
-absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
-                                             const LedgerWrite& with) {
+namespace {
+
+const RedisScript& TransferScript() {
   static const RedisScript script(kTransferScript);
+  return script;
+}
+
+// The script's arguments for one transfer, or INVALID_ARGUMENT for a
+// malformed one.
+absl::StatusOr<std::vector<std::string>> TransferArgs(const Transfer& t, absl::Time at,
+                                                      const LedgerWrite& with) {
   if (t.transfer_id.empty()) return absl::InvalidArgumentError("transfer_id: is required");
   if (t.legs.empty()) return absl::InvalidArgumentError("legs: a transfer moves money");
   std::vector<std::string> args = {t.transfer_id, t.kind, t.reference,
@@ -140,10 +148,12 @@ absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
     args.push_back(std::to_string(command.size()));
     args.insert(args.end(), command.begin(), command.end());
   }
-  absl::StatusOr<RedisReply> reply = redis_.Eval(
-      script, {prefix_ + ":balances", prefix_ + ":journal", prefix_ + ":transfers"}, args);
-  // The script refuses an overdraft or a ceiling passed with an error reply
-  // naming the account.
+  return args;
+}
+
+// What the script's reply means. It refuses an overdraft or a ceiling passed
+// with an error reply naming the account.
+absl::StatusOr<TransferResult> ResultOf(const absl::StatusOr<RedisReply>& reply) {
   const std::string error = !reply.ok()          ? std::string(reply.status().message())
                             : reply->is_error() ? reply->str
                                                 : std::string();
@@ -160,6 +170,50 @@ absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
     return absl::AbortedError("a record changed while the transfer was prepared; retry");
   }
   return reply->integer == 1 ? TransferResult::kApplied : TransferResult::kAlreadyApplied;
+}
+
+}  // namespace
+
+std::vector<std::string> Ledger::Keys() const {
+  return {prefix_ + ":balances", prefix_ + ":journal", prefix_ + ":transfers"};
+}
+
+absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
+                                             const LedgerWrite& with) {
+  ASSIGN_OR_RETURN(std::vector<std::string> args, TransferArgs(t, at, with));
+  return ResultOf(redis_.Eval(TransferScript(), Keys(), args));
+}
+
+std::vector<absl::StatusOr<TransferResult>> Ledger::ApplyEach(const std::vector<Move>& moves, absl::Time at) {
+  std::vector<absl::StatusOr<TransferResult>> results(moves.size(), absl::UnknownError("not sent"));
+  std::vector<std::vector<std::string>> calls;
+  std::vector<size_t> sent;  // index into `moves` of each call
+  const std::vector<std::string> keys = Keys();
+  for (size_t i = 0; i < moves.size(); ++i) {
+    absl::StatusOr<std::vector<std::string>> args = TransferArgs(moves[i].transfer, at, moves[i].with);
+    if (!args.ok()) {
+      results[i] = args.status();
+      continue;
+    }
+    std::vector<std::string> call = {"EVALSHA", TransferScript().sha1(), std::to_string(keys.size())};
+    call.insert(call.end(), keys.begin(), keys.end());
+    call.insert(call.end(), std::make_move_iterator(args->begin()), std::make_move_iterator(args->end()));
+    calls.push_back(std::move(call));
+    sent.push_back(i);
+  }
+  if (calls.empty()) return results;
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(calls);
+  // After a Redis restart the script is gone: load it and send the lot again
+  // (transfers that did run answer "already applied").
+  if (replies.ok() && !replies->empty() && replies->front().is_error() &&
+      absl::StartsWith(replies->front().str, "NOSCRIPT")) {
+    absl::StatusOr<RedisReply> loaded = redis_.Command({"SCRIPT", "LOAD", TransferScript().source()});
+    replies = loaded.ok() ? redis_.Pipeline(calls) : loaded.status();
+  }
+  for (size_t c = 0; c < sent.size(); ++c) {
+    results[sent[c]] = replies.ok() ? ResultOf((*replies)[c]) : ResultOf(replies.status());
+  }
+  return results;
 }
 
 absl::StatusOr<int64_t> Ledger::Balance(const std::string& account) {

@@ -84,6 +84,14 @@ class Ledger {
   absl::StatusOr<TransferResult> Apply(const Transfer& transfer, absl::Time at,
                                        const LedgerWrite& with = {});
 
+  // Many transfers in one round trip, each applied or refused on its own as
+  // Apply would (a bank file's lines): one result per move, in order.
+  struct Move {
+    Transfer transfer;
+    LedgerWrite with;
+  };
+  std::vector<absl::StatusOr<TransferResult>> ApplyEach(const std::vector<Move>& moves, absl::Time at);
+
   absl::StatusOr<int64_t> Balance(const std::string& account);
   absl::StatusOr<std::map<std::string, int64_t>> Balances();
   // The balances of the accounts named (0 for one never used), in one round trip.
@@ -113,6 +121,8 @@ class Ledger {
   const std::string& prefix() const { return prefix_; }
 
  private:
+  std::vector<std::string> Keys() const;
+
   RedisClient& redis_;
   const std::string prefix_;
 };

@@ -341,6 +341,62 @@ TEST_F(FundTest, PaymentsSettleOrFailAndAFailureGivesTheMoneyBack) {
   EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
 }
 
+TEST_F(FundTest, ABankFileOfManyLinesSettlesEachPaymentOnceEvenImportedTwice) {
+  const std::string f = CreateFund("create-fund-07");
+  const std::string a = Allocate(f, "100007", 400'000, "allocate-07");
+  // More lines than the service settles in one step, so the file spans several.
+  constexpr int kPayments = 300;
+  std::vector<std::string> payment_ids;
+  for (int i = 0; i < kPayments; ++i) {
+    v1::SubmitFundRequestResponse submitted;
+    ASSERT_TRUE(Submit(Staff("100007"), "file-submit-" + std::to_string(1000 + i),
+                       NewRequest(f, a, 1'000, Ref(700 + i)), &submitted).ok());
+    v1::ApproveFundRequestResponse approved;
+    ASSERT_TRUE(Approve(Lead("100007"), "file-approve-" + std::to_string(1000 + i),
+                        submitted.fund_request().request_id(), &approved).ok());
+    payment_ids.push_back(approved.fund_request().payment_id());
+  }
+  // The last ten fail; the first appears twice; two lines are not payments.
+  std::string csv = "payment_id,status,reason\n";
+  for (int i = 0; i < kPayments; ++i) {
+    csv += payment_ids[size_t(i)] + (i < kPayments - 10 ? ",settled,\n" : ",failed,account closed\n");
+  }
+  csv += payment_ids[0] + ",settled,\n";
+  csv += "this line is not a payment\n";
+  csv += payment_ids[1] + ",maybe,\n";
+  v1::ImportBankFileRequest file;
+  file.set_client_request_id("bank-file-2026-11-24");
+  file.set_csv(csv);
+  for (int import = 0; import < 2; ++import) {
+    v1::ImportBankFileResponse imported;
+    const grpc::Status status = fund().ImportBankFile(As(Finance()).get(), file, &imported);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(imported.settled(), kPayments - 10 + 1) << "import " << import;
+    EXPECT_EQ(imported.failed(), 10) << "import " << import;
+    ASSERT_EQ(imported.problems_size(), 2) << "import " << import;
+    EXPECT_THAT(imported.problems(0), StartsWith("line 303: expected payment_id,status,reason"));
+    EXPECT_THAT(imported.problems(1), StartsWith("line 304: outcome:"));
+    // Paid once each, whichever import and however often a line appears.
+    EXPECT_EQ(Balance(account::Paid(f)), (kPayments - 10) * 1'000);
+    EXPECT_EQ(Balance(account::Payable(f)), 0);
+    EXPECT_EQ(Balance(account::Allocation(a)), 400'000 - (kPayments - 10) * 1'000);
+    EXPECT_EQ(Balance(account::ChildUsed(f, Ref(700 + kPayments - 1))), 0);
+  }
+  v1::ListFundRequestsRequest list;
+  list.set_fund_id(f);
+  list.mutable_page()->set_page_size(500);
+  v1::ListFundRequestsResponse listed;
+  ASSERT_TRUE(fund().ListFundRequests(As(Finance()).get(), list, &listed).ok());
+  int paid = 0, failed = 0;
+  for (const v1::FundRequest& r : listed.fund_requests()) {
+    paid += r.status() == v1::REQUEST_STATUS_PAID;
+    failed += r.status() == v1::REQUEST_STATUS_PAYMENT_FAILED;
+  }
+  EXPECT_EQ(paid, kPayments - 10);
+  EXPECT_EQ(failed, 10);
+  EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
+}
+
 TEST_F(FundTest, BadInputIsRefusedNamingTheField) {
   const std::string f = CreateFund("create-fund-04");
   const std::string a = Allocate(f, "100006", 10'000, "allocate-04");

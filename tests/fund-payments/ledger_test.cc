@@ -114,6 +114,28 @@ TEST_F(LedgerTest, AReplayAnswersAlreadyAppliedEvenWhenTheMoneyHasSinceMoved) {
   EXPECT_TRUE(ledger_->CheckInvariants().ok());
 }
 
+TEST_F(LedgerTest, ManyTransfersInOneStepEachLandOrAreRefusedOnTheirOwn) {
+  ASSERT_TRUE(ledger_->Apply(Move("t-fund", account::Budget("f"), account::Allocation("a"), 1'000), at_).ok());
+  ASSERT_TRUE(ledger_->Apply(Move("t-done", account::Allocation("a"), account::Paid("f"), 100), at_).ok());
+  const std::vector<Ledger::Move> moves = {
+      {Move("t-one", account::Allocation("a"), account::Paid("f"), 300), {}},
+      {Move("t-too-much", account::Allocation("a"), account::Paid("f"), 5'000), {}},
+      {Move("", account::Allocation("a"), account::Paid("f"), 1), {}},
+      {Move("t-done", account::Allocation("a"), account::Paid("f"), 100), {}},
+      {Move("t-two", account::Allocation("a"), account::Paid("f"), 200), {}},
+  };
+  const std::vector<absl::StatusOr<TransferResult>> results = ledger_->ApplyEach(moves, at_);
+  ASSERT_EQ(results.size(), moves.size());
+  EXPECT_EQ(*results[0], TransferResult::kApplied);
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(*results[3], TransferResult::kAlreadyApplied);
+  EXPECT_EQ(*results[4], TransferResult::kApplied);
+  EXPECT_EQ(*ledger_->Balance(account::Paid("f")), 600);
+  EXPECT_EQ(*ledger_->Balance(account::Allocation("a")), 400);
+  EXPECT_TRUE(ledger_->CheckInvariants().ok());
+}
+
 TEST_F(LedgerTest, OverdraftsAreRefusedWholeNamingTheAccount) {
   ASSERT_TRUE(ledger_->Apply(Move("t-1", account::Budget("f"), account::Allocation("a"), 1'000), at_).ok());
   // Two legs, the second overdraws: neither lands.

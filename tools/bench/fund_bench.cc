@@ -1,18 +1,21 @@
 // fund_bench: fund requests submitted, approved and paid end to end through
-// the real fund-payments binary (three RPCs each, every one a ledger step),
-// beside raw Redis EVAL of a comparable script measured in the same run; the
-// ledger's invariants are checked afterwards.
+// the real fund-payments binary, every step a ledger transfer, beside raw
+// Redis EVAL of a comparable script measured in the same run; the ledger's
+// invariants are checked afterwards. Two runs of --requests each: payments
+// reported by the adapter's callback one by one, then by the bank's files.
 //
-//   fund_bench [--requests=20000] [--in_flight=64] [--schools=20] [--threads=16]
+//   fund_bench [--requests=20000] [--in_flight=8] [--file_lines=1000] [--schools=20] [--threads=16]
 //
-// --in_flight requests go through at once from one client thread; --threads
-// drive the raw EVAL figure.
+// --in_flight requests go through at once from one client thread (more only
+// adds handler threads contending for the same two cores); --threads drive
+// the raw EVAL figure.
 
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 
@@ -53,7 +56,15 @@ struct RunTotals {
 // an async call started when the one before it answers, so one client thread
 // keeps many requests in flight (a thread per request in flight would spend
 // more of this machine's two cores than the service being measured).
-struct Chain {
+// What a completion-queue tag points at: a request's chain or a bank file.
+struct Outstanding {
+  enum class Kind { kChain, kBankFile };
+  explicit Outstanding(Kind k) : kind(k) {}
+  Kind kind;
+};
+
+struct Chain : Outstanding {
+  Chain() : Outstanding(Kind::kChain) {}
   enum class Step { kSubmit, kApprove, kSettle };
   int index = 0;
   Step step = Step::kSubmit;
@@ -90,7 +101,7 @@ void StartSubmit(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const A
   chain.step = Chain::Step::kSubmit;
   chain.context = rooted::testing::AuthedContext(actors.staff[school]);
   chain.submit_call = stub.AsyncSubmitFundRequest(chain.context.get(), submit, &cq);
-  chain.submit_call->Finish(&chain.submitted, &chain.status, &chain);
+  chain.submit_call->Finish(&chain.submitted, &chain.status, static_cast<Outstanding*>(&chain));
 }
 
 void StartApprove(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const Actors& actors,
@@ -101,7 +112,7 @@ void StartApprove(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const 
   chain.step = Chain::Step::kApprove;
   chain.context = rooted::testing::AuthedContext(actors.leads[size_t(chain.index) % actors.leads.size()]);
   chain.approve_call = stub.AsyncApproveFundRequest(chain.context.get(), approve, &cq);
-  chain.approve_call->Finish(&chain.approved, &chain.status, &chain);
+  chain.approve_call->Finish(&chain.approved, &chain.status, static_cast<Outstanding*>(&chain));
 }
 
 void StartSettle(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const Actors& actors,
@@ -113,42 +124,107 @@ void StartSettle(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const A
   chain.step = Chain::Step::kSettle;
   chain.context = rooted::testing::AuthedContext(actors.adapter);
   chain.settle_call = stub.AsyncRecordPaymentOutcome(chain.context.get(), outcome, &cq);
-  chain.settle_call->Finish(&chain.recorded, &chain.status, &chain);
+  chain.settle_call->Finish(&chain.recorded, &chain.status, static_cast<Outstanding*>(&chain));
 }
 
-// Takes `requests` requests through all three steps with `in_flight` chains
-// going at once.
-RunTotals RunChains(v1::FundService::Stub& stub, const Actors& actors, int requests, int in_flight) {
+// The bank's report on a batch of payments, as a file the service imports.
+struct BankFile : Outstanding {
+  BankFile() : Outstanding(Kind::kBankFile) {}
+  int lines = 0;
+  std::unique_ptr<grpc::ClientContext> context;
+  grpc::Status status;
+  v1::ImportBankFileResponse imported;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::ImportBankFileResponse>> call;
+};
+
+BankFile* StartBankFile(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const Actors& actors,
+                        int number, const std::vector<std::string>& payment_ids) {
+  v1::ImportBankFileRequest request;
+  request.set_client_request_id("bench-bank-file-" + std::to_string(number));
+  std::string csv = "payment_id,status,reason\n";
+  for (const std::string& id : payment_ids) csv += id + ",settled,\n";
+  request.set_csv(std::move(csv));
+  auto* file = new BankFile;
+  file->lines = int(payment_ids.size());
+  file->context = rooted::testing::AuthedContext(actors.adapter);
+  file->call = stub.AsyncImportBankFile(file->context.get(), request, &cq);
+  file->call->Finish(&file->imported, &file->status, static_cast<Outstanding*>(file));
+  return file;
+}
+
+// How payments are reported back: one callback each, or the bank's files of
+// `file_lines` payments (sent as soon as that many are approved).
+struct Settlement {
+  bool by_bank_file = false;
+  int file_lines = 1000;
+};
+
+// Takes requests numbered [first, first + count) through submission,
+// approval and payment with `in_flight` chains going at once.
+RunTotals RunChains(v1::FundService::Stub& stub, const Actors& actors, int first, int count,
+                    int in_flight, Settlement settlement) {
   grpc::CompletionQueue cq;
-  std::vector<Chain> chains(size_t(std::min(in_flight, requests)));
-  int next = 0;
+  std::vector<Chain> chains(size_t(std::min(in_flight, count)));
+  const int requests = first + count;
+  int next = first;
   int active = 0;
   for (Chain& chain : chains) {
     StartSubmit(stub, cq, actors, chain, next++);
     ++active;
   }
   RunTotals totals;
+  std::vector<std::string> approved;  // awaiting the bank's file
+  int files_sent = 0;
+  int files_active = 0;
+  auto fail = [&](const grpc::Status& status, int64_t lost) {
+    if (totals.failed == 0) std::cerr << "request failed: " << status.error_message() << "\n";
+    totals.failed += lost;
+  };
   void* tag = nullptr;
   bool ok = false;
-  while (active > 0 && cq.Next(&tag, &ok)) {
-    Chain& chain = *static_cast<Chain*>(tag);
+  while ((active > 0 || files_active > 0) && cq.Next(&tag, &ok)) {
+    auto* outstanding = static_cast<Outstanding*>(tag);
+    if (outstanding->kind == Outstanding::Kind::kBankFile) {
+      std::unique_ptr<BankFile> file(static_cast<BankFile*>(outstanding));
+      --files_active;
+      if (!ok || !file->status.ok()) {
+        fail(file->status, file->lines);
+        continue;
+      }
+      totals.paid += file->imported.settled();
+      if (file->imported.settled() != file->lines) {
+        fail(grpc::Status(grpc::StatusCode::INTERNAL,
+                          file->imported.problems().empty() ? "lines not settled" : file->imported.problems(0)),
+             file->lines - file->imported.settled());
+      }
+      continue;
+    }
+    Chain& chain = *static_cast<Chain*>(outstanding);
     bool finished = true;
     if (!ok || !chain.status.ok()) {
-      if (totals.failed++ == 0) std::cerr << "request failed: " << chain.status.error_message() << "\n";
+      fail(chain.status, 1);
     } else if (chain.step == Chain::Step::kSubmit) {
       StartApprove(stub, cq, actors, chain);
       finished = false;
-    } else if (chain.step == Chain::Step::kApprove) {
+    } else if (chain.step == Chain::Step::kApprove && !settlement.by_bank_file) {
       StartSettle(stub, cq, actors, chain);
       finished = false;
+    } else if (chain.step == Chain::Step::kApprove) {
+      approved.push_back(chain.approved.fund_request().payment_id());
     } else {
       ++totals.paid;
     }
-    if (!finished) continue;
-    if (next < requests) {
-      StartSubmit(stub, cq, actors, chain, next++);
-    } else {
-      --active;
+    if (finished) {
+      if (next < requests) {
+        StartSubmit(stub, cq, actors, chain, next++);
+      } else {
+        --active;
+      }
+    }
+    if (!approved.empty() && (int(approved.size()) >= settlement.file_lines || active == 0)) {
+      StartBankFile(stub, cq, actors, files_sent++, approved);
+      ++files_active;
+      approved.clear();
     }
   }
   cq.Shutdown();
@@ -168,7 +244,8 @@ int main(int argc, char** argv) {
   const int requests = int(*config->Int("requests", 20'000, 100, 10'000'000));
   const int threads = int(*config->Int("threads", 16, 1, 256));
   const int schools = int(*config->Int("schools", 20, 1, 1000));
-  const int in_flight = int(*config->Int("in_flight", 64, 1, 4096));
+  const int in_flight = int(*config->Int("in_flight", 8, 1, 4096));
+  const int file_lines = int(*config->Int("file_lines", 1000, 1, 100'000));
   const std::string secret(40, 'b');
 
   rooted::testing::LocalService service("fund-payments", secret);
@@ -217,7 +294,7 @@ int main(int argc, char** argv) {
   v1::Fund* f = create.mutable_fund();
   f->set_la_code("801");
   f->set_name("Bench fund");
-  *f->mutable_total_budget() = Gbp(int64_t(requests) * 10'000 + 1'000'000);
+  *f->mutable_total_budget() = Gbp(2 * int64_t(requests) * 10'000 + 1'000'000);
   const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
   *f->mutable_period_start() = rooted::ToProtoDate(today - 30);
   *f->mutable_period_end() = rooted::ToProtoDate(today + 300);
@@ -244,7 +321,7 @@ int main(int argc, char** argv) {
     allocate.mutable_allocation()->mutable_holder()->set_type(cv1::ORGANISATION_TYPE_SCHOOL);
     allocate.mutable_allocation()->mutable_holder()->set_id(std::to_string(100001 + s));
     allocate.mutable_allocation()->set_term("autumn");
-    *allocate.mutable_allocation()->mutable_amount() = Gbp(int64_t(requests / schools + 1) * 10'000);
+    *allocate.mutable_allocation()->mutable_amount() = Gbp(int64_t(2 * requests / schools + 1) * 10'000);
     v1::AllocateFundsResponse allocated;
     auto context = rooted::testing::AuthedContext(finance);
     (void)stub->AllocateFunds(context.get(), allocate, &allocated);
@@ -265,21 +342,26 @@ int main(int argc, char** argv) {
   cpu.Add("redis-server", service.redis().pid());
   cpu.Add("rooted-broker", service.broker().pid());
   cpu.Add("this client", getpid());
-  cpu.Start();
-  const auto start = Clock::now();
-  const RunTotals totals = RunChains(*stub, {fund_id, allocations, staff, leads, adapter}, requests, in_flight);
-  const int64_t paid = totals.paid;
-  const int64_t failed = totals.failed;
-  const double elapsed = Seconds(Clock::now() - start);
-  const double rate = double(paid) / elapsed;
-  std::cout << "submitted, approved and paid   " << int64_t(rate) << " requests/s ("
-            << paid << " in " << elapsed << " s, " << failed << " failed; "
-            << int64_t(3 * rate) << " ledger RPCs/s, " << int(100 * 3 * rate / raw_rate)
-            << "% of raw EVAL)\n";
-  cpu.Report(std::cout, double(paid), elapsed, "paid request");
+  const Actors actors{fund_id, allocations, staff, leads, adapter};
+  bool all_paid = true;
+  auto run = [&](const std::string& name, int first, Settlement settlement) {
+    cpu.Start();
+    const auto start = Clock::now();
+    const RunTotals totals = RunChains(*stub, actors, first, requests, in_flight, settlement);
+    const double elapsed = Seconds(Clock::now() - start);
+    const double rate = double(totals.paid) / elapsed;
+    std::cout << std::left << std::setw(44) << name << std::right << std::setw(6) << int64_t(rate)
+              << " requests/s (" << totals.paid << " in " << std::setprecision(3) << elapsed << " s, "
+              << totals.failed << " failed)\n";
+    cpu.Report(std::cout, double(totals.paid), elapsed, "paid request");
+    all_paid = all_paid && totals.failed == 0 && totals.paid == requests;
+  };
+  run("paid by callback (3 RPCs a request)", 0, {});
+  run("paid by bank files of " + std::to_string(file_lines) + " (2 RPCs a request)", requests,
+      {true, file_lines});
   rooted::fund::Ledger ledger(redis, "fp");
   const absl::Status invariants = ledger.CheckInvariants();
-  std::cout << "ledger invariants after the run: " << (invariants.ok() ? "intact" : invariants.ToString())
+  std::cout << "ledger invariants after both runs: " << (invariants.ok() ? "intact" : invariants.ToString())
             << "\n";
-  return invariants.ok() && failed == 0 ? 0 : 1;
+  return invariants.ok() && all_paid ? 0 : 1;
 }
