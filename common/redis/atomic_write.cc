@@ -8,31 +8,34 @@ namespace {
 // ARGV: guard_key, guard_value, ttl, n_preconditions, (key, field, expected)*,
 //       n_commands, (argc, arg*)*
 constexpr char kScript[] = R"lua(
-local guard_key = ARGV[1]
+-- Globals read once into locals: each global read in a Redis script costs a
+-- guarded-table look-up.
+local argv, call, tonumber, unpack = ARGV, redis.call, tonumber, unpack
+local guard_key = argv[1]
 if guard_key ~= '' then
-  local existing = redis.call('GET', guard_key)
+  local existing = call('GET', guard_key)
   if existing then return {1, existing} end
 end
 local i = 5
-for p = 1, tonumber(ARGV[4]) do
-  local actual = redis.call('HGET', ARGV[i], ARGV[i + 1])
+for p = 1, tonumber(argv[4]) do
+  local actual = call('HGET', argv[i], argv[i + 1])
   if actual == false then actual = '' end
-  if actual ~= ARGV[i + 2] then return {2, tostring(p - 1)} end
+  if actual ~= argv[i + 2] then return {2, tostring(p - 1)} end
   i = i + 3
 end
-local n_commands = tonumber(ARGV[i])
+local n_commands = tonumber(argv[i])
 i = i + 1
 for c = 1, n_commands do
-  local argc = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + argc))
+  local argc = tonumber(argv[i])
+  call(unpack(argv, i + 1, i + argc))
   i = i + 1 + argc
 end
 if guard_key ~= '' then
-  local ttl = tonumber(ARGV[3])
+  local ttl = tonumber(argv[3])
   if ttl > 0 then
-    redis.call('SET', guard_key, ARGV[2], 'EX', ttl)
+    call('SET', guard_key, argv[2], 'EX', ttl)
   else
-    redis.call('SET', guard_key, ARGV[2])
+    call('SET', guard_key, argv[2])
   end
 end
 return {0}

@@ -94,12 +94,15 @@ absl::StatusOr<std::optional<StoredPupil>> RiskStore::LoadStoredPupil(const std:
 absl::StatusOr<bool> RiskStore::ReplacePupil(const PupilWrite& write, const std::string& expected,
                                              const std::vector<OutboxEvent>& events) {
   // Compare and set: the commands run only if the state is still as read.
+  // Globals read once into locals: each global read in a Redis script
+  // costs a guarded-table look-up.
   static const RedisScript script(R"lua(
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local argv, call, tonumber, unpack = ARGV, redis.call, tonumber, unpack
+if call('GET', KEYS[1]) ~= argv[1] then return 0 end
 local i = 3
-for _ = 1, tonumber(ARGV[2]) do
-  local argc = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + argc))
+for _ = 1, tonumber(argv[2]) do
+  local argc = tonumber(argv[i])
+  call(unpack(argv, i + 1, i + argc))
   i = i + argc + 1
 end
 return 1
