@@ -46,13 +46,15 @@ struct WriteOutcome {
   size_t failed_precondition = 0;
 };
 
-absl::StatusOr<WriteOutcome> ApplyAtomically(RedisClient& redis, const WriteBatch& batch);
+// Batches are taken by value: pass them with std::move and their records and
+// events are not copied on their way to Redis.
+absl::StatusOr<WriteOutcome> ApplyAtomically(RedisClient& redis, WriteBatch batch);
 
 // Many batches in one round trip (pipelined): each is applied atomically on
 // its own, in order; together they are not one step. For consumers whose
 // events are each guarded by their own id, so a partial run is safe to repeat.
 absl::StatusOr<std::vector<WriteOutcome>> ApplyEachAtomically(RedisClient& redis,
-                                                              const std::vector<WriteBatch>& batches);
+                                                              std::vector<WriteBatch> batches);
 
 }  // namespace rooted
 

@@ -109,8 +109,8 @@ void RecordStore::Audit(WriteBatch& batch, const AuditEntry& entry) const {
   batch.commands.push_back(AuditAppendCommand(AuditKey(), entry));
 }
 
-absl::StatusOr<WriteOutcome> RecordStore::Commit(const WriteBatch& batch) {
-  return ApplyAtomically(redis_, batch);
+absl::StatusOr<WriteOutcome> RecordStore::Commit(WriteBatch batch) {
+  return ApplyAtomically(redis_, std::move(batch));
 }
 
 absl::StatusOr<bool> RecordStore::Replayed(absl::string_view subject, absl::string_view method,
@@ -131,7 +131,7 @@ absl::StatusOr<ApplyResult> RecordStore::CommitConsumed(WriteBatch batch,
   batch.guard_key = ProcessedEventKey(prefix_, event_id);
   batch.guard_value.assign(1, '1');
   batch.guard_ttl_seconds = kProcessedEventTtlSeconds;
-  absl::StatusOr<WriteOutcome> outcome = Commit(batch);
+  absl::StatusOr<WriteOutcome> outcome = Commit(std::move(batch));
   if (!outcome.ok()) return outcome.status();
   switch (outcome->kind) {
     case WriteOutcome::Kind::kApplied:
@@ -151,7 +151,7 @@ absl::Status RecordStore::CommitCommand(absl::string_view subject, absl::string_
   batch.guard_key = IdempotencyKey(prefix_, subject, method, request_id);
   batch.guard_value = EncodeFirstAnswer(request, *response);
   batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
-  absl::StatusOr<WriteOutcome> outcome = Commit(batch);
+  absl::StatusOr<WriteOutcome> outcome = Commit(std::move(batch));
   if (!outcome.ok()) return outcome.status();
   switch (outcome->kind) {
     case WriteOutcome::Kind::kApplied:

@@ -101,7 +101,7 @@ class RecordStore {
            int64_t expected_version) const;
   void Publish(WriteBatch& batch, const OutboxEvent& event) const;
   void Audit(WriteBatch& batch, const AuditEntry& entry) const;
-  absl::StatusOr<WriteOutcome> Commit(const WriteBatch& batch);
+  absl::StatusOr<WriteOutcome> Commit(WriteBatch batch);
 
   // Idempotent commands. A retry under the same request id (per caller and
   // method) gets the first answer: true, with `response` filled.

@@ -207,12 +207,13 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
   return replies;
 }
 
-absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script,
-                                             const std::vector<std::string>& keys,
-                                             const std::vector<std::string>& args) {
-  std::vector<std::string> command = {"EVALSHA", script.sha1(), std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
+absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script, std::vector<std::string> keys,
+                                             std::vector<std::string> args) {
+  std::vector<std::string> command;
+  command.reserve(3 + keys.size() + args.size());
+  command.insert(command.end(), {"EVALSHA", script.sha1(), std::to_string(keys.size())});
+  command.insert(command.end(), std::make_move_iterator(keys.begin()), std::make_move_iterator(keys.end()));
+  command.insert(command.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
   absl::StatusOr<RedisReply> reply = Command(command);
   if (!reply.ok() && absl::StrContains(reply.status().message(), "NOSCRIPT")) {
     command[0] = "EVAL";

@@ -73,8 +73,10 @@ class RedisClient {
   // replies come back as kError elements rather than failing the whole call.
   absl::StatusOr<std::vector<RedisReply>> Pipeline(
       const std::vector<std::vector<std::string>>& commands);
-  absl::StatusOr<RedisReply> Eval(const RedisScript& script, const std::vector<std::string>& keys,
-                                  const std::vector<std::string>& args);
+  // Keys and arguments are taken by value: pass them with std::move and a
+  // script's (often large) arguments are not copied on their way out.
+  absl::StatusOr<RedisReply> Eval(const RedisScript& script, std::vector<std::string> keys,
+                                  std::vector<std::string> args);
   absl::Status Ping();
 
   const RedisOptions& options() const { return options_; }

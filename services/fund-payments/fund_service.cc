@@ -141,7 +141,7 @@ absl::Status FundServiceImpl::MoveMoney(const Principal& who, absl::string_view 
                                         LedgerWrite with) {
   Ledger::Move move{std::move(transfer), std::move(with)};
   NameMove(who, method, client_request_id, request, *response, move);
-  ASSIGN_OR_RETURN(TransferResult result, ledger_.Apply(move.transfer, clock_.Now(), move.with));
+  ASSIGN_OR_RETURN(TransferResult result, ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with)));
   return AnswerAfter(result, who, method, client_request_id, request, response);
 }
 
@@ -547,7 +547,7 @@ grpc::Status FundServiceImpl::RecordPaymentOutcome(grpc::ServerContext* context,
                      PrepareOutcome(who, *request, std::move(found), response));
     if (!prepared) return absl::OkStatus();
     ASSIGN_OR_RETURN(TransferResult result,
-                     ledger_.Apply(prepared->move.transfer, clock_.Now(), prepared->move.with));
+                     ledger_.Apply(prepared->move.transfer, clock_.Now(), std::move(prepared->move.with)));
     if (result == TransferResult::kApplied) CountOutcome(*prepared);
     return AnswerAfter(result, who, "RecordPaymentOutcome", request->client_request_id(), *request, response);
   });
@@ -650,7 +650,7 @@ void FundServiceImpl::SettleBankLines(const Principal& who, std::vector<BankLine
       pending.emplace_back(&line, **std::move(prepared));  // its pence and outcome, for the count
     }
   }
-  const std::vector<absl::StatusOr<TransferResult>> results = ledger_.ApplyEach(moves, clock_.Now());
+  const std::vector<absl::StatusOr<TransferResult>> results = ledger_.ApplyEach(std::move(moves), clock_.Now());
   for (size_t i = 0; i < pending.size(); ++i) {
     const auto& [line, prepared] = pending[i];
     if (!results[i].ok()) {

@@ -121,7 +121,7 @@ const RedisScript& TransferScript() {
 // The script's arguments for one transfer, or INVALID_ARGUMENT for a
 // malformed one.
 absl::StatusOr<std::vector<std::string>> TransferArgs(const Transfer& t, absl::Time at,
-                                                      const LedgerWrite& with) {
+                                                      LedgerWrite&& with) {
   if (t.transfer_id.empty()) return absl::InvalidArgumentError("transfer_id: is required");
   if (t.legs.empty()) return absl::InvalidArgumentError("legs: a transfer moves money");
   std::vector<std::string> args = {t.transfer_id, t.kind, t.reference,
@@ -146,13 +146,16 @@ absl::StatusOr<std::vector<std::string>> TransferArgs(const Transfer& t, absl::T
     args.insert(args.end(), {ceiling.account, std::to_string(ceiling.max_balance)});
   }
   args.push_back(std::to_string(with.preconditions.size()));
-  for (const LedgerWrite::Precondition& p : with.preconditions) {
-    args.insert(args.end(), {p.key, p.field, p.expected});
+  for (LedgerWrite::Precondition& p : with.preconditions) {
+    args.push_back(std::move(p.key));
+    args.push_back(std::move(p.field));
+    args.push_back(std::move(p.expected));
   }
+  // Moved, not copied: records and events can be kilobytes.
   args.push_back(std::to_string(with.commands.size()));
-  for (const std::vector<std::string>& command : with.commands) {
+  for (std::vector<std::string>& command : with.commands) {
     args.push_back(std::to_string(command.size()));
-    args.insert(args.end(), command.begin(), command.end());
+    args.insert(args.end(), std::make_move_iterator(command.begin()), std::make_move_iterator(command.end()));
   }
   return args;
 }
@@ -184,19 +187,18 @@ std::vector<std::string> Ledger::Keys() const {
   return {prefix_ + ":balances", prefix_ + ":journal", prefix_ + ":transfers"};
 }
 
-absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at,
-                                             const LedgerWrite& with) {
-  ASSIGN_OR_RETURN(std::vector<std::string> args, TransferArgs(t, at, with));
-  return ResultOf(redis_.Eval(TransferScript(), Keys(), args));
+absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at, LedgerWrite with) {
+  ASSIGN_OR_RETURN(std::vector<std::string> args, TransferArgs(t, at, std::move(with)));
+  return ResultOf(redis_.Eval(TransferScript(), Keys(), std::move(args)));
 }
 
-std::vector<absl::StatusOr<TransferResult>> Ledger::ApplyEach(const std::vector<Move>& moves, absl::Time at) {
+std::vector<absl::StatusOr<TransferResult>> Ledger::ApplyEach(std::vector<Move> moves, absl::Time at) {
   std::vector<absl::StatusOr<TransferResult>> results(moves.size(), absl::UnknownError("not sent"));
   std::vector<std::vector<std::string>> calls;
   std::vector<size_t> sent;  // index into `moves` of each call
   const std::vector<std::string> keys = Keys();
   for (size_t i = 0; i < moves.size(); ++i) {
-    absl::StatusOr<std::vector<std::string>> args = TransferArgs(moves[i].transfer, at, moves[i].with);
+    absl::StatusOr<std::vector<std::string>> args = TransferArgs(moves[i].transfer, at, std::move(moves[i].with));
     if (!args.ok()) {
       results[i] = args.status();
       continue;

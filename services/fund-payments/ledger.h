@@ -81,8 +81,9 @@ class Ledger {
   // FAILED_PRECONDITION naming the account that would go below zero or above
   // its ceiling (and nothing is written); ABORTED when a precondition of `with` failed;
   // INVALID_ARGUMENT for a malformed transfer.
-  absl::StatusOr<TransferResult> Apply(const Transfer& transfer, absl::Time at,
-                                       const LedgerWrite& with = {});
+  // `with` is taken by value: pass it with std::move and its records are not
+  // copied on their way to Redis.
+  absl::StatusOr<TransferResult> Apply(const Transfer& transfer, absl::Time at, LedgerWrite with = {});
 
   // Many transfers in one round trip, each applied or refused on its own as
   // Apply would (a bank file's lines): one result per move, in order.
@@ -90,7 +91,7 @@ class Ledger {
     Transfer transfer;
     LedgerWrite with;
   };
-  std::vector<absl::StatusOr<TransferResult>> ApplyEach(const std::vector<Move>& moves, absl::Time at);
+  std::vector<absl::StatusOr<TransferResult>> ApplyEach(std::vector<Move> moves, absl::Time at);
 
   absl::StatusOr<int64_t> Balance(const std::string& account);
   absl::StatusOr<std::map<std::string, int64_t>> Balances();

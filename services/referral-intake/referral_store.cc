@@ -84,7 +84,7 @@ absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& ch
   AppendWrite(batch, change.referral, change.expected_version);
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
   batch.commands.push_back(AuditAppendCommand(AuditKey(), change.audit));
-  absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, batch);
+  absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, std::move(batch));
   if (!outcome.ok()) return outcome.status();
   CommitResult result;
   switch (outcome->kind) {
