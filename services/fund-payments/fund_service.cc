@@ -138,11 +138,35 @@ absl::Status FundServiceImpl::MoveMoney(const Principal& who, absl::string_view 
                                         const std::string& client_request_id,
                                         const google::protobuf::Message& request,
                                         google::protobuf::Message* response, Transfer transfer,
-                                        LedgerWrite with) {
+                                        LedgerWrite with, const v1::FundRequest* written) {
   Ledger::Move move{std::move(transfer), std::move(with)};
   NameMove(who, method, client_request_id, request, *response, move);
   ASSIGN_OR_RETURN(TransferResult result, ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with)));
+  if (result == TransferResult::kApplied && written != nullptr) {
+    recent_.RememberRequest(*written, written->version());
+  }
   return AnswerAfter(result, who, method, client_request_id, request, response);
+}
+
+absl::StatusOr<Versioned<v1::FundRequest>> FundServiceImpl::LoadRequest(const std::string& request_id,
+                                                                        absl::string_view field,
+                                                                        bool fresh) {
+  if (!fresh) {
+    if (std::optional<Versioned<v1::FundRequest>> remembered = recent_.Request(request_id)) {
+      return *std::move(remembered);
+    }
+  }
+  ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request_id), field));
+  recent_.RememberRequest(found.record, found.version);
+  return found;
+}
+
+absl::StatusOr<std::string> FundServiceImpl::RequestOfPayment(const std::string& payment_id) {
+  if (std::optional<std::string> remembered = recent_.RequestOfPayment(payment_id)) return *remembered;
+  ASSIGN_OR_RETURN(std::optional<std::string> request_id, store_.HashField(store_.PaymentsKey(), payment_id));
+  if (!request_id) return absl::NotFoundError("payment_id: no such payment");
+  recent_.RememberPayment(payment_id, *request_id);
+  return *request_id;
 }
 
 absl::Status FundServiceImpl::AnswerAfter(TransferResult result, const Principal& who,
@@ -314,7 +338,7 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
                      {account::ChildCapsSource(r.fund_id()), account::ChildUsed(r.fund_id(), ref), pence}},
                     {{account::ChildUsed(r.fund_id(), ref), fund.per_child_limit().pence()}}};
     absl::Status moved = MoveMoney(who, "SubmitFundRequest", request->client_request_id(), *request,
-                                   response, std::move(commit), std::move(with));
+                                   response, std::move(commit), std::move(with), &r);
     if (absl::IsFailedPrecondition(moved)) {
       overspend_refused_.Add({}).Increment();
       if (absl::StartsWith(moved.message(), account::ChildUsed(r.fund_id(), ref))) {
@@ -337,72 +361,86 @@ grpc::Status FundServiceImpl::ApproveFundRequest(grpc::ServerContext* context,
                                                  const v1::ApproveFundRequestRequest* request,
                                                  v1::ApproveFundRequestResponse* response) {
   return guard_.Run(*context, "ApproveFundRequest", [&](const Principal& who) -> absl::Status {
-    RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
-    RETURN_IF_ERROR(ValidateId("fund_request_id", request->fund_request_id(), "a fund request id"));
-    ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
-                                                              "fund_request_id"));
-    v1::FundRequest& r = found.record;
-    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
-    ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(r.allocation_id(), "fund_request_id"));
-    if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
-      // Perhaps this very call approved it before: then its first answer.
-      ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
-                                                      request->client_request_id(), *request, response));
-      if (replayed) return absl::OkStatus();
-      return absl::FailedPreconditionError("fund_request_id: only a submitted request can be approved");
+    absl::Status approved = Approve(who, *request, response, /*fresh=*/false);
+    if (absl::IsAborted(approved)) {
+      // The request had moved on from the copy this replica remembered (or
+      // from what it read a moment ago): decide again from Redis.
+      response->Clear();
+      approved = Approve(who, *request, response, /*fresh=*/true);
     }
-    if (absl::Status approver = CheckApprover(who, r, fund, allocation); !approver.ok()) {
-      // "Already approved by you" may be this very call, retried.
-      if (absl::IsFailedPrecondition(approver)) {
-        ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
-                                                        request->client_request_id(), *request, response));
-        if (replayed) return absl::OkStatus();
-      }
-      return approver;
-    }
-    *r.add_approved_by() = who.ToActor();
-    r.set_version(found.version + 1);
-    const bool complete =
-        r.approved_by_size() >= ApprovalsNeeded(RequiredApproval(fund, r.amount().pence()));
-    LedgerWrite with;
-    with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
-    if (complete) {
-      r.set_status(v1::REQUEST_STATUS_APPROVED);
-      r.set_payment_id(NewUuid());
-      with.commands.push_back({"HSET", store_.PaymentsKey(), r.payment_id(), r.request_id()});
-      v1::FundEvent approved;
-      approved.mutable_fund_request_approved()->set_fund_request_id(r.request_id());
-      approved.mutable_fund_request_approved()->set_referral_id(r.referral_id());
-      *approved.mutable_fund_request_approved()->mutable_approved_by() = who.ToActor();
-      AddEvent(with, who, r, std::move(approved));
-      v1::FundEvent issued;
-      issued.mutable_payment_issued()->set_payment_id(r.payment_id());
-      issued.mutable_payment_issued()->set_fund_request_id(r.request_id());
-      *issued.mutable_payment_issued()->mutable_amount() = r.amount();
-      AddEvent(with, who, r, std::move(issued));
-    }
-    with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
-                             "version", std::to_string(r.version())});
-    AddAudit(with, who, "ApproveFundRequest", "fund_request", r.request_id(),
-             request->client_request_id());
-    *response->mutable_fund_request() = Shown(who, r, fund.la_code());
-    // A first of two approvals moves no money: an approval record alone.
-    Transfer transfer{"", complete ? "approve" : "first_approval", Reference(r),
-                      {{account::Committed(r.allocation_id()), account::Payable(r.fund_id()),
-                        r.amount().pence()}}};
-    if (!complete) {
-      // A zero-sum movement would be refused: record the approval with a
-      // guarded write instead.
-      WriteBatch batch;
-      batch.preconditions.push_back({store_.RequestKey(r.request_id()), "version",
-                                     std::to_string(found.version)});
-      batch.commands = std::move(with.commands);
-      return store_.CommitCommand(who.subject, "ApproveFundRequest", request->client_request_id(),
-                                  *request, response, std::move(batch));
-    }
-    return MoveMoney(who, "ApproveFundRequest", request->client_request_id(), *request, response,
-                     std::move(transfer), std::move(with));
+    return approved;
   });
+}
+
+absl::Status FundServiceImpl::Approve(const Principal& who, const v1::ApproveFundRequestRequest& request,
+                                      v1::ApproveFundRequestResponse* response, bool fresh) {
+  RETURN_IF_ERROR(ValidateRequestId(request.client_request_id()));
+  RETURN_IF_ERROR(ValidateId("fund_request_id", request.fund_request_id(), "a fund request id"));
+  ASSIGN_OR_RETURN(auto found, LoadRequest(request.fund_request_id(), "fund_request_id", fresh));
+  v1::FundRequest& r = found.record;
+  ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
+  ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(r.allocation_id(), "fund_request_id"));
+  if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
+    // Perhaps this very call approved it before: then its first answer.
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
+                                                    request.client_request_id(), request, response));
+    if (replayed) return absl::OkStatus();
+    return absl::FailedPreconditionError("fund_request_id: only a submitted request can be approved");
+  }
+  if (absl::Status approver = CheckApprover(who, r, fund, allocation); !approver.ok()) {
+    // "Already approved by you" may be this very call, retried.
+    if (absl::IsFailedPrecondition(approver)) {
+      ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
+                                                      request.client_request_id(), request, response));
+      if (replayed) return absl::OkStatus();
+    }
+    return approver;
+  }
+  *r.add_approved_by() = who.ToActor();
+  r.set_version(found.version + 1);
+  const bool complete =
+      r.approved_by_size() >= ApprovalsNeeded(RequiredApproval(fund, r.amount().pence()));
+  LedgerWrite with;
+  with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
+  if (complete) {
+    r.set_status(v1::REQUEST_STATUS_APPROVED);
+    r.set_payment_id(NewUuid());
+    with.commands.push_back({"HSET", store_.PaymentsKey(), r.payment_id(), r.request_id()});
+    v1::FundEvent approved;
+    approved.mutable_fund_request_approved()->set_fund_request_id(r.request_id());
+    approved.mutable_fund_request_approved()->set_referral_id(r.referral_id());
+    *approved.mutable_fund_request_approved()->mutable_approved_by() = who.ToActor();
+    AddEvent(with, who, r, std::move(approved));
+    v1::FundEvent issued;
+    issued.mutable_payment_issued()->set_payment_id(r.payment_id());
+    issued.mutable_payment_issued()->set_fund_request_id(r.request_id());
+    *issued.mutable_payment_issued()->mutable_amount() = r.amount();
+    AddEvent(with, who, r, std::move(issued));
+  }
+  with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
+                           "version", std::to_string(r.version())});
+  AddAudit(with, who, "ApproveFundRequest", "fund_request", r.request_id(),
+           request.client_request_id());
+  *response->mutable_fund_request() = Shown(who, r, fund.la_code());
+  // A first of two approvals moves no money: an approval record alone.
+  Transfer transfer{"", complete ? "approve" : "first_approval", Reference(r),
+                    {{account::Committed(r.allocation_id()), account::Payable(r.fund_id()),
+                      r.amount().pence()}}};
+  if (!complete) {
+    // A zero-sum movement would be refused: record the approval with a
+    // guarded write instead.
+    WriteBatch batch;
+    batch.preconditions.push_back({store_.RequestKey(r.request_id()), "version",
+                                   std::to_string(found.version)});
+    batch.commands = std::move(with.commands);
+    return store_.CommitCommand(who.subject, "ApproveFundRequest", request.client_request_id(),
+                                request, response, std::move(batch));
+  }
+  RETURN_IF_ERROR(MoveMoney(who, "ApproveFundRequest", request.client_request_id(), request, response,
+                            std::move(transfer), std::move(with), &r));
+  // From the answer, which is the first one when this call was a retry.
+  recent_.RememberPayment(response->fund_request().payment_id(), response->fund_request().request_id());
+  return absl::OkStatus();
 }
 
 grpc::Status FundServiceImpl::RejectFundRequest(grpc::ServerContext* context,
@@ -526,6 +564,7 @@ absl::StatusOr<std::optional<FundServiceImpl::OutcomeMove>> FundServiceImpl::Pre
   AddAudit(with, who, "RecordPaymentOutcome", "payment", asked.payment_id(), asked.client_request_id());
   *response->mutable_fund_request() = Shown(who, r, fund.la_code());
   NameMove(who, "RecordPaymentOutcome", asked.client_request_id(), asked, *response, prepared.move);
+  prepared.record = std::move(r);
   return prepared;
 }
 
@@ -539,18 +578,29 @@ grpc::Status FundServiceImpl::RecordPaymentOutcome(grpc::ServerContext* context,
   return guard_.Run(*context, "RecordPaymentOutcome", [&](const Principal& who) -> absl::Status {
     RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
     RETURN_IF_ERROR(CheckOutcomeFields(request->payment_id(), request->outcome(), request->failure_reason()));
-    ASSIGN_OR_RETURN(std::optional<std::string> request_id,
-                     store_.HashField(store_.PaymentsKey(), request->payment_id()));
-    if (!request_id) return absl::NotFoundError("payment_id: no such payment");
-    ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(*request_id), "payment_id"));
-    ASSIGN_OR_RETURN(std::optional<OutcomeMove> prepared,
-                     PrepareOutcome(who, *request, std::move(found), response));
-    if (!prepared) return absl::OkStatus();
-    ASSIGN_OR_RETURN(TransferResult result,
-                     ledger_.Apply(prepared->move.transfer, clock_.Now(), std::move(prepared->move.with)));
-    if (result == TransferResult::kApplied) CountOutcome(*prepared);
-    return AnswerAfter(result, who, "RecordPaymentOutcome", request->client_request_id(), *request, response);
+    absl::Status reported = ReportPayment(who, *request, response, /*fresh=*/false);
+    if (absl::IsAborted(reported)) {
+      // As for approvals: the remembered copy was behind; decide from Redis.
+      response->Clear();
+      reported = ReportPayment(who, *request, response, /*fresh=*/true);
+    }
+    return reported;
   });
+}
+
+absl::Status FundServiceImpl::ReportPayment(const Principal& who, const v1::RecordPaymentOutcomeRequest& request,
+                                            v1::RecordPaymentOutcomeResponse* response, bool fresh) {
+  ASSIGN_OR_RETURN(const std::string request_id, RequestOfPayment(request.payment_id()));
+  ASSIGN_OR_RETURN(auto found, LoadRequest(request_id, "payment_id", fresh));
+  ASSIGN_OR_RETURN(std::optional<OutcomeMove> prepared, PrepareOutcome(who, request, std::move(found), response));
+  if (!prepared) return absl::OkStatus();
+  ASSIGN_OR_RETURN(TransferResult result,
+                   ledger_.Apply(prepared->move.transfer, clock_.Now(), std::move(prepared->move.with)));
+  if (result == TransferResult::kApplied) {
+    CountOutcome(*prepared);
+    recent_.RememberRequest(prepared->record, prepared->record.version());
+  }
+  return AnswerAfter(result, who, "RecordPaymentOutcome", request.client_request_id(), request, response);
 }
 
 grpc::Status FundServiceImpl::ImportBankFile(grpc::ServerContext* context,

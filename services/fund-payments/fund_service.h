@@ -14,6 +14,7 @@
 #include "rooted/fund/v1/fund_events.pb.h"
 #include "services/fund-payments/fund_store.h"
 #include "services/fund-payments/ledger.h"
+#include "services/fund-payments/request_cache.h"
 
 namespace rooted::fund {
 
@@ -66,10 +67,23 @@ class FundServiceImpl final : public v1::FundService::Service {
  private:
   // Applies `transfer` with the records in `with`, guarded by the caller's
   // request id: a retry (or a concurrent twin) gets the first answer.
+  // `written`, when given, is the fund request `with` stores (at its
+  // version), remembered once the transfer is applied.
   absl::Status MoveMoney(const Principal& who, absl::string_view method,
                          const std::string& client_request_id,
                          const google::protobuf::Message& request,
-                         google::protobuf::Message* response, Transfer transfer, LedgerWrite with);
+                         google::protobuf::Message* response, Transfer transfer, LedgerWrite with,
+                         const v1::FundRequest* written = nullptr);
+  // A request as this replica last wrote it, or from Redis when it has no
+  // copy or `fresh` is asked for: NOT_FOUND naming `field`.
+  absl::StatusOr<Versioned<v1::FundRequest>> LoadRequest(const std::string& request_id,
+                                                         absl::string_view field, bool fresh);
+  // Which request a payment pays: NOT_FOUND naming payment_id.
+  absl::StatusOr<std::string> RequestOfPayment(const std::string& payment_id);
+  absl::Status Approve(const Principal& who, const v1::ApproveFundRequestRequest& request,
+                       v1::ApproveFundRequestResponse* response, bool fresh);
+  absl::Status ReportPayment(const Principal& who, const v1::RecordPaymentOutcomeRequest& request,
+                             v1::RecordPaymentOutcomeResponse* response, bool fresh);
   // Names the movement by caller, method and request id, and stores
   // `response` as the first answer in the same step as the money moves.
   void NameMove(const Principal& who, absl::string_view method, const std::string& client_request_id,
@@ -87,6 +101,7 @@ class FundServiceImpl final : public v1::FundService::Service {
   // A payment's outcome, checked and ready to apply.
   struct OutcomeMove {
     Ledger::Move move;
+    v1::FundRequest record;  // as stored once the move is applied
     int64_t pence = 0;
     bool settled = false;
   };
@@ -129,6 +144,7 @@ class FundServiceImpl final : public v1::FundService::Service {
   std::mutex cache_mu_;
   std::map<std::string, v1::Fund> funds_;
   std::map<std::string, v1::Allocation> allocations_;
+  RequestCache recent_;
 };
 
 }  // namespace rooted::fund

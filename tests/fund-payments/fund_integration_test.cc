@@ -397,6 +397,48 @@ TEST_F(FundTest, ABankFileOfManyLinesSettlesEachPaymentOnceEvenImportedTwice) {
   EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
 }
 
+TEST_F(FundTest, AStepTakenElsewhereIsNeverUndoneByAnOlderCopyOfTheRequest) {
+  // The service remembers the requests it wrote; these steps move requests
+  // on by paths that read Redis instead (a rejection, a bank file), so the
+  // remembered copies fall behind, as they would with another replica.
+  const std::string f = CreateFund("create-fund-08");
+  const std::string a = Allocate(f, "100008", 100'000, "allocate-08");
+  v1::SubmitFundRequestResponse rejected;
+  ASSERT_TRUE(Submit(Staff("100008"), "stale-submit-1", NewRequest(f, a, 4'000, Ref(81)), &rejected).ok());
+  v1::RejectFundRequestRequest reject;
+  reject.set_client_request_id("stale-reject-1");
+  reject.set_fund_request_id(rejected.fund_request().request_id());
+  reject.set_reason("A uniform grant from the school covers this");
+  v1::RejectFundRequestResponse reject_response;
+  ASSERT_TRUE(fund().RejectFundRequest(As(Lead("100008")).get(), reject, &reject_response).ok());
+  v1::ApproveFundRequestResponse approved;
+  const grpc::Status late_approval =
+      Approve(Lead("100008"), "stale-approve-1", rejected.fund_request().request_id(), &approved);
+  EXPECT_EQ(late_approval.error_code(), grpc::FAILED_PRECONDITION) << late_approval.error_message();
+  EXPECT_EQ(Balance(account::Allocation(a)), 100'000);
+  EXPECT_EQ(Balance(account::Payable(f)), 0);
+
+  v1::SubmitFundRequestResponse paid;
+  ASSERT_TRUE(Submit(Staff("100008"), "stale-submit-2", NewRequest(f, a, 6'000, Ref(82)), &paid).ok());
+  ASSERT_TRUE(Approve(Lead("100008"), "stale-approve-2", paid.fund_request().request_id(), &approved).ok());
+  const std::string payment = approved.fund_request().payment_id();
+  v1::ImportBankFileRequest file;
+  file.set_client_request_id("bank-file-2026-11-25");
+  file.set_csv("payment_id,status,reason\n" + payment + ",settled,\n");
+  v1::ImportBankFileResponse imported;
+  ASSERT_TRUE(fund().ImportBankFile(As(Finance()).get(), file, &imported).ok());
+  ASSERT_EQ(imported.settled(), 1);
+  // The adapter's late callback says the payment failed: the bank's file
+  // already settled it, so nothing is given back.
+  v1::RecordPaymentOutcomeResponse outcome;
+  const grpc::Status late_failure = Outcome("stale-outcome-2", payment, false, &outcome);
+  EXPECT_EQ(late_failure.error_code(), grpc::FAILED_PRECONDITION) << late_failure.error_message();
+  EXPECT_EQ(Balance(account::Paid(f)), 6'000);
+  EXPECT_EQ(Balance(account::Allocation(a)), 100'000 - 6'000);
+  EXPECT_EQ(Balance(account::ChildUsed(f, Ref(82))), 6'000);
+  EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
+}
+
 TEST_F(FundTest, BadInputIsRefusedNamingTheField) {
   const std::string f = CreateFund("create-fund-04");
   const std::string a = Allocate(f, "100006", 10'000, "allocate-04");
