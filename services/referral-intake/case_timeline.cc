@@ -286,7 +286,7 @@ absl::StatusOr<WriteBatch> CaseTimelineHandler::Prepare(const ConsumedEvent& eve
   };
   auto referrals_of_pupil = [&](const std::string& ref) {
     std::vector<std::string> ids = context.pupil_cases[ref];
-    absl::StatusOr<RedisReply> r = redis_.Command({"SMEMBERS", absl::StrCat(prefix_, ":pupil_cases:", ref)});
+    absl::StatusOr<RedisReply> r = redis_.Command({"SMEMBERS", store_.CasesOfPupilKey(ref)});
     if (r.ok()) {
       for (const RedisReply& e : r->elements) {
         if (std::find(ids.begin(), ids.end(), e.str) == ids.end()) ids.push_back(e.str);
@@ -303,7 +303,9 @@ absl::StatusOr<WriteBatch> CaseTimelineHandler::Prepare(const ConsumedEvent& eve
     v1::ReferralEvent e;
     if (e.ParseFromString(event.payload) && e.has_referral_submitted()) {
       const auto& submitted = e.referral_submitted();
-      batch.commands.push_back({"SADD", absl::StrCat(prefix_, ":pupil_cases:", submitted.pupil_ref().value()),
+      // Submitting indexes the case already; this covers referrals written
+      // by an older replica during a rolling upgrade (SADD is idempotent).
+      batch.commands.push_back({"SADD", store_.CasesOfPupilKey(submitted.pupil_ref().value()),
                                 submitted.referral_id()});
       context.pupil_cases[submitted.pupil_ref().value()].push_back(submitted.referral_id());
     }

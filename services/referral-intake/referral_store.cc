@@ -74,6 +74,13 @@ void RedisReferralStore::AppendWrite(WriteBatch& batch, const rv1::Referral& r, 
     batch.commands.push_back(
         {"ZADD", IndexKey(ReferralIndex::kPartner, partner), score, r.referral_id()});
   }
+  if (expected_version == 0) {
+    // Indexed with the referral itself, not when its own event is consumed
+    // back: another service's event about the pupil (a risk band change) may
+    // be consumed first, as topics are not ordered with each other, and must
+    // still find the case.
+    batch.commands.push_back({"SADD", CasesOfPupilKey(r.pupil_ref().value()), r.referral_id()});
+  }
 }
 
 absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& change) {

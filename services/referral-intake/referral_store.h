@@ -97,6 +97,9 @@ class RedisReferralStore final : public ReferralStore {
   std::string OutboxKey() const { return prefix_ + ":outbox"; }
   std::string AuditKey() const { return prefix_ + ":audit"; }
   std::string ReferralKey(const std::string& id) const { return prefix_ + ":referral:" + id; }
+  // The cases of one pupil (by pupil reference): how events about a pupil,
+  // not a case, find their cases' timelines.
+  std::string CasesOfPupilKey(const std::string& pupil_ref) const { return prefix_ + ":pupil_cases:" + pupil_ref; }
 
  private:
   std::string IndexKey(ReferralIndex index, const std::string& id) const;

@@ -17,6 +17,7 @@
 #include "common/outbox/outbox.h"
 #include "common/server/service_runtime.h"
 #include "common/base/proto_time.h"
+#include "common/identity/upn.h"
 #include "rooted/directory/v1/directory_events.pb.h"
 #include "rooted/forum/v1/forum_events.pb.h"
 #include "rooted/fund/v1/fund_events.pb.h"
@@ -555,6 +556,59 @@ TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTh
   close.set_request_id("req-close-0002");
   EXPECT_EQ(stub_->CloseCase(Context(SchoolToken("100001")).get(), close, &closed).error_code(),
             grpc::FAILED_PRECONDITION);
+  consumer->Stop();
+}
+
+TEST_F(ReferralIntakeTest, APupilsEventConsumedBeforeTheReferralsOwnStillReachesTheCase) {
+  // Topics are not ordered with each other: here the risk band change is
+  // consumed while the referral's own event still waits in the outbox.
+  v1::SubmitReferralResponse submitted;
+  // A pupil of their own: the topics still hold the other tests' events.
+  std::string upn = "A801200007001";
+  upn[0] = UpnCheckLetter(upn);
+  ASSERT_TRUE(Submit(SchoolToken("100001"), "req-timeline-02", testing::GoodDetails("100001", upn), &submitted).ok());
+  const std::string id = submitted.referral().referral_id();
+  EventConsumerOptions options;
+  options.bootstrap_servers = broker_->bootstrap();
+  options.group_id = "referral-timeline-order-test";
+  options.topics = {std::string(topics::kReferralEvents), std::string(topics::kRiskEvents)};
+  options.overrides = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  auto consumer = *EventConsumer::Create(options, *timeline_, *producer_, *metrics_, *logger_);
+  consumer->Start();
+  rooted::risk::v1::RiskEvent band;
+  band.mutable_metadata()->set_event_id("timeline-order-event-01");
+  band.mutable_metadata()->set_event_type(PayloadTypeName(band));
+  *band.mutable_metadata()->mutable_occurred_at() = ToProtoTimestamp(clock_.Now() + absl::Hours(1));
+  band.mutable_risk_band_changed()->mutable_pupil_ref()->set_value(submitted.referral().pupil_ref().value());
+  band.mutable_risk_band_changed()->set_previous_band(cv1::RISK_BAND_MEDIUM);
+  band.mutable_risk_band_changed()->set_band(cv1::RISK_BAND_HIGH);
+  const OutgoingMessage message =
+      ToOutgoingMessage(topics::kRiskEvents, submitted.referral().pupil_ref().value(), band.metadata(), band);
+  ASSERT_TRUE(producer_->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+  const std::string processed = ProcessedEventKey("ri", "timeline-order-event-01");
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (redis_->Command({"EXISTS", processed})->integer == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(redis_->Command({"EXISTS", processed})->integer, 1) << "the risk event was consumed";
+  EXPECT_EQ(OutboxDepth(), 1) << "the referral's own event has not been published yet";
+
+  StartRelay();
+  v1::GetCaseTimelineRequest request;
+  request.set_referral_id(id);
+  request.set_purpose("case review");
+  v1::GetCaseTimelineResponse timeline;
+  auto entries = [&] {
+    timeline.Clear();
+    return stub_->GetCaseTimeline(Context(SchoolToken("100001")).get(), request, &timeline).ok()
+               ? timeline.entries_size()
+               : -1;
+  };
+  while (entries() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_EQ(entries(), 2) << timeline.DebugString();
+  EXPECT_EQ(timeline.entries(0).summary().rfind("Referred", 0), 0u) << timeline.entries(0).summary();
+  EXPECT_EQ(timeline.entries(1).summary().rfind("Risk band medium to high", 0), 0u)
+      << timeline.entries(1).summary();
   consumer->Stop();
 }
 
