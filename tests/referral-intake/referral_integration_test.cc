@@ -132,6 +132,18 @@ class ReferralIntakeTest : public ::testing::Test {
 
   int64_t OutboxDepth() { return redis_->Command({"XLEN", "ri:outbox"})->integer; }
 
+  // A case's timeline as school 100001 sees it: its number of entries, or -1
+  // when the call fails.
+  int ReadTimeline(const std::string& referral_id, v1::GetCaseTimelineResponse* timeline) {
+    v1::GetCaseTimelineRequest request;
+    request.set_referral_id(referral_id);
+    request.set_purpose("case review");
+    timeline->Clear();
+    return stub_->GetCaseTimeline(Context(SchoolToken("100001")).get(), request, timeline).ok()
+               ? timeline->entries_size()
+               : -1;
+  }
+
   static rooted::testing::RedisServer* redis_server_;
   static rooted::testing::Broker* broker_;
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2026, 11, 2, 9, 0, 0), absl::UTCTimeZone())};
@@ -517,12 +529,7 @@ TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTh
   request.set_referral_id(id);
   request.set_purpose("case review");
   v1::GetCaseTimelineResponse timeline;
-  auto entries = [&] {
-    timeline.Clear();
-    return stub_->GetCaseTimeline(Context(SchoolToken("100001")).get(), request, &timeline).ok()
-               ? timeline.entries_size()
-               : -1;
-  };
+  auto entries = [&] { return ReadTimeline(id, &timeline); };
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (entries() < 7 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
   absl::SleepFor(absl::Seconds(1));
@@ -594,16 +601,8 @@ TEST_F(ReferralIntakeTest, APupilsEventConsumedBeforeTheReferralsOwnStillReaches
   EXPECT_EQ(OutboxDepth(), 1) << "the referral's own event has not been published yet";
 
   StartRelay();
-  v1::GetCaseTimelineRequest request;
-  request.set_referral_id(id);
-  request.set_purpose("case review");
   v1::GetCaseTimelineResponse timeline;
-  auto entries = [&] {
-    timeline.Clear();
-    return stub_->GetCaseTimeline(Context(SchoolToken("100001")).get(), request, &timeline).ok()
-               ? timeline.entries_size()
-               : -1;
-  };
+  auto entries = [&] { return ReadTimeline(id, &timeline); };
   while (entries() < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
   ASSERT_EQ(entries(), 2) << timeline.DebugString();
   EXPECT_EQ(timeline.entries(0).summary().rfind("Referred", 0), 0u) << timeline.entries(0).summary();
