@@ -357,7 +357,7 @@ absl::StatusOr<std::vector<ApplyResult>> CaseTimelineHandler::ApplyBatch(
     if (!batch.ok()) return batch.status();
     batches.push_back(*std::move(batch));
   }
-  absl::StatusOr<std::vector<WriteOutcome>> outcomes = ApplyEachAtomically(redis_, batches);
+  absl::StatusOr<std::vector<WriteOutcome>> outcomes = ApplyEachAtomically(redis_, std::move(batches));
   if (!outcomes.ok()) return outcomes.status();
   std::vector<ApplyResult> results;
   for (const WriteOutcome& outcome : *outcomes) {
