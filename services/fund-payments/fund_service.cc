@@ -1,6 +1,7 @@
 #include "services/fund-payments/fund_service.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -357,18 +358,26 @@ grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
   });
 }
 
+namespace {
+
+// Runs `attempt` from the request as this replica remembers it and, when its
+// version-guarded write finds that copy behind (ABORTED), once more from
+// Redis with the response cleared.
+absl::Status RememberedThenFresh(google::protobuf::Message* response,
+                                 const std::function<absl::Status(bool fresh)>& attempt) {
+  absl::Status status = attempt(/*fresh=*/false);
+  if (!absl::IsAborted(status)) return status;
+  response->Clear();
+  return attempt(/*fresh=*/true);
+}
+
+}  // namespace
+
 grpc::Status FundServiceImpl::ApproveFundRequest(grpc::ServerContext* context,
                                                  const v1::ApproveFundRequestRequest* request,
                                                  v1::ApproveFundRequestResponse* response) {
   return guard_.Run(*context, "ApproveFundRequest", [&](const Principal& who) -> absl::Status {
-    absl::Status approved = Approve(who, *request, response, /*fresh=*/false);
-    if (absl::IsAborted(approved)) {
-      // The request had moved on from the copy this replica remembered (or
-      // from what it read a moment ago): decide again from Redis.
-      response->Clear();
-      approved = Approve(who, *request, response, /*fresh=*/true);
-    }
-    return approved;
+    return RememberedThenFresh(response, [&](bool fresh) { return Approve(who, *request, response, fresh); });
   });
 }
 
@@ -578,13 +587,8 @@ grpc::Status FundServiceImpl::RecordPaymentOutcome(grpc::ServerContext* context,
   return guard_.Run(*context, "RecordPaymentOutcome", [&](const Principal& who) -> absl::Status {
     RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
     RETURN_IF_ERROR(CheckOutcomeFields(request->payment_id(), request->outcome(), request->failure_reason()));
-    absl::Status reported = ReportPayment(who, *request, response, /*fresh=*/false);
-    if (absl::IsAborted(reported)) {
-      // As for approvals: the remembered copy was behind; decide from Redis.
-      response->Clear();
-      reported = ReportPayment(who, *request, response, /*fresh=*/true);
-    }
-    return reported;
+    return RememberedThenFresh(response,
+                               [&](bool fresh) { return ReportPayment(who, *request, response, fresh); });
   });
 }
 
