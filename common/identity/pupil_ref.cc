@@ -1,27 +1,55 @@
 #include "common/identity/pupil_ref.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace rooted {
 
+// An HMAC-SHA256 state with the council secret already set; each reference
+// starts from a copy of it.
+struct PupilRefHasher::KeyedMac {
+  EVP_MAC_CTX* ctx = nullptr;
+  ~KeyedMac() { EVP_MAC_CTX_free(ctx); }
+};
+
 absl::StatusOr<PupilRefHasher> PupilRefHasher::Create(std::string secret) {
   if (secret.size() < kMinSecretBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("pupil reference secret must be at least ", kMinSecretBytes, " bytes"));
   }
-  return PupilRefHasher(std::move(secret));
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (mac == nullptr) return absl::InternalError("OpenSSL has no HMAC");
+  auto keyed = std::make_shared<KeyedMac>();
+  keyed->ctx = EVP_MAC_CTX_new(mac);
+  EVP_MAC_free(mac);  // the context holds its own reference
+  char digest_name[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0), OSSL_PARAM_construct_end()};
+  if (keyed->ctx == nullptr ||
+      EVP_MAC_init(keyed->ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                   params) != 1) {
+    return absl::InternalError("cannot key HMAC-SHA256 with the pupil reference secret");
+  }
+  OPENSSL_cleanse(secret.data(), secret.size());
+  return PupilRefHasher(std::move(keyed));
 }
 
 std::string PupilRefHasher::RefFor(const Upn& upn) const {
   unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-       reinterpret_cast<const unsigned char*>(upn.value().data()), upn.value().size(), digest,
-       &length);
+  size_t length = 0;
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed_->ctx);
+  const bool ok = ctx != nullptr &&
+                  EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(upn.value().data()),
+                                 upn.value().size()) == 1 &&
+                  EVP_MAC_final(ctx, digest, &length, sizeof(digest)) == 1 && length >= 16;
+  EVP_MAC_CTX_free(ctx);
+  // Out of memory inside OpenSSL: no reference can be made, and a wrong one
+  // would join two pupils' records.
+  if (!ok) std::abort();
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "pr_";
   for (unsigned int i = 0; i < 16; ++i) {

@@ -36,7 +36,10 @@ struct RedisOptions {
   int database = 0;
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(2);
-  int pool_size = 16;
+  // Handlers block on Redis, one connection each: with fewer connections than
+  // calls in progress, calls queue for a connection as well as for Redis,
+  // which costs a second sleep and wake-up per call.
+  int pool_size = 64;
 };
 
 // A Lua script sent by SHA1 (EVALSHA), falling back to EVAL once when the

@@ -60,7 +60,7 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
   }
   ASSIGN_OR_RETURN(int64_t db, config.Int("redis-db", 0, 0, 15));
   s.redis.database = static_cast<int>(db);
-  ASSIGN_OR_RETURN(int64_t pool, config.Int("redis-pool-size", 16, 1, 256));
+  ASSIGN_OR_RETURN(int64_t pool, config.Int("redis-pool-size", 64, 1, 1024));
   s.redis.pool_size = static_cast<int>(pool);
   ASSIGN_OR_RETURN(s.redis.command_timeout, config.Duration("redis-timeout", absl::Seconds(2)));
   ASSIGN_OR_RETURN(s.kafka_bootstrap, config.RequiredString("kafka-bootstrap"));

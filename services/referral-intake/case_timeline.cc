@@ -21,9 +21,6 @@ namespace pv1 = rooted::fund::v1;
 namespace kv1 = rooted::risk::v1;
 namespace {
 
-constexpr char kOrderedEntry = 'o';
-constexpr size_t kOrderPrefixSize = 1 + 19 + 1;  // 'o', the offset, '|'
-
 // "DECISION_TYPE_REFER_TO_SERVICE" -> "refer to service".
 template <typename Enum>
 std::string Words(const std::string& name, absl::string_view prefix) {
@@ -183,6 +180,12 @@ void DescribeDirectory(const dv1::DirectoryEvent& e, Steps& s) {
 
 }  // namespace
 
+std::vector<TimelineStep> DescribeReferralEvent(const v1::ReferralEvent& event) {
+  Steps s{event.metadata(), {}};
+  DescribeReferral(event, s);
+  return std::move(s.out);
+}
+
 std::vector<TimelineStep> DescribeEvent(
     const ConsumedEvent& event,
     const std::function<std::optional<std::string>(const std::string&)>& referral_of_fund_request,
@@ -190,9 +193,7 @@ std::vector<TimelineStep> DescribeEvent(
   if (event.topic == topics::kReferralEvents) {
     v1::ReferralEvent e;
     if (!e.ParseFromString(event.payload)) return {};
-    Steps s{e.metadata(), {}};
-    DescribeReferral(e, s);
-    return std::move(s.out);
+    return DescribeReferralEvent(e);
   }
   if (event.topic == topics::kForumEvents) {
     fv1::ForumEvent e;
@@ -269,11 +270,7 @@ CaseTimelineHandler::CaseTimelineHandler(RedisClient& redis, RedisReferralStore&
                                          std::string prefix)
     : redis_(redis), store_(store), prefix_(std::move(prefix)) {}
 
-std::string CaseTimelineHandler::TimelineKey(const std::string& referral_id) const {
-  return absl::StrCat(prefix_, ":timeline:", referral_id);
-}
-
-absl::StatusOr<WriteBatch> CaseTimelineHandler::Prepare(const ConsumedEvent& event,
+absl::StatusOr<std::optional<WriteBatch>> CaseTimelineHandler::Prepare(const ConsumedEvent& event,
                                                         BatchContext& context) {
   const std::string fund_requests = prefix_ + ":fund_request_case";
   auto referral_of_fund_request = [&](const std::string& id) -> std::optional<std::string> {
@@ -284,32 +281,27 @@ absl::StatusOr<WriteBatch> CaseTimelineHandler::Prepare(const ConsumedEvent& eve
     if (!r.ok() || r->is_nil()) return std::nullopt;
     return r->str;
   };
+  // The submission indexed the pupil's cases itself, in its own atomic step.
   auto referrals_of_pupil = [&](const std::string& ref) {
-    std::vector<std::string> ids = context.pupil_cases[ref];
+    std::vector<std::string> ids;
     absl::StatusOr<RedisReply> r = redis_.Command({"SMEMBERS", store_.CasesOfPupilKey(ref)});
     if (r.ok()) {
-      for (const RedisReply& e : r->elements) {
-        if (std::find(ids.begin(), ids.end(), e.str) == ids.end()) ids.push_back(e.str);
-      }
+      for (const RedisReply& e : r->elements) ids.push_back(e.str);
     }
     return ids;
   };
+  if (event.topic == topics::kReferralEvents) {
+    v1::ReferralEvent e;
+    // A submission wrote its timeline entry and the pupil's case index with
+    // the referral itself: nothing is left to do.
+    if (e.ParseFromString(event.payload) && e.has_referral_submitted()) return std::nullopt;
+  }
   WriteBatch batch;
   batch.guard_key = ProcessedEventKey(prefix_, event.event_id());
   batch.guard_value.assign(1, '1');
   batch.guard_ttl_seconds = kProcessedEventTtlSeconds;
-  // The indexes later events are resolved through.
-  if (event.topic == topics::kReferralEvents) {
-    v1::ReferralEvent e;
-    if (e.ParseFromString(event.payload) && e.has_referral_submitted()) {
-      const auto& submitted = e.referral_submitted();
-      // Submitting indexes the case already; this covers referrals written
-      // by an older replica during a rolling upgrade (SADD is idempotent).
-      batch.commands.push_back({"SADD", store_.CasesOfPupilKey(submitted.pupil_ref().value()),
-                                submitted.referral_id()});
-      context.pupil_cases[submitted.pupil_ref().value()].push_back(submitted.referral_id());
-    }
-  } else if (event.topic == topics::kFundEvents) {
+  // The index later events are resolved through.
+  if (event.topic == topics::kFundEvents) {
     rooted::fund::v1::FundEvent e;
     if (e.ParseFromString(event.payload) && e.has_fund_request_submitted()) {
       const auto& submitted = e.fund_request_submitted();
@@ -318,13 +310,9 @@ absl::StatusOr<WriteBatch> CaseTimelineHandler::Prepare(const ConsumedEvent& eve
     }
   }
   for (const TimelineStep& step : DescribeEvent(event, referral_of_fund_request, referrals_of_pupil)) {
-    const int64_t ms = step.entry.occurred_at().seconds() * 1000 + step.entry.occurred_at().nanos() / 1'000'000;
     // Entries of one instant (an approval and the payment it issues) keep
-    // the order they were published in: within a pupil's partition, the
-    // offset. The member leads with it, as ties sort by member.
-    batch.commands.push_back({"ZADD", TimelineKey(step.referral_id), std::to_string(ms),
-                              absl::StrFormat("%c%019d|", kOrderedEntry, event.offset) +
-                                  step.entry.SerializeAsString()});
+    // the order they were published in: within a pupil's partition, the offset.
+    batch.commands.push_back(store_.TimelineAddCommand(step.referral_id, event.offset, step.entry));
     if (!step.reached) continue;
     absl::StatusOr<v1::Referral> referral = store_.Get(step.referral_id);
     if (absl::IsNotFound(referral.status())) continue;  // another council's case, or gone
@@ -351,16 +339,28 @@ absl::StatusOr<std::vector<ApplyResult>> CaseTimelineHandler::ApplyBatch(
     std::span<const ConsumedEvent> events) {
   BatchContext context;
   std::vector<WriteBatch> batches;
+  // Which batch each event wrote, or none when it had nothing to write.
+  std::vector<std::optional<size_t>> batch_of_event;
   batches.reserve(events.size());
   for (const ConsumedEvent& event : events) {
-    absl::StatusOr<WriteBatch> batch = Prepare(event, context);
+    absl::StatusOr<std::optional<WriteBatch>> batch = Prepare(event, context);
     if (!batch.ok()) return batch.status();
-    batches.push_back(*std::move(batch));
+    if (!*batch) {
+      batch_of_event.emplace_back();
+      continue;
+    }
+    batch_of_event.emplace_back(batches.size());
+    batches.push_back(**std::move(batch));
   }
   absl::StatusOr<std::vector<WriteOutcome>> outcomes = ApplyEachAtomically(redis_, std::move(batches));
   if (!outcomes.ok()) return outcomes.status();
   std::vector<ApplyResult> results;
-  for (const WriteOutcome& outcome : *outcomes) {
+  for (const std::optional<size_t>& index : batch_of_event) {
+    if (!index) {
+      results.push_back(ApplyResult::kApplied);
+      continue;
+    }
+    const WriteOutcome& outcome = (*outcomes)[*index];
     if (outcome.kind == WriteOutcome::Kind::kPreconditionFailed) {
       // A status read before an earlier event of the batch moved it: the
       // consumer redoes the batch one event at a time.
@@ -374,20 +374,7 @@ absl::StatusOr<std::vector<ApplyResult>> CaseTimelineHandler::ApplyBatch(
 
 absl::StatusOr<std::vector<v1::TimelineEntry>> CaseTimelineHandler::Timeline(
     const std::string& referral_id) {
-  absl::StatusOr<RedisReply> reply = redis_.Command({"ZRANGE", TimelineKey(referral_id), "0", "-1"});
-  if (!reply.ok()) return reply.status();
-  std::vector<v1::TimelineEntry> entries;
-  for (const RedisReply& item : reply->elements) {
-    // A serialized entry starts with its first field's tag, never this letter.
-    absl::string_view bytes = item.str;
-    if (!bytes.empty() && bytes[0] == kOrderedEntry && bytes.size() > kOrderPrefixSize) {
-      bytes.remove_prefix(kOrderPrefixSize);
-    }
-    if (!entries.emplace_back().ParseFromArray(bytes.data(), int(bytes.size()))) {
-      return absl::DataLossError("stored timeline entry is corrupt");
-    }
-  }
-  return entries;
+  return store_.Timeline(referral_id);
 }
 
 }  // namespace rooted::referral

@@ -12,6 +12,7 @@
 #include "common/redis/atomic_write.h"
 #include "common/redis/redis_client.h"
 #include "rooted/referral/v1/referral.pb.h"
+#include "rooted/referral/v1/referral_events.pb.h"
 #include "services/referral-intake/referral_store.h"
 
 namespace rooted::referral {
@@ -23,6 +24,10 @@ struct TimelineStep {
   // How far the case has come, when the event moves it on.
   std::optional<v1::ReferralStatus> reached;
 };
+
+// What a referral event says about its case. A submission's entry is written
+// with the referral itself (see ReferralChange::first_timeline_entry).
+std::vector<TimelineStep> DescribeReferralEvent(const v1::ReferralEvent& event);
 
 // What an event says about which cases, in words without personal data.
 // `referral_of_fund_request` resolves payments to their case (fund events
@@ -58,10 +63,9 @@ class CaseTimelineHandler final : public EventHandler, public CaseTimelineReader
   // What earlier events of the same batch told us, before Redis has it.
   struct BatchContext {
     std::map<std::string, std::string> fund_request_case;
-    std::map<std::string, std::vector<std::string>> pupil_cases;
   };
-  absl::StatusOr<WriteBatch> Prepare(const ConsumedEvent& event, BatchContext& context);
-  std::string TimelineKey(const std::string& referral_id) const;
+  // Nothing when the event leaves nothing to write.
+  absl::StatusOr<std::optional<WriteBatch>> Prepare(const ConsumedEvent& event, BatchContext& context);
 
   RedisClient& redis_;
   RedisReferralStore& store_;

@@ -118,6 +118,10 @@ absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
       ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event);
   change.audit = Audit(who, method, referral.referral_id(), purpose, request_id);
   change.idempotency_key = IdempotencyKey(kKeyPrefix, who.subject, method, request_id);
+  if (event.has_referral_submitted()) {
+    std::vector<TimelineStep> steps = DescribeReferralEvent(event);
+    if (!steps.empty()) change.first_timeline_entry = std::move(steps.front().entry);
+  }
   *response_referral = referral;
   change.first_answer = EncodeFirstAnswer(request, *response);
   change.referral = std::move(referral);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/base/base64.h"
 #include "common/redis/atomic_write.h"
@@ -11,9 +12,14 @@ namespace rooted::referral {
 namespace rv1 = rooted::referral::v1;
 namespace {
 
-int64_t CreatedMillis(const rv1::Referral& r) {
-  return r.created_at().seconds() * 1000 + r.created_at().nanos() / 1'000'000;
-}
+int64_t Millis(const google::protobuf::Timestamp& t) { return t.seconds() * 1000 + t.nanos() / 1'000'000; }
+
+int64_t CreatedMillis(const rv1::Referral& r) { return Millis(r.created_at()); }
+
+// A timeline member: 'o', the order as 19 digits, '|', the entry. A serialized
+// entry starts with its first field's tag, never this letter.
+constexpr char kOrderedEntry = 'o';
+constexpr size_t kOrderPrefixSize = 1 + 19 + 1;
 
 // Page tokens hold where the previous page stopped: the score (creation
 // millis) of its last row and how many rows with that score were returned.
@@ -83,12 +89,37 @@ void RedisReferralStore::AppendWrite(WriteBatch& batch, const rv1::Referral& r, 
   }
 }
 
+std::vector<std::string> RedisReferralStore::TimelineAddCommand(const std::string& referral_id, int64_t order,
+                                                                const rv1::TimelineEntry& entry) const {
+  return {"ZADD", TimelineKey(referral_id), std::to_string(Millis(entry.occurred_at())),
+          absl::StrFormat("%c%019d|", kOrderedEntry, order) + entry.SerializeAsString()};
+}
+
+absl::StatusOr<std::vector<rv1::TimelineEntry>> RedisReferralStore::Timeline(const std::string& referral_id) {
+  absl::StatusOr<RedisReply> reply = redis_.Command({"ZRANGE", TimelineKey(referral_id), "0", "-1"});
+  if (!reply.ok()) return reply.status();
+  std::vector<rv1::TimelineEntry> entries;
+  for (const RedisReply& item : reply->elements) {
+    absl::string_view bytes = item.str;
+    if (!bytes.empty() && bytes[0] == kOrderedEntry && bytes.size() > kOrderPrefixSize) {
+      bytes.remove_prefix(kOrderPrefixSize);
+    }
+    if (!entries.emplace_back().ParseFromArray(bytes.data(), int(bytes.size()))) {
+      return absl::DataLossError("stored timeline entry is corrupt");
+    }
+  }
+  return entries;
+}
+
 absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& change) {
   WriteBatch batch;
   batch.guard_key = change.idempotency_key;
   batch.guard_value = change.first_answer;
   batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
   AppendWrite(batch, change.referral, change.expected_version);
+  if (change.first_timeline_entry && change.expected_version == 0) {
+    batch.commands.push_back(TimelineAddCommand(change.referral.referral_id(), 0, *change.first_timeline_entry));
+  }
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
   batch.commands.push_back(AuditAppendCommand(AuditKey(), change.audit));
   absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, std::move(batch));

@@ -23,6 +23,9 @@ struct ReferralChange {
   AuditEntry audit;
   std::string idempotency_key;
   std::string first_answer;  // stored under idempotency_key for retries
+  // A new case's first timeline entry, its submission, written with it rather
+  // than when its own event is consumed back: one Redis step fewer a referral.
+  std::optional<rooted::referral::v1::TimelineEntry> first_timeline_entry;
 };
 
 struct CommitResult {
@@ -101,8 +104,18 @@ class RedisReferralStore final : public ReferralStore {
   // not a case, find their cases' timelines.
   std::string CasesOfPupilKey(const std::string& pupil_ref) const { return prefix_ + ":pupil_cases:" + pupil_ref; }
 
+  // A case's timeline is a sorted set scored by each entry's time (ms).
+  // Entries of one instant keep the order they happened in through `order`,
+  // which leads the member (ties sort by member): the event's offset in its
+  // partition, or 0 for the submission, a case's first entry.
+  std::vector<std::string> TimelineAddCommand(const std::string& referral_id, int64_t order,
+                                              const rooted::referral::v1::TimelineEntry& entry) const;
+  // Oldest first.
+  absl::StatusOr<std::vector<rooted::referral::v1::TimelineEntry>> Timeline(const std::string& referral_id);
+
  private:
   std::string IndexKey(ReferralIndex index, const std::string& id) const;
+  std::string TimelineKey(const std::string& referral_id) const { return prefix_ + ":timeline:" + referral_id; }
 
   RedisClient& redis_;
   const std::string prefix_;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "common/identity/pupil_ref.h"
 
 namespace rooted {
@@ -59,6 +63,33 @@ TEST(PupilRefTest, IsStablePerSecretAndDiffersAcrossSecrets) {
   EXPECT_NE(a->RefFor(upn), b->RefFor(upn));
   EXPECT_TRUE(PupilRefHasher::LooksLikeRef(a->RefFor(upn)));
   EXPECT_EQ(a->RefFor(upn).find("801200001001"), std::string::npos);
+}
+
+// The reference is stored in every service and keyed on by each: it must stay
+// exactly HMAC-SHA256(secret, UPN), whatever computes it. The expected value
+// comes from Python's hmac module.
+TEST(PupilRefTest, IsTheFirst128BitsOfHmacSha256InHex) {
+  auto a = PupilRefHasher::Create(std::string(32, 'a'));
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->RefFor(*ParseUpn("H801200001001")), "pr_ee4906633797b8413edbf544d3dea18e");
+}
+
+TEST(PupilRefTest, CopiesGiveTheSameReferenceFromManyThreads) {
+  auto made = PupilRefHasher::Create(std::string(32, 'a'));
+  ASSERT_TRUE(made.ok());
+  const PupilRefHasher copy = *made;
+  const Upn upn = *ParseUpn("H801200001001");
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        if (copy.RefFor(upn) != "pr_ee4906633797b8413edbf544d3dea18e") ++wrong;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(PupilRefTest, RefusesAShortSecret) { EXPECT_FALSE(PupilRefHasher::Create("short").ok()); }
