@@ -3,6 +3,8 @@
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
 
+#include <charconv>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -45,14 +47,47 @@ struct ReplyDeleter {
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
-void ToArgv(const std::vector<std::string>& args, std::vector<const char*>& argv,
-            std::vector<size_t>& lengths) {
-  argv.clear();
-  lengths.clear();
+void AppendDecimal(std::string& out, size_t n) {
+  char digits[24];
+  const std::to_chars_result end = std::to_chars(digits, digits + sizeof(digits), n);
+  out.append(digits, end.ptr);
+}
+
+// The command in Redis's wire protocol (RESP), in one buffer sized up front.
+// hiredis's own formatter builds it an argument at a time through printf-style
+// appends: a tenth of a handler's time with the kilobytes a write carries.
+void AppendCommand(std::string& out, const std::vector<std::string>& args) {
+  size_t size = 16;
+  for (const std::string& a : args) size += a.size() + 16;
+  out.reserve(out.size() + size);
+  out.push_back('*');
+  AppendDecimal(out, args.size());
+  out.append("\r\n");
   for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
+    out.push_back('$');
+    AppendDecimal(out, a.size());
+    out.append("\r\n");
+    out.append(a);
+    out.append("\r\n");
   }
+}
+
+// Sends `count` commands already in wire form in one write, and reads their
+// replies in order.
+absl::StatusOr<std::vector<ReplyPtr>> RoundTrip(redisContext* context, const std::string& wire, size_t count) {
+  if (redisAppendFormattedCommand(context, wire.data(), wire.size()) != REDIS_OK) {
+    return absl::UnavailableError(absl::StrCat("redis: ", context->errstr));
+  }
+  std::vector<ReplyPtr> replies;
+  replies.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
+      return absl::UnavailableError(absl::StrCat("redis: ", context->errstr));
+    }
+    replies.emplace_back(static_cast<redisReply*>(raw));
+  }
+  return replies;
 }
 
 }  // namespace
@@ -107,12 +142,11 @@ absl::StatusOr<std::unique_ptr<RedisClient::Connection>> RedisClient::Connect() 
   redisSetTimeout(raw, absl::ToTimeval(options_.command_timeout));
   redisEnableKeepAlive(raw);
   auto run = [&](std::vector<std::string> args) -> absl::Status {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    ToArgv(args, argv, lengths);
-    ReplyPtr reply(static_cast<redisReply*>(
-        redisCommandArgv(raw, static_cast<int>(argv.size()), argv.data(), lengths.data())));
-    if (!reply) return absl::UnavailableError(absl::StrCat("redis: ", raw->errstr));
+    std::string wire;
+    AppendCommand(wire, args);
+    absl::StatusOr<std::vector<ReplyPtr>> replies = RoundTrip(raw, wire, 1);
+    if (!replies.ok()) return replies.status();
+    const ReplyPtr& reply = replies->front();
     if (reply->type == REDIS_REPLY_ERROR) {
       // Said without the password.
       return absl::UnavailableError(
@@ -165,15 +199,14 @@ void RedisClient::Release(std::unique_ptr<Connection> connection, bool healthy) 
 }
 
 absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& args) {
+  std::string wire;
+  AppendCommand(wire, args);
   absl::StatusOr<std::unique_ptr<Connection>> acquired = Acquire();
   if (!acquired.ok()) return acquired.status();
   Lease lease(*this, *std::move(acquired));
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  ToArgv(args, argv, lengths);
-  ReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(
-      lease.context(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
-  if (!reply) return absl::UnavailableError(absl::StrCat("redis: ", lease.context()->errstr));
+  absl::StatusOr<std::vector<ReplyPtr>> replies = RoundTrip(lease.context(), wire, 1);
+  if (!replies.ok()) return replies.status();
+  const ReplyPtr& reply = replies->front();
   if (reply->type == REDIS_REPLY_ERROR) {
     return absl::InternalError(absl::StrCat("redis: ", std::string(reply->str, reply->len)));
   }
@@ -182,28 +215,16 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
 
 absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
     const std::vector<std::vector<std::string>>& commands) {
+  std::string wire;
+  for (const std::vector<std::string>& args : commands) AppendCommand(wire, args);
   absl::StatusOr<std::unique_ptr<Connection>> acquired = Acquire();
   if (!acquired.ok()) return acquired.status();
   Lease lease(*this, *std::move(acquired));
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const auto& args : commands) {
-    ToArgv(args, argv, lengths);
-    if (redisAppendCommandArgv(lease.context(), static_cast<int>(argv.size()), argv.data(),
-                               lengths.data()) != REDIS_OK) {
-      return absl::UnavailableError(absl::StrCat("redis: ", lease.context()->errstr));
-    }
-  }
+  absl::StatusOr<std::vector<ReplyPtr>> raw = RoundTrip(lease.context(), wire, commands.size());
+  if (!raw.ok()) return raw.status();
   std::vector<RedisReply> replies;
-  replies.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) {
-    void* raw = nullptr;
-    if (redisGetReply(lease.context(), &raw) != REDIS_OK || raw == nullptr) {
-      return absl::UnavailableError(absl::StrCat("redis: ", lease.context()->errstr));
-    }
-    ReplyPtr reply(static_cast<redisReply*>(raw));
-    replies.push_back(CopyReply(reply.get()));
-  }
+  replies.reserve(raw->size());
+  for (const ReplyPtr& reply : *raw) replies.push_back(CopyReply(reply.get()));
   return replies;
 }
 

@@ -64,6 +64,28 @@ TEST_F(AtomicWriteTest, BinaryValuesSurviveTheScript) {
   EXPECT_EQ(client_->Command({"GET", "bin"})->str, bytes);
 }
 
+// Arguments go out in Redis's wire format, length-prefixed: line ends, NULs,
+// empty strings and large values arrive byte for byte, and a pipeline's
+// replies (an error among them) come back in order.
+TEST_F(AtomicWriteTest, AnyBytesTravelAsTheyAreAlsoInAPipeline) {
+  const std::string line_ends("a\r\n*2\r\n$3\r\nbad\r\n\0z", 19);
+  const std::string large(1 << 20, '\xab');
+  ASSERT_TRUE(client_->Command({"SET", "ends", line_ends}).ok());
+  ASSERT_TRUE(client_->Command({"SET", "empty", ""}).ok());
+  ASSERT_TRUE(client_->Command({"SET", "large", large}).ok());
+  EXPECT_EQ(client_->Command({"GET", "ends"})->str, line_ends);
+  EXPECT_EQ(client_->Command({"STRLEN", "empty"})->integer, 0);
+  EXPECT_EQ(client_->Command({"GET", "large"})->str, large);
+  auto replies = client_->Pipeline({{"GET", "ends"}, {"HGET", "ends", "field"}, {"STRLEN", "large"}, {"GET", "none"}});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 4u);
+  EXPECT_EQ((*replies)[0].str, line_ends);
+  EXPECT_TRUE((*replies)[1].is_error()) << "HGET of a string is WRONGTYPE";
+  EXPECT_EQ((*replies)[2].integer, 1 << 20);
+  EXPECT_TRUE((*replies)[3].is_nil());
+  EXPECT_EQ(client_->Command({"PING"})->str, "PONG") << "the connection is still in step";
+}
+
 TEST_F(AtomicWriteTest, AnUnreachableRedisIsUnavailable) {
   RedisOptions options;
   options.port = testing::FreePort();

@@ -38,19 +38,31 @@ inline double ProcessCpuSeconds(pid_t pid) {
 // hard limit on throughput however the rest is made faster.
 class CpuAccount {
  public:
-  void Add(std::string name, pid_t pid) { processes_.push_back({std::move(name), pid, 0}); }
+  void Add(std::string name, pid_t pid) { processes_.push_back({std::move(name), pid}); }
 
+  // Starts counting afresh.
   void Start() {
+    for (Process& p : processes_) p.counted = 0;
+    Resume();
+  }
+  // Pause() and Resume() leave out what runs in between (another phase of an
+  // interleaved run).
+  void Pause() {
+    for (Process& p : processes_) p.counted += ProcessCpuSeconds(p.pid) - p.start;
+    running_ = false;
+  }
+  void Resume() {
     for (Process& p : processes_) p.start = ProcessCpuSeconds(p.pid);
+    running_ = true;
   }
 
-  // `requests` completed in `seconds` since Start().
+  // `requests` completed in `seconds` of counted time since Start().
   void Report(std::ostream& out, double requests, double seconds, const std::string& unit) const {
     if (requests <= 0 || seconds <= 0) return;
     out << "  CPU per " << unit << ":";
     double total = 0;
     for (const Process& p : processes_) {
-      const double used = ProcessCpuSeconds(p.pid) - p.start;
+      const double used = p.counted + (running_ ? ProcessCpuSeconds(p.pid) - p.start : 0);
       total += used;
       out << "  " << p.name << " " << std::fixed << std::setprecision(0) << 1e6 * used / requests
           << " us (" << 100 * used / seconds << "% of a core)";
@@ -64,9 +76,11 @@ class CpuAccount {
   struct Process {
     std::string name;
     pid_t pid;
-    double start;
+    double start = 0;
+    double counted = 0;
   };
   std::vector<Process> processes_;
+  bool running_ = false;
 };
 
 }  // namespace rooted::bench

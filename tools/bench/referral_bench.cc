@@ -1,12 +1,14 @@
 // referral_bench: SubmitReferral throughput and latency over loopback, beside
 // a bare gRPC echo measured in the same run on the same machine.
 //
-//   referral_bench [--seconds=10] [--rate=5000] [--concurrency=64] [--channels=4]
+//   referral_bench [--seconds=10] [--rate=5000] [--concurrency=64] [--channels=4] [--rounds=5]
 //
 // Starts redis-server, rooted-broker and the referral-intake binary on free
 // ports. Closed-loop runs find each ceiling; an open-loop run at a fixed
 // arrival rate measures latency from each call's intended send time, so a
-// slow server cannot hide its queueing.
+// slow server cannot hide its queueing. The echo and SubmitReferral closed
+// loops take turns in `rounds` short slices, so a shared machine's changes of
+// speed fall on both alike; each round's ratio is printed with their median.
 
 #include <grpcpp/grpcpp.h>
 
@@ -46,6 +48,13 @@ struct Result {
   std::string first_error;
 
   double Rate() const { return seconds > 0 ? double(ok) / seconds : 0; }
+  void Add(Result&& other) {
+    seconds += other.seconds;
+    ok += other.ok;
+    failed += other.failed;
+    latencies_ms.insert(latencies_ms.end(), other.latencies_ms.begin(), other.latencies_ms.end());
+    if (first_error.empty()) first_error = std::move(other.first_error);
+  }
   double Percentile(double p) {
     if (latencies_ms.empty()) return 0;
     std::sort(latencies_ms.begin(), latencies_ms.end());
@@ -67,7 +76,7 @@ struct Call {
 // Runs calls for `duration`: closed loop with `concurrency` in flight when
 // rate == 0, otherwise open loop at `rate` calls a second.
 template <typename MakeCall>
-Result Drive(MakeCall make_call, double rate, int concurrency, std::chrono::seconds duration) {
+Result Drive(MakeCall make_call, double rate, int concurrency, Clock::duration duration) {
   grpc::CompletionQueue cq;
   Result result;
   std::atomic<int64_t> in_flight{0};
@@ -154,6 +163,7 @@ int main(int argc, char** argv) {
   const double rate = double(*config->Int("rate", 5000, 1, 1'000'000));
   const int concurrency = int(*config->Int("concurrency", 64, 1, 10'000));
   const int channels = int(*config->Int("channels", 4, 1, 64));
+  const int rounds = int(*config->Int("rounds", 5, 1, 100));
   const std::string secret(40, 'b');
 
   rooted::testing::RedisServer redis;
@@ -237,22 +247,51 @@ int main(int argc, char** argv) {
     return call;
   };
 
-  std::cout << "referral_bench: " << seconds.count() << " s a run, " << channels << " channels, "
+  std::cout << "referral_bench: " << seconds.count() << " s a run (closed loops in " << rounds
+            << " turns), " << channels << " channels, "
             << std::thread::hardware_concurrency() << " cores, everything on this machine\n";
   rooted::bench::CpuAccount cpu;
   cpu.Add("referral-intake", service.pid());
   cpu.Add("redis-server", redis.pid());
   cpu.Add("rooted-broker", broker.pid());
   cpu.Add("this client", getpid());
+  rooted::bench::CpuAccount referral_cpu;
+  referral_cpu.Add("referral-intake", service.pid());
+  referral_cpu.Add("redis-server", redis.pid());
+  referral_cpu.Add("rooted-broker", broker.pid());
+  referral_cpu.Add("this client", getpid());
   cpu.Start();
-  Result echo = Drive(echo_call, 0, concurrency, seconds);
+  cpu.Pause();
+  referral_cpu.Start();
+  referral_cpu.Pause();
+  const Clock::duration slice = std::chrono::duration_cast<Clock::duration>(seconds) / rounds;
+  Result echo;
+  Result closed;
+  std::vector<double> ratios;
+  for (int round = 0; round < rounds; ++round) {
+    cpu.Resume();
+    Result echo_round = Drive(echo_call, 0, concurrency, slice);
+    cpu.Pause();
+    referral_cpu.Resume();
+    Result closed_round = Drive(referral_call, 0, concurrency, slice);
+    referral_cpu.Pause();
+    if (echo_round.Rate() > 0) ratios.push_back(closed_round.Rate() / echo_round.Rate());
+    echo.Add(std::move(echo_round));
+    closed.Add(std::move(closed_round));
+  }
   Print("bare gRPC echo (closed, " + std::to_string(concurrency) + " in flight)", echo, 0);
   cpu.Report(std::cout, double(echo.ok), echo.seconds, "echo");
-  cpu.Start();
-  Result closed = Drive(referral_call, 0, concurrency, seconds);
   Print("SubmitReferral (closed, " + std::to_string(concurrency) + " in flight)", closed,
         echo.Rate());
-  cpu.Report(std::cout, double(closed.ok), closed.seconds, "referral");
+  referral_cpu.Report(std::cout, double(closed.ok), closed.seconds, "referral");
+  if (!ratios.empty()) {
+    std::cout << "  SubmitReferral / echo, round by round:";
+    for (double ratio : ratios) std::cout << " " << std::fixed << std::setprecision(0) << 100 * ratio << "%";
+    std::sort(ratios.begin(), ratios.end());
+    const size_t mid = ratios.size() / 2;
+    const double median = ratios.size() % 2 == 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+    std::cout << "  (median " << 100 * median << "%)\n";
+  }
   cpu.Start();
   Result open = Drive(referral_call, rate, concurrency, seconds);
   Print("SubmitReferral (open, " + std::to_string(int(rate)) + "/s offered)", open, echo.Rate());
