@@ -4,17 +4,37 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <atomic>
+#include <cstdint>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace rooted {
 
-// An HMAC-SHA256 state with the council secret already set; each reference
-// starts from a copy of it.
+// An HMAC-SHA256 state with the council secret already set. Each thread
+// works on its own copy, re-initialised per reference from the key it holds:
+// copying the shared state per call bumped reference counts that every
+// handler thread shares.
 struct PupilRefHasher::KeyedMac {
   EVP_MAC_CTX* ctx = nullptr;
+  // Tells one keyed state from another, even one made later at the same address.
+  uint64_t id = 0;
   ~KeyedMac() { EVP_MAC_CTX_free(ctx); }
 };
+
+namespace {
+
+std::atomic<uint64_t> next_keyed_mac_id{1};
+
+// This thread's copy of the last keyed state it used.
+struct ThreadMac {
+  uint64_t id = 0;
+  EVP_MAC_CTX* ctx = nullptr;
+  ~ThreadMac() { EVP_MAC_CTX_free(ctx); }
+};
+
+}  // namespace
 
 absl::StatusOr<PupilRefHasher> PupilRefHasher::Create(std::string secret) {
   if (secret.size() < kMinSecretBytes) {
@@ -24,6 +44,7 @@ absl::StatusOr<PupilRefHasher> PupilRefHasher::Create(std::string secret) {
   EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   if (mac == nullptr) return absl::InternalError("OpenSSL has no HMAC");
   auto keyed = std::make_shared<KeyedMac>();
+  keyed->id = next_keyed_mac_id.fetch_add(1);
   keyed->ctx = EVP_MAC_CTX_new(mac);
   EVP_MAC_free(mac);  // the context holds its own reference
   char digest_name[] = "SHA256";
@@ -41,12 +62,17 @@ absl::StatusOr<PupilRefHasher> PupilRefHasher::Create(std::string secret) {
 std::string PupilRefHasher::RefFor(const Upn& upn) const {
   unsigned char digest[EVP_MAX_MD_SIZE];
   size_t length = 0;
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed_->ctx);
-  const bool ok = ctx != nullptr &&
-                  EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(upn.value().data()),
+  thread_local ThreadMac mine;
+  if (mine.id != keyed_->id) {
+    EVP_MAC_CTX_free(mine.ctx);
+    mine.ctx = EVP_MAC_CTX_dup(keyed_->ctx);
+    mine.id = mine.ctx != nullptr ? keyed_->id : 0;
+  }
+  // A null key starts afresh with the key already set.
+  const bool ok = mine.ctx != nullptr && EVP_MAC_init(mine.ctx, nullptr, 0, nullptr) == 1 &&
+                  EVP_MAC_update(mine.ctx, reinterpret_cast<const unsigned char*>(upn.value().data()),
                                  upn.value().size()) == 1 &&
-                  EVP_MAC_final(ctx, digest, &length, sizeof(digest)) == 1 && length >= 16;
-  EVP_MAC_CTX_free(ctx);
+                  EVP_MAC_final(mine.ctx, digest, &length, sizeof(digest)) == 1 && length >= 16;
   // Out of memory inside OpenSSL: no reference can be made, and a wrong one
   // would join two pupils' records.
   if (!ok) std::abort();

@@ -122,11 +122,11 @@ absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
     std::vector<TimelineStep> steps = DescribeReferralEvent(event);
     if (!steps.empty()) change.first_timeline_entry = std::move(steps.front().entry);
   }
-  *response_referral = referral;
+  *response_referral = std::move(referral);
+  change.referral = response_referral;
   change.first_answer = EncodeFirstAnswer(request, *response);
-  change.referral = std::move(referral);
 
-  ASSIGN_OR_RETURN(CommitResult result, store_.Commit(change));
+  ASSIGN_OR_RETURN(CommitResult result, store_.Commit(std::move(change)));
   switch (result.kind) {
     case CommitResult::Kind::kCommitted:
       return true;

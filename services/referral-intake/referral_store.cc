@@ -111,14 +111,14 @@ absl::StatusOr<std::vector<rv1::TimelineEntry>> RedisReferralStore::Timeline(con
   return entries;
 }
 
-absl::StatusOr<CommitResult> RedisReferralStore::Commit(const ReferralChange& change) {
+absl::StatusOr<CommitResult> RedisReferralStore::Commit(ReferralChange change) {
   WriteBatch batch;
-  batch.guard_key = change.idempotency_key;
-  batch.guard_value = change.first_answer;
+  batch.guard_key = std::move(change.idempotency_key);
+  batch.guard_value = std::move(change.first_answer);
   batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
-  AppendWrite(batch, change.referral, change.expected_version);
+  AppendWrite(batch, *change.referral, change.expected_version);
   if (change.first_timeline_entry && change.expected_version == 0) {
-    batch.commands.push_back(TimelineAddCommand(change.referral.referral_id(), 0, *change.first_timeline_entry));
+    batch.commands.push_back(TimelineAddCommand(change.referral->referral_id(), 0, *change.first_timeline_entry));
   }
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
   batch.commands.push_back(AuditAppendCommand(AuditKey(), change.audit));

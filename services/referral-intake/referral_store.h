@@ -17,7 +17,9 @@ namespace rooted::referral {
 
 // One command's whole effect, saved atomically or not at all.
 struct ReferralChange {
-  rooted::referral::v1::Referral referral;  // the new state, version already bumped
+  // The new state, version already bumped. Not owned: it is the response's
+  // copy, so the referral is not copied once more for the store.
+  const rooted::referral::v1::Referral* referral = nullptr;
   int64_t expected_version = 0;             // 0: the referral must not exist yet
   OutboxEvent event;
   AuditEntry audit;
@@ -71,7 +73,7 @@ class ReferralStore {
   virtual absl::StatusOr<std::optional<std::string>> FirstAnswer(const std::string& key) = 0;
   // Saves the referral, its indexes, the outbox event, the audit entry and the
   // first answer in one atomic step.
-  virtual absl::StatusOr<CommitResult> Commit(const ReferralChange& change) = 0;
+  virtual absl::StatusOr<CommitResult> Commit(ReferralChange change) = 0;
   // NOT_FOUND naming referral_id when absent.
   virtual absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) = 0;
   // INVALID_ARGUMENT naming page.page_token for a token we did not make.
@@ -90,7 +92,7 @@ class RedisReferralStore final : public ReferralStore {
   RedisReferralStore(RedisClient& redis, std::string prefix);
 
   absl::StatusOr<std::optional<std::string>> FirstAnswer(const std::string& key) override;
-  absl::StatusOr<CommitResult> Commit(const ReferralChange& change) override;
+  absl::StatusOr<CommitResult> Commit(ReferralChange change) override;
   absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) override;
   absl::StatusOr<ReferralPage> List(const ReferralQuery& query) override;
   absl::Status RecordAudit(const AuditEntry& entry) override;

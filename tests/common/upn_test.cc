@@ -92,6 +92,21 @@ TEST(PupilRefTest, CopiesGiveTheSameReferenceFromManyThreads) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
+// Each thread keeps a copy of the keyed state it used last: switching between
+// hashers on one thread must never hash under the other's secret.
+TEST(PupilRefTest, TwoSecretsUsedInTurnOnOneThreadKeepTheirOwnKeys) {
+  const Upn upn = *ParseUpn("H801200001001");
+  // Made afresh each time round, so a new hasher may reuse a freed one's memory.
+  for (int i = 0; i < 3; ++i) {
+    auto a = PupilRefHasher::Create(std::string(32, 'a'));
+    auto b = PupilRefHasher::Create(std::string(32, 'b'));
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->RefFor(upn), "pr_ee4906633797b8413edbf544d3dea18e");
+    EXPECT_EQ(b->RefFor(upn), "pr_8a0f3f95485dacdfc9a82be882f33e2e");
+    EXPECT_EQ(a->RefFor(upn), "pr_ee4906633797b8413edbf544d3dea18e");
+  }
+}
+
 TEST(PupilRefTest, RefusesAShortSecret) { EXPECT_FALSE(PupilRefHasher::Create("short").ok()); }
 
 }  // namespace
