@@ -2,7 +2,10 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>  // ArrayOutputStream
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -21,10 +24,22 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
   return out;
 }
 
+// Fetched once: OpenSSL 3's one-shot SHA256() looks the algorithm up in the
+// provider store, under a lock, on every call.
+const EVP_MD* Sha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
 std::string Fingerprint(const google::protobuf::Message& request) {
   const std::string bytes = DeterministicBytes(request);
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  unsigned int length = 0;
+  if (Sha256() == nullptr || EVP_Digest(bytes.data(), bytes.size(), digest, &length, Sha256(), nullptr) != 1 ||
+      length != SHA256_DIGEST_LENGTH) {
+    // Without a hash a retry could not be told from a different request.
+    std::abort();
+  }
   return std::string(reinterpret_cast<char*>(digest), SHA256_DIGEST_LENGTH);
 }
 
