@@ -14,7 +14,7 @@ namespace rooted {
 // "pr_" + the first 128 bits of HMAC-SHA256(council secret, UPN), hex.
 // The same UPN always gives the same reference under one secret; without the
 // secret the reference reveals nothing. Thread safety: immutable, shareable;
-// copies share one keyed HMAC state.
+// copies share one keyed HMAC state, and each thread hashes on its own copy.
 class PupilRefHasher {
  public:
   static constexpr size_t kMinSecretBytes = 32;

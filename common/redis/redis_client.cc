@@ -55,7 +55,7 @@ void AppendDecimal(std::string& out, size_t n) {
 
 // The command in Redis's wire protocol (RESP), in one buffer sized up front.
 // hiredis's own formatter builds it an argument at a time through printf-style
-// appends: a tenth of a handler's time with the kilobytes a write carries.
+// appends, which took about 6% of referral-intake's CPU under load.
 void AppendCommand(std::string& out, const std::vector<std::string>& args) {
   size_t size = 16;
   for (const std::string& a : args) size += a.size() + 16;
