@@ -602,7 +602,8 @@ absl::Status FundServiceImpl::ReportPayment(const Principal& who, const v1::Reco
                    ledger_.Apply(prepared->move.transfer, clock_.Now(), std::move(prepared->move.with)));
   if (result == TransferResult::kApplied) {
     CountOutcome(*prepared);
-    recent_.RememberRequest(prepared->record, prepared->record.version());
+    const int64_t version = prepared->record.version();
+    recent_.RememberRequest(std::move(prepared->record), version);
   }
   return AnswerAfter(result, who, "RecordPaymentOutcome", request.client_request_id(), request, response);
 }

@@ -9,13 +9,14 @@ std::optional<Versioned<v1::FundRequest>> RequestCache::Request(const std::strin
   return it->second;
 }
 
-void RequestCache::RememberRequest(const v1::FundRequest& request, int64_t version) {
+// Taken by value: any copy is made by the caller, outside the lock.
+void RequestCache::RememberRequest(v1::FundRequest request, int64_t version) {
   std::lock_guard lock(mu_);
   if (requests_.size() >= capacity_) requests_.clear();
   Versioned<v1::FundRequest>& entry = requests_[request.request_id()];
   // Never step back: a slower writer of an older version must not hide a newer one.
   if (entry.version > version) return;
-  entry.record = request;
+  entry.record = std::move(request);
   entry.version = version;
 }
 

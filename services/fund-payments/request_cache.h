@@ -30,7 +30,7 @@ class RequestCache {
 
   std::optional<Versioned<v1::FundRequest>> Request(const std::string& request_id) const;
   // Kept only if no newer version of it is already remembered.
-  void RememberRequest(const v1::FundRequest& request, int64_t version);
+  void RememberRequest(v1::FundRequest request, int64_t version);
 
   std::optional<std::string> RequestOfPayment(const std::string& payment_id) const;
   void RememberPayment(const std::string& payment_id, const std::string& request_id);
