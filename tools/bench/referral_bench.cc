@@ -259,16 +259,18 @@ int main(int argc, char** argv) {
   std::cout << "referral_bench: " << seconds.count() << " s a run (closed loops in " << rounds
             << " turns), " << channels << " channels, "
             << std::thread::hardware_concurrency() << " cores, everything on this machine\n";
-  rooted::bench::CpuAccount cpu;
-  cpu.Add("referral-intake", service.pid());
-  cpu.Add("redis-server", redis.pid());
-  cpu.Add("rooted-broker", broker.pid());
-  cpu.Add("this client", getpid());
-  rooted::bench::CpuAccount referral_cpu;
-  referral_cpu.Add("referral-intake", service.pid());
-  referral_cpu.Add("redis-server", redis.pid());
-  referral_cpu.Add("rooted-broker", broker.pid());
-  referral_cpu.Add("this client", getpid());
+  // One account for the echo (and the open loop), one for the closed
+  // SubmitReferral loop: their rounds alternate.
+  auto every_process = [&] {
+    rooted::bench::CpuAccount account;
+    account.Add("referral-intake", service.pid());
+    account.Add("redis-server", redis.pid());
+    account.Add("rooted-broker", broker.pid());
+    account.Add("this client", getpid());
+    return account;
+  };
+  rooted::bench::CpuAccount cpu = every_process();
+  rooted::bench::CpuAccount referral_cpu = every_process();
   cpu.Start();
   cpu.Pause();
   referral_cpu.Start();
