@@ -102,6 +102,17 @@ absl::StatusOr<WriteOutcome> ApplyAtomically(RedisClient& redis, WriteBatch batc
   return OutcomeOf(*reply);
 }
 
+void ApplyAtomically(PipelinedRedis& redis, WriteBatch batch, WriteCallback done) {
+  redis.Eval(Script(), {}, ScriptArgs(std::move(batch)),
+             [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+               if (!reply.ok()) {
+                 std::move(done)(reply.status());
+               } else {
+                 std::move(done)(OutcomeOf(*reply));
+               }
+             });
+}
+
 absl::StatusOr<std::vector<WriteOutcome>> ApplyEachAtomically(RedisClient& redis,
                                                               std::vector<WriteBatch> batches) {
   std::vector<WriteOutcome> outcomes;

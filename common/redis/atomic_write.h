@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/functional/any_invocable.h"
+#include "common/redis/pipelined_redis.h"
 #include "common/redis/redis_client.h"
 
 namespace rooted {
@@ -49,6 +51,12 @@ struct WriteOutcome {
 // Batches are taken by value: pass them with std::move and their records and
 // events are not copied on their way to Redis.
 absl::StatusOr<WriteOutcome> ApplyAtomically(RedisClient& redis, WriteBatch batch);
+
+using WriteCallback = absl::AnyInvocable<void(absl::StatusOr<WriteOutcome>) &&>;
+
+// The same step without waiting for it: `done` runs on the pipe's I/O thread
+// with the outcome.
+void ApplyAtomically(PipelinedRedis& redis, WriteBatch batch, WriteCallback done);
 
 // Many batches in one round trip (pipelined): each is applied atomically on
 // its own, in order; together they are not one step. For consumers whose

@@ -5,6 +5,22 @@
 #include "absl/strings/string_view.h"
 
 namespace rooted {
+namespace {
+
+// No exception escapes a handler: it is logged (without request content) and
+// the call fails INTERNAL.
+absl::Status Contain(Logger& logger, absl::string_view method, absl::FunctionRef<absl::Status()> work) {
+  try {
+    return work();
+  } catch (const std::exception& e) {
+    logger.Error("handler threw", {{"method", method}, {"what", e.what()}});
+  } catch (...) {
+    logger.Error("handler threw", {{"method", method}});
+  }
+  return absl::InternalError("internal error");
+}
+
+}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -52,7 +68,7 @@ absl::string_view CodeName(grpc::StatusCode code) {
   }
 }
 
-absl::StatusOr<Principal> RpcGuard::Authenticate(const grpc::ServerContext& context) const {
+absl::StatusOr<Principal> RpcGuard::Authenticate(const grpc::ServerContextBase& context) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
@@ -66,23 +82,10 @@ absl::StatusOr<Principal> RpcGuard::Authenticate(const grpc::ServerContext& cont
   return verifier_.Verify(value.substr(kPrefix.size()));
 }
 
-grpc::Status RpcGuard::Run(const grpc::ServerContext& context, absl::string_view method,
-                           const Body& body) const {
-  const auto started = std::chrono::steady_clock::now();
-  absl::Status status;
-  try {
-    absl::StatusOr<Principal> principal = Authenticate(context);
-    status = principal.ok() ? body(*principal) : principal.status();
-  } catch (const std::exception& e) {
-    logger_.Error("handler threw", {{"method", method}, {"what", e.what()}});
-    status = absl::InternalError("internal error");
-  } catch (...) {
-    logger_.Error("handler threw", {{"method", method}});
-    status = absl::InternalError("internal error");
-  }
+grpc::Status RpcGuard::Conclude(absl::string_view method, std::chrono::steady_clock::time_point started,
+                               const absl::Status& status) const {
   grpc::Status result = ToGrpcStatus(status);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.RecordRpc(method, CodeName(result.error_code()), seconds);
   if (result.error_code() == grpc::INTERNAL || result.error_code() == grpc::UNAVAILABLE) {
     // The message comes from our code and Redis/Kafka, never from request fields.
@@ -91,6 +94,50 @@ grpc::Status RpcGuard::Run(const grpc::ServerContext& context, absl::string_view
                                  {"error", result.error_message()}});
   }
   return result;
+}
+
+grpc::Status RpcGuard::Run(const grpc::ServerContext& context, absl::string_view method,
+                           const Body& body) const {
+  const auto started = std::chrono::steady_clock::now();
+  const absl::Status status = Contain(logger_, method, [&] {
+    absl::StatusOr<Principal> principal = Authenticate(context);
+    return principal.ok() ? body(*principal) : principal.status();
+  });
+  return Conclude(method, started, status);
+}
+
+struct RpcCompletion::Call {
+  Call(const RpcGuard& g, absl::string_view m, grpc::ServerUnaryReactor* r)
+      : guard(g), method(m), started(std::chrono::steady_clock::now()), reactor(r) {}
+  const RpcGuard& guard;
+  const absl::string_view method;  // a literal at every call site
+  const std::chrono::steady_clock::time_point started;
+  grpc::ServerUnaryReactor* const reactor;
+  std::atomic<bool> finished{false};
+};
+
+void RpcCompletion::Finish(const absl::Status& status) const {
+  if (call_->finished.exchange(true)) return;
+  call_->reactor->Finish(call_->guard.Conclude(call_->method, call_->started, status));
+}
+
+void RpcCompletion::FinishWith(absl::FunctionRef<absl::Status()> work) const {
+  Finish(Contain(call_->guard.logger_, call_->method, work));
+}
+
+grpc::ServerUnaryReactor* RpcGuard::RunAsync(grpc::CallbackServerContext* context, absl::string_view method,
+                                             AsyncBody body) const {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const RpcCompletion done(std::make_shared<RpcCompletion::Call>(*this, method, reactor));
+  const absl::Status refused = Contain(logger_, method, [&] {
+    absl::StatusOr<Principal> principal = Authenticate(*context);
+    if (!principal.ok()) return principal.status();
+    body(*principal, done);
+    return absl::OkStatus();
+  });
+  // After the body's own Finish (an exception late in the body), this is a no-op.
+  if (!refused.ok()) done.Finish(refused);
+  return reactor;
 }
 
 }  // namespace rooted

@@ -16,6 +16,7 @@
 #include "common/kafka/event_consumer.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/outbox/outbox.h"
+#include "common/redis/pipelined_redis.h"
 #include "common/redis/redis_client.h"
 #include "common/server/rpc_guard.h"
 #include "common/server/service_settings.h"
@@ -39,6 +40,8 @@ class ServiceCore {
   Logger& logger() { return *logger_; }
   Metrics& metrics() { return *metrics_; }
   RedisClient& redis() { return *redis_; }
+  // The same Redis for calls that must not hold a thread while they wait.
+  PipelinedRedis& redis_pipe() { return *redis_pipe_; }
   KafkaProducer& producer() { return *producer_; }
   const RpcGuard& guard() const { return *guard_; }
   const ServiceSettings& settings() const { return settings_; }
@@ -65,6 +68,7 @@ class ServiceCore {
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<JwtVerifier> verifier_;
   std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<PipelinedRedis> redis_pipe_;
   std::unique_ptr<KafkaProducer> producer_;
   std::unique_ptr<OutboxRelay> relay_;
   std::unique_ptr<RpcGuard> guard_;

@@ -31,7 +31,7 @@ absl::Status Run(const rooted::Config& config) {
   ASSIGN_OR_RETURN(rooted::PupilRefHasher hasher, rooted::PupilRefHasher::Create(pupil_secret));
 
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
-  rooted::referral::RedisReferralStore store(core->redis(), key_prefix);
+  rooted::referral::RedisReferralStore store(core->redis(), core->redis_pipe(), key_prefix);
   // Every service's events, for each case's timeline.
   rooted::referral::CaseTimelineHandler timeline(core->redis(), store, key_prefix);
   std::vector<std::string> topics;

@@ -104,11 +104,12 @@ absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Refe
   return absl::PermissionDeniedError("referral_id: you may not change this referral");
 }
 
-absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
-    const Principal& who, absl::string_view method, const std::string& request_id,
-    const std::string& purpose, const google::protobuf::Message& request, v1::Referral referral,
-    v1::ReferralEvent event, int64_t expected_version, google::protobuf::Message* response,
-    v1::Referral* response_referral) {
+ReferralChange ReferralServiceImpl::BuildChange(const Principal& who, absl::string_view method,
+                                                const std::string& request_id, const std::string& purpose,
+                                                const google::protobuf::Message& request, v1::Referral referral,
+                                                v1::ReferralEvent event, int64_t expected_version,
+                                                const google::protobuf::Message& response,
+                                                v1::Referral* response_referral) const {
   FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(),
                     request_id, PayloadTypeName(event), who, clock_.Now());
 
@@ -124,15 +125,20 @@ absl::StatusOr<bool> ReferralServiceImpl::CommitChange(
   }
   *response_referral = std::move(referral);
   change.referral = response_referral;
-  change.first_answer = EncodeFirstAnswer(request, *response);
+  change.first_answer = EncodeFirstAnswer(request, response);
+  return change;
+}
 
-  ASSIGN_OR_RETURN(CommitResult result, store_.Commit(std::move(change)));
-  switch (result.kind) {
+absl::StatusOr<bool> ReferralServiceImpl::AnswerCommit(absl::StatusOr<CommitResult> result,
+                                                       const google::protobuf::Message& request,
+                                                       google::protobuf::Message* response) {
+  if (!result.ok()) return result.status();
+  switch (result->kind) {
     case CommitResult::Kind::kCommitted:
       return true;
     case CommitResult::Kind::kReplayed:
       response->Clear();
-      RETURN_IF_ERROR(DecodeFirstAnswer(result.first_answer, request, response));
+      RETURN_IF_ERROR(DecodeFirstAnswer(result->first_answer, request, response));
       return false;
     case CommitResult::Kind::kVersionConflict:
       return absl::AbortedError("referral_id: the referral changed while this request ran; retry");
@@ -162,14 +168,14 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
   referral.set_version(expected_version + 1);
   *referral.mutable_updated_at() = ToProtoTimestamp(clock_.Now());
   v1::ReferralEvent event = event_for(referral);
-  return CommitChange(who, method, request.request_id(), "", request, std::move(referral),
-                      std::move(event), expected_version, response, response->mutable_referral())
-      .status();
+  ReferralChange change = BuildChange(who, method, request.request_id(), "", request, std::move(referral),
+                                      std::move(event), expected_version, *response, response->mutable_referral());
+  return AnswerCommit(store_.Commit(std::move(change)), request, response).status();
 }
 
-absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
-                                           const v1::SubmitReferralRequest& request,
-                                           v1::SubmitReferralResponse* response) {
+absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principal& who,
+                                                                  const v1::SubmitReferralRequest& request,
+                                                                  v1::SubmitReferralResponse* response) {
   RETURN_IF_ERROR(
       RequireAnyRole(who, "SubmitReferral",
                      {cv1::ROLE_SCHOOL_STAFF, cv1::ROLE_SCHOOL_LEAD, cv1::ROLE_COUNCIL_OFFICER}));
@@ -202,11 +208,8 @@ absl::Status ReferralServiceImpl::DoSubmit(const Principal& who,
   referral.set_version(1);
   referral.set_submitted_by(who.subject);
   v1::ReferralEvent event = ReferralSubmittedEvent(referral);
-  ASSIGN_OR_RETURN(bool committed, CommitChange(who, "SubmitReferral", request.request_id(), "",
-                                                request, std::move(referral), std::move(event), 0,
-                                                response, response->mutable_referral()));
-  if (committed) submitted_by_school_.Add({{"school_urn", school}}).Increment();
-  return absl::OkStatus();
+  return BuildChange(who, "SubmitReferral", request.request_id(), "", request, std::move(referral), std::move(event),
+                     0, *response, response->mutable_referral());
 }
 
 absl::Status ReferralServiceImpl::DoGet(const Principal& who, const v1::GetReferralRequest& request,
@@ -284,11 +287,21 @@ absl::Status ReferralServiceImpl::DoList(const Principal& who,
   return absl::OkStatus();
 }
 
-grpc::Status ReferralServiceImpl::SubmitReferral(grpc::ServerContext* context,
-                                                 const v1::SubmitReferralRequest* request,
-                                                 v1::SubmitReferralResponse* response) {
-  return guard_.Run(*context, "SubmitReferral",
-                    [&](const Principal& who) { return DoSubmit(who, *request, response); });
+grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(grpc::CallbackServerContext* context,
+                                                              const v1::SubmitReferralRequest* request,
+                                                              v1::SubmitReferralResponse* response) {
+  return guard_.RunAsync(context, "SubmitReferral", [&](const Principal& who, RpcCompletion done) {
+    absl::StatusOr<ReferralChange> change = PrepareSubmit(who, *request, response);
+    if (!change.ok()) return done.Finish(change.status());
+    // The request and response live until the call finishes, after this.
+    store_.CommitAsync(*std::move(change), [this, request, response, done](absl::StatusOr<CommitResult> result) {
+      done.FinishWith([&]() -> absl::Status {
+        ASSIGN_OR_RETURN(bool committed, AnswerCommit(std::move(result), *request, response));
+        if (committed) submitted_by_school_.Add({{"school_urn", request->details().child().school_urn()}}).Increment();
+        return absl::OkStatus();
+      });
+    });
+  });
 }
 
 grpc::Status ReferralServiceImpl::GetReferral(grpc::ServerContext* context,

@@ -21,15 +21,21 @@ namespace rooted::referral {
 // Authorisation: school staff and leads act for their own school's pupils;
 // council officers and forum coordinators for every school of their council;
 // partners only for cases allocated to their organisation.
-class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::Service {
+//
+// SubmitReferral, the busiest call, uses gRPC's callback API: its write goes
+// out on a shared pipelined Redis connection and the reply finishes the call,
+// so no thread waits for Redis. The rarer calls block on Redis as before.
+class ReferralServiceImpl final
+    : public rooted::referral::v1::ReferralService::WithCallbackMethod_SubmitReferral<
+          rooted::referral::v1::ReferralService::Service> {
  public:
   ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline, const RpcGuard& guard,
                       const PupilRefHasher& hasher, const Clock& clock, Metrics& metrics,
                       IntakeOptions options);
 
-  grpc::Status SubmitReferral(grpc::ServerContext* context,
-                              const v1::SubmitReferralRequest* request,
-                              v1::SubmitReferralResponse* response) override;
+  grpc::ServerUnaryReactor* SubmitReferral(grpc::CallbackServerContext* context,
+                                           const v1::SubmitReferralRequest* request,
+                                           v1::SubmitReferralResponse* response) override;
   grpc::Status GetReferral(grpc::ServerContext* context, const v1::GetReferralRequest* request,
                            v1::GetReferralResponse* response) override;
   grpc::Status ListReferrals(grpc::ServerContext* context, const v1::ListReferralsRequest* request,
@@ -51,8 +57,10 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
                          v1::CloseCaseResponse* response) override;
 
  private:
-  absl::Status DoSubmit(const Principal& who, const v1::SubmitReferralRequest& request,
-                        v1::SubmitReferralResponse* response);
+  // Everything a submission does before its write: checks, the new referral
+  // (into the response) and the change that saves it.
+  absl::StatusOr<ReferralChange> PrepareSubmit(const Principal& who, const v1::SubmitReferralRequest& request,
+                                               v1::SubmitReferralResponse* response);
   absl::Status DoGet(const Principal& who, const v1::GetReferralRequest& request,
                      v1::GetReferralResponse* response);
   absl::Status DoList(const Principal& who, const v1::ListReferralsRequest& request,
@@ -66,13 +74,17 @@ class ReferralServiceImpl final : public rooted::referral::v1::ReferralService::
                               const Request& request, Response* response, Mutate mutate,
                               EventFor event_for);
 
-  // OK with true when this call committed, false when it replayed a first answer.
-  absl::StatusOr<bool> CommitChange(const Principal& who, absl::string_view method,
-                                    const std::string& request_id, const std::string& purpose,
-                                    const google::protobuf::Message& request, v1::Referral referral,
-                                    v1::ReferralEvent event, int64_t expected_version,
-                                    google::protobuf::Message* response,
-                                    v1::Referral* response_referral);
+  // The change that saves `referral` (moved into *response_referral, part of
+  // `response`, which is encoded as the first answer) with its event.
+  ReferralChange BuildChange(const Principal& who, absl::string_view method, const std::string& request_id,
+                             const std::string& purpose, const google::protobuf::Message& request,
+                             v1::Referral referral, v1::ReferralEvent event, int64_t expected_version,
+                             const google::protobuf::Message& response, v1::Referral* response_referral) const;
+  // What a commit's result means for the caller: OK with true when this call
+  // committed, false when it replayed the first answer (into `response`).
+  static absl::StatusOr<bool> AnswerCommit(absl::StatusOr<CommitResult> result,
+                                           const google::protobuf::Message& request,
+                                           google::protobuf::Message* response);
 
   absl::Status CanRead(const Principal& who, const v1::Referral& referral) const;
   absl::Status CanChange(const Principal& who, const v1::Referral& referral, absl::string_view method) const;

@@ -40,10 +40,28 @@ absl::Status DecodeToken(const std::string& token, int64_t* score, int64_t* skip
   return absl::OkStatus();
 }
 
+absl::StatusOr<CommitResult> CommitResultOf(absl::StatusOr<WriteOutcome> outcome) {
+  if (!outcome.ok()) return outcome.status();
+  CommitResult result;
+  switch (outcome->kind) {
+    case WriteOutcome::Kind::kApplied:
+      result.kind = CommitResult::Kind::kCommitted;
+      break;
+    case WriteOutcome::Kind::kAlreadyApplied:
+      result.kind = CommitResult::Kind::kReplayed;
+      result.first_answer = std::move(outcome->guard_value);
+      break;
+    case WriteOutcome::Kind::kPreconditionFailed:
+      result.kind = CommitResult::Kind::kVersionConflict;
+      break;
+  }
+  return result;
+}
+
 }  // namespace
 
-RedisReferralStore::RedisReferralStore(RedisClient& redis, std::string prefix)
-    : redis_(redis), prefix_(std::move(prefix)) {}
+RedisReferralStore::RedisReferralStore(RedisClient& redis, PipelinedRedis& pipe, std::string prefix)
+    : redis_(redis), pipe_(pipe), prefix_(std::move(prefix)) {}
 
 std::string RedisReferralStore::IndexKey(ReferralIndex index, const std::string& id) const {
   switch (index) {
@@ -111,7 +129,7 @@ absl::StatusOr<std::vector<rv1::TimelineEntry>> RedisReferralStore::Timeline(con
   return entries;
 }
 
-absl::StatusOr<CommitResult> RedisReferralStore::Commit(ReferralChange change) {
+WriteBatch RedisReferralStore::CommitBatch(ReferralChange change) const {
   WriteBatch batch;
   batch.guard_key = std::move(change.idempotency_key);
   batch.guard_value = std::move(change.first_answer);
@@ -122,22 +140,18 @@ absl::StatusOr<CommitResult> RedisReferralStore::Commit(ReferralChange change) {
   }
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
   batch.commands.push_back(AuditAppendCommand(AuditKey(), change.audit));
-  absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(redis_, std::move(batch));
-  if (!outcome.ok()) return outcome.status();
-  CommitResult result;
-  switch (outcome->kind) {
-    case WriteOutcome::Kind::kApplied:
-      result.kind = CommitResult::Kind::kCommitted;
-      break;
-    case WriteOutcome::Kind::kAlreadyApplied:
-      result.kind = CommitResult::Kind::kReplayed;
-      result.first_answer = outcome->guard_value;
-      break;
-    case WriteOutcome::Kind::kPreconditionFailed:
-      result.kind = CommitResult::Kind::kVersionConflict;
-      break;
-  }
-  return result;
+  return batch;
+}
+
+absl::StatusOr<CommitResult> RedisReferralStore::Commit(ReferralChange change) {
+  return CommitResultOf(ApplyAtomically(redis_, CommitBatch(std::move(change))));
+}
+
+void RedisReferralStore::CommitAsync(ReferralChange change, CommitCallback done) {
+  ApplyAtomically(pipe_, CommitBatch(std::move(change)),
+                  [done = std::move(done)](absl::StatusOr<WriteOutcome> outcome) mutable {
+                    std::move(done)(CommitResultOf(std::move(outcome)));
+                  });
 }
 
 absl::StatusOr<rv1::Referral> RedisReferralStore::Get(const std::string& referral_id) {

@@ -5,11 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/outbox/outbox.h"
 #include "common/redis/audit_trail.h"
 #include "common/redis/atomic_write.h"
+#include "common/redis/pipelined_redis.h"
 #include "common/redis/redis_client.h"
 #include "rooted/referral/v1/referral.pb.h"
 
@@ -74,6 +76,10 @@ class ReferralStore {
   // Saves the referral, its indexes, the outbox event, the audit entry and the
   // first answer in one atomic step.
   virtual absl::StatusOr<CommitResult> Commit(ReferralChange change) = 0;
+  using CommitCallback = absl::AnyInvocable<void(absl::StatusOr<CommitResult>) &&>;
+  // The same step without waiting for it: `done` gets the result on the
+  // store's Redis I/O thread, so it must not block.
+  virtual void CommitAsync(ReferralChange change, CommitCallback done) = 0;
   // NOT_FOUND naming referral_id when absent.
   virtual absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) = 0;
   // INVALID_ARGUMENT naming page.page_token for a token we did not make.
@@ -89,10 +95,12 @@ class ReferralStore {
 class RedisReferralStore final : public ReferralStore {
  public:
   // `prefix` namespaces every key (e.g. "ri"), so a shared Redis stays tidy.
-  RedisReferralStore(RedisClient& redis, std::string prefix);
+  // Commits without waiting go through `pipe`, everything else through `redis`.
+  RedisReferralStore(RedisClient& redis, PipelinedRedis& pipe, std::string prefix);
 
   absl::StatusOr<std::optional<std::string>> FirstAnswer(const std::string& key) override;
   absl::StatusOr<CommitResult> Commit(ReferralChange change) override;
+  void CommitAsync(ReferralChange change, CommitCallback done) override;
   absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) override;
   absl::StatusOr<ReferralPage> List(const ReferralQuery& query) override;
   absl::Status RecordAudit(const AuditEntry& entry) override;
@@ -117,9 +125,11 @@ class RedisReferralStore final : public ReferralStore {
 
  private:
   std::string IndexKey(ReferralIndex index, const std::string& id) const;
+  WriteBatch CommitBatch(ReferralChange change) const;
   std::string TimelineKey(const std::string& referral_id) const { return prefix_ + ":timeline:" + referral_id; }
 
   RedisClient& redis_;
+  PipelinedRedis& pipe_;
   const std::string prefix_;
 };
 

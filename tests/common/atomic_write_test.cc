@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <future>
 #include <sstream>
 
 #include "common/kafka/kafka_producer.h"
@@ -39,6 +40,36 @@ TEST_F(AtomicWriteTest, AppliesEveryCommandOnceUnderAGuard) {
   auto again = ApplyAtomically(*client_, batch);
   EXPECT_EQ(again->kind, WriteOutcome::Kind::kAlreadyApplied);
   EXPECT_EQ(again->guard_value, "first");
+  EXPECT_EQ(client_->Command({"LLEN", "log"})->integer, 1);
+}
+
+// The pipelined form is the same step: guarded once, and its outcome comes
+// to the callback.
+TEST_F(AtomicWriteTest, ThePipelinedFormAppliesOnceUnderAGuardToo) {
+  auto pipe = *PipelinedRedis::Start(client_->options());
+  auto apply = [&](WriteBatch batch) {
+    std::promise<absl::StatusOr<WriteOutcome>> outcome;
+    ApplyAtomically(*pipe, std::move(batch),
+                    [&](absl::StatusOr<WriteOutcome> result) { outcome.set_value(std::move(result)); });
+    return outcome.get_future().get();
+  };
+  WriteBatch batch;
+  batch.guard_key = "guard:async";
+  batch.guard_value = "first";
+  batch.preconditions = {{"record", "version", ""}};
+  batch.commands = {{"HSET", "record", "version", "1"}, {"RPUSH", "log", "a"}};
+  absl::StatusOr<WriteOutcome> first = apply(batch);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->kind, WriteOutcome::Kind::kApplied);
+  batch.guard_value = "second";
+  absl::StatusOr<WriteOutcome> again = apply(batch);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->kind, WriteOutcome::Kind::kAlreadyApplied);
+  EXPECT_EQ(again->guard_value, "first");
+  batch.guard_key = "guard:other";
+  absl::StatusOr<WriteOutcome> stale = apply(batch);
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_EQ(stale->kind, WriteOutcome::Kind::kPreconditionFailed);
   EXPECT_EQ(client_->Command({"LLEN", "log"})->integer, 1);
 }
 

@@ -50,6 +50,7 @@ class ReferralIntakeTest : public ::testing::Test {
     RedisOptions options;
     options.port = redis_server_->port();
     redis_ = std::make_unique<RedisClient>(options);
+    redis_pipe_ = *PipelinedRedis::Start(options);
     ASSERT_TRUE(redis_->Command({"FLUSHALL"}).ok());
     logger_ = std::make_unique<Logger>("referral-intake", log_, LogLevel::kInfo, clock_);
     metrics_ =
@@ -59,7 +60,7 @@ class ReferralIntakeTest : public ::testing::Test {
     signer_ = *JwtSigner::Create(JwtAlgorithm::kHs256, kTokenSecret);
     hasher_ = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(kPupilSecret));
     producer_ = *KafkaProducer::Create({broker_->bootstrap(), "test", {}});
-    store_ = std::make_unique<RedisReferralStore>(*redis_, "ri");
+    store_ = std::make_unique<RedisReferralStore>(*redis_, *redis_pipe_, "ri");
     guard_ = std::make_unique<RpcGuard>(*verifier_, *metrics_, *logger_);
     timeline_ = std::make_unique<CaseTimelineHandler>(*redis_, *store_, "ri");
     service_ = std::make_unique<ReferralServiceImpl>(*store_, *timeline_, *guard_, *hasher_, clock_,
@@ -149,6 +150,7 @@ class ReferralIntakeTest : public ::testing::Test {
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2026, 11, 2, 9, 0, 0), absl::UTCTimeZone())};
   std::ostringstream log_;
   std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<PipelinedRedis> redis_pipe_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<JwtVerifier> verifier_;

@@ -18,7 +18,7 @@ namespace rooted::referral::testing {
 // the screening handler to feed risk scoring's answers to.
 struct ReferralServicesStack {
   ReferralServicesStack() {
-    store = std::make_unique<RedisReferralStore>(*h.redis, "ri");
+    store = std::make_unique<RedisReferralStore>(*h.redis, *h.redis_pipe, "ri");
     timeline = std::make_unique<CaseTimelineHandler>(*h.redis, *store, "ri");
     hasher = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(std::string(40, 'p')));
     referrals = std::make_unique<ReferralServiceImpl>(*store, *timeline, *h.guard, *hasher, h.clock, *h.metrics,

@@ -16,6 +16,7 @@
 #include "common/kafka/event_consumer.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/outbox/outbox.h"
+#include "common/redis/pipelined_redis.h"
 #include "common/redis/redis_client.h"
 #include "common/server/rpc_guard.h"
 #include "tests/support/auth.h"
@@ -37,6 +38,7 @@ struct ServiceHarness {
           options.port = redis_server.port();
           return options;
         }())),
+        redis_pipe(*PipelinedRedis::Start(redis->options())),
         logger(std::make_unique<Logger>(service, log, LogLevel::kInfo, clock)),
         metrics(std::make_unique<Metrics>(std::make_shared<prometheus::Registry>(), service)),
         verifier(*JwtVerifier::Create(
@@ -70,6 +72,7 @@ struct ServiceHarness {
   std::ostringstream log;
   TestTokens tokens;
   std::unique_ptr<RedisClient> redis;
+  std::unique_ptr<PipelinedRedis> redis_pipe;
   std::unique_ptr<Logger> logger;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<JwtVerifier> verifier;
