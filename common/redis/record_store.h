@@ -111,15 +111,15 @@ class RecordStore {
                                 const std::string& request_id,
                                 const google::protobuf::Message& request,
                                 google::protobuf::Message* response);
-  // Commits `batch` guarded by the request id, storing `response` as the
-  // first answer; if another request with the id won the race, `response`
-  // becomes its answer. ABORTED naming `method` when a record's version
-  // moved meanwhile (the caller may retry).
   // Effectively-once consumers: commits `batch` guarded by the event id, so a
   // replayed or duplicated event changes nothing (kDuplicate). ABORTED when a
   // record's version moved meanwhile (the consumer retries).
   absl::StatusOr<ApplyResult> CommitConsumed(WriteBatch batch, const std::string& event_id);
 
+  // Commits `batch` guarded by the request id, storing `response` as the
+  // first answer; if another request with the id won the race, `response`
+  // becomes its answer. ABORTED naming `method` when a record's version
+  // moved meanwhile (the caller may retry).
   absl::Status CommitCommand(absl::string_view subject, absl::string_view method,
                              const std::string& request_id,
                              const google::protobuf::Message& request,

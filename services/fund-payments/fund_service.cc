@@ -66,25 +66,39 @@ FundServiceImpl::FundServiceImpl(FundStore& store, Ledger& ledger, const RpcGuar
                  .Register(*metrics.registry())),
       options_(std::move(options)) {}
 
-absl::StatusOr<v1::Fund> FundServiceImpl::FundOf(const std::string& fund_id, absl::string_view field) {
+absl::StatusOr<std::optional<v1::Fund>> FundServiceImpl::FundOf(const std::string& fund_id, absl::string_view field,
+                                                                 bool may_wait) {
   {
     std::lock_guard lock(cache_mu_);
     if (auto it = funds_.find(fund_id); it != funds_.end()) return it->second;
   }
+  if (!may_wait) return std::nullopt;
   ASSIGN_OR_RETURN(auto stored, store_.Load<v1::Fund>(store_.FundKey(fund_id), field));
   std::lock_guard lock(cache_mu_);
   return funds_.emplace(fund_id, std::move(stored.record)).first->second;
 }
 
-absl::StatusOr<v1::Allocation> FundServiceImpl::AllocationOf(const std::string& allocation_id,
-                                                            absl::string_view field) {
+absl::StatusOr<v1::Fund> FundServiceImpl::FundOf(const std::string& fund_id, absl::string_view field) {
+  ASSIGN_OR_RETURN(std::optional<v1::Fund> fund, FundOf(fund_id, field, /*may_wait=*/true));
+  return *std::move(fund);
+}
+
+absl::StatusOr<std::optional<v1::Allocation>> FundServiceImpl::AllocationOf(const std::string& allocation_id,
+                                                                           absl::string_view field, bool may_wait) {
   {
     std::lock_guard lock(cache_mu_);
     if (auto it = allocations_.find(allocation_id); it != allocations_.end()) return it->second;
   }
+  if (!may_wait) return std::nullopt;
   ASSIGN_OR_RETURN(auto stored, store_.Load<v1::Allocation>(store_.AllocationKey(allocation_id), field));
   std::lock_guard lock(cache_mu_);
   return allocations_.emplace(allocation_id, std::move(stored.record)).first->second;
+}
+
+absl::StatusOr<v1::Allocation> FundServiceImpl::AllocationOf(const std::string& allocation_id,
+                                                            absl::string_view field) {
+  ASSIGN_OR_RETURN(std::optional<v1::Allocation> allocation, AllocationOf(allocation_id, field, /*may_wait=*/true));
+  return *std::move(allocation);
 }
 
 bool FundServiceImpl::IsFinance(const Principal& who, const std::string& la_code) const {
@@ -142,32 +156,69 @@ absl::Status FundServiceImpl::MoveMoney(const Principal& who, absl::string_view 
                                         LedgerWrite with, const v1::FundRequest* written) {
   Ledger::Move move{std::move(transfer), std::move(with)};
   NameMove(who, method, client_request_id, request, *response, move);
-  ASSIGN_OR_RETURN(TransferResult result, ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with)));
-  if (result == TransferResult::kApplied && written != nullptr) {
-    recent_.RememberRequest(*written, written->version());
-  }
-  return AnswerAfter(result, who, method, client_request_id, request, response);
+  return AfterMove(ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with)), who, method, client_request_id,
+                   request, response, written);
 }
 
-absl::StatusOr<Versioned<v1::FundRequest>> FundServiceImpl::LoadRequest(const std::string& request_id,
-                                                                        absl::string_view field,
-                                                                        bool fresh) {
+void FundServiceImpl::MoveMoneyThen(const Principal& who, absl::string_view method,
+                                    const std::string& client_request_id, const google::protobuf::Message& request,
+                                    google::protobuf::Message* response, Ledger::Move move,
+                                    v1::FundRequest written, RpcCompletion done, AfterMoveFn after) {
+  // The request, its client request id and the response live until `done` finishes the call.
+  ledger_.Apply(
+      move.transfer, clock_.Now(), std::move(move.with),
+      [this, who, method, &client_request_id, &request, response, written = std::move(written), done,
+       after = std::move(after)](absl::StatusOr<TransferResult> result) mutable {
+        const bool applied_now = result.ok() && *result == TransferResult::kApplied;
+        auto finish = [this, who = std::move(who), method, &client_request_id, &request, response,
+                       written = std::move(written), done, after = std::move(after), result = std::move(result),
+                       applied_now]() mutable {
+          done.FinishWith([&] {
+            absl::Status moved =
+                AfterMove(std::move(result), who, method, client_request_id, request, response, &written);
+            return std::move(after)(std::move(moved), applied_now, written);
+          });
+        };
+        if (applied_now) {
+          finish();
+        } else {
+          workers_.Run(std::move(finish));
+        }
+      });
+}
+
+absl::Status FundServiceImpl::AfterMove(absl::StatusOr<TransferResult> result, const Principal& who,
+                                        absl::string_view method, const std::string& client_request_id,
+                                        const google::protobuf::Message& request,
+                                        google::protobuf::Message* response, const v1::FundRequest* written) {
+  if (!result.ok()) return result.status();
+  if (*result == TransferResult::kApplied && written != nullptr) {
+    recent_.RememberRequest(*written, written->version());
+  }
+  return AnswerAfter(*result, who, method, client_request_id, request, response);
+}
+
+absl::StatusOr<std::optional<Versioned<v1::FundRequest>>> FundServiceImpl::LoadRequest(
+    const std::string& request_id, absl::string_view field, bool fresh, bool may_wait) {
   if (!fresh) {
     if (std::optional<Versioned<v1::FundRequest>> remembered = recent_.Request(request_id)) {
-      return *std::move(remembered);
+      return remembered;
     }
   }
+  if (!may_wait) return std::nullopt;
   ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request_id), field));
   recent_.RememberRequest(found.record, found.version);
   return found;
 }
 
-absl::StatusOr<std::string> FundServiceImpl::RequestOfPayment(const std::string& payment_id) {
-  if (std::optional<std::string> remembered = recent_.RequestOfPayment(payment_id)) return *remembered;
+absl::StatusOr<std::optional<std::string>> FundServiceImpl::RequestOfPayment(const std::string& payment_id,
+                                                                             bool may_wait) {
+  if (std::optional<std::string> remembered = recent_.RequestOfPayment(payment_id)) return remembered;
+  if (!may_wait) return std::nullopt;
   ASSIGN_OR_RETURN(std::optional<std::string> request_id, store_.HashField(store_.PaymentsKey(), payment_id));
   if (!request_id) return absl::NotFoundError("payment_id: no such payment");
   recent_.RememberPayment(payment_id, *request_id);
-  return *request_id;
+  return request_id;
 }
 
 absl::Status FundServiceImpl::AnswerAfter(TransferResult result, const Principal& who,
@@ -274,87 +325,127 @@ grpc::Status FundServiceImpl::RegisterPayee(grpc::ServerContext* context,
   });
 }
 
-grpc::Status FundServiceImpl::SubmitFundRequest(grpc::ServerContext* context,
-                                                const v1::SubmitFundRequestRequest* request,
-                                                v1::SubmitFundRequestResponse* response) {
-  return guard_.Run(*context, "SubmitFundRequest", [&](const Principal& who) -> absl::Status {
-    // No look-up of the request id first: the commitment's transfer id is
-    // derived from it, so a retry finds the first answer there (MoveMoney).
-    RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
-    const v1::FundRequest& asked = request->fund_request();
-    RETURN_IF_ERROR(ValidateId("fund_request.fund_id", asked.fund_id(), "a fund id"));
-    ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(asked.fund_id(), "fund_request.fund_id"));
-    RETURN_IF_ERROR(ValidateFundRequest(asked, fund));
-    ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(asked.allocation_id(), "fund_request.allocation_id"));
-    if (allocation.fund_id() != fund.fund_id()) {
-      return absl::NotFoundError("fund_request.allocation_id: not an allocation of this fund");
-    }
-    if (!MayRequestAgainst(who, allocation, fund.la_code())) {
-      return absl::PermissionDeniedError(
-          "fund_request.allocation_id: you may ask only against your own organisation's allocation");
-    }
-    if (asked.payee_type() == v1::PAYEE_TYPE_SUPPLIER) {
-      RETURN_IF_ERROR(store_.Load<v1::Payee>(store_.PayeeKey(asked.payee_id()), "fund_request.payee_id").status());
-    }
-    const absl::Time now = clock_.Now();
-    v1::FundRequest r = asked;
-    r.set_request_id(NewUuid());
-    r.set_status(v1::REQUEST_STATUS_SUBMITTED);
-    *r.mutable_requested_by() = who.ToActor();
-    r.clear_approved_by();
-    r.clear_rejection_reason();
-    r.clear_payment_id();
-    r.clear_payment_failure_reason();
-    *r.mutable_submitted_at() = ToProtoTimestamp(now);
-    r.set_version(1);
-    if (r.payee_type() != v1::PAYEE_TYPE_FAMILY) r.clear_family_bank();
-    const std::string ref = r.pupil_ref().value();
-    LedgerWrite with;
-    with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
-                             "version", "1"});
-    with.commands.push_back({"ZADD", store_.RequestsKey(r.fund_id()), std::to_string(absl::ToUnixMillis(now)),
-                             r.request_id()});
-    with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()),
-                             CategoryName(r.category()) + ":committed", std::to_string(r.amount().pence())});
-    if (!r.decision_id().empty()) {
-      // The forum's draft is now this request.
-      with.commands.push_back({"DEL", store_.RequestKey(FundStore::DraftId(r.decision_id()))});
-      with.commands.push_back({"ZREM", store_.DraftsKey(), FundStore::DraftId(r.decision_id())});
-    }
-    v1::FundEvent event;
-    v1::FundRequestSubmitted* submitted = event.mutable_fund_request_submitted();
-    submitted->set_fund_request_id(r.request_id());
-    submitted->set_fund_id(r.fund_id());
-    submitted->set_referral_id(r.referral_id());
-    *submitted->mutable_pupil_ref() = r.pupil_ref();
-    submitted->set_category(r.category());
-    *submitted->mutable_amount() = r.amount();
-    AddEvent(with, who, r, std::move(event));
-    AddAudit(with, who, "SubmitFundRequest", "fund_request", r.request_id(),
-             request->client_request_id());
-    *response->mutable_fund_request() = Shown(who, r, fund.la_code());
-    const int64_t pence = r.amount().pence();
-    Transfer commit{"", "commit", Reference(r),
-                    {{account::Allocation(r.allocation_id()), account::Committed(r.allocation_id()), pence},
-                     {account::ChildCapsSource(r.fund_id()), account::ChildUsed(r.fund_id(), ref), pence}},
-                    {{account::ChildUsed(r.fund_id(), ref), fund.per_child_limit().pence()}}};
-    absl::Status moved = MoveMoney(who, "SubmitFundRequest", request->client_request_id(), *request,
-                                   response, std::move(commit), std::move(with), &r);
-    if (absl::IsFailedPrecondition(moved)) {
-      overspend_refused_.Add({}).Increment();
-      if (absl::StartsWith(moved.message(), account::ChildUsed(r.fund_id(), ref))) {
-        ASSIGN_OR_RETURN(int64_t used, ledger_.Balance(account::ChildUsed(r.fund_id(), ref)));
-        const int64_t left = std::max<int64_t>(0, fund.per_child_limit().pence() - used);
-        return absl::FailedPreconditionError(absl::StrCat(
-            "fund_request.amount: over this child's limit of ", Pounds(fund.per_child_limit().pence()),
-            " for the period; ", Pounds(left), " is left"));
-      }
-      ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::Allocation(r.allocation_id())));
-      return absl::FailedPreconditionError(
-          absl::StrCat("fund_request.amount: the allocation has only ", Pounds(left), " left"));
-    }
-    if (moved.ok()) pence_.Add({{"stage", "committed"}}).Increment(double(pence));
+absl::StatusOr<std::optional<FundServiceImpl::Submission>> FundServiceImpl::PrepareSubmission(
+    const Principal& who, const v1::SubmitFundRequestRequest& request, v1::SubmitFundRequestResponse* response,
+    bool may_wait) {
+  // No look-up of the request id first: the commitment's transfer id is
+  // derived from it, so a retry finds the first answer there (AfterMove).
+  RETURN_IF_ERROR(ValidateRequestId(request.client_request_id()));
+  const v1::FundRequest& asked = request.fund_request();
+  RETURN_IF_ERROR(ValidateId("fund_request.fund_id", asked.fund_id(), "a fund id"));
+  ASSIGN_OR_RETURN(std::optional<v1::Fund> fund, FundOf(asked.fund_id(), "fund_request.fund_id", may_wait));
+  if (!fund) return std::nullopt;
+  RETURN_IF_ERROR(ValidateFundRequest(asked, *fund));
+  ASSIGN_OR_RETURN(std::optional<v1::Allocation> allocation,
+                   AllocationOf(asked.allocation_id(), "fund_request.allocation_id", may_wait));
+  if (!allocation) return std::nullopt;
+  if (allocation->fund_id() != fund->fund_id()) {
+    return absl::NotFoundError("fund_request.allocation_id: not an allocation of this fund");
+  }
+  if (!MayRequestAgainst(who, *allocation, fund->la_code())) {
+    return absl::PermissionDeniedError(
+        "fund_request.allocation_id: you may ask only against your own organisation's allocation");
+  }
+  if (asked.payee_type() == v1::PAYEE_TYPE_SUPPLIER) {
+    if (!may_wait) return std::nullopt;
+    RETURN_IF_ERROR(store_.Load<v1::Payee>(store_.PayeeKey(asked.payee_id()), "fund_request.payee_id").status());
+  }
+  const absl::Time now = clock_.Now();
+  v1::FundRequest r = asked;
+  r.set_request_id(NewUuid());
+  r.set_status(v1::REQUEST_STATUS_SUBMITTED);
+  *r.mutable_requested_by() = who.ToActor();
+  r.clear_approved_by();
+  r.clear_rejection_reason();
+  r.clear_payment_id();
+  r.clear_payment_failure_reason();
+  *r.mutable_submitted_at() = ToProtoTimestamp(now);
+  r.set_version(1);
+  if (r.payee_type() != v1::PAYEE_TYPE_FAMILY) r.clear_family_bank();
+  const std::string ref = r.pupil_ref().value();
+  LedgerWrite with;
+  with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
+                           "version", "1"});
+  with.commands.push_back({"ZADD", store_.RequestsKey(r.fund_id()), std::to_string(absl::ToUnixMillis(now)),
+                           r.request_id()});
+  with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()),
+                           CategoryName(r.category()) + ":committed", std::to_string(r.amount().pence())});
+  if (!r.decision_id().empty()) {
+    // The forum's draft is now this request.
+    with.commands.push_back({"DEL", store_.RequestKey(FundStore::DraftId(r.decision_id()))});
+    with.commands.push_back({"ZREM", store_.DraftsKey(), FundStore::DraftId(r.decision_id())});
+  }
+  v1::FundEvent event;
+  v1::FundRequestSubmitted* submitted = event.mutable_fund_request_submitted();
+  submitted->set_fund_request_id(r.request_id());
+  submitted->set_fund_id(r.fund_id());
+  submitted->set_referral_id(r.referral_id());
+  *submitted->mutable_pupil_ref() = r.pupil_ref();
+  submitted->set_category(r.category());
+  *submitted->mutable_amount() = r.amount();
+  AddEvent(with, who, r, std::move(event));
+  AddAudit(with, who, "SubmitFundRequest", "fund_request", r.request_id(), request.client_request_id());
+  *response->mutable_fund_request() = Shown(who, r, fund->la_code());
+  const int64_t pence = r.amount().pence();
+  Transfer commit{"", "commit", Reference(r),
+                  {{account::Allocation(r.allocation_id()), account::Committed(r.allocation_id()), pence},
+                   {account::ChildCapsSource(r.fund_id()), account::ChildUsed(r.fund_id(), ref), pence}},
+                  {{account::ChildUsed(r.fund_id(), ref), fund->per_child_limit().pence()}}};
+  Submission submission{{std::move(commit), std::move(with)}, std::move(r), *std::move(fund)};
+  NameMove(who, "SubmitFundRequest", request.client_request_id(), request, *response, submission.move);
+  return submission;
+}
+
+absl::Status FundServiceImpl::AfterSubmission(absl::Status moved, bool applied_now, const v1::FundRequest& r,
+                                              const v1::Fund& fund) {
+  if (moved.ok()) {
+    if (applied_now) pence_.Add({{"stage", "committed"}}).Increment(double(r.amount().pence()));
     return moved;
+  }
+  if (!absl::IsFailedPrecondition(moved)) return moved;
+  overspend_refused_.Add({}).Increment();
+  const std::string child = account::ChildUsed(r.fund_id(), r.pupil_ref().value());
+  if (absl::StartsWith(moved.message(), child)) {
+    ASSIGN_OR_RETURN(int64_t used, ledger_.Balance(child));
+    const int64_t left = std::max<int64_t>(0, fund.per_child_limit().pence() - used);
+    return absl::FailedPreconditionError(absl::StrCat("fund_request.amount: over this child's limit of ",
+                                                      Pounds(fund.per_child_limit().pence()),
+                                                      " for the period; ", Pounds(left), " is left"));
+  }
+  ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::Allocation(r.allocation_id())));
+  return absl::FailedPreconditionError(
+      absl::StrCat("fund_request.amount: the allocation has only ", Pounds(left), " left"));
+}
+
+grpc::ServerUnaryReactor* FundServiceImpl::SubmitFundRequest(grpc::CallbackServerContext* context,
+                                                             const v1::SubmitFundRequestRequest* request,
+                                                             v1::SubmitFundRequestResponse* response) {
+  return guard_.RunAsync(context, "SubmitFundRequest", [&](const Principal& who, RpcCompletion done) {
+    absl::StatusOr<std::optional<Submission>> prepared = PrepareSubmission(who, *request, response, false);
+    if (!prepared.ok()) return done.Finish(prepared.status());
+    if (!*prepared) {
+      // A look-up of a fund, allocation or payee this replica has not read yet.
+      response->Clear();
+      return workers_.Run([this, who, request, response, done] {
+        done.FinishWith([&]() -> absl::Status {
+          ASSIGN_OR_RETURN(std::optional<Submission> submission, PrepareSubmission(who, *request, response, true));
+          if (!submission) return absl::InternalError("a submission that may wait did not");
+          Ledger::Move& move = submission->move;
+          absl::StatusOr<TransferResult> result = ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with));
+          const bool applied_now = result.ok() && *result == TransferResult::kApplied;
+          absl::Status moved = AfterMove(std::move(result), who, "SubmitFundRequest", request->client_request_id(),
+                                         *request, response, &submission->record);
+          return AfterSubmission(std::move(moved), applied_now, submission->record, submission->fund);
+        });
+      });
+    }
+    Submission& submission = **prepared;
+    MoveMoneyThen(who, "SubmitFundRequest", request->client_request_id(), *request, response,
+                  std::move(submission.move), std::move(submission.record), done,
+                  [this, fund = std::move(submission.fund)](absl::Status moved, bool applied_now,
+                                                            const v1::FundRequest& written) {
+                    return AfterSubmission(std::move(moved), applied_now, written, fund);
+                  });
   });
 }
 
@@ -373,44 +464,41 @@ absl::Status RememberedThenFresh(google::protobuf::Message* response,
 
 }  // namespace
 
-grpc::Status FundServiceImpl::ApproveFundRequest(grpc::ServerContext* context,
-                                                 const v1::ApproveFundRequestRequest* request,
-                                                 v1::ApproveFundRequestResponse* response) {
-  return guard_.Run(*context, "ApproveFundRequest", [&](const Principal& who) -> absl::Status {
-    return RememberedThenFresh(response, [&](bool fresh) { return Approve(who, *request, response, fresh); });
-  });
-}
-
-absl::Status FundServiceImpl::Approve(const Principal& who, const v1::ApproveFundRequestRequest& request,
-                                      v1::ApproveFundRequestResponse* response, bool fresh) {
+absl::StatusOr<FundServiceImpl::Approval> FundServiceImpl::PrepareApproval(
+    const Principal& who, const v1::ApproveFundRequestRequest& request, v1::ApproveFundRequestResponse* response,
+    bool fresh, bool may_wait) {
   RETURN_IF_ERROR(ValidateRequestId(request.client_request_id()));
   RETURN_IF_ERROR(ValidateId("fund_request_id", request.fund_request_id(), "a fund request id"));
-  ASSIGN_OR_RETURN(auto found, LoadRequest(request.fund_request_id(), "fund_request_id", fresh));
-  v1::FundRequest& r = found.record;
-  ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
-  ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(r.allocation_id(), "fund_request_id"));
-  if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
-    // Perhaps this very call approved it before: then its first answer.
-    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
-                                                    request.client_request_id(), request, response));
-    if (replayed) return absl::OkStatus();
-    return absl::FailedPreconditionError("fund_request_id: only a submitted request can be approved");
-  }
-  if (absl::Status approver = CheckApprover(who, r, fund, allocation); !approver.ok()) {
-    // "Already approved by you" may be this very call, retried.
-    if (absl::IsFailedPrecondition(approver)) {
-      ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest",
-                                                      request.client_request_id(), request, response));
-      if (replayed) return absl::OkStatus();
-    }
-    return approver;
+  Approval approval;  // kMustWait until shown otherwise
+  ASSIGN_OR_RETURN(std::optional<Versioned<v1::FundRequest>> found,
+                   LoadRequest(request.fund_request_id(), "fund_request_id", fresh, may_wait));
+  if (!found) return approval;
+  v1::FundRequest& r = found->record;
+  ASSIGN_OR_RETURN(std::optional<v1::Fund> fund, FundOf(r.fund_id(), "fund_request_id", may_wait));
+  if (!fund) return approval;
+  ASSIGN_OR_RETURN(std::optional<v1::Allocation> allocation,
+                   AllocationOf(r.allocation_id(), "fund_request_id", may_wait));
+  if (!allocation) return approval;
+  absl::Status refused =
+      r.status() != v1::REQUEST_STATUS_SUBMITTED
+          ? absl::FailedPreconditionError("fund_request_id: only a submitted request can be approved")
+          : CheckApprover(who, r, *fund, *allocation);
+  if (!refused.ok()) {
+    // No longer submitted, or "already approved by you": perhaps by this very
+    // call, retried. Then its first answer.
+    if (!absl::IsFailedPrecondition(refused)) return refused;
+    if (!may_wait) return approval;
+    ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "ApproveFundRequest", request.client_request_id(),
+                                                    request, response));
+    if (!replayed) return refused;
+    approval.kind = Approval::Kind::kAnswered;
+    return approval;
   }
   *r.add_approved_by() = who.ToActor();
-  r.set_version(found.version + 1);
-  const bool complete =
-      r.approved_by_size() >= ApprovalsNeeded(RequiredApproval(fund, r.amount().pence()));
-  LedgerWrite with;
-  with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
+  r.set_version(found->version + 1);
+  const bool complete = r.approved_by_size() >= ApprovalsNeeded(RequiredApproval(*fund, r.amount().pence()));
+  LedgerWrite& with = approval.move.with;
+  with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found->version)});
   if (complete) {
     r.set_status(v1::REQUEST_STATUS_APPROVED);
     r.set_payment_id(NewUuid());
@@ -428,28 +516,81 @@ absl::Status FundServiceImpl::Approve(const Principal& who, const v1::ApproveFun
   }
   with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
                            "version", std::to_string(r.version())});
-  AddAudit(with, who, "ApproveFundRequest", "fund_request", r.request_id(),
-           request.client_request_id());
-  *response->mutable_fund_request() = Shown(who, r, fund.la_code());
-  // A first of two approvals moves no money: an approval record alone.
-  Transfer transfer{"", complete ? "approve" : "first_approval", Reference(r),
-                    {{account::Committed(r.allocation_id()), account::Payable(r.fund_id()),
-                      r.amount().pence()}}};
-  if (!complete) {
-    // A zero-sum movement would be refused: record the approval with a
-    // guarded write instead.
-    WriteBatch batch;
-    batch.preconditions.push_back({store_.RequestKey(r.request_id()), "version",
-                                   std::to_string(found.version)});
-    batch.commands = std::move(with.commands);
-    return store_.CommitCommand(who.subject, "ApproveFundRequest", request.client_request_id(),
-                                request, response, std::move(batch));
+  AddAudit(with, who, "ApproveFundRequest", "fund_request", r.request_id(), request.client_request_id());
+  *response->mutable_fund_request() = Shown(who, r, fund->la_code());
+  approval.kind = complete ? Approval::Kind::kComplete : Approval::Kind::kFirstOfTwo;
+  approval.expected_version = found->version;
+  if (complete) {
+    approval.move.transfer = Transfer{"", "approve", Reference(r),
+                                      {{account::Committed(r.allocation_id()), account::Payable(r.fund_id()),
+                                        r.amount().pence()}}};
+    NameMove(who, "ApproveFundRequest", request.client_request_id(), request, *response, approval.move);
   }
-  RETURN_IF_ERROR(MoveMoney(who, "ApproveFundRequest", request.client_request_id(), request, response,
-                            std::move(transfer), std::move(with), &r));
-  // From the answer, which is the first one when this call was a retry.
-  recent_.RememberPayment(response->fund_request().payment_id(), response->fund_request().request_id());
+  approval.record = std::move(r);
+  return approval;
+}
+
+absl::Status FundServiceImpl::Approve(const Principal& who, const v1::ApproveFundRequestRequest& request,
+                                      v1::ApproveFundRequestResponse* response, bool fresh) {
+  ASSIGN_OR_RETURN(Approval approval, PrepareApproval(who, request, response, fresh, /*may_wait=*/true));
+  switch (approval.kind) {
+    case Approval::Kind::kAnswered:
+      return absl::OkStatus();
+    case Approval::Kind::kMustWait:
+      return absl::InternalError("an approval that may wait did not");
+    case Approval::Kind::kFirstOfTwo: {
+      // A first of two approvals moves no money, and a zero-sum movement
+      // would be refused: the approval is a guarded write of its own.
+      WriteBatch batch;
+      batch.preconditions.push_back({store_.RequestKey(approval.record.request_id()), "version",
+                                     std::to_string(approval.expected_version)});
+      batch.commands = std::move(approval.move.with.commands);
+      return store_.CommitCommand(who.subject, "ApproveFundRequest", request.client_request_id(), request,
+                                  response, std::move(batch));
+    }
+    case Approval::Kind::kComplete:
+      break;
+  }
+  Ledger::Move& move = approval.move;
+  RETURN_IF_ERROR(AfterMove(ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with)), who,
+                            "ApproveFundRequest", request.client_request_id(), request, response, &approval.record));
+  RememberPaymentOf(*response);
   return absl::OkStatus();
+}
+
+void FundServiceImpl::RememberPaymentOf(const v1::ApproveFundRequestResponse& response) {
+  // From the answer, which is the first one when this call was a retry.
+  recent_.RememberPayment(response.fund_request().payment_id(), response.fund_request().request_id());
+}
+
+grpc::ServerUnaryReactor* FundServiceImpl::ApproveFundRequest(grpc::CallbackServerContext* context,
+                                                              const v1::ApproveFundRequestRequest* request,
+                                                              v1::ApproveFundRequestResponse* response) {
+  return guard_.RunAsync(context, "ApproveFundRequest", [&](const Principal& who, RpcCompletion done) {
+    absl::StatusOr<Approval> approval = PrepareApproval(who, *request, response, /*fresh=*/false, /*may_wait=*/false);
+    if (!approval.ok()) return done.Finish(approval.status());
+    if (approval->kind != Approval::Kind::kComplete) {
+      // A look-up, a replay check or a first of two approvals: done waiting.
+      response->Clear();
+      return workers_.Run([this, who, request, response, done] {
+        done.FinishWith([&] {
+          return RememberedThenFresh(response, [&](bool fresh) { return Approve(who, *request, response, fresh); });
+        });
+      });
+    }
+    MoveMoneyThen(who, "ApproveFundRequest", request->client_request_id(), *request, response,
+                  std::move(approval->move), std::move(approval->record), done,
+                  [this, who, request, response](absl::Status moved, bool, const v1::FundRequest&) -> absl::Status {
+                    if (absl::IsAborted(moved)) {
+                      // This replica's copy was behind (on a worker: not applied now).
+                      response->Clear();
+                      return Approve(who, *request, response, /*fresh=*/true);
+                    }
+                    RETURN_IF_ERROR(moved);
+                    RememberPaymentOf(*response);
+                    return absl::OkStatus();
+                  });
+  });
 }
 
 grpc::Status FundServiceImpl::RejectFundRequest(grpc::ServerContext* context,
@@ -516,11 +657,14 @@ absl::Status CheckOutcomeFields(const std::string& payment_id, v1::PaymentOutcom
 
 }  // namespace
 
-absl::StatusOr<std::optional<FundServiceImpl::OutcomeMove>> FundServiceImpl::PrepareOutcome(
+absl::StatusOr<FundServiceImpl::OutcomeMove> FundServiceImpl::PrepareOutcome(
     const Principal& who, const v1::RecordPaymentOutcomeRequest& asked, Versioned<v1::FundRequest> found,
-    v1::RecordPaymentOutcomeResponse* response) {
+    v1::RecordPaymentOutcomeResponse* response, bool may_wait) {
+  OutcomeMove prepared;  // kMustWait until shown otherwise
   v1::FundRequest& r = found.record;
-  ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "payment_id"));
+  ASSIGN_OR_RETURN(std::optional<v1::Fund> found_fund, FundOf(r.fund_id(), "payment_id", may_wait));
+  if (!found_fund) return prepared;
+  const v1::Fund& fund = *found_fund;
   const bool adapter = who.HasRole(cv1::ROLE_SERVICE) && who.la_code == fund.la_code();
   const bool finance = who.HasRole(cv1::ROLE_FINANCE_OFFICER) &&
                        who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL &&
@@ -530,12 +674,14 @@ absl::StatusOr<std::optional<FundServiceImpl::OutcomeMove>> FundServiceImpl::Pre
   }
   if (r.status() != v1::REQUEST_STATUS_APPROVED) {
     // Perhaps this very call recorded it before: then its first answer.
+    if (!may_wait) return prepared;
     ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RecordPaymentOutcome",
                                                     asked.client_request_id(), asked, response));
-    if (replayed) return std::nullopt;
-    return absl::FailedPreconditionError("payment_id: the payment has already been settled or failed");
+    if (!replayed) return absl::FailedPreconditionError("payment_id: the payment has already been settled or failed");
+    prepared.kind = OutcomeMove::Kind::kAnswered;
+    return prepared;
   }
-  OutcomeMove prepared;
+  prepared.kind = OutcomeMove::Kind::kReady;
   prepared.pence = r.amount().pence();
   prepared.settled = asked.outcome() == v1::PAYMENT_OUTCOME_SETTLED;
   const int64_t pence = prepared.pence;
@@ -577,35 +723,67 @@ absl::StatusOr<std::optional<FundServiceImpl::OutcomeMove>> FundServiceImpl::Pre
   return prepared;
 }
 
-void FundServiceImpl::CountOutcome(const OutcomeMove& applied) {
-  pence_.Add({{"stage", applied.settled ? "paid" : "released"}}).Increment(double(applied.pence));
+void FundServiceImpl::CountOutcome(bool settled, int64_t pence) {
+  pence_.Add({{"stage", settled ? "paid" : "released"}}).Increment(double(pence));
 }
 
-grpc::Status FundServiceImpl::RecordPaymentOutcome(grpc::ServerContext* context,
-                                                   const v1::RecordPaymentOutcomeRequest* request,
-                                                   v1::RecordPaymentOutcomeResponse* response) {
-  return guard_.Run(*context, "RecordPaymentOutcome", [&](const Principal& who) -> absl::Status {
-    RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
-    RETURN_IF_ERROR(CheckOutcomeFields(request->payment_id(), request->outcome(), request->failure_reason()));
-    return RememberedThenFresh(response,
-                               [&](bool fresh) { return ReportPayment(who, *request, response, fresh); });
-  });
+absl::StatusOr<FundServiceImpl::OutcomeMove> FundServiceImpl::PrepareReport(
+    const Principal& who, const v1::RecordPaymentOutcomeRequest& request, v1::RecordPaymentOutcomeResponse* response,
+    bool fresh, bool may_wait) {
+  ASSIGN_OR_RETURN(std::optional<std::string> request_id, RequestOfPayment(request.payment_id(), may_wait));
+  if (!request_id) return OutcomeMove{};
+  ASSIGN_OR_RETURN(std::optional<Versioned<v1::FundRequest>> found,
+                   LoadRequest(*request_id, "payment_id", fresh, may_wait));
+  if (!found) return OutcomeMove{};
+  return PrepareOutcome(who, request, *std::move(found), response, may_wait);
 }
 
 absl::Status FundServiceImpl::ReportPayment(const Principal& who, const v1::RecordPaymentOutcomeRequest& request,
                                             v1::RecordPaymentOutcomeResponse* response, bool fresh) {
-  ASSIGN_OR_RETURN(const std::string request_id, RequestOfPayment(request.payment_id()));
-  ASSIGN_OR_RETURN(auto found, LoadRequest(request_id, "payment_id", fresh));
-  ASSIGN_OR_RETURN(std::optional<OutcomeMove> prepared, PrepareOutcome(who, request, std::move(found), response));
-  if (!prepared) return absl::OkStatus();
-  ASSIGN_OR_RETURN(TransferResult result,
-                   ledger_.Apply(prepared->move.transfer, clock_.Now(), std::move(prepared->move.with)));
-  if (result == TransferResult::kApplied) {
-    CountOutcome(*prepared);
-    const int64_t version = prepared->record.version();
-    recent_.RememberRequest(std::move(prepared->record), version);
-  }
-  return AnswerAfter(result, who, "RecordPaymentOutcome", request.client_request_id(), request, response);
+  ASSIGN_OR_RETURN(OutcomeMove prepared, PrepareReport(who, request, response, fresh, /*may_wait=*/true));
+  if (prepared.kind == OutcomeMove::Kind::kAnswered) return absl::OkStatus();
+  if (prepared.kind == OutcomeMove::Kind::kMustWait) return absl::InternalError("a report that may wait did not");
+  absl::StatusOr<TransferResult> result =
+      ledger_.Apply(prepared.move.transfer, clock_.Now(), std::move(prepared.move.with));
+  if (result.ok() && *result == TransferResult::kApplied) CountOutcome(prepared.settled, prepared.pence);
+  return AfterMove(std::move(result), who, "RecordPaymentOutcome", request.client_request_id(), request, response,
+                   &prepared.record);
+}
+
+grpc::ServerUnaryReactor* FundServiceImpl::RecordPaymentOutcome(grpc::CallbackServerContext* context,
+                                                                const v1::RecordPaymentOutcomeRequest* request,
+                                                                v1::RecordPaymentOutcomeResponse* response) {
+  return guard_.RunAsync(context, "RecordPaymentOutcome", [&](const Principal& who, RpcCompletion done) {
+    absl::Status fields = ValidateRequestId(request->client_request_id());
+    if (fields.ok()) fields = CheckOutcomeFields(request->payment_id(), request->outcome(), request->failure_reason());
+    if (!fields.ok()) return done.Finish(fields);
+    absl::StatusOr<OutcomeMove> prepared = PrepareReport(who, *request, response, /*fresh=*/false, /*may_wait=*/false);
+    if (!prepared.ok()) return done.Finish(prepared.status());
+    if (prepared->kind != OutcomeMove::Kind::kReady) {
+      // A look-up or a replay check: done waiting.
+      response->Clear();
+      return workers_.Run([this, who, request, response, done] {
+        done.FinishWith([&] {
+          return RememberedThenFresh(response,
+                                     [&](bool fresh) { return ReportPayment(who, *request, response, fresh); });
+        });
+      });
+    }
+    const bool settled = prepared->settled;
+    const int64_t pence = prepared->pence;
+    MoveMoneyThen(who, "RecordPaymentOutcome", request->client_request_id(), *request, response,
+                  std::move(prepared->move), std::move(prepared->record), done,
+                  [this, who, request, response, settled, pence](absl::Status moved, bool applied_now,
+                                                                 const v1::FundRequest&) -> absl::Status {
+                    if (absl::IsAborted(moved)) {
+                      // This replica's copy was behind (on a worker: not applied now).
+                      response->Clear();
+                      return ReportPayment(who, *request, response, /*fresh=*/true);
+                    }
+                    if (moved.ok() && applied_now) CountOutcome(settled, pence);
+                    return moved;
+                  });
+  });
 }
 
 grpc::Status FundServiceImpl::ImportBankFile(grpc::ServerContext* context,
@@ -694,15 +872,15 @@ void FundServiceImpl::SettleBankLines(const Principal& who, std::vector<BankLine
       problem(line, "payment_id: no such payment");
       continue;
     }
-    absl::StatusOr<std::optional<OutcomeMove>> prepared =
-        PrepareOutcome(who, line.asked, *std::move((*found)[i]), &line.answer);
+    absl::StatusOr<OutcomeMove> prepared =
+        PrepareOutcome(who, line.asked, *std::move((*found)[i]), &line.answer, /*may_wait=*/true);
     if (!prepared.ok()) {
       problem(line, prepared.status().message());
-    } else if (!*prepared) {
+    } else if (prepared->kind == OutcomeMove::Kind::kAnswered) {
       done(line);  // imported before
     } else {
-      moves.push_back(std::move((*prepared)->move));
-      pending.emplace_back(&line, **std::move(prepared));  // its pence and outcome, for the count
+      moves.push_back(std::move(prepared->move));
+      pending.emplace_back(&line, *std::move(prepared));  // its pence and outcome, for the count
     }
   }
   const std::vector<absl::StatusOr<TransferResult>> results = ledger_.ApplyEach(std::move(moves), clock_.Now());
@@ -712,7 +890,7 @@ void FundServiceImpl::SettleBankLines(const Principal& who, std::vector<BankLine
       problem(*line, results[i].status().message());
       continue;
     }
-    if (*results[i] == TransferResult::kApplied) CountOutcome(prepared);
+    if (*results[i] == TransferResult::kApplied) CountOutcome(prepared.settled, prepared.pence);
     done(*line);
   }
 }

@@ -4,6 +4,7 @@
 #include <prometheus/counter.h>
 
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 
@@ -15,6 +16,7 @@
 #include "services/fund-payments/fund_store.h"
 #include "services/fund-payments/ledger.h"
 #include "services/fund-payments/request_cache.h"
+#include "services/fund-payments/worker_pool.h"
 
 namespace rooted::fund {
 
@@ -34,7 +36,16 @@ struct FundServiceOptions {
 // - the payments adapter (a service account) or a finance officer records
 //   payment outcomes.
 // Bank details never leave this service: events carry ids and amounts only.
-class FundServiceImpl final : public v1::FundService::Service {
+//
+// The calls each fund request goes through (submit, approve, payment outcome)
+// use gRPC's callback API: their transfer goes out on a shared pipelined Redis
+// connection and the reply finishes the call, so no thread waits for Redis.
+// The rarer turns that must wait (a first look-up, a retry's first answer, a
+// refusal explained, a first of two approvals) run on a few worker threads.
+class FundServiceImpl final
+    : public v1::FundService::WithCallbackMethod_SubmitFundRequest<
+          v1::FundService::WithCallbackMethod_ApproveFundRequest<
+              v1::FundService::WithCallbackMethod_RecordPaymentOutcome<v1::FundService::Service>>> {
  public:
   FundServiceImpl(FundStore& store, Ledger& ledger, const RpcGuard& guard, const Clock& clock,
                   Metrics& metrics, FundServiceOptions options);
@@ -45,16 +56,17 @@ class FundServiceImpl final : public v1::FundService::Service {
                              v1::AllocateFundsResponse*) override;
   grpc::Status RegisterPayee(grpc::ServerContext*, const v1::RegisterPayeeRequest*,
                              v1::RegisterPayeeResponse*) override;
-  grpc::Status SubmitFundRequest(grpc::ServerContext*, const v1::SubmitFundRequestRequest*,
-                                 v1::SubmitFundRequestResponse*) override;
-  grpc::Status ApproveFundRequest(grpc::ServerContext*, const v1::ApproveFundRequestRequest*,
-                                  v1::ApproveFundRequestResponse*) override;
+  grpc::ServerUnaryReactor* SubmitFundRequest(grpc::CallbackServerContext*, const v1::SubmitFundRequestRequest*,
+                                              v1::SubmitFundRequestResponse*) override;
+  grpc::ServerUnaryReactor* ApproveFundRequest(grpc::CallbackServerContext*, const v1::ApproveFundRequestRequest*,
+                                               v1::ApproveFundRequestResponse*) override;
   grpc::Status RejectFundRequest(grpc::ServerContext*, const v1::RejectFundRequestRequest*,
                                  v1::RejectFundRequestResponse*) override;
   grpc::Status ListFundRequests(grpc::ServerContext*, const v1::ListFundRequestsRequest*,
                                 v1::ListFundRequestsResponse*) override;
-  grpc::Status RecordPaymentOutcome(grpc::ServerContext*, const v1::RecordPaymentOutcomeRequest*,
-                                    v1::RecordPaymentOutcomeResponse*) override;
+  grpc::ServerUnaryReactor* RecordPaymentOutcome(grpc::CallbackServerContext*,
+                                                 const v1::RecordPaymentOutcomeRequest*,
+                                                 v1::RecordPaymentOutcomeResponse*) override;
   grpc::Status ImportBankFile(grpc::ServerContext*, const v1::ImportBankFileRequest*,
                               v1::ImportBankFileResponse*) override;
   grpc::Status GetFundReport(grpc::ServerContext*, const v1::GetFundReportRequest*,
@@ -74,14 +86,70 @@ class FundServiceImpl final : public v1::FundService::Service {
                          const google::protobuf::Message& request,
                          google::protobuf::Message* response, Transfer transfer, LedgerWrite with,
                          const v1::FundRequest* written = nullptr);
+  // What MoveMoneyThen does once the transfer is known: gets the outcome (as
+  // AfterMove gives it), whether it was applied by this call, and the request
+  // as written; its status finishes the call.
+  using AfterMoveFn =
+      absl::AnyInvocable<absl::Status(absl::Status moved, bool applied_now, const v1::FundRequest& written) &&>;
+  // Applies an already named `move` without waiting for Redis. `after` runs
+  // on the Redis I/O thread when the transfer was applied now, else on a
+  // worker, where it may block (a retry's first answer, a refusal explained).
+  // `request`, `client_request_id` and `response` must live until `done`.
+  void MoveMoneyThen(const Principal& who, absl::string_view method, const std::string& client_request_id,
+                     const google::protobuf::Message& request, google::protobuf::Message* response,
+                     Ledger::Move move, v1::FundRequest written, RpcCompletion done, AfterMoveFn after);
+  // After a transfer: remembers `written` once applied; when the transfer had
+  // been applied before, `response` becomes the first answer.
+  absl::Status AfterMove(absl::StatusOr<TransferResult> result, const Principal& who, absl::string_view method,
+                         const std::string& client_request_id, const google::protobuf::Message& request,
+                         google::protobuf::Message* response, const v1::FundRequest* written);
+
+  // Look-ups that may have to wait for Redis take `may_wait`: when false and
+  // this replica has no copy, they answer nullopt (the caller then finishes
+  // on a worker) instead of blocking.
+  //
   // A request as this replica last wrote it, or from Redis when it has no
   // copy or `fresh` is asked for: NOT_FOUND naming `field`.
-  absl::StatusOr<Versioned<v1::FundRequest>> LoadRequest(const std::string& request_id,
-                                                         absl::string_view field, bool fresh);
+  absl::StatusOr<std::optional<Versioned<v1::FundRequest>>> LoadRequest(const std::string& request_id,
+                                                                        absl::string_view field, bool fresh,
+                                                                        bool may_wait);
   // Which request a payment pays: NOT_FOUND naming payment_id.
-  absl::StatusOr<std::string> RequestOfPayment(const std::string& payment_id);
+  absl::StatusOr<std::optional<std::string>> RequestOfPayment(const std::string& payment_id, bool may_wait);
+
+  // A submission, checked, with its commitment named and its first answer in
+  // the response.
+  struct Submission {
+    Ledger::Move move;
+    v1::FundRequest record;
+    v1::Fund fund;
+  };
+  // nullopt: it would have to wait, and may not.
+  absl::StatusOr<std::optional<Submission>> PrepareSubmission(const Principal& who,
+                                                              const v1::SubmitFundRequestRequest& request,
+                                                              v1::SubmitFundRequestResponse* response, bool may_wait);
+  // Counts what was committed, or says how far over the limit a refused
+  // request was (which reads balances: may block).
+  absl::Status AfterSubmission(absl::Status moved, bool applied_now, const v1::FundRequest& r,
+                               const v1::Fund& fund);
+
+  // An approval, checked and ready to write.
+  struct Approval {
+    enum class Kind {
+      kMustWait,    // only when it may not wait: a look-up or a replay check needs Redis
+      kAnswered,    // this very call was applied before: the response is its first answer
+      kFirstOfTwo,  // an approval record only; no money moves yet
+      kComplete,    // the commitment becomes a payment (move named)
+    };
+    Kind kind = Kind::kMustWait;
+    Ledger::Move move;  // kFirstOfTwo: its writes only
+    v1::FundRequest record;
+    int64_t expected_version = 0;
+  };
+  absl::StatusOr<Approval> PrepareApproval(const Principal& who, const v1::ApproveFundRequestRequest& request,
+                                           v1::ApproveFundRequestResponse* response, bool fresh, bool may_wait);
   absl::Status Approve(const Principal& who, const v1::ApproveFundRequestRequest& request,
                        v1::ApproveFundRequestResponse* response, bool fresh);
+  void RememberPaymentOf(const v1::ApproveFundRequestResponse& response);
   absl::Status ReportPayment(const Principal& who, const v1::RecordPaymentOutcomeRequest& request,
                              v1::RecordPaymentOutcomeResponse* response, bool fresh);
   // Names the movement by caller, method and request id, and stores
@@ -100,6 +168,12 @@ class FundServiceImpl final : public v1::FundService::Service {
                 absl::string_view kind, const std::string& id, const std::string& request_id) const;
   // A payment's outcome, checked and ready to apply.
   struct OutcomeMove {
+    enum class Kind {
+      kMustWait,  // only when it may not wait: a look-up or a replay check needs Redis
+      kAnswered,  // this very report was applied before: the response is its first answer
+      kReady,
+    };
+    Kind kind = Kind::kMustWait;
     Ledger::Move move;
     v1::FundRequest record;  // as stored once the move is applied
     int64_t pence = 0;
@@ -107,13 +181,14 @@ class FundServiceImpl final : public v1::FundService::Service {
   };
   // Checks that the caller may report on `found`'s payment and that it awaits
   // its outcome, and prepares the change (named, with its first answer in
-  // `response`). Nothing when this very report was applied before: then
-  // `response` is its first answer.
-  absl::StatusOr<std::optional<OutcomeMove>> PrepareOutcome(const Principal& who,
-                                                            const v1::RecordPaymentOutcomeRequest& asked,
-                                                            Versioned<v1::FundRequest> found,
-                                                            v1::RecordPaymentOutcomeResponse* response);
-  void CountOutcome(const OutcomeMove& applied);
+  // `response`).
+  absl::StatusOr<OutcomeMove> PrepareOutcome(const Principal& who, const v1::RecordPaymentOutcomeRequest& asked,
+                                             Versioned<v1::FundRequest> found,
+                                             v1::RecordPaymentOutcomeResponse* response, bool may_wait);
+  // The payment's request, then PrepareOutcome.
+  absl::StatusOr<OutcomeMove> PrepareReport(const Principal& who, const v1::RecordPaymentOutcomeRequest& request,
+                                            v1::RecordPaymentOutcomeResponse* response, bool fresh, bool may_wait);
+  void CountOutcome(bool settled, int64_t pence);
   // A bank file's line, reported as the callback would be.
   struct BankLine {
     size_t number = 0;
@@ -126,9 +201,12 @@ class FundServiceImpl final : public v1::FundService::Service {
   void SettleBankLines(const Principal& who, std::vector<BankLine>& lines,
                        v1::ImportBankFileResponse* response);
   // Funds and allocations never change once made: read once per process.
+  absl::StatusOr<std::optional<v1::Fund>> FundOf(const std::string& fund_id, absl::string_view field,
+                                                  bool may_wait);
   absl::StatusOr<v1::Fund> FundOf(const std::string& fund_id, absl::string_view field);
-  absl::StatusOr<v1::Allocation> AllocationOf(const std::string& allocation_id,
-                                              absl::string_view field);
+  absl::StatusOr<std::optional<v1::Allocation>> AllocationOf(const std::string& allocation_id,
+                                                              absl::string_view field, bool may_wait);
+  absl::StatusOr<v1::Allocation> AllocationOf(const std::string& allocation_id, absl::string_view field);
   bool IsFinance(const Principal& who, const std::string& la_code) const;
   // The request as this caller may see it (bank details masked unless finance).
   v1::FundRequest Shown(const Principal& who, const v1::FundRequest& request,
@@ -145,6 +223,8 @@ class FundServiceImpl final : public v1::FundService::Service {
   std::map<std::string, v1::Fund> funds_;
   std::map<std::string, v1::Allocation> allocations_;
   RequestCache recent_;
+  // Last: its threads may still finish calls that use the members above.
+  WorkerPool workers_{4};
 };
 
 }  // namespace rooted::fund

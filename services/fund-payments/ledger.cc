@@ -108,8 +108,8 @@ return 1
 
 }  // namespace
 
-Ledger::Ledger(RedisClient& redis, std::string prefix)
-    : redis_(redis), prefix_(std::move(prefix)) {}
+Ledger::Ledger(RedisClient& redis, PipelinedRedis& pipe, std::string prefix)
+    : redis_(redis), pipe_(pipe), prefix_(std::move(prefix)) {}
 
 namespace {
 
@@ -190,6 +190,14 @@ std::vector<std::string> Ledger::Keys() const {
 absl::StatusOr<TransferResult> Ledger::Apply(const Transfer& t, absl::Time at, LedgerWrite with) {
   ASSIGN_OR_RETURN(std::vector<std::string> args, TransferArgs(t, at, std::move(with)));
   return ResultOf(redis_.Eval(TransferScript(), Keys(), std::move(args)));
+}
+
+void Ledger::Apply(const Transfer& t, absl::Time at, LedgerWrite with, ApplyCallback done) {
+  absl::StatusOr<std::vector<std::string>> args = TransferArgs(t, at, std::move(with));
+  if (!args.ok()) return std::move(done)(args.status());
+  pipe_.Eval(TransferScript(), Keys(), *args, [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+    std::move(done)(ResultOf(reply));
+  });
 }
 
 std::vector<absl::StatusOr<TransferResult>> Ledger::ApplyEach(std::vector<Move> moves, absl::Time at) {

@@ -7,6 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/functional/any_invocable.h"
+#include "common/redis/pipelined_redis.h"
 #include "common/redis/redis_client.h"
 
 namespace rooted::fund {
@@ -76,7 +78,9 @@ struct LedgerWrite {
 // Thread safety: safe to call concurrently.
 class Ledger {
  public:
-  Ledger(RedisClient& redis, std::string prefix);
+  // Transfers applied without waiting go through `pipe`, everything else
+  // through `redis`.
+  Ledger(RedisClient& redis, PipelinedRedis& pipe, std::string prefix);
 
   // FAILED_PRECONDITION naming the account that would go below zero or above
   // its ceiling (and nothing is written); ABORTED when a precondition of `with` failed;
@@ -84,6 +88,9 @@ class Ledger {
   // `with` is taken by value: pass it with std::move and its records are not
   // copied on their way to Redis.
   absl::StatusOr<TransferResult> Apply(const Transfer& transfer, absl::Time at, LedgerWrite with = {});
+  using ApplyCallback = absl::AnyInvocable<void(absl::StatusOr<TransferResult>) &&>;
+  // The same without waiting: `done` gets the result on the pipe's I/O thread.
+  void Apply(const Transfer& transfer, absl::Time at, LedgerWrite with, ApplyCallback done);
 
   // Many transfers in one round trip, each applied or refused on its own as
   // Apply would (a bank file's lines): one result per move, in order.
@@ -125,6 +132,7 @@ class Ledger {
   std::vector<std::string> Keys() const;
 
   RedisClient& redis_;
+  PipelinedRedis& pipe_;
   const std::string prefix_;
 };
 

@@ -26,7 +26,7 @@ absl::Status Run(const rooted::Config& config) {
 
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
   rooted::fund::FundStore store(core->redis(), key_prefix);
-  rooted::fund::Ledger ledger(core->redis(), key_prefix);
+  rooted::fund::Ledger ledger(core->redis(), core->redis_pipe(), key_prefix);
   rooted::fund::FundServiceImpl service(store, ledger, core->guard(), core->clock(), core->metrics(),
                                         options);
   rooted::fund::FundEventHandler handler(store, core->clock());

@@ -35,7 +35,7 @@ std::string Ref(int n) {
 struct FundStack {
   FundStack() {
     store = std::make_unique<FundStore>(*h.redis, "fp");
-    ledger = std::make_unique<Ledger>(*h.redis, "fp");
+    ledger = std::make_unique<Ledger>(*h.redis, *h.redis_pipe, "fp");
     service = std::make_unique<FundServiceImpl>(*store, *ledger, *h.guard, h.clock, *h.metrics,
                                                 FundServiceOptions{});
     handler = std::make_unique<FundEventHandler>(*store, h.clock);

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "services/fund-payments/ledger.h"
 #include "tests/support/local_stack.h"
 
@@ -26,8 +28,9 @@ class LedgerTest : public ::testing::Test {
     RedisOptions options;
     options.port = server_->port();
     redis_ = std::make_unique<RedisClient>(options);
+    pipe_ = *PipelinedRedis::Start(options);
     prefix_ = "fl" + std::to_string(++suite_counter_);
-    ledger_ = std::make_unique<Ledger>(*redis_, prefix_);
+    ledger_ = std::make_unique<Ledger>(*redis_, *pipe_, prefix_);
   }
 
   Transfer Move(const std::string& id, const std::string& from, const std::string& to,
@@ -38,7 +41,16 @@ class LedgerTest : public ::testing::Test {
   absl::Time at_ = absl::FromUnixSeconds(1'790'000'000);
   static rooted::testing::RedisServer* server_;
   static int suite_counter_;
+  // The form that does not wait, with its callback's result.
+  absl::StatusOr<TransferResult> ApplyWithoutWaiting(const Transfer& transfer) {
+    std::promise<absl::StatusOr<TransferResult>> result;
+    ledger_->Apply(transfer, at_, {},
+                   [&](absl::StatusOr<TransferResult> r) { result.set_value(std::move(r)); });
+    return result.get_future().get();
+  }
+
   std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<PipelinedRedis> pipe_;
   std::string prefix_;
   std::unique_ptr<Ledger> ledger_;
 };
@@ -102,6 +114,22 @@ TEST_F(LedgerTest, AReplayedTransferIdChangesNothing) {
             TransferResult::kAlreadyApplied);
   EXPECT_EQ(*ledger_->Balance(account::Pool("f")), 500);
   EXPECT_EQ(ledger_->Journal("-", 100)->size(), 2u);
+}
+
+// Without waiting, a transfer is the same step: applied once, refused whole.
+TEST_F(LedgerTest, ATransferAppliedWithoutWaitingIsCheckedTheSame) {
+  EXPECT_EQ(*ApplyWithoutWaiting(Move("t-1", account::Budget("f"), account::Allocation("a"), 500)),
+            TransferResult::kApplied);
+  EXPECT_EQ(*ApplyWithoutWaiting(Move("t-1", account::Budget("f"), account::Allocation("a"), 500)),
+            TransferResult::kAlreadyApplied);
+  absl::StatusOr<TransferResult> overdrawn =
+      ApplyWithoutWaiting(Move("t-2", account::Allocation("a"), account::Paid("f"), 501));
+  EXPECT_EQ(overdrawn.status().code(), absl::StatusCode::kFailedPrecondition) << overdrawn.status();
+  EXPECT_TRUE(absl::StartsWith(overdrawn.status().message(), account::Allocation("a"))) << overdrawn.status();
+  absl::StatusOr<TransferResult> nothing = ApplyWithoutWaiting(Move("", account::Allocation("a"), account::Paid("f"), 1));
+  EXPECT_EQ(nothing.status().code(), absl::StatusCode::kInvalidArgument) << nothing.status();
+  EXPECT_EQ(*ledger_->Balance(account::Allocation("a")), 500);
+  EXPECT_TRUE(ledger_->CheckInvariants().ok());
 }
 
 TEST_F(LedgerTest, AReplayAnswersAlreadyAppliedEvenWhenTheMoneyHasSinceMoved) {

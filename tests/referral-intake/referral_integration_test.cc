@@ -444,6 +444,24 @@ TEST_F(ReferralIntakeTest, ListsArePagedFilteredAndScoped) {
   EXPECT_EQ(status.error_message().rfind("page.page_token", 0), 0u);
 }
 
+// Redis holds the write past the command timeout: the call is UNAVAILABLE
+// (whether the write ran is unknown), and its retry lands exactly once.
+TEST_F(ReferralIntakeTest, ASubmissionRedisDoesNotAnswerInTimeIsUnavailableAndItsRetryLandsOnce) {
+  ASSERT_TRUE(redis_->Command({"CLIENT", "PAUSE", "2500"}).ok());
+  v1::SubmitReferralResponse stalled;
+  const grpc::Status unanswered =
+      Submit(SchoolToken("100001"), "req-paused-01", testing::GoodDetails("100001"), &stalled);
+  EXPECT_EQ(unanswered.error_code(), grpc::UNAVAILABLE) << unanswered.error_message();
+  absl::SleepFor(absl::Milliseconds(700));  // past the pause
+  v1::SubmitReferralResponse retried, again;
+  const grpc::Status retry = Submit(SchoolToken("100001"), "req-paused-01", testing::GoodDetails("100001"), &retried);
+  ASSERT_TRUE(retry.ok()) << retry.error_message();
+  ASSERT_TRUE(Submit(SchoolToken("100001"), "req-paused-01", testing::GoodDetails("100001"), &again).ok());
+  EXPECT_EQ(again.referral().referral_id(), retried.referral().referral_id());
+  EXPECT_EQ(redis_->Command({"ZCARD", "ri:by_school:100001"})->integer, 1);
+  EXPECT_EQ(OutboxDepth(), 1);
+}
+
 TEST(ReferralIntakeBinaryTest, ServesThenDrainsAndExitsCleanlyOnSigterm) {
   rooted::testing::RedisServer redis;
   rooted::testing::Broker broker;

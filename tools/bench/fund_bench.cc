@@ -297,6 +297,12 @@ int main(int argc, char** argv) {
   rooted::RedisOptions redis_options;
   redis_options.port = service.redis().port();
   rooted::RedisClient redis(redis_options);
+  absl::StatusOr<std::unique_ptr<rooted::PipelinedRedis>> started_pipe = rooted::PipelinedRedis::Start(redis_options);
+  if (!started_pipe.ok()) {
+    std::cerr << started_pipe.status() << "\n";
+    return 1;
+  }
+  rooted::PipelinedRedis& pipe = **started_pipe;
   const rooted::testing::TestTokens tokens(secret);
   const absl::Time now = absl::Now();
   const std::string finance = tokens.Mint("finance-bench", cv1::ROLE_FINANCE_OFFICER,
@@ -309,7 +315,7 @@ int main(int argc, char** argv) {
 
   // Raw ceiling: EVAL of a script doing a transfer's work (check, two
   // HINCRBYs, two XADDs, a guard) on the same Redis.
-  rooted::fund::Ledger raw_ledger(redis, "raw");
+  rooted::fund::Ledger raw_ledger(redis, pipe, "raw");
   (void)raw_ledger.Apply({"seed", "seed", "", {{"budget:raw", "alloc:raw", int64_t(1) << 50}}}, now);
   const int raw_count = 20'000;
   std::atomic<int> raw_next{0};
@@ -415,7 +421,7 @@ int main(int argc, char** argv) {
   run("paid by callback (3 RPCs a request)", 0, {});
   run("paid by bank files of " + std::to_string(file_lines) + " (2 RPCs a request)", requests,
       {true, file_lines});
-  rooted::fund::Ledger ledger(redis, "fp");
+  rooted::fund::Ledger ledger(redis, pipe, "fp");
   const absl::Status invariants = ledger.CheckInvariants();
   std::cout << "ledger invariants after both runs: " << (invariants.ok() ? "intact" : invariants.ToString())
             << "\n";
