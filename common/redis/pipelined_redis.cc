@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -41,27 +42,40 @@ absl::Status ErrnoStatus(absl::string_view what) {
   return absl::UnavailableError(absl::StrCat("redis: ", what, ": ", std::strerror(errno)));
 }
 
+// Closes the descriptor unless released: for the error paths of set-up.
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd) : fd_(fd) {}
+  ~OwnedFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// Wakes the I/O thread's epoll when `fd` is readable, with `tag` to tell which.
+absl::Status WatchReadable(int epoll_fd, int fd, uint32_t tag) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u32 = tag;
+  return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0 ? absl::OkStatus() : ErrnoStatus("epoll_ctl");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PipelinedRedis>> PipelinedRedis::Start(RedisOptions options) {
-  const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd < 0) return ErrnoStatus("eventfd");
-  const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  if (epoll_fd < 0) {
-    const absl::Status status = ErrnoStatus("epoll_create1");
-    close(wake_fd);
-    return status;
-  }
-  epoll_event wake{};
-  wake.events = EPOLLIN;
-  wake.data.u32 = kWakeTag;
-  if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &wake) != 0) {
-    const absl::Status status = ErrnoStatus("epoll_ctl");
-    close(wake_fd);
-    close(epoll_fd);
-    return status;
-  }
-  return std::unique_ptr<PipelinedRedis>(new PipelinedRedis(std::move(options), wake_fd, epoll_fd));
+  OwnedFd wake_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (wake_fd.get() < 0) return ErrnoStatus("eventfd");
+  OwnedFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
+  if (epoll_fd.get() < 0) return ErrnoStatus("epoll_create1");
+  if (absl::Status s = WatchReadable(epoll_fd.get(), wake_fd.get(), kWakeTag); !s.ok()) return s;
+  return std::unique_ptr<PipelinedRedis>(
+      new PipelinedRedis(std::move(options), wake_fd.release(), epoll_fd.release()));
 }
 
 PipelinedRedis::PipelinedRedis(RedisOptions options, int wake_fd, int epoll_fd)
@@ -149,22 +163,11 @@ absl::Status PipelinedRedis::Connect() {
   absl::StatusOr<redis_wire::ContextPtr> context = redis_wire::Connect(options_);
   if (!context.ok()) return context.status();
   // The socket is ours from here; hiredis only parses replies.
-  const int fd = redisFreeKeepFd(context->release());
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-    const absl::Status status = ErrnoStatus("fcntl");
-    close(fd);
-    return status;
-  }
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.u32 = kConnectionTag;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    const absl::Status status = ErrnoStatus("epoll_ctl");
-    close(fd);
-    return status;
-  }
-  fd_ = fd;
+  OwnedFd fd(redisFreeKeepFd(context->release()));
+  const int flags = fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) return ErrnoStatus("fcntl");
+  if (absl::Status s = WatchReadable(epoll_fd_, fd.get(), kConnectionTag); !s.ok()) return s;
+  fd_ = fd.release();
   reader_ = redisReaderCreate();
   return absl::OkStatus();
 }

@@ -464,6 +464,14 @@ absl::Status RememberedThenFresh(google::protobuf::Message* response,
 
 }  // namespace
 
+void FundServiceImpl::FinishOnWorker(RpcCompletion done, google::protobuf::Message* response,
+                                     std::function<absl::Status(bool fresh)> attempt) {
+  response->Clear();
+  workers_.Run([done, response, attempt = std::move(attempt)] {
+    done.FinishWith([&] { return RememberedThenFresh(response, attempt); });
+  });
+}
+
 absl::StatusOr<FundServiceImpl::Approval> FundServiceImpl::PrepareApproval(
     const Principal& who, const v1::ApproveFundRequestRequest& request, v1::ApproveFundRequestResponse* response,
     bool fresh, bool may_wait) {
@@ -571,11 +579,8 @@ grpc::ServerUnaryReactor* FundServiceImpl::ApproveFundRequest(grpc::CallbackServ
     if (!approval.ok()) return done.Finish(approval.status());
     if (approval->kind != Approval::Kind::kComplete) {
       // A look-up, a replay check or a first of two approvals: done waiting.
-      response->Clear();
-      return workers_.Run([this, who, request, response, done] {
-        done.FinishWith([&] {
-          return RememberedThenFresh(response, [&](bool fresh) { return Approve(who, *request, response, fresh); });
-        });
+      return FinishOnWorker(done, response, [this, who, request, response](bool fresh) {
+        return Approve(who, *request, response, fresh);
       });
     }
     MoveMoneyThen(who, "ApproveFundRequest", request->client_request_id(), *request, response,
@@ -761,12 +766,8 @@ grpc::ServerUnaryReactor* FundServiceImpl::RecordPaymentOutcome(grpc::CallbackSe
     if (!prepared.ok()) return done.Finish(prepared.status());
     if (prepared->kind != OutcomeMove::Kind::kReady) {
       // A look-up or a replay check: done waiting.
-      response->Clear();
-      return workers_.Run([this, who, request, response, done] {
-        done.FinishWith([&] {
-          return RememberedThenFresh(response,
-                                     [&](bool fresh) { return ReportPayment(who, *request, response, fresh); });
-        });
+      return FinishOnWorker(done, response, [this, who, request, response](bool fresh) {
+        return ReportPayment(who, *request, response, fresh);
       });
     }
     const bool settled = prepared->settled;

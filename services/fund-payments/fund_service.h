@@ -3,6 +3,7 @@
 
 #include <prometheus/counter.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <mutex>
@@ -98,6 +99,10 @@ class FundServiceImpl final
   void MoveMoneyThen(const Principal& who, absl::string_view method, const std::string& client_request_id,
                      const google::protobuf::Message& request, google::protobuf::Message* response,
                      Ledger::Move move, v1::FundRequest written, RpcCompletion done, AfterMoveFn after);
+  // Runs the waiting form of a call on a worker, from this replica's copy
+  // then, if that was behind, from Redis's (RememberedThenFresh).
+  void FinishOnWorker(RpcCompletion done, google::protobuf::Message* response,
+                      std::function<absl::Status(bool fresh)> attempt);
   // After a transfer: remembers `written` once applied; when the transfer had
   // been applied before, `response` becomes the first answer.
   absl::Status AfterMove(absl::StatusOr<TransferResult> result, const Principal& who, absl::string_view method,
