@@ -32,6 +32,31 @@ inline double ProcessCpuSeconds(pid_t pid) {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
+// The whole machine's CPU time so far, from /proc/stat's first line, in clock
+// ticks: all of it, the idle part, and the part the hypervisor gave to other
+// guests ("steal"). All 0 when it cannot be read.
+struct MachineTicks {
+  double total = 0;
+  double idle = 0;
+  double stolen = 0;
+
+  static MachineTicks Now() {
+    std::ifstream in("/proc/stat");
+    std::string label;
+    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    in >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+    if (label != "cpu") return {};
+    return {user + nice + system + idle + iowait + irq + softirq + steal, idle + iowait, steal};
+  }
+  MachineTicks operator-(const MachineTicks& o) const { return {total - o.total, idle - o.idle, stolen - o.stolen}; }
+  MachineTicks& operator+=(const MachineTicks& o) {
+    total += o.total;
+    idle += o.idle;
+    stolen += o.stolen;
+    return *this;
+  }
+};
+
 // Where a benchmark phase's CPU went, process by process: what one request
 // costs in each (so the one that sets the ceiling is plain) and what share of
 // one core each used. Redis is single-threaded, so its share of one core is a
@@ -43,16 +68,19 @@ class CpuAccount {
   // Starts counting afresh.
   void Start() {
     for (Process& p : processes_) p.counted = 0;
+    machine_counted_ = {};
     Resume();
   }
   // Pause() and Resume() leave out what runs in between (another phase of an
   // interleaved run).
   void Pause() {
     for (Process& p : processes_) p.counted += ProcessCpuSeconds(p.pid) - p.start;
+    machine_counted_ += MachineTicks::Now() - machine_start_;
     running_ = false;
   }
   void Resume() {
     for (Process& p : processes_) p.start = ProcessCpuSeconds(p.pid);
+    machine_start_ = MachineTicks::Now();
     running_ = true;
   }
 
@@ -70,6 +98,14 @@ class CpuAccount {
     out << "  = " << std::fixed << std::setprecision(0) << 1e6 * total / requests << " us; "
         << sysconf(_SC_NPROCESSORS_ONLN) << " cores allow at most "
         << double(sysconf(_SC_NPROCESSORS_ONLN)) * requests / total << "/s at this cost\n";
+    MachineTicks machine = machine_counted_;
+    if (running_) machine += MachineTicks::Now() - machine_start_;
+    if (machine.total > 0) {
+      // Time the hypervisor gave to other guests is time none of these
+      // processes could run: a run with much of it is slow for that alone.
+      out << "  machine: " << std::fixed << std::setprecision(0) << 100 * machine.idle / machine.total
+          << "% idle, " << 100 * machine.stolen / machine.total << "% stolen by the host\n";
+    }
   }
 
  private:
@@ -80,6 +116,8 @@ class CpuAccount {
     double counted = 0;
   };
   std::vector<Process> processes_;
+  MachineTicks machine_start_;
+  MachineTicks machine_counted_;
   bool running_ = false;
 };
 
