@@ -4,7 +4,7 @@
 // invariants are checked afterwards. Two runs of --requests each: payments
 // reported by the adapter's callback one by one, then by the bank's files.
 //
-//   fund_bench [--requests=20000] [--in_flight=64] [--file_lines=1000] [--schools=20] [--threads=16]
+//   fund_bench [--requests=20000] [--in_flight=64] [--channels=4] [--file_lines=1000] [--schools=20] [--threads=16]
 //
 // --in_flight requests go through at once from one client thread. The
 // service's busy calls hold no thread while Redis works, so a deeper window
@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <iomanip>
 #include <iostream>
@@ -135,35 +136,46 @@ void StartSettle(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const A
 // Calls the service refuses before any I/O (an approval naming a malformed
 // request id): what the gRPC server, token check and metrics cost a call,
 // the floor under every figure above it.
-// Transfers through the ledger's pipelined form, `window` outstanding at a time.
-double RawPipelined(rooted::fund::Ledger& ledger, int count, int window, absl::Time at) {
-  std::mutex mu;
-  std::condition_variable finished;
-  int sent = 0;
-  int done = 0;
-  std::function<void()> send_next;
-  auto start = Clock::now();
-  send_next = [&] {
-    int i;
+// Transfers through the ledger's pipelined form, `window` outstanding at a
+// time. The state is shared with the callbacks, which run on the pipe's I/O
+// thread and may still be returning when the last one has been counted.
+class PipelinedTransfers : public std::enable_shared_from_this<PipelinedTransfers> {
+ public:
+  PipelinedTransfers(rooted::fund::Ledger& ledger, int count, absl::Time at)
+      : ledger_(ledger), count_(count), at_(at) {}
+
+  double Run(int window) {
+    const auto start = Clock::now();
+    for (int w = 0; w < window; ++w) SendNext();
+    std::unique_lock<std::mutex> lock(mu_);
+    finished_.wait(lock, [&] { return done_ == count_; });
+    return count_ / Seconds(Clock::now() - start);
+  }
+
+ private:
+  void SendNext() {
+    int i = 0;
     {
-      std::lock_guard<std::mutex> lock(mu);
-      if (sent == count) return;
-      i = sent++;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (sent_ == count_) return;
+      i = sent_++;
     }
-    ledger.Apply({"pipelined-" + std::to_string(i), "raw", "", {{"alloc:raw", "paid:raw", 1}}}, at, {},
-                 [&](absl::StatusOr<rooted::fund::TransferResult>) {
-                   {
-                     std::lock_guard<std::mutex> lock(mu);
-                     if (++done == count) finished.notify_all();
-                   }
-                   send_next();
-                 });
-  };
-  for (int w = 0; w < window; ++w) send_next();
-  std::unique_lock<std::mutex> lock(mu);
-  finished.wait(lock, [&] { return done == count; });
-  return count / Seconds(Clock::now() - start);
-}
+    ledger_.Apply({"pipelined-" + std::to_string(i), "raw", "", {{"alloc:raw", "paid:raw", 1}}}, at_, {},
+                  [self = shared_from_this()](absl::StatusOr<rooted::fund::TransferResult>) {
+                    self->SendNext();
+                    std::lock_guard<std::mutex> lock(self->mu_);
+                    if (++self->done_ == self->count_) self->finished_.notify_all();
+                  });
+  }
+
+  rooted::fund::Ledger& ledger_;
+  const int count_;
+  const absl::Time at_;
+  std::mutex mu_;
+  std::condition_variable finished_;
+  int sent_ = 0;  // guarded by mu_
+  int done_ = 0;  // guarded by mu_
+};
 
 int64_t RunRefusals(v1::FundService::Stub& stub, const std::string& token, int count, int in_flight) {
   struct Refusal {
@@ -241,15 +253,19 @@ struct Settlement {
 
 // Takes requests numbered [first, first + count) through submission,
 // approval and payment with `in_flight` chains going at once.
-RunTotals RunChains(v1::FundService::Stub& stub, const Actors& actors, int first, int count,
-                    int in_flight, Settlement settlement) {
+RunTotals RunChains(const std::vector<std::unique_ptr<v1::FundService::Stub>>& stubs, const Actors& actors,
+                    int first, int count, int in_flight, Settlement settlement) {
   grpc::CompletionQueue cq;
   std::vector<Chain> chains(size_t(std::min(in_flight, count)));
+  // Each chain keeps to one connection; chains are spread over them all.
+  auto stub_of = [&](const Chain& chain) -> v1::FundService::Stub& {
+    return *stubs[size_t(&chain - chains.data()) % stubs.size()];
+  };
   const int requests = first + count;
   int next = first;
   int active = 0;
   for (Chain& chain : chains) {
-    StartSubmit(stub, cq, actors, chain, next++);
+    StartSubmit(stub_of(chain), cq, actors, chain, next++);
     ++active;
   }
   RunTotals totals;
@@ -284,10 +300,10 @@ RunTotals RunChains(v1::FundService::Stub& stub, const Actors& actors, int first
     if (!ok || !chain.status.ok()) {
       fail(chain.status, 1);
     } else if (chain.step == Chain::Step::kSubmit) {
-      StartApprove(stub, cq, actors, chain);
+      StartApprove(stub_of(chain), cq, actors, chain);
       finished = false;
     } else if (chain.step == Chain::Step::kApprove && !settlement.by_bank_file) {
-      StartSettle(stub, cq, actors, chain);
+      StartSettle(stub_of(chain), cq, actors, chain);
       finished = false;
     } else if (chain.step == Chain::Step::kApprove) {
       approved.push_back(chain.approved.fund_request().payment_id());
@@ -296,13 +312,14 @@ RunTotals RunChains(v1::FundService::Stub& stub, const Actors& actors, int first
     }
     if (finished) {
       if (next < requests) {
-        StartSubmit(stub, cq, actors, chain, next++);
+        StartSubmit(stub_of(chain), cq, actors, chain, next++);
       } else {
         --active;
       }
     }
     if (!approved.empty() && (int(approved.size()) >= settlement.file_lines || active == 0)) {
-      StartBankFile(stub, cq, actors, files_sent++, approved);
+      StartBankFile(*stubs[size_t(files_sent) % stubs.size()], cq, actors, files_sent, approved);
+      ++files_sent;
       ++files_active;
       approved.clear();
     }
@@ -326,6 +343,7 @@ int main(int argc, char** argv) {
   const int schools = int(*config->Int("schools", 20, 1, 1000));
   const int in_flight = int(*config->Int("in_flight", 64, 1, 4096));
   const int file_lines = int(*config->Int("file_lines", 1000, 1, 100'000));
+  const int channels = int(*config->Int("channels", 4, 1, 64));
   const std::string secret(40, 'b');
 
   rooted::testing::LocalService service("fund-payments", secret);
@@ -344,9 +362,17 @@ int main(int argc, char** argv) {
                                           cv1::ORGANISATION_TYPE_COUNCIL, "801", "801", now);
   const std::string adapter = tokens.Mint("payments-adapter", cv1::ROLE_SERVICE,
                                           cv1::ORGANISATION_TYPE_COUNCIL, "801", "801", now);
-  auto channel =
-      grpc::CreateChannel(service.target(), grpc::InsecureChannelCredentials());
-  auto stub = v1::FundService::NewStub(channel);
+  // Schools, the council and the payments adapter each come on their own
+  // connections; one shared connection would pass every call through one
+  // HTTP/2 transport, a queue of its own.
+  std::vector<std::unique_ptr<v1::FundService::Stub>> stubs;
+  for (int i = 0; i < channels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("rooted.channel", i);  // distinct channels, not one shared subchannel
+    stubs.push_back(
+        v1::FundService::NewStub(grpc::CreateCustomChannel(service.target(), grpc::InsecureChannelCredentials(), args)));
+  }
+  v1::FundService::Stub* const stub = stubs.front().get();
 
   // Raw ceiling: EVAL of a script doing a transfer's work (check, two
   // HINCRBYs, two XADDs, a guard) on the same Redis.
@@ -365,7 +391,8 @@ int main(int argc, char** argv) {
   }
   for (auto& t : raw_threads) t.join();
   const double raw_rate = raw_count / Seconds(Clock::now() - raw_start);
-  const double raw_pipelined_rate = RawPipelined(raw_ledger, raw_count, 4 * in_flight, now);
+  const double raw_pipelined_rate =
+      std::make_shared<PipelinedTransfers>(raw_ledger, raw_count, now)->Run(4 * in_flight);
 
   for (int i = 0; i < 200; ++i) {
     v1::GetFundReportRequest probe;
@@ -435,7 +462,7 @@ int main(int argc, char** argv) {
   auto run = [&](const std::string& name, int first, Settlement settlement) {
     cpu.Start();
     const auto start = Clock::now();
-    const RunTotals totals = RunChains(*stub, actors, first, requests, in_flight, settlement);
+    const RunTotals totals = RunChains(stubs, actors, first, requests, in_flight, settlement);
     const double elapsed = Seconds(Clock::now() - start);
     const double rate = double(totals.paid) / elapsed;
     std::cout << std::left << std::setw(44) << name << std::right << std::setw(6) << int64_t(rate)
