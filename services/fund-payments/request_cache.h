@@ -1,6 +1,7 @@
 #ifndef ROOTED_SERVICES_FUND_PAYMENTS_REQUEST_CACHE_H_
 #define ROOTED_SERVICES_FUND_PAYMENTS_REQUEST_CACHE_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <mutex>
 #include <optional>
@@ -25,8 +26,9 @@ namespace rooted::fund {
 // Thread safety: safe to call concurrently.
 class RequestCache {
  public:
-  // Entries kept at most for each map; when full it starts afresh.
-  explicit RequestCache(size_t capacity = 16384) : capacity_(capacity) {}
+  // Entries kept at most for each map. The newer half is kept when it is
+  // full: a request remembered just before then is still found after.
+  explicit RequestCache(size_t capacity = 16384) : generation_size_(std::max<size_t>(1, capacity / 2)) {}
 
   std::optional<Versioned<v1::FundRequest>> Request(const std::string& request_id) const;
   // Kept only if no newer version of it is already remembered.
@@ -36,10 +38,32 @@ class RequestCache {
   void RememberPayment(const std::string& payment_id, const std::string& request_id);
 
  private:
-  const size_t capacity_;
+  // Two generations of a map: entries go into the current one; when it is
+  // full it becomes the previous one and the one before is dropped.
+  template <typename Value>
+  struct Generations {
+    absl::flat_hash_map<std::string, Value> current;
+    absl::flat_hash_map<std::string, Value> previous;
+
+    const Value* Find(const std::string& key) const {
+      if (auto it = current.find(key); it != current.end()) return &it->second;
+      if (auto it = previous.find(key); it != previous.end()) return &it->second;
+      return nullptr;
+    }
+    // The current generation's entry for `key`, turning over first if full.
+    Value& Slot(const std::string& key, size_t generation_size) {
+      if (current.size() >= generation_size && !current.contains(key)) {
+        previous = std::move(current);
+        current.clear();
+      }
+      return current[key];
+    }
+  };
+
+  const size_t generation_size_;
   mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, Versioned<v1::FundRequest>> requests_;
-  absl::flat_hash_map<std::string, std::string> payments_;
+  Generations<Versioned<v1::FundRequest>> requests_;
+  Generations<std::string> payments_;
 };
 
 }  // namespace rooted::fund

@@ -44,5 +44,22 @@ TEST(RequestCacheTest, NeverHoldsMoreThanItsCapacity) {
   EXPECT_TRUE(cache.Request("req-0003").has_value()) << "the newest is kept";
 }
 
+// The cache keeps its newer half when full: what was remembered just before
+// is still there (a request between its submission and its approval).
+TEST(RequestCacheTest, WhenFullItKeepsTheNewestHalf) {
+  RequestCache cache(4);
+  for (const char* id : {"req-0001", "req-0002", "req-0003"}) {
+    cache.RememberRequest(Request(id, v1::REQUEST_STATUS_SUBMITTED), 1);
+    cache.RememberPayment(std::string("pay-") + (id + 4), id);
+  }
+  EXPECT_TRUE(cache.Request("req-0002").has_value());
+  EXPECT_TRUE(cache.Request("req-0003").has_value());
+  EXPECT_EQ(cache.RequestOfPayment("pay-0002"), "req-0002");
+  // A newer version of an entry in the older half still wins over an older one.
+  cache.RememberRequest(Request("req-0001", v1::REQUEST_STATUS_APPROVED), 2);
+  cache.RememberRequest(Request("req-0001", v1::REQUEST_STATUS_SUBMITTED), 1);
+  EXPECT_EQ(cache.Request("req-0001")->version, 2);
+}
+
 }  // namespace
 }  // namespace rooted::fund
