@@ -46,7 +46,19 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry, const std::stri
                         .Name("rooted_consumer_lag")
                         .Help("Messages behind the partition's high watermark")
                         .Labels({{"service", service}})
-                        .Register(*registry_)) {}
+                        .Register(*registry_)),
+      redis_pipeline_waiting_(prometheus::BuildGauge()
+                                  .Name("rooted_redis_pipeline_waiting")
+                                  .Help("Commands on the pipelined Redis connection without a reply yet")
+                                  .Labels({{"service", service}})
+                                  .Register(*registry_)
+                                  .Add({})),
+      redis_pipeline_failures_(prometheus::BuildCounter()
+                                   .Name("rooted_redis_pipeline_failures_total")
+                                   .Help("Pipelined Redis connections dropped or not made, by reason; each failed "
+                                         "the commands then waiting")
+                                   .Labels({{"service", service}})
+                                   .Register(*registry_)) {}
 
 const prometheus::Histogram::BucketBoundaries& Metrics::LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
@@ -77,6 +89,12 @@ void Metrics::RecordDeadLettered(absl::string_view topic) {
 }
 
 void Metrics::SetOutboxDepth(double depth) { outbox_depth_.Set(depth); }
+
+void Metrics::SetRedisPipelineWaiting(double commands) { redis_pipeline_waiting_.Set(commands); }
+
+void Metrics::RecordRedisPipelineFailure(absl::string_view reason) {
+  redis_pipeline_failures_.Add({{"reason", std::string(reason)}}).Increment();
+}
 
 void Metrics::SetConsumerLag(absl::string_view topic, int32_t partition, double lag) {
   consumer_lag_.Add({{"topic", std::string(topic)}, {"partition", std::to_string(partition)}})

@@ -38,6 +38,13 @@ class Metrics {
   void SetOutboxDepth(double depth);
   // rooted_consumer_lag{topic,partition}
   void SetConsumerLag(absl::string_view topic, int32_t partition, double lag);
+  // rooted_redis_pipeline_waiting: commands on the pipelined Redis connection
+  // without a reply yet.
+  void SetRedisPipelineWaiting(double commands);
+  // rooted_redis_pipeline_failures_total{reason}: the pipelined connection
+  // dropped (lost, timeout, unparsable) or not made (connect); each failed
+  // the commands then waiting with UNAVAILABLE.
+  void RecordRedisPipelineFailure(absl::string_view reason);
 
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();
 
@@ -51,6 +58,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& events_dead_lettered_;
   prometheus::Gauge& outbox_depth_;
   prometheus::Family<prometheus::Gauge>& consumer_lag_;
+  prometheus::Gauge& redis_pipeline_waiting_;
+  prometheus::Family<prometheus::Counter>& redis_pipeline_failures_;
 };
 
 }  // namespace rooted

@@ -68,18 +68,19 @@ absl::Status WatchReadable(int epoll_fd, int fd, uint32_t tag) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PipelinedRedis>> PipelinedRedis::Start(RedisOptions options) {
+absl::StatusOr<std::unique_ptr<PipelinedRedis>> PipelinedRedis::Start(RedisOptions options, Metrics* metrics) {
   OwnedFd wake_fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (wake_fd.get() < 0) return ErrnoStatus("eventfd");
   OwnedFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
   if (epoll_fd.get() < 0) return ErrnoStatus("epoll_create1");
   if (absl::Status s = WatchReadable(epoll_fd.get(), wake_fd.get(), kWakeTag); !s.ok()) return s;
   return std::unique_ptr<PipelinedRedis>(
-      new PipelinedRedis(std::move(options), wake_fd.release(), epoll_fd.release()));
+      new PipelinedRedis(std::move(options), metrics, wake_fd.release(), epoll_fd.release()));
 }
 
-PipelinedRedis::PipelinedRedis(RedisOptions options, int wake_fd, int epoll_fd)
+PipelinedRedis::PipelinedRedis(RedisOptions options, Metrics* metrics, int wake_fd, int epoll_fd)
     : options_(std::move(options)),
+      metrics_(metrics),
       timeout_(absl::ToChronoMilliseconds(options_.command_timeout)),
       wake_fd_(wake_fd),
       epoll_fd_(epoll_fd),
@@ -172,7 +173,8 @@ absl::Status PipelinedRedis::Connect() {
   return absl::OkStatus();
 }
 
-void PipelinedRedis::Drop(const absl::Status& why) {
+void PipelinedRedis::Drop(absl::string_view reason, const absl::Status& why) {
+  if (metrics_ != nullptr && !reason.empty()) metrics_->RecordRedisPipelineFailure(reason);
   if (fd_ >= 0) {
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd_, nullptr);
     close(fd_);
@@ -222,26 +224,26 @@ bool PipelinedRedis::ReadReplies() {
   while (true) {
     const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
     if (n == 0) {
-      Drop(absl::UnavailableError("redis: the server closed the connection"));
+      Drop("lost", absl::UnavailableError("redis: the server closed the connection"));
       return false;
     }
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-      Drop(ErrnoStatus("connection lost"));
+      Drop("lost", ErrnoStatus("connection lost"));
       return false;
     }
     redisReaderFeed(reader_, buffer, static_cast<size_t>(n));
     while (true) {
       void* raw = nullptr;
       if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
-        Drop(absl::UnavailableError("redis: a reply could not be parsed"));
+        Drop("unparsable", absl::UnavailableError("redis: a reply could not be parsed"));
         return false;
       }
       if (raw == nullptr) break;
       const redis_wire::ReplyPtr reply(static_cast<redisReply*>(raw));
       if (in_flight_.empty()) {
-        Drop(absl::UnavailableError("redis: a reply no command waits for"));
+        Drop("unparsable", absl::UnavailableError("redis: a reply no command waits for"));
         return false;
       }
       RedisCallback done = std::move(in_flight_.front().done);
@@ -271,14 +273,17 @@ void PipelinedRedis::Run() {
       wake_pending_ = false;
     }
     if (stop) {
-      Drop(absl::UnavailableError("redis: the connection is shutting down"));
+      Drop("", absl::UnavailableError("redis: the connection is shutting down"));
       FailAll(taken, absl::UnavailableError("redis: the connection is shutting down"));
       return;
     }
     if (!taken.empty()) {
       if (fd_ < 0 && Clock::now() >= next_connect) {
         connect_failure = Connect();
-        if (!connect_failure.ok()) next_connect = Clock::now() + kReconnectInterval;
+        if (!connect_failure.ok()) {
+          next_connect = Clock::now() + kReconnectInterval;
+          if (metrics_ != nullptr) metrics_->RecordRedisPipelineFailure("connect");
+        }
       }
       if (fd_ < 0) {
         FailAll(taken, connect_failure);
@@ -290,11 +295,12 @@ void PipelinedRedis::Run() {
         }
         for (Waiting& w : taken) in_flight_.push_back(std::move(w));
         taken.clear();
-        if (!Flush()) Drop(ErrnoStatus("connection lost while writing"));
+        if (!Flush()) Drop("lost", ErrnoStatus("connection lost while writing"));
       }
       taken_wire.clear();
     }
 
+    if (metrics_ != nullptr) metrics_->SetRedisPipelineWaiting(double(in_flight_.size()));
     int timeout_ms = -1;
     if (!in_flight_.empty()) {
       const auto left = in_flight_.front().deadline - Clock::now();
@@ -311,13 +317,13 @@ void PipelinedRedis::Run() {
       }
       if (fd_ < 0) continue;
       if ((events[i].events & EPOLLOUT) != 0 && !Flush()) {
-        Drop(ErrnoStatus("connection lost while writing"));
+        Drop("lost", ErrnoStatus("connection lost while writing"));
         continue;
       }
       if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) ReadReplies();
     }
     if (!in_flight_.empty() && Clock::now() >= in_flight_.front().deadline) {
-      Drop(absl::UnavailableError(absl::StrCat("redis: no reply within ",
+      Drop("timeout", absl::UnavailableError(absl::StrCat("redis: no reply within ",
                                                absl::FormatDuration(options_.command_timeout))));
     }
   }

@@ -11,6 +11,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "common/base/metrics.h"
 #include "common/redis/redis_client.h"
 
 struct redisReader;
@@ -44,7 +45,9 @@ using RedisCallback = absl::AnyInvocable<void(absl::StatusOr<RedisReply>) &&>;
 class PipelinedRedis {
  public:
   // Starts the I/O thread; the connection is made on the first command.
-  static absl::StatusOr<std::unique_ptr<PipelinedRedis>> Start(RedisOptions options);
+  // With `metrics`, reports rooted_redis_pipeline_waiting and
+  // rooted_redis_pipeline_failures_total there; it must outlive this.
+  static absl::StatusOr<std::unique_ptr<PipelinedRedis>> Start(RedisOptions options, Metrics* metrics = nullptr);
   // Commands still waiting fail with UNAVAILABLE.
   ~PipelinedRedis();
   PipelinedRedis(const PipelinedRedis&) = delete;
@@ -63,7 +66,7 @@ class PipelinedRedis {
     Clock::time_point deadline;
   };
 
-  PipelinedRedis(RedisOptions options, int wake_fd, int epoll_fd);
+  PipelinedRedis(RedisOptions options, Metrics* metrics, int wake_fd, int epoll_fd);
 
   // Queues a command already in wire form for the I/O thread.
   void Send(std::string wire, RedisCallback done);
@@ -72,8 +75,9 @@ class PipelinedRedis {
   // The I/O thread.
   void Run();
   absl::Status Connect();
-  // Closes the connection and fails every command sent on it with `why`.
-  void Drop(const absl::Status& why);
+  // Closes the connection and fails every command sent on it with `why`;
+  // `reason` labels the failure metric (empty: not a failure).
+  void Drop(absl::string_view reason, const absl::Status& why);
   // Writes what the socket takes now; false when the connection failed.
   bool Flush();
   // Completes the callers whose replies have arrived; false when it dropped
@@ -81,6 +85,7 @@ class PipelinedRedis {
   bool ReadReplies();
 
   const RedisOptions options_;
+  Metrics* const metrics_;
   const Clock::duration timeout_;
   const int wake_fd_;   // eventfd: callers wake the I/O thread through it
   const int epoll_fd_;

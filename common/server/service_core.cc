@@ -34,7 +34,7 @@ absl::StatusOr<std::unique_ptr<ServiceCore>> ServiceCore::Start(ServiceSettings 
   ASSIGN_OR_RETURN(core->exposer_, StartMetricsEndpoint(s.metrics_address, *core->metrics_));
   ASSIGN_OR_RETURN(core->verifier_, JwtVerifier::Create(s.token, *core->clock_));
   core->redis_ = std::make_unique<RedisClient>(s.redis);
-  ASSIGN_OR_RETURN(core->redis_pipe_, PipelinedRedis::Start(s.redis));
+  ASSIGN_OR_RETURN(core->redis_pipe_, PipelinedRedis::Start(s.redis, core->metrics_.get()));
   ASSIGN_OR_RETURN(core->producer_, KafkaProducer::Create({.bootstrap_servers = s.kafka_bootstrap,
                                                            .client_id = core->name_,
                                                            .overrides = {},

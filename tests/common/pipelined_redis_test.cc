@@ -1,6 +1,7 @@
 #include "common/redis/pipelined_redis.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -133,10 +134,27 @@ TEST_F(PipelinedRedisTest, AScriptFlushedFromRedisIsSentAgainInFull) {
 
 // No reply in time: the command fails UNAVAILABLE, and the connection is
 // made again for the next one (a late reply could not be matched).
+// How many failures of `reason` the metrics counted.
+double Failures(const Metrics& metrics, const std::string& reason) {
+  double total = 0;
+  for (const prometheus::MetricFamily& family : metrics.registry()->Collect()) {
+    if (family.name != "rooted_redis_pipeline_failures_total") continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        if (label.name == "reason" && label.value == reason) total += metric.counter.value;
+      }
+    }
+  }
+  return total;
+}
+
 TEST_F(PipelinedRedisTest, ACommandWithoutAReplyInTimeIsUnavailableAndTheNextOneWorks) {
   RedisOptions options = options_;
   options.command_timeout = absl::Milliseconds(200);
-  std::unique_ptr<PipelinedRedis> pipe = Start(options);
+  Metrics metrics(std::make_shared<prometheus::Registry>(), "test");
+  absl::StatusOr<std::unique_ptr<PipelinedRedis>> started = PipelinedRedis::Start(options, &metrics);
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<PipelinedRedis> pipe = *std::move(started);
   ASSERT_TRUE(Run(*pipe, {"PING"}).ok());
   ASSERT_TRUE(client_->Command({"CLIENT", "PAUSE", "700"}).ok());
   absl::StatusOr<RedisReply> stalled = Run(*pipe, {"SET", "after-pause", "1"});
@@ -145,6 +163,8 @@ TEST_F(PipelinedRedisTest, ACommandWithoutAReplyInTimeIsUnavailableAndTheNextOne
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   absl::StatusOr<RedisReply> later = Run(*pipe, {"GET", "after-pause"});
   ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(Failures(metrics, "timeout"), 1);
+  EXPECT_EQ(Failures(metrics, "lost"), 0);
 }
 
 TEST_F(PipelinedRedisTest, AKilledConnectionIsMadeAgain) {

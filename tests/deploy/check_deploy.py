@@ -194,7 +194,7 @@ def check_monitoring(source, objects):
             os.unlink(f.name)
             check(out.returncode == 0, f"promtool check rules {name_of(rule)}: {out.stdout}{out.stderr}")
     for wanted in ("RootedHighErrorRate", "RootedSlowCalls", "RootedConsumerLag", "RootedDeadLetters",
-                   "RootedOutboxBacklog", "RootedFundOverspendAttempts"):
+                   "RootedOutboxBacklog", "RootedFundOverspendAttempts", "RootedRedisPipelineFailures"):
         check(wanted in alerts, f"no {wanted} alert")
 
     dashboards = [o for o in objects if o["kind"] == "ConfigMap" and
