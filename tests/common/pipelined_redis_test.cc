@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "tests/support/local_stack.h"
+#include "tests/support/metric_totals.h"
 
 namespace rooted {
 namespace {
@@ -136,16 +137,7 @@ TEST_F(PipelinedRedisTest, AScriptFlushedFromRedisIsSentAgainInFull) {
 // made again for the next one (a late reply could not be matched).
 // How many failures of `reason` the metrics counted.
 double Failures(const Metrics& metrics, const std::string& reason) {
-  double total = 0;
-  for (const prometheus::MetricFamily& family : metrics.registry()->Collect()) {
-    if (family.name != "rooted_redis_pipeline_failures_total") continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      for (const prometheus::ClientMetric::Label& label : metric.label) {
-        if (label.name == "reason" && label.value == reason) total += metric.counter.value;
-      }
-    }
-  }
-  return total;
+  return testing::CounterTotal(*metrics.registry(), "rooted_redis_pipeline_failures_total", "reason", reason);
 }
 
 TEST_F(PipelinedRedisTest, ACommandWithoutAReplyInTimeIsUnavailableAndTheNextOneWorks) {

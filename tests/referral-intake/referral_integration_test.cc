@@ -26,6 +26,7 @@
 #include "services/referral-intake/referral_service.h"
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/support/local_stack.h"
+#include "tests/support/metric_totals.h"
 
 namespace rooted::referral {
 namespace {
@@ -588,16 +589,7 @@ TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTh
 
 // Events of `topic` this process's consumers have taken, whatever the outcome.
 double ConsumedCount(absl::string_view topic, const prometheus::Registry& registry) {
-  double total = 0;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != "rooted_events_consumed_total") continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      for (const prometheus::ClientMetric::Label& label : metric.label) {
-        if (label.name == "topic" && label.value == topic) total += metric.counter.value;
-      }
-    }
-  }
-  return total;
+  return rooted::testing::CounterTotal(registry, "rooted_events_consumed_total", "topic", topic);
 }
 
 TEST_F(ReferralIntakeTest, APupilsEventConsumedBeforeTheReferralsOwnStillReachesTheCase) {
