@@ -140,9 +140,11 @@ void PipelinedRedis::Eval(const RedisScript& script, const std::vector<std::stri
 void PipelinedRedis::Send(std::string wire, RedisCallback done) {
   const Clock::time_point deadline = Clock::now() + timeout_;
   bool wake = false;
+  bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stopping_) {
+      queued = true;
       if (queued_wire_.empty()) {
         queued_wire_ = std::move(wire);
       } else {
@@ -153,7 +155,7 @@ void PipelinedRedis::Send(std::string wire, RedisCallback done) {
       wake_pending_ = true;
     }
   }
-  if (done) {  // not queued: stopping
+  if (!queued) {
     std::move(done)(absl::UnavailableError("redis: the connection is shutting down"));
     return;
   }

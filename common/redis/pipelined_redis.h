@@ -2,8 +2,8 @@
 #define ROOTED_COMMON_REDIS_PIPELINED_REDIS_H_
 
 #include <chrono>
-#include <memory>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>

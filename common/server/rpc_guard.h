@@ -22,10 +22,6 @@ namespace rooted {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::string_view CodeName(grpc::StatusCode code);
 
-// The one place every handler passes through. It authenticates the bearer
-// token (for plaintext local runs and mTLS alike: gRPC's AuthMetadataProcessor
-// only runs on secure credentials), records the RPC metric, logs failures
-// without request content, and turns any escaping exception into INTERNAL.
 class RpcGuard;
 
 // How a callback-API handler answers, from whichever thread its work ends
@@ -45,6 +41,10 @@ class RpcCompletion {
   std::shared_ptr<Call> call_;
 };
 
+// The one place every handler passes through. It authenticates the bearer
+// token (for plaintext local runs and mTLS alike: gRPC's AuthMetadataProcessor
+// only runs on secure credentials), records the RPC metric, logs failures
+// without request content, and turns any escaping exception into INTERNAL.
 class RpcGuard {
  public:
   using Body = std::function<absl::Status(const Principal&)>;

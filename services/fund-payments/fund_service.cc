@@ -169,7 +169,7 @@ void FundServiceImpl::MoveMoneyThen(const Principal& who, absl::string_view meth
       move.transfer, clock_.Now(), std::move(move.with),
       [this, who, method, &client_request_id, &request, response, written = std::move(written), done,
        after = std::move(after)](absl::StatusOr<TransferResult> result) mutable {
-        const bool applied_now = result.ok() && *result == TransferResult::kApplied;
+        const bool applied_now = AppliedNow(result);
         auto finish = [this, who = std::move(who), method, &client_request_id, &request, response,
                        written = std::move(written), done, after = std::move(after), result = std::move(result),
                        applied_now]() mutable {
@@ -432,7 +432,7 @@ grpc::ServerUnaryReactor* FundServiceImpl::SubmitFundRequest(grpc::CallbackServe
           if (!submission) return absl::InternalError("a submission that may wait did not");
           Ledger::Move& move = submission->move;
           absl::StatusOr<TransferResult> result = ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with));
-          const bool applied_now = result.ok() && *result == TransferResult::kApplied;
+          const bool applied_now = AppliedNow(result);
           absl::Status moved = AfterMove(std::move(result), who, "SubmitFundRequest", request->client_request_id(),
                                          *request, response, &submission->record);
           return AfterSubmission(std::move(moved), applied_now, submission->record, submission->fund);
@@ -750,7 +750,7 @@ absl::Status FundServiceImpl::ReportPayment(const Principal& who, const v1::Reco
   if (prepared.kind == OutcomeMove::Kind::kMustWait) return absl::InternalError("a report that may wait did not");
   absl::StatusOr<TransferResult> result =
       ledger_.Apply(prepared.move.transfer, clock_.Now(), std::move(prepared.move.with));
-  if (result.ok() && *result == TransferResult::kApplied) CountOutcome(prepared.settled, prepared.pence);
+  if (AppliedNow(result)) CountOutcome(prepared.settled, prepared.pence);
   return AfterMove(std::move(result), who, "RecordPaymentOutcome", request.client_request_id(), request, response,
                    &prepared.record);
 }
@@ -891,7 +891,7 @@ void FundServiceImpl::SettleBankLines(const Principal& who, std::vector<BankLine
       problem(*line, results[i].status().message());
       continue;
     }
-    if (*results[i] == TransferResult::kApplied) CountOutcome(prepared.settled, prepared.pence);
+    if (AppliedNow(results[i])) CountOutcome(prepared.settled, prepared.pence);
     done(*line);
   }
 }

@@ -58,6 +58,11 @@ struct Transfer {
 
 enum class TransferResult { kApplied, kAlreadyApplied };
 
+// Whether this very call moved the money (not a replay, not a refusal).
+inline bool AppliedNow(const absl::StatusOr<TransferResult>& result) {
+  return result.ok() && *result == TransferResult::kApplied;
+}
+
 // What else changes with a transfer, in the same atomic step: the records
 // and events that go with the money. Preconditions are checked first (a hash
 // field holding a value; empty: absent), commands run only if the transfer

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/base/base64.h"
+#include "common/base/proto_time.h"
 #include "common/redis/atomic_write.h"
 #include "common/redis/idempotency.h"
 
@@ -12,7 +13,7 @@ namespace rooted::referral {
 namespace rv1 = rooted::referral::v1;
 namespace {
 
-int64_t Millis(const google::protobuf::Timestamp& t) { return t.seconds() * 1000 + t.nanos() / 1'000'000; }
+int64_t Millis(const google::protobuf::Timestamp& t) { return absl::ToUnixMillis(FromProtoTimestamp(t)); }
 
 int64_t CreatedMillis(const rv1::Referral& r) { return Millis(r.created_at()); }
 
