@@ -115,12 +115,13 @@ void GrpcServer::WatchReadiness() {
         logger_.Warn("not ready", {{"reason", why}});
       }
     }
-    for (int i = 0; i < 10 && !stopping_.load(); ++i) absl::SleepFor(absl::Milliseconds(100));
+    if (stop_watching_.WaitForNotificationWithTimeout(absl::Seconds(1))) break;
   }
 }
 
 void GrpcServer::Shutdown(absl::Duration drain) {
   if (stopping_.exchange(true)) return;
+  stop_watching_.Notify();
   if (watcher_.joinable()) watcher_.join();
   ready_.store(false);
   if (server_) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "common/base/config.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
@@ -90,6 +91,9 @@ class GrpcServer {
   int port_ = 0;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopping_{false};
+  // Wakes the readiness watcher at once on shutdown, so it can wait out
+  // its interval in one sleep.
+  absl::Notification stop_watching_;
   std::thread watcher_;
 };
 

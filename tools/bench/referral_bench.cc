@@ -22,6 +22,7 @@
 #include "common/base/config.h"
 #include "rooted/bench/v1/echo.grpc.pb.h"
 #include "tools/bench/cpu_account.h"
+#include "tools/bench/latency.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/support/local_stack.h"
@@ -40,11 +41,17 @@ class EchoServiceImpl final : public bv1::EchoService::Service {
   }
 };
 
+constexpr double kSlowMs = 20;
+
 struct Result {
   double seconds = 0;
   int64_t ok = 0;
   int64_t failed = 0;
   std::vector<double> latencies_ms;
+  // When each call slower than kSlowMs was meant to start, in ms from the
+  // run's start: slow calls bunched together mean a pause, spread out a
+  // queue.
+  std::vector<double> slow_started_ms;
   std::string first_error;
 
   double Rate() const { return seconds > 0 ? double(ok) / seconds : 0; }
@@ -107,6 +114,10 @@ Result Drive(MakeCall make_call, double rate, int concurrency, Clock::duration d
       if (call->status.ok()) {
         ++result.ok;
         result.latencies_ms.push_back(ms);
+        if (ms > kSlowMs) {
+          result.slow_started_ms.push_back(
+              std::chrono::duration<double, std::milli>(call->intended - start).count());
+        }
       } else {
         ++result.failed;
         if (result.first_error.empty()) result.first_error = call->status.error_message();
@@ -158,6 +169,20 @@ void Print(const std::string& name, Result r, double ceiling) {
     std::cout << "   " << std::setprecision(0) << 100 * r.Rate() / ceiling << "% of echo";
   if (r.failed > 0) std::cout << "   failed " << r.failed << " (" << r.first_error << ")";
   std::cout << std::endl;
+}
+
+// How many calls were slow, and over how many 100 ms windows they spread.
+void PrintSlowCalls(const Result& r, const rooted::bench::PauseWatch& watch) {
+  std::vector<int64_t> windows;
+  for (double at : r.slow_started_ms) windows.push_back(int64_t(at / 100));
+  std::sort(windows.begin(), windows.end());
+  windows.erase(std::unique(windows.begin(), windows.end()), windows.end());
+  std::cout << std::fixed << std::setprecision(2) << "  calls over " << int(kSlowMs)
+            << " ms: " << r.slow_started_ms.size() << " ("
+            << 100.0 * double(r.slow_started_ms.size()) / double(std::max<int64_t>(1, r.ok))
+            << "%), started within " << windows.size()
+            << " windows of 100 ms; a 1 ms sleeper overslept by up to " << std::setprecision(1)
+            << watch.longest_ms() << " ms (" << watch.long_pauses() << " times over 10 ms)\n";
 }
 
 }  // namespace
@@ -244,13 +269,19 @@ int main(int argc, char** argv) {
     auto* response = new rv1::SubmitReferralResponse;
     call->response.reset(response);
     call->context.AddMetadata("authorization", bearer);
-    auto request = std::make_shared<rv1::SubmitReferralRequest>();
-    request->set_request_id("bench-" + run_id + "-" + std::to_string(seq) + "-" +
-                            std::to_string(rand()));
-    *request->mutable_details() = details;
-    call->start = [call, response, cq, seq, request, &referral_stubs] {
+    call->start = [call, response, cq, seq, &details, &run_id, &referral_stubs] {
+      // gRPC serialises the request while starting the call, so one request
+      // per thread serves every call, as the echo's one request does: only
+      // its id changes, and the client spends nothing copying the form.
+      thread_local rv1::SubmitReferralRequest request = [&] {
+        rv1::SubmitReferralRequest r;
+        *r.mutable_details() = details;
+        return r;
+      }();
+      request.set_request_id("bench-" + run_id + "-" + std::to_string(seq) + "-" +
+                             std::to_string(rand()));
       auto reader = referral_stubs[size_t(seq) % referral_stubs.size()]->AsyncSubmitReferral(
-          &call->context, *request, cq);
+          &call->context, request, cq);
       reader->Finish(response, &call->status, call);
     };
     return call;
@@ -304,9 +335,12 @@ int main(int argc, char** argv) {
     std::cout << "  (median " << 100 * median << "%)\n";
   }
   cpu.Start();
+  rooted::bench::PauseWatch pauses;
   Result open = Drive(referral_call, rate, concurrency, seconds);
+  pauses.Stop();
   Print("SubmitReferral (open, " + std::to_string(int(rate)) + "/s offered)", open, echo.Rate());
   cpu.Report(std::cout, double(open.ok), open.seconds, "referral");
+  PrintSlowCalls(open, pauses);
   echo_server->Shutdown();
   return 0;
 }
