@@ -186,6 +186,14 @@ std::vector<TimelineStep> DescribeReferralEvent(const v1::ReferralEvent& event) 
   return std::move(s.out);
 }
 
+void AppendToTimeline(const ReferralStore& store, WriteBatch& batch, const v1::ReferralEvent& event) {
+  for (const TimelineStep& step : DescribeReferralEvent(event)) store.AppendTimeline(batch, step.referral_id, step.entry);
+}
+
+bool MovesCaseOn(v1::ReferralStatus current, v1::ReferralStatus reached) {
+  return Rank(current) != 0 && Rank(reached) > Rank(current);
+}
+
 std::vector<TimelineStep> DescribeEvent(
     const ConsumedEvent& event,
     const std::function<std::optional<std::string>(const std::string&)>& referral_of_fund_request,
@@ -290,12 +298,9 @@ absl::StatusOr<std::optional<WriteBatch>> CaseTimelineHandler::Prepare(const Con
     }
     return ids;
   };
-  if (event.topic == topics::kReferralEvents) {
-    v1::ReferralEvent e;
-    // A submission wrote its timeline entry and the pupil's case index with
-    // the referral itself: nothing is left to do.
-    if (e.ParseFromString(event.payload) && e.has_referral_submitted()) return std::nullopt;
-  }
+  // Intake's own events were filed with the changes that raised them (and a
+  // submission indexed the pupil's cases): nothing is left to do.
+  if (event.topic == topics::kReferralEvents) return std::nullopt;
   WriteBatch batch;
   batch.guard_key = ProcessedEventKey(prefix_, event.event_id());
   batch.guard_value.assign(1, '1');
@@ -317,7 +322,7 @@ absl::StatusOr<std::optional<WriteBatch>> CaseTimelineHandler::Prepare(const Con
     absl::StatusOr<v1::Referral> referral = store_.Get(step.referral_id);
     if (absl::IsNotFound(referral.status())) continue;  // another council's case, or gone
     if (!referral.ok()) return referral.status();
-    if (Rank(referral->status()) == 0 || Rank(*step.reached) <= Rank(referral->status())) continue;
+    if (!MovesCaseOn(referral->status(), *step.reached)) continue;
     const int64_t version = referral->version();
     referral->set_status(*step.reached);
     referral->set_version(version + 1);

@@ -25,9 +25,17 @@ struct TimelineStep {
   std::optional<v1::ReferralStatus> reached;
 };
 
-// What a referral event says about its case. A submission's entry is written
-// with the referral itself (see ReferralChange::first_timeline_entry).
+// What a referral event says about its case. Intake files these with the
+// change that raised the event (see ReferralStore::AppendTimeline).
 std::vector<TimelineStep> DescribeReferralEvent(const v1::ReferralEvent& event);
+
+// Files an event of intake's own on its case's timeline, in the batch that
+// commits the change it reports.
+void AppendToTimeline(const ReferralStore& store, WriteBatch& batch, const v1::ReferralEvent& event);
+
+// Whether reaching `reached` moves a case on from `current`: cases only move
+// forward, and declined, withdrawn or closed cases are not moved by events.
+bool MovesCaseOn(v1::ReferralStatus current, v1::ReferralStatus reached);
 
 // What an event says about which cases, in words without personal data.
 // `referral_of_fund_request` resolves payments to their case (fund events

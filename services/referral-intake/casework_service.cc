@@ -12,6 +12,7 @@
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
 #include "rooted/referral/v1/referral_events.pb.h"
+#include "services/referral-intake/case_timeline.h"
 
 namespace rooted::referral {
 namespace {
@@ -203,11 +204,15 @@ grpc::Status CaseworkServiceImpl::AllocateLead(grpc::ServerContext* context, con
     casework.set_version(casework_version + 1);
     store_.Put(batch, casework_key, casework, casework_version);
 
-    // The partner may now read the referral (and close the case).
-    if (std::find(referral.allocated_partner_ids().begin(), referral.allocated_partner_ids().end(), partner_id) ==
-        referral.allocated_partner_ids().end()) {
+    // The partner may now read the referral (and close the case), and a case
+    // with a lead is in support.
+    const bool new_partner = std::find(referral.allocated_partner_ids().begin(), referral.allocated_partner_ids().end(),
+                                       partner_id) == referral.allocated_partner_ids().end();
+    const bool moves_on = MovesCaseOn(referral.status(), v1::REFERRAL_STATUS_IN_SUPPORT);
+    if (new_partner || moves_on) {
       const int64_t referral_version = referral.version();
-      referral.add_allocated_partner_ids(partner_id);
+      if (new_partner) referral.add_allocated_partner_ids(partner_id);
+      if (moves_on) referral.set_status(v1::REFERRAL_STATUS_IN_SUPPORT);
       referral.set_version(referral_version + 1);
       *referral.mutable_updated_at() = ToProtoTimestamp(now);
       referrals_.AppendWrite(batch, referral, referral_version);
@@ -222,6 +227,7 @@ grpc::Status CaseworkServiceImpl::AllocateLead(grpc::ServerContext* context, con
     FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(), request->request_id(),
                       PayloadTypeName(event), who, now);
     store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event));
+    AppendToTimeline(referrals_, batch, event);
     store_.Audit(batch, Audit(who, "AllocateLead", referral.referral_id(), request->request_id()));
     *response->mutable_casework() = casework;
     return store_.CommitCommand(who.subject, "AllocateLead", request->request_id(), *request, response,

@@ -32,11 +32,12 @@ absl::Status Run(const rooted::Config& config) {
 
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
   rooted::referral::RedisReferralStore store(core->redis(), core->redis_pipe(), key_prefix);
-  // Every service's events, for each case's timeline.
+  // Every other service's events, for each case's timeline. Intake's own are
+  // filed with the changes that raise them.
   rooted::referral::CaseTimelineHandler timeline(core->redis(), store, key_prefix);
   std::vector<std::string> topics;
   for (absl::string_view topic : rooted::topics::kAll) {
-    if (topic != rooted::topics::kSignals) topics.emplace_back(topic);
+    if (topic != rooted::topics::kSignals && topic != rooted::topics::kReferralEvents) topics.emplace_back(topic);
   }
   rooted::EventConsumerOptions consumer_options = core->ConsumerOptions(group, topics);
   consumer_options.max_batch = 500;

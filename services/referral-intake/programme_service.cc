@@ -10,6 +10,7 @@
 #include "common/kafka/topics.h"
 #include "rooted/referral/v1/referral_events.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
+#include "services/referral-intake/case_timeline.h"
 #include "services/referral-intake/programme_rules.h"
 
 namespace rooted::referral {
@@ -236,6 +237,7 @@ grpc::Status ProgrammeServiceImpl::OverrideScreening(grpc::ServerContext* contex
     FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(), request->request_id(),
                       PayloadTypeName(event), who, clock_.Now());
     store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event));
+    AppendToTimeline(referrals_, batch, event);
     store_.Audit(batch, Audit(who, "OverrideScreening", "referral", referral.referral_id(), request->request_id()));
     *response->mutable_screening() = screening;
     return store_.CommitCommand(who.subject, "OverrideScreening", request->request_id(), *request, response,
@@ -289,6 +291,7 @@ absl::StatusOr<ApplyResult> ScreeningHandler::Apply(const ConsumedEvent& event) 
   FillEventMetadata(out.mutable_metadata(), producer_name_, referral->referral_id(), event.event_id(),
                     PayloadTypeName(out), system, now);
   store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral->pupil_ref().value(), out.metadata(), out));
+  AppendToTimeline(referrals_, batch, out);
   AuditEntry audit = AuditOf(system, "ScreenReferral", now);
   audit.record_kind = "referral";
   audit.record_id = referral->referral_id();

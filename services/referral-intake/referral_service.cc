@@ -119,10 +119,7 @@ ReferralChange ReferralServiceImpl::BuildChange(const Principal& who, absl::stri
       ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event);
   change.audit = Audit(who, method, referral.referral_id(), purpose, request_id);
   change.idempotency_key = IdempotencyKey(kKeyPrefix, who.subject, method, request_id);
-  if (event.has_referral_submitted()) {
-    std::vector<TimelineStep> steps = DescribeReferralEvent(event);
-    if (!steps.empty()) change.first_timeline_entry = std::move(steps.front().entry);
-  }
+  for (TimelineStep& step : DescribeReferralEvent(event)) change.timeline_entries.push_back(std::move(step.entry));
   *response_referral = std::move(referral);
   change.referral = response_referral;
   change.first_answer = EncodeFirstAnswer(request, response);

@@ -130,14 +130,19 @@ absl::StatusOr<std::vector<rv1::TimelineEntry>> RedisReferralStore::Timeline(con
   return entries;
 }
 
+void RedisReferralStore::AppendTimeline(WriteBatch& batch, const std::string& referral_id,
+                                        const rv1::TimelineEntry& entry) const {
+  batch.commands.push_back(TimelineAddCommand(referral_id, entry.occurred_at().nanos() % 1'000'000, entry));
+}
+
 WriteBatch RedisReferralStore::CommitBatch(ReferralChange change) const {
   WriteBatch batch;
   batch.guard_key = std::move(change.idempotency_key);
   batch.guard_value = std::move(change.first_answer);
   batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
   AppendWrite(batch, *change.referral, change.expected_version);
-  if (change.first_timeline_entry && change.expected_version == 0) {
-    batch.commands.push_back(TimelineAddCommand(change.referral->referral_id(), 0, *change.first_timeline_entry));
+  for (const rv1::TimelineEntry& entry : change.timeline_entries) {
+    AppendTimeline(batch, change.referral->referral_id(), entry);
   }
   batch.commands.push_back(OutboxAppendCommand(OutboxKey(), change.event));
   batch.commands.push_back(AuditAppendCommand(AuditKey(), change.audit));

@@ -272,5 +272,43 @@ TEST_F(CaseworkTest, TheLeadRecordsTheWorkAndOnlyTheirOrganisationAndCoordinator
   EXPECT_GE(audit->integer, 2);
 }
 
+// Intake files its own events on the timeline in the step that makes the
+// change; nothing consumes them here, and the entries are there at once.
+// The changes come a microsecond apart, within one millisecond: the entries
+// still keep their order. (Last: the allocation test counts every
+// allocation in the shared outbox.)
+TEST_F(CaseworkTest, IntakesOwnChangesAreOnTheTimelineAtOnceAndALeadPutsTheCaseInSupport) {
+  const std::string id = Refer("100035", "801200009001", "cw-refer-0091");
+  v1::RecordConsentRequest consent;
+  consent.set_request_id("cw-consent-0091");
+  consent.set_referral_id(id);
+  *consent.mutable_consent() = testing::GoodDetails("100035", Upn("801200009001")).consent();
+  v1::RecordConsentResponse consented;
+  stack_->h.clock.Advance(absl::Microseconds(1));
+  const grpc::Status consent_status =
+      stack_->referral_stub->RecordConsent(As(School("100035")).get(), consent, &consented);
+  ASSERT_TRUE(consent_status.ok()) << consent_status.error_message();
+  ASSERT_TRUE(Capacity(Coordinator(), "cw-cap-0091", "lead-t", "youth-trust", 3).ok());
+  v1::AllocateLeadResponse allocated;
+  stack_->h.clock.Advance(absl::Microseconds(1));
+  ASSERT_TRUE(Allocate("cw-alloc-0091", id, "lead-t", &allocated).ok());
+
+  v1::GetCaseTimelineRequest request;
+  request.set_referral_id(id);
+  request.set_purpose("case review");
+  v1::GetCaseTimelineResponse timeline;
+  ASSERT_TRUE(stack_->referral_stub->GetCaseTimeline(As(Coordinator()).get(), request, &timeline).ok());
+  ASSERT_EQ(timeline.entries_size(), 3) << timeline.DebugString();
+  EXPECT_THAT(timeline.entries(0).summary(), StartsWith("Referred"));
+  EXPECT_THAT(timeline.entries(1).summary(), StartsWith("Consent "));
+  EXPECT_THAT(timeline.entries(2).summary(), StartsWith("Allocated to a programme lead at youth-trust"));
+  EXPECT_EQ(timeline.status(), v1::REFERRAL_STATUS_IN_SUPPORT);
+
+  // A retried allocation replays its first answer: no second entry.
+  ASSERT_TRUE(Allocate("cw-alloc-0091", id, "lead-t", &allocated).ok());
+  ASSERT_TRUE(stack_->referral_stub->GetCaseTimeline(As(Coordinator()).get(), request, &timeline).ok());
+  EXPECT_EQ(timeline.entries_size(), 3) << timeline.DebugString();
+}
+
 }  // namespace
 }  // namespace rooted::referral
