@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/thread_name.h"
 #include "common/kafka/kafka_config.h"
 #include "common/kafka/topics.h"
 
@@ -75,7 +76,10 @@ EventConsumer::~EventConsumer() { Stop(); }
 void EventConsumer::Start() {
   consumer_->subscribe(options_.topics);
   running_.store(true);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("kafka-consumer");
+    Run();
+  });
 }
 
 void EventConsumer::Stop() {

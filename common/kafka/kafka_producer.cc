@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/thread_name.h"
 #include "common/kafka/kafka_config.h"
 
 namespace rooted {
@@ -79,6 +80,7 @@ KafkaProducer::KafkaProducer(std::unique_ptr<ReportHandler> handler, std::unique
                              std::unique_ptr<RdKafka::Producer> producer)
     : handler_(std::move(handler)), log_(std::move(log)), producer_(std::move(producer)) {
   poller_ = std::thread([this] {
+    NameThisThread("kafka-reports");
     while (running_.load()) producer_->poll(50);
   });
 }

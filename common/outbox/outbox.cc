@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/base/ids.h"
+#include "common/base/thread_name.h"
 
 namespace rooted {
 namespace {
@@ -45,7 +46,10 @@ OutboxRelay::~OutboxRelay() {
 
 void OutboxRelay::Start() {
   running_.store(true);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("outbox-relay");
+    Run();
+  });
 }
 
 void OutboxRelay::Stop(absl::Duration drain) {

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/thread_name.h"
 #include "common/redis/redis_wire.h"
 
 namespace rooted {
@@ -84,7 +85,10 @@ PipelinedRedis::PipelinedRedis(RedisOptions options, Metrics* metrics, int wake_
       timeout_(absl::ToChronoMilliseconds(options_.command_timeout)),
       wake_fd_(wake_fd),
       epoll_fd_(epoll_fd),
-      io_thread_([this] { Run(); }) {}
+      io_thread_([this] {
+        NameThisThread("redis-pipe");
+        Run();
+      }) {}
 
 PipelinedRedis::~PipelinedRedis() {
   {

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "common/base/thread_name.h"
 
 namespace rooted {
 
@@ -77,7 +78,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
     health->SetServingStatus(std::string(kLivenessHealthService), true);
   }
-  server->watcher_ = std::thread([s = server.get()] { s->WatchReadiness(); });
+  server->watcher_ = std::thread([s = server.get()] {
+    NameThisThread("readiness");
+    s->WatchReadiness();
+  });
   return server;
 }
 

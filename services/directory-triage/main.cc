@@ -7,6 +7,7 @@
 
 #include "common/base/config.h"
 #include "common/base/status_macros.h"
+#include "common/base/thread_name.h"
 #include "common/kafka/topics.h"
 #include "common/server/service_core.h"
 #include "common/server/service_runtime.h"
@@ -48,6 +49,7 @@ absl::Status Run(const rooted::Config& config) {
   // of quality assurance is persisted and announced once a minute.
   std::atomic<bool> following{true};
   std::thread follower([&] {
+    rooted::NameThisThread("change-follower");
     int ticks = 0;
     while (following.load()) {
       if (absl::StatusOr<int> applied = directory.Follow(); !applied.ok()) {

@@ -7,6 +7,7 @@
 
 #include "common/base/config.h"
 #include "common/base/status_macros.h"
+#include "common/base/thread_name.h"
 #include "common/kafka/topics.h"
 #include "common/server/service_core.h"
 #include "common/server/service_runtime.h"
@@ -43,6 +44,7 @@ absl::Status Run(const rooted::Config& config) {
   // Overdue actions are flagged (and announced) once a sweep after their due day.
   std::atomic<bool> sweeping{true};
   std::thread sweeper([&] {
+    rooted::NameThisThread("overdue-sweep");
     while (sweeping.load()) {
       absl::StatusOr<int> flagged = service.FlagOverdueActions();
       if (!flagged.ok()) {

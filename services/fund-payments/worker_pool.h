@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "common/base/thread_name.h"
 
 namespace rooted::fund {
 
@@ -20,7 +21,12 @@ namespace rooted::fund {
 class WorkerPool {
  public:
   explicit WorkerPool(int threads) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] {
+        NameThisThread("fund-worker");
+        Work();
+      });
+    }
   }
   ~WorkerPool() {
     {

@@ -6,6 +6,7 @@
 
 #include "common/base/config.h"
 #include "common/base/status_macros.h"
+#include "common/base/thread_name.h"
 #include "common/identity/pupil_ref.h"
 #include "common/kafka/event_consumer.h"
 #include "common/kafka/topics.h"
@@ -76,6 +77,7 @@ absl::Status Run(const rooted::Config& config) {
   // (made here or on another replica), and once at start.
   std::atomic<bool> rescoring{true};
   std::thread rescorer([&] {
+    rooted::NameThisThread("rescorer");
     std::string rescored_version;
     while (rescoring.load()) {
       const std::string version = models.Current()->version();

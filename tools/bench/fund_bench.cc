@@ -457,6 +457,7 @@ int main(int argc, char** argv) {
   cpu.Add("redis-server", service.redis().pid());
   cpu.Add("rooted-broker", service.broker().pid());
   cpu.Add("this client", getpid());
+  cpu.BreakDownByThread(service.pid());
   const Actors actors{fund_id, allocations, staff, leads, adapter};
   bool all_paid = true;
   auto run = [&](const std::string& name, int first, Settlement settlement) {

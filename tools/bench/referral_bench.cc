@@ -302,6 +302,7 @@ int main(int argc, char** argv) {
   };
   rooted::bench::CpuAccount cpu = every_process();
   rooted::bench::CpuAccount referral_cpu = every_process();
+  referral_cpu.BreakDownByThread(service.pid());
   cpu.Start();
   cpu.Pause();
   referral_cpu.Start();
