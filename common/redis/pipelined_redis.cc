@@ -175,7 +175,8 @@ absl::Status PipelinedRedis::Connect() {
   if (flags < 0 || fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) return ErrnoStatus("fcntl");
   if (absl::Status s = WatchReadable(epoll_fd_, fd.get(), kConnectionTag); !s.ok()) return s;
   fd_ = fd.release();
-  reader_ = redisReaderCreate();
+  reader_ = redis_wire::NewReplyReader();
+  if (reader_ == nullptr) return absl::UnavailableError("redis: cannot allocate a reply reader");
   return absl::OkStatus();
 }
 
@@ -247,17 +248,17 @@ bool PipelinedRedis::ReadReplies() {
         return false;
       }
       if (raw == nullptr) break;
-      const redis_wire::ReplyPtr reply(static_cast<redisReply*>(raw));
+      RedisReply reply = redis_wire::TakeReply(raw);
       if (in_flight_.empty()) {
         Drop("unparsable", absl::UnavailableError("redis: a reply no command waits for"));
         return false;
       }
       RedisCallback done = std::move(in_flight_.front().done);
       in_flight_.pop_front();
-      if (reply->type == REDIS_REPLY_ERROR) {
-        std::move(done)(redis_wire::ErrorReplyStatus(std::string(reply->str, reply->len)));
+      if (reply.is_error()) {
+        std::move(done)(redis_wire::ErrorReplyStatus(reply.str));
       } else {
-        std::move(done)(redis_wire::CopyReply(reply.get()));
+        std::move(done)(std::move(reply));
       }
     }
     if (static_cast<size_t>(n) < sizeof(buffer)) return true;

@@ -10,8 +10,6 @@
 namespace rooted {
 
 using redis_wire::AppendCommand;
-using redis_wire::CopyReply;
-using redis_wire::ReplyPtr;
 using redis_wire::RoundTrip;
 
 RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
@@ -94,11 +92,11 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
   absl::StatusOr<std::unique_ptr<Connection>> acquired = Acquire();
   if (!acquired.ok()) return acquired.status();
   Lease lease(*this, *std::move(acquired));
-  absl::StatusOr<std::vector<ReplyPtr>> replies = RoundTrip(lease.context(), wire, 1);
+  absl::StatusOr<std::vector<RedisReply>> replies = RoundTrip(lease.context(), wire, 1);
   if (!replies.ok()) return replies.status();
-  const ReplyPtr& reply = replies->front();
-  if (reply->type == REDIS_REPLY_ERROR) return redis_wire::ErrorReplyStatus(std::string(reply->str, reply->len));
-  return CopyReply(reply.get());
+  RedisReply& reply = replies->front();
+  if (reply.is_error()) return redis_wire::ErrorReplyStatus(reply.str);
+  return std::move(reply);
 }
 
 absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
@@ -108,12 +106,7 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
   absl::StatusOr<std::unique_ptr<Connection>> acquired = Acquire();
   if (!acquired.ok()) return acquired.status();
   Lease lease(*this, *std::move(acquired));
-  absl::StatusOr<std::vector<ReplyPtr>> raw = RoundTrip(lease.context(), wire, commands.size());
-  if (!raw.ok()) return raw.status();
-  std::vector<RedisReply> replies;
-  replies.reserve(raw->size());
-  for (const ReplyPtr& reply : *raw) replies.push_back(CopyReply(reply.get()));
-  return replies;
+  return RoundTrip(lease.context(), wire, commands.size());
 }
 
 absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script, std::vector<std::string> keys,

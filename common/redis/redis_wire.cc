@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
@@ -39,56 +40,82 @@ void AppendCommand(std::string& out, const std::vector<std::string>& args) {
   for (const std::string& a : args) AppendBulk(out, a);
 }
 
-RedisReply CopyReply(const redisReply* reply) {
-  RedisReply out;
-  switch (reply->type) {
-    case REDIS_REPLY_INTEGER:
-      out.type = RedisReply::Type::kInteger;
-      out.integer = reply->integer;
-      break;
-    case REDIS_REPLY_STRING:
-      out.type = RedisReply::Type::kString;
-      out.str.assign(reply->str, reply->len);
-      break;
+namespace {
+
+// hiredis calls these as it parses. A reply's top node is allocated here and
+// owned by whoever takes it from the reader; every other node is an element
+// of its parent, whose elements were sized when the parent array was read,
+// so hiredis's pointers to them stay valid. hiredis only ever frees a top
+// node (a reply it gives up on).
+RedisReply* NodeFor(const redisReadTask* task) {
+  if (task->parent == nullptr) return new RedisReply;
+  auto* parent = static_cast<RedisReply*>(task->parent->obj);
+  return &parent->elements[size_t(task->idx)];
+}
+
+void* BuildString(const redisReadTask* task, char* str, size_t len) {
+  RedisReply* node = NodeFor(task);
+  switch (task->type) {
     case REDIS_REPLY_STATUS:
-      out.type = RedisReply::Type::kStatus;
-      out.str.assign(reply->str, reply->len);
+      node->type = RedisReply::Type::kStatus;
       break;
     case REDIS_REPLY_ERROR:
-      out.type = RedisReply::Type::kError;
-      out.str.assign(reply->str, reply->len);
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = RedisReply::Type::kArray;
-      out.elements.reserve(reply->elements);
-      for (size_t i = 0; i < reply->elements; ++i) out.elements.push_back(CopyReply(reply->element[i]));
+      node->type = RedisReply::Type::kError;
       break;
     default:
-      out.type = RedisReply::Type::kNil;
+      node->type = RedisReply::Type::kString;
   }
-  return out;
+  node->str.assign(str, len);
+  return node;
+}
+
+void* BuildArray(const redisReadTask* task, int elements) {
+  RedisReply* node = NodeFor(task);
+  node->type = RedisReply::Type::kArray;
+  node->elements.resize(size_t(std::max(elements, 0)));
+  return node;
+}
+
+void* BuildInteger(const redisReadTask* task, long long value) {
+  RedisReply* node = NodeFor(task);
+  node->type = RedisReply::Type::kInteger;
+  node->integer = value;
+  return node;
+}
+
+void* BuildNil(const redisReadTask* task) { return NodeFor(task); }
+
+void FreeTopNode(void* node) { delete static_cast<RedisReply*>(node); }
+
+redisReplyObjectFunctions reply_builder = {BuildString, BuildArray, BuildInteger, BuildNil, FreeTopNode};
+
+}  // namespace
+
+redisReader* NewReplyReader() { return redisReaderCreateWithFunctions(&reply_builder); }
+
+RedisReply TakeReply(void* parsed) {
+  std::unique_ptr<RedisReply> reply(static_cast<RedisReply*>(parsed));
+  return std::move(*reply);
 }
 
 absl::Status ErrorReplyStatus(const std::string& message) {
   return absl::InternalError(absl::StrCat("redis: ", message));
 }
 
-void ReplyDeleter::operator()(redisReply* reply) const { freeReplyObject(reply); }
-
 void ContextDeleter::operator()(redisContext* context) const { redisFree(context); }
 
-absl::StatusOr<std::vector<ReplyPtr>> RoundTrip(redisContext* context, const std::string& wire, size_t count) {
+absl::StatusOr<std::vector<RedisReply>> RoundTrip(redisContext* context, const std::string& wire, size_t count) {
   if (redisAppendFormattedCommand(context, wire.data(), wire.size()) != REDIS_OK) {
     return absl::UnavailableError(absl::StrCat("redis: ", context->errstr));
   }
-  std::vector<ReplyPtr> replies;
+  std::vector<RedisReply> replies;
   replies.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     void* raw = nullptr;
     if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
       return absl::UnavailableError(absl::StrCat("redis: ", context->errstr));
     }
-    replies.emplace_back(static_cast<redisReply*>(raw));
+    replies.push_back(TakeReply(raw));
   }
   return replies;
 }
@@ -101,18 +128,20 @@ absl::StatusOr<ContextPtr> Connect(const RedisOptions& options) {
     return absl::UnavailableError(
         absl::StrCat("redis: connect to ", options.host, ":", options.port, " failed: ", context->errstr));
   }
+  redisReaderFree(context->reader);
+  context->reader = NewReplyReader();
+  if (context->reader == nullptr) return absl::UnavailableError("redis: cannot allocate a reply reader");
   redisSetTimeout(context.get(), absl::ToTimeval(options.command_timeout));
   redisEnableKeepAlive(context.get());
   auto run = [&](std::vector<std::string> args) -> absl::Status {
     std::string wire;
     AppendCommand(wire, args);
-    absl::StatusOr<std::vector<ReplyPtr>> replies = RoundTrip(context.get(), wire, 1);
+    absl::StatusOr<std::vector<RedisReply>> replies = RoundTrip(context.get(), wire, 1);
     if (!replies.ok()) return replies.status();
-    const ReplyPtr& reply = replies->front();
-    if (reply->type == REDIS_REPLY_ERROR) {
+    const RedisReply& reply = replies->front();
+    if (reply.is_error()) {
       // Said without the password.
-      return absl::UnavailableError(
-          absl::StrCat("redis: ", args[0], " refused: ", std::string(reply->str, reply->len)));
+      return absl::UnavailableError(absl::StrCat("redis: ", args[0], " refused: ", reply.str));
     }
     return absl::OkStatus();
   };

@@ -9,7 +9,7 @@
 #include "common/redis/redis_client.h"
 
 struct redisContext;
-struct redisReply;
+struct redisReader;
 
 // What the blocking pool (RedisClient) and the pipelined connection
 // (PipelinedRedis) share: Redis's wire protocol and how a connection is
@@ -24,16 +24,16 @@ void AppendCommand(std::string& out, const std::vector<std::string>& args);
 void AppendArrayHeader(std::string& out, size_t count);
 void AppendBulk(std::string& out, const std::string& arg);
 
-// A reply copied out of hiredis, so it outlives the connection.
-RedisReply CopyReply(const redisReply* reply);
+// A reader that parses replies straight into RedisReply, which
+// redisReaderGetReply hands over as a heap RedisReply* (take it with
+// TakeReply). hiredis's own reply objects were built and then copied: about a
+// third of the outbox relay's CPU went to building, copying and freeing them.
+redisReader* NewReplyReader();
+RedisReply TakeReply(void* parsed);
 
 // The status a server error reply becomes: INTERNAL with Redis's message.
 absl::Status ErrorReplyStatus(const std::string& message);
 
-struct ReplyDeleter {
-  void operator()(redisReply* reply) const;
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
 struct ContextDeleter {
   void operator()(redisContext* context) const;
@@ -41,13 +41,13 @@ struct ContextDeleter {
 using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
 
 // A blocking connection with the command timeout set, authenticated and on
-// the configured database. UNAVAILABLE (without the password) when Redis
+// the configured database, parsing replies into RedisReply. UNAVAILABLE (without the password) when Redis
 // cannot be reached or refuses.
 absl::StatusOr<ContextPtr> Connect(const RedisOptions& options);
 
 // Sends `count` commands already in wire form in one write on a blocking
 // connection, and reads their replies in order.
-absl::StatusOr<std::vector<ReplyPtr>> RoundTrip(redisContext* context, const std::string& wire, size_t count);
+absl::StatusOr<std::vector<RedisReply>> RoundTrip(redisContext* context, const std::string& wire, size_t count);
 
 }  // namespace rooted::redis_wire
 
