@@ -138,23 +138,23 @@ class CpuAccount {
   }
 
  private:
-  void CountThreads() {
-    if (broken_down_ == 0) return;
+  // Adds what each thread used since Resume() to `counted`, by thread name
+  // (a thread started since then counts from zero).
+  void AddThreadUse(std::map<std::string, double>& counted) const {
     for (const auto& [tid, now] : ThreadCpuSeconds(broken_down_)) {
       const auto start = thread_start_.find(tid);
-      thread_counted_[now.first] += now.second - (start == thread_start_.end() ? 0 : start->second.second);
+      counted[now.first] += now.second - (start == thread_start_.end() ? 0 : start->second.second);
     }
+  }
+
+  void CountThreads() {
+    if (broken_down_ != 0) AddThreadUse(thread_counted_);
   }
 
   void ReportThreads(std::ostream& out) const {
     if (broken_down_ == 0) return;
     std::map<std::string, double> counted = thread_counted_;
-    if (running_) {
-      for (const auto& [tid, now] : ThreadCpuSeconds(broken_down_)) {
-        const auto start = thread_start_.find(tid);
-        counted[now.first] += now.second - (start == thread_start_.end() ? 0 : start->second.second);
-      }
-    }
+    if (running_) AddThreadUse(counted);
     std::vector<std::pair<double, std::string>> by_use;
     double total = 0;
     for (const auto& [name, used] : counted) {
