@@ -31,7 +31,14 @@ const EVP_MD* Sha256() {
   return md;
 }
 
-std::string Fingerprint(const google::protobuf::Message& request) {
+}  // namespace
+
+std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
+                           absl::string_view method, absl::string_view request_id) {
+  return absl::StrCat(prefix, ":idem:", method, ":", subject, ":", request_id);
+}
+
+std::string RequestFingerprint(const google::protobuf::Message& request) {
   const std::string bytes = DeterministicBytes(request);
   unsigned char digest[SHA256_DIGEST_LENGTH];
   unsigned int length = 0;
@@ -43,29 +50,31 @@ std::string Fingerprint(const google::protobuf::Message& request) {
   return std::string(reinterpret_cast<char*>(digest), SHA256_DIGEST_LENGTH);
 }
 
-}  // namespace
-
-std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
-                           absl::string_view method, absl::string_view request_id) {
-  return absl::StrCat(prefix, ":idem:", method, ":", subject, ":", request_id);
+std::string EncodeFirstAnswer(absl::string_view fingerprint, absl::string_view response_bytes) {
+  return absl::StrCat(fingerprint, response_bytes);
 }
 
 std::string EncodeFirstAnswer(const google::protobuf::Message& request,
                               const google::protobuf::Message& response) {
-  return absl::StrCat(Fingerprint(request), DeterministicBytes(response));
+  return EncodeFirstAnswer(RequestFingerprint(request), DeterministicBytes(response));
+}
+
+absl::StatusOr<absl::string_view> StoredResponse(absl::string_view stored, absl::string_view fingerprint) {
+  if (stored.size() < SHA256_DIGEST_LENGTH) {
+    return absl::InternalError("stored answer is corrupt");
+  }
+  if (stored.substr(0, SHA256_DIGEST_LENGTH) != fingerprint) {
+    return absl::AlreadyExistsError(
+        "request_id: already used for a different request; use a new request id");
+  }
+  return stored.substr(SHA256_DIGEST_LENGTH);
 }
 
 absl::Status DecodeFirstAnswer(absl::string_view stored, const google::protobuf::Message& request,
                                google::protobuf::Message* response) {
-  if (stored.size() < SHA256_DIGEST_LENGTH) {
-    return absl::InternalError("stored answer is corrupt");
-  }
-  if (stored.substr(0, SHA256_DIGEST_LENGTH) != Fingerprint(request)) {
-    return absl::AlreadyExistsError(
-        "request_id: already used for a different request; use a new request id");
-  }
-  const absl::string_view body = stored.substr(SHA256_DIGEST_LENGTH);
-  if (!response->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+  absl::StatusOr<absl::string_view> body = StoredResponse(stored, RequestFingerprint(request));
+  if (!body.ok()) return body.status();
+  if (!response->ParseFromArray(body->data(), static_cast<int>(body->size()))) {
     return absl::InternalError("stored answer is corrupt");
   }
   return absl::OkStatus();

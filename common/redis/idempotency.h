@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace rooted {
@@ -22,12 +23,21 @@ inline constexpr int64_t kIdempotencyTtlSeconds = 7 * 24 * 3600;
 std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
                            absl::string_view method, absl::string_view request_id);
 
-// The guard value: a fingerprint of the request, then the response bytes.
+// What tells a retry from a different request under the same id: a SHA-256
+// of the request's deterministic encoding.
+std::string RequestFingerprint(const google::protobuf::Message& request);
+
+// The guard value: the request's fingerprint, then the encoded response.
+std::string EncodeFirstAnswer(absl::string_view fingerprint, absl::string_view response_bytes);
 std::string EncodeFirstAnswer(const google::protobuf::Message& request,
                               const google::protobuf::Message& response);
 
-// Fills `response` from a stored guard value. ALREADY_EXISTS naming
-// request_id when the stored answer was for a different request.
+// The encoded response in a stored guard value, for handlers that answer
+// with bytes. ALREADY_EXISTS naming request_id when the stored answer was for
+// a different request.
+absl::StatusOr<absl::string_view> StoredResponse(absl::string_view stored, absl::string_view fingerprint);
+
+// Fills `response` from a stored guard value, as StoredResponse checks it.
 absl::Status DecodeFirstAnswer(absl::string_view stored, const google::protobuf::Message& request,
                                google::protobuf::Message* response);
 

@@ -1,6 +1,10 @@
 #include "services/referral-intake/referral_service.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/ids.h"
@@ -46,6 +50,48 @@ void ApplyMask(const google::protobuf::FieldMask& mask, const v1::ReferralDetail
     if (path == "other_agencies") *to->mutable_other_agencies() = from.other_agencies();
     if (path == "refer_to_forum") to->set_refer_to_forum(from.refer_to_forum());
   }
+}
+
+absl::Status VersionConflict() {
+  return absl::AbortedError("referral_id: the referral changed while this request ran; retry");
+}
+
+// Every answer to a change of a referral (SubmitReferralResponse,
+// UpdateReferralResponse, ...) has one field, number 1, the referral. Its
+// encoding is that field's key and length, then the referral's own bytes, so
+// the bytes the store keeps serve as the answer without encoding it again.
+constexpr int kAnswerReferralField = 1;
+static_assert(v1::SubmitReferralResponse::kReferralFieldNumber == kAnswerReferralField &&
+              v1::UpdateReferralResponse::kReferralFieldNumber == kAnswerReferralField &&
+              v1::WithdrawReferralResponse::kReferralFieldNumber == kAnswerReferralField &&
+              v1::RecordConsentResponse::kReferralFieldNumber == kAnswerReferralField &&
+              v1::CloseCaseResponse::kReferralFieldNumber == kAnswerReferralField);
+
+std::string ReferralAnswer(absl::string_view record) {
+  constexpr uint32_t kLengthDelimited = 2;
+  constexpr size_t kMaxVarint32Bytes = 5;
+  uint8_t head[1 + kMaxVarint32Bytes];
+  head[0] = uint8_t(kAnswerReferralField << 3 | kLengthDelimited);
+  const uint8_t* end =
+      google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(uint32_t(record.size()), head + 1);
+  std::string answer;
+  answer.reserve(size_t(end - head) + record.size());
+  answer.append(reinterpret_cast<const char*>(head), size_t(end - head));
+  answer.append(record.data(), record.size());
+  return answer;
+}
+
+// The request's slices are read where they lie: the copy shares them.
+bool ParseMessage(const grpc::ByteBuffer& bytes, google::protobuf::Message& message) {
+  grpc::ByteBuffer shared(bytes);
+  grpc::ProtoBufferReader reader(&shared);
+  return message.ParseFromZeroCopyStream(&reader) && reader.status().ok();
+}
+
+void SetMessageBytes(absl::string_view bytes, grpc::ByteBuffer& out) {
+  grpc::Slice slice(bytes.data(), bytes.size());
+  grpc::ByteBuffer buffer(&slice, 1);
+  out.Swap(&buffer);
 }
 
 }  // namespace
@@ -105,24 +151,22 @@ absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Refe
 }
 
 ReferralChange ReferralServiceImpl::BuildChange(const Principal& who, absl::string_view method,
-                                                const std::string& request_id, const std::string& purpose,
-                                                const google::protobuf::Message& request, v1::Referral referral,
-                                                v1::ReferralEvent event, int64_t expected_version,
-                                                const google::protobuf::Message& response,
-                                                v1::Referral* response_referral) const {
+                                                const std::string& request_id, absl::string_view fingerprint,
+                                                const v1::Referral& referral, v1::ReferralEvent event,
+                                                int64_t expected_version) const {
   FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(),
                     request_id, PayloadTypeName(event), who, clock_.Now());
 
   ReferralChange change;
+  change.referral = &referral;
+  change.record = referral.SerializeAsString();
+  change.first_answer = EncodeFirstAnswer(fingerprint, ReferralAnswer(change.record));
   change.expected_version = expected_version;
   change.event =
       ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event);
-  change.audit = Audit(who, method, referral.referral_id(), purpose, request_id);
+  change.audit = Audit(who, method, referral.referral_id(), "", request_id);
   change.idempotency_key = IdempotencyKey(kKeyPrefix, who.subject, method, request_id);
   for (TimelineStep& step : DescribeReferralEvent(event)) change.timeline_entries.push_back(std::move(step.entry));
-  *response_referral = std::move(referral);
-  change.referral = response_referral;
-  change.first_answer = EncodeFirstAnswer(request, response);
   return change;
 }
 
@@ -138,7 +182,7 @@ absl::StatusOr<bool> ReferralServiceImpl::AnswerCommit(absl::StatusOr<CommitResu
       RETURN_IF_ERROR(DecodeFirstAnswer(result->first_answer, request, response));
       return false;
     case CommitResult::Kind::kVersionConflict:
-      return absl::AbortedError("referral_id: the referral changed while this request ran; retry");
+      return VersionConflict();
   }
   return absl::InternalError("unexpected commit result");
 }
@@ -165,14 +209,14 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
   referral.set_version(expected_version + 1);
   *referral.mutable_updated_at() = ToProtoTimestamp(clock_.Now());
   v1::ReferralEvent event = event_for(referral);
-  ReferralChange change = BuildChange(who, method, request.request_id(), "", request, std::move(referral),
-                                      std::move(event), expected_version, *response, response->mutable_referral());
+  *response->mutable_referral() = std::move(referral);
+  ReferralChange change = BuildChange(who, method, request.request_id(), RequestFingerprint(request),
+                                      response->referral(), std::move(event), expected_version);
   return AnswerCommit(store_.Commit(std::move(change)), request, response).status();
 }
 
-absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principal& who,
-                                                                  const v1::SubmitReferralRequest& request,
-                                                                  v1::SubmitReferralResponse* response) {
+absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principal& who, Submission& submission) {
+  const v1::SubmitReferralRequest& request = submission.request;
   RETURN_IF_ERROR(
       RequireAnyRole(who, "SubmitReferral",
                      {cv1::ROLE_SCHOOL_STAFF, cv1::ROLE_SCHOOL_LEAD, cv1::ROLE_COUNCIL_OFFICER}));
@@ -192,10 +236,13 @@ absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principa
   // No separate look-up of the request id: the commit's guard finds a retry
   // and returns the first answer, in the same round trip as the write.
   ASSIGN_OR_RETURN(Upn upn, ParseUpn(request.details().child().upn()));
-  v1::Referral referral;
+  submission.fingerprint = RequestFingerprint(request);
+  v1::Referral& referral = submission.referral;
   referral.set_referral_id(NewUuid());
   referral.set_status(v1::REFERRAL_STATUS_SUBMITTED);
-  *referral.mutable_details() = request.details();
+  // Moved, not copied: once fingerprinted the request's details are needed
+  // only as the referral's.
+  referral.set_allocated_details(submission.request.release_details());
   referral.mutable_details()->mutable_child()->set_upn(upn.value());
   *referral.mutable_details()->mutable_consent()->mutable_recorded_at() = ToProtoTimestamp(now);
   referral.mutable_pupil_ref()->set_value(hasher_.RefFor(upn));
@@ -205,8 +252,8 @@ absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principa
   referral.set_version(1);
   referral.set_submitted_by(who.subject);
   v1::ReferralEvent event = ReferralSubmittedEvent(referral);
-  return BuildChange(who, "SubmitReferral", request.request_id(), "", request, std::move(referral), std::move(event),
-                     0, *response, response->mutable_referral());
+  return BuildChange(who, "SubmitReferral", submission.request.request_id(), submission.fingerprint, referral,
+                     std::move(event), 0);
 }
 
 absl::Status ReferralServiceImpl::DoGet(const Principal& who, const v1::GetReferralRequest& request,
@@ -285,16 +332,32 @@ absl::Status ReferralServiceImpl::DoList(const Principal& who,
 }
 
 grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(grpc::CallbackServerContext* context,
-                                                              const v1::SubmitReferralRequest* request,
-                                                              v1::SubmitReferralResponse* response) {
+                                                              const grpc::ByteBuffer* request,
+                                                              grpc::ByteBuffer* response) {
   return guard_.RunAsync(context, "SubmitReferral", [&](const Principal& who, RpcCompletion done) {
-    absl::StatusOr<ReferralChange> change = PrepareSubmit(who, *request, response);
+    auto submission = std::make_unique<Submission>();
+    if (!ParseMessage(*request, submission->request)) {
+      return done.Finish(absl::InvalidArgumentError("request: is not a SubmitReferralRequest"));
+    }
+    absl::StatusOr<ReferralChange> change = PrepareSubmit(who, *submission);
     if (!change.ok()) return done.Finish(change.status());
-    // The request and response live until the call finishes, after this.
-    store_.CommitAsync(*std::move(change), [this, request, response, done](absl::StatusOr<CommitResult> result) {
+    submission->first_answer = change->first_answer;
+    // The response lives until the call finishes, after this.
+    store_.CommitAsync(*std::move(change), [this, submission = std::move(submission), response,
+                                            done](absl::StatusOr<CommitResult> result) {
       done.FinishWith([&]() -> absl::Status {
-        ASSIGN_OR_RETURN(bool committed, AnswerCommit(std::move(result), *request, response));
-        if (committed) submitted_by_school_.Add({{"school_urn", request->details().child().school_urn()}}).Increment();
+        if (!result.ok()) return result.status();
+        if (result->kind == CommitResult::Kind::kVersionConflict) return VersionConflict();
+        // A first call answers what it stored; a retry what the first call stored.
+        const bool committed = result->kind == CommitResult::Kind::kCommitted;
+        ASSIGN_OR_RETURN(absl::string_view answer,
+                         StoredResponse(committed ? submission->first_answer : result->first_answer,
+                                        submission->fingerprint));
+        SetMessageBytes(answer, *response);
+        if (committed) {
+          submitted_by_school_.Add({{"school_urn", submission->referral.details().child().school_urn()}})
+              .Increment();
+        }
         return absl::OkStatus();
       });
     });

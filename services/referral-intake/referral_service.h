@@ -24,18 +24,21 @@ namespace rooted::referral {
 //
 // SubmitReferral, the busiest call, uses gRPC's callback API: its write goes
 // out on a shared pipelined Redis connection and the reply finishes the call,
-// so no thread waits for Redis. The rarer calls block on Redis as before.
+// so no thread waits for Redis. It takes and answers raw bytes: it parses the
+// request itself and answers with the very bytes it stored as its first
+// answer, so the new referral is encoded once, not three times. The rarer
+// calls block on Redis as before.
 class ReferralServiceImpl final
-    : public rooted::referral::v1::ReferralService::WithCallbackMethod_SubmitReferral<
+    : public rooted::referral::v1::ReferralService::WithRawCallbackMethod_SubmitReferral<
           rooted::referral::v1::ReferralService::Service> {
  public:
   ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline, const RpcGuard& guard,
                       const PupilRefHasher& hasher, const Clock& clock, Metrics& metrics,
                       IntakeOptions options);
 
-  grpc::ServerUnaryReactor* SubmitReferral(grpc::CallbackServerContext* context,
-                                           const v1::SubmitReferralRequest* request,
-                                           v1::SubmitReferralResponse* response) override;
+  // Encoded rooted.referral.v1.SubmitReferralRequest in, SubmitReferralResponse out.
+  grpc::ServerUnaryReactor* SubmitReferral(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::Status GetReferral(grpc::ServerContext* context, const v1::GetReferralRequest* request,
                            v1::GetReferralResponse* response) override;
   grpc::Status ListReferrals(grpc::ServerContext* context, const v1::ListReferralsRequest* request,
@@ -57,10 +60,18 @@ class ReferralServiceImpl final
                          v1::CloseCaseResponse* response) override;
 
  private:
+  // One submission, from its request's arrival until it is answered.
+  struct Submission {
+    v1::SubmitReferralRequest request;
+    // Of the request as it came, before its details moved into `referral`:
+    // how a retry is told from another request under the same id.
+    std::string fingerprint;
+    v1::Referral referral;
+    std::string first_answer;
+  };
   // Everything a submission does before its write: checks, the new referral
-  // (into the response) and the change that saves it.
-  absl::StatusOr<ReferralChange> PrepareSubmit(const Principal& who, const v1::SubmitReferralRequest& request,
-                                               v1::SubmitReferralResponse* response);
+  // and the change that saves it.
+  absl::StatusOr<ReferralChange> PrepareSubmit(const Principal& who, Submission& submission);
   absl::Status DoGet(const Principal& who, const v1::GetReferralRequest& request,
                      v1::GetReferralResponse* response);
   absl::Status DoList(const Principal& who, const v1::ListReferralsRequest& request,
@@ -74,12 +85,12 @@ class ReferralServiceImpl final
                               const Request& request, Response* response, Mutate mutate,
                               EventFor event_for);
 
-  // The change that saves `referral` (moved into *response_referral, part of
-  // `response`, which is encoded as the first answer) with its event.
+  // The change that saves `referral`, which must stay where it is until the
+  // commit is done, with its event. Its first answer is the request's
+  // `fingerprint` and the referral as the answer's one field.
   ReferralChange BuildChange(const Principal& who, absl::string_view method, const std::string& request_id,
-                             const std::string& purpose, const google::protobuf::Message& request,
-                             v1::Referral referral, v1::ReferralEvent event, int64_t expected_version,
-                             const google::protobuf::Message& response, v1::Referral* response_referral) const;
+                             absl::string_view fingerprint, const v1::Referral& referral, v1::ReferralEvent event,
+                             int64_t expected_version) const;
   // What a commit's result means for the caller: OK with true when this call
   // committed, false when it replayed the first answer (into `response`).
   static absl::StatusOr<bool> AnswerCommit(absl::StatusOr<CommitResult> result,

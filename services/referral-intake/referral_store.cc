@@ -84,9 +84,14 @@ absl::StatusOr<std::optional<std::string>> RedisReferralStore::FirstAnswer(const
 }
 
 void RedisReferralStore::AppendWrite(WriteBatch& batch, const rv1::Referral& r, int64_t expected_version) const {
+  AppendEncodedWrite(batch, r, r.SerializeAsString(), expected_version);
+}
+
+void RedisReferralStore::AppendEncodedWrite(WriteBatch& batch, const rv1::Referral& r, std::string record,
+                                            int64_t expected_version) const {
   const std::string key = ReferralKey(r.referral_id());
   batch.preconditions.push_back({key, "version", expected_version == 0 ? "" : std::to_string(expected_version)});
-  batch.commands.push_back({"HSET", key, "record", r.SerializeAsString(), "version",
+  batch.commands.push_back({"HSET", key, "record", std::move(record), "version",
                             std::to_string(r.version()), "school", r.details().child().school_urn(),
                             "la", r.la_code(), "status", std::to_string(r.status())});
   const std::string score = std::to_string(CreatedMillis(r));
@@ -140,7 +145,7 @@ WriteBatch RedisReferralStore::CommitBatch(ReferralChange change) const {
   batch.guard_key = std::move(change.idempotency_key);
   batch.guard_value = std::move(change.first_answer);
   batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
-  AppendWrite(batch, *change.referral, change.expected_version);
+  AppendEncodedWrite(batch, *change.referral, std::move(change.record), change.expected_version);
   for (const rv1::TimelineEntry& entry : change.timeline_entries) {
     AppendTimeline(batch, change.referral->referral_id(), entry);
   }

@@ -19,9 +19,12 @@ namespace rooted::referral {
 
 // One command's whole effect, saved atomically or not at all.
 struct ReferralChange {
-  // The new state, version already bumped. Not owned: it is the response's
-  // copy, so the referral is not copied once more for the store.
+  // The new state, version already bumped. Not owned: the handler keeps it
+  // (or its response does) until the commit is done, so it is not copied.
   const rooted::referral::v1::Referral* referral = nullptr;
+  // `referral` encoded. The handler encodes it once: these bytes are stored
+  // and, as the answer's one field, sent back and kept for retries.
+  std::string record;
   int64_t expected_version = 0;             // 0: the referral must not exist yet
   OutboxEvent event;
   AuditEntry audit;
@@ -134,6 +137,8 @@ class RedisReferralStore final : public ReferralStore {
 
  private:
   std::string IndexKey(ReferralIndex index, const std::string& id) const;
+  void AppendEncodedWrite(WriteBatch& batch, const rooted::referral::v1::Referral& referral, std::string record,
+                          int64_t expected_version) const;
   WriteBatch CommitBatch(ReferralChange change) const;
   std::string TimelineKey(const std::string& referral_id) const { return prefix_ + ":timeline:" + referral_id; }
 

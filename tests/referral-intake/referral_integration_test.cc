@@ -1,12 +1,14 @@
 // Referral intake end to end: gRPC in, Redis state, outbox, Kafka out.
 // Real redis-server and rooted-broker processes on free loopback ports.
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <future>
 #include <sstream>
 
 #include "common/auth/jwt.h"
@@ -338,6 +340,46 @@ TEST_F(ReferralIntakeTest, EachBadInputIsInvalidArgumentNamingItsFieldAndStoresN
             grpc::INVALID_ARGUMENT);
   EXPECT_EQ(OutboxDepth(), 0);
   EXPECT_EQ(redis_->Command({"KEYS", "ri:referral:*"})->elements.size(), 0u);
+}
+
+// SubmitReferral parses its request itself (it answers with stored bytes),
+// so bytes that are no SubmitReferralRequest are refused by our code, not
+// gRPC's: the caller learns which part was wrong and nothing is stored.
+TEST_F(ReferralIntakeTest, BytesThatAreNotASubmitReferralRequestAreInvalidArgument) {
+  grpc::GenericStub generic(grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                                grpc::InsecureChannelCredentials()));
+  const auto call = [&](const std::string& token, const std::string& bytes) {
+    grpc::Slice slice(bytes);
+    const grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer reply;
+    std::unique_ptr<grpc::ClientContext> context = Context(token);
+    std::promise<grpc::Status> answered;
+    generic.UnaryCall(context.get(), "/rooted.referral.v1.ReferralService/SubmitReferral", grpc::StubOptions(),
+                      &request, &reply, [&](grpc::Status status) { answered.set_value(std::move(status)); });
+    return answered.get_future().get();
+  };
+  const std::string token = SchoolToken("100001");
+
+  // Field 1 (request_id) says 100 bytes follow; 2 do.
+  grpc::Status truncated = call(token, std::string("\x0a\x64" "ab"));
+  EXPECT_EQ(truncated.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(truncated.error_message().rfind("request:", 0), 0u) << truncated.error_message();
+
+  // A proto3 string must be UTF-8: request_id is 0xc3 0x28.
+  grpc::Status not_utf8 = call(token, std::string("\x0a\x02\xc3\x28"));
+  EXPECT_EQ(not_utf8.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(not_utf8.error_message().rfind("request:", 0), 0u) << not_utf8.error_message();
+
+  // Who asks is checked before what is asked.
+  EXPECT_EQ(call("", std::string("\x0a\x64" "ab")).error_code(), grpc::UNAUTHENTICATED);
+
+  // A well-formed request sent as bytes is answered as any other.
+  v1::SubmitReferralRequest good;
+  good.set_request_id("req-raw-000001");
+  *good.mutable_details() = testing::GoodDetails("100001");
+  EXPECT_TRUE(call(token, good.SerializeAsString()).ok());
+  EXPECT_EQ(OutboxDepth(), 1);
+  EXPECT_EQ(redis_->Command({"KEYS", "ri:referral:*"})->elements.size(), 1u);
 }
 
 TEST_F(ReferralIntakeTest, UpdateWithdrawAndConsentFollowTheRules) {
