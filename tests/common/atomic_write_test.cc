@@ -6,6 +6,9 @@
 #include <future>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/outbox/outbox.h"
 #include "tests/support/local_stack.h"
@@ -115,6 +118,100 @@ TEST_F(AtomicWriteTest, AnyBytesTravelAsTheyAreAlsoInAPipeline) {
   EXPECT_EQ((*replies)[2].integer, 1 << 20);
   EXPECT_TRUE((*replies)[3].is_nil());
   EXPECT_EQ(client_->Command({"PING"})->str, "PONG") << "the connection is still in step";
+}
+
+// A batch runs in a script made for its form (its commands' names and
+// sizes), with the names written into the script. Every form must do exactly
+// what the generic script does, whatever the values, and after Redis loses
+// its scripts (a restart, SCRIPT FLUSH) each form is sent again in full.
+TEST_F(AtomicWriteTest, EachFormOfBatchWritesTheSameAndSurvivesRedisForgettingItsScripts) {
+  auto pipe = *PipelinedRedis::Start(client_->options());
+  auto apply_pipelined = [&](WriteBatch batch) {
+    std::promise<absl::StatusOr<WriteOutcome>> outcome;
+    ApplyAtomically(*pipe, std::move(batch),
+                    [&](absl::StatusOr<WriteOutcome> result) { outcome.set_value(std::move(result)); });
+    return outcome.get_future().get();
+  };
+  const std::string quote_and_lines("it's \\ 'quoted'\r\n]]--", 22);
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(client_->Command({"SCRIPT", "FLUSH"}).ok());
+    for (const bool pipelined : {false, true}) {
+      const std::string n = absl::StrCat(round, pipelined ? "p" : "b");
+      WriteBatch batch;
+      batch.guard_key = "guard:form:" + n;
+      batch.guard_value = quote_and_lines;
+      batch.preconditions = {{"form:" + n, "version", ""}};
+      batch.commands = {{"HSET", "form:" + n, "version", "1", "body", quote_and_lines},
+                        {"zadd", "forms", "1", n},
+                        {"XADD", "form-log", "*", "field", quote_and_lines}};
+      absl::StatusOr<WriteOutcome> outcome = pipelined ? apply_pipelined(batch) : ApplyAtomically(*client_, batch);
+      ASSERT_TRUE(outcome.ok()) << outcome.status();
+      EXPECT_EQ(outcome->kind, WriteOutcome::Kind::kApplied);
+      EXPECT_EQ(client_->Command({"HGET", "form:" + n, "body"})->str, quote_and_lines);
+      outcome = pipelined ? apply_pipelined(batch) : ApplyAtomically(*client_, batch);
+      ASSERT_TRUE(outcome.ok()) << outcome.status();
+      EXPECT_EQ(outcome->kind, WriteOutcome::Kind::kAlreadyApplied);
+      EXPECT_EQ(outcome->guard_value, quote_and_lines);
+      batch.guard_key += ":again";
+      outcome = pipelined ? apply_pipelined(batch) : ApplyAtomically(*client_, batch);
+      ASSERT_TRUE(outcome.ok()) << outcome.status();
+      EXPECT_EQ(outcome->kind, WriteOutcome::Kind::kPreconditionFailed);
+    }
+  }
+  EXPECT_EQ(client_->Command({"ZCARD", "forms"})->integer, 4);
+  EXPECT_EQ(client_->Command({"XLEN", "form-log"})->integer, 4);
+
+  // A name is written into the script as a literal: odd bytes in it reach
+  // Redis as that name (unknown here), not as broken Lua.
+  WriteBatch odd;
+  odd.commands = {{"NO'SUCH\\\nCOMMAND", "key"}};
+  absl::StatusOr<WriteOutcome> refused = ApplyAtomically(*client_, odd);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "Unknown")) << refused.status();
+}
+
+// Forms are kept, in this process and in Redis, so they are bounded: large
+// batches, commands too long for one Lua call and forms beyond the first few
+// hundred use the generic script, and write just the same.
+TEST_F(AtomicWriteTest, ManyFormsAndLargeBatchesStillWriteWithABoundedSetOfScripts) {
+  ASSERT_TRUE(client_->Command({"SCRIPT", "FLUSH"}).ok());
+  // 320 forms: 1 to 32 commands of 1 to 10 values each.
+  for (int commands = 1; commands <= 32; ++commands) {
+    for (int width = 1; width <= 10; ++width) {
+      const std::string list = absl::StrCat("forms:", commands, ":", width);
+      WriteBatch batch;
+      for (int c = 0; c < commands; ++c) {
+        batch.commands.push_back({"RPUSH", list});
+        for (int v = 0; v < width; ++v) batch.commands.back().push_back("v");
+      }
+      absl::StatusOr<WriteOutcome> outcome = ApplyAtomically(*client_, std::move(batch));
+      ASSERT_TRUE(outcome.ok()) << list << ": " << outcome.status();
+      ASSERT_EQ(client_->Command({"LLEN", list})->integer, commands * width) << list;
+    }
+  }
+  // One command of 601 arguments.
+  WriteBatch wide;
+  wide.commands.push_back({"HSET", "wide"});
+  for (int f = 0; f < 300; ++f) {
+    wide.commands.back().push_back("f" + std::to_string(f));
+    wide.commands.back().push_back("v");
+  }
+  ASSERT_TRUE(ApplyAtomically(*client_, std::move(wide)).ok());
+  EXPECT_EQ(client_->Command({"HLEN", "wide"})->integer, 300);
+  WriteBatch large;
+  for (int c = 0; c < 100; ++c) large.commands.push_back({"RPUSH", "long", std::to_string(c)});
+  ASSERT_TRUE(ApplyAtomically(*client_, std::move(large)).ok());
+  EXPECT_EQ(client_->Command({"LLEN", "long"})->integer, 100);
+
+  absl::StatusOr<RedisReply> info = client_->Command({"INFO", "memory"});
+  ASSERT_TRUE(info.ok());
+  const size_t at = info->str.find("number_of_cached_scripts:");
+  ASSERT_NE(at, std::string::npos);
+  int64_t cached = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      info->str.substr(at + 25, info->str.find('\r', at) - at - 25), &cached));
+  EXPECT_LE(cached, 257) << "at most 256 forms and the generic script";
+  EXPECT_GE(cached, 2);
 }
 
 TEST_F(AtomicWriteTest, AnUnreachableRedisIsUnavailable) {
