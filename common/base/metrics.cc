@@ -58,7 +58,18 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry, const std::stri
                                    .Help("Pipelined Redis connections dropped or not made, by reason; each failed "
                                          "the commands then waiting")
                                    .Labels({{"service", service}})
-                                   .Register(*registry_)) {}
+                                   .Register(*registry_)),
+      rpc_requests_by_(rpc_requests_, {"method", "code"}),
+      rpc_duration_by_({"method"},
+                       [this](const prometheus::Labels& labels) -> prometheus::Histogram& {
+                         return rpc_duration_.Add(labels, LatencyBuckets());
+                       }),
+      events_produced_by_(events_produced_, {"topic"}),
+      produce_failures_by_(produce_failures_, {"topic"}),
+      events_consumed_by_(events_consumed_, {"topic", "outcome"}),
+      events_dead_lettered_by_(events_dead_lettered_, {"topic"}),
+      consumer_lag_by_(consumer_lag_, {"topic", "partition"}),
+      redis_pipeline_failures_by_(redis_pipeline_failures_, {"reason"}) {}
 
 const prometheus::Histogram::BucketBoundaries& Metrics::LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
@@ -67,25 +78,24 @@ const prometheus::Histogram::BucketBoundaries& Metrics::LatencyBuckets() {
 }
 
 void Metrics::RecordRpc(absl::string_view method, absl::string_view code, double seconds) {
-  rpc_requests_.Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
-  rpc_duration_.Add({{"method", std::string(method)}}, LatencyBuckets()).Observe(seconds);
+  rpc_requests_by_.Get({method, code}).Increment();
+  rpc_duration_by_.Get({method}).Observe(seconds);
 }
 
 void Metrics::RecordProduced(absl::string_view topic, double count) {
-  events_produced_.Add({{"topic", std::string(topic)}}).Increment(count);
+  events_produced_by_.Get({topic}).Increment(count);
 }
 
 void Metrics::RecordProduceFailure(absl::string_view topic) {
-  produce_failures_.Add({{"topic", std::string(topic)}}).Increment();
+  produce_failures_by_.Get({topic}).Increment();
 }
 
 void Metrics::RecordConsumed(absl::string_view topic, absl::string_view outcome, double count) {
-  events_consumed_.Add({{"topic", std::string(topic)}, {"outcome", std::string(outcome)}})
-      .Increment(count);
+  events_consumed_by_.Get({topic, outcome}).Increment(count);
 }
 
 void Metrics::RecordDeadLettered(absl::string_view topic) {
-  events_dead_lettered_.Add({{"topic", std::string(topic)}}).Increment();
+  events_dead_lettered_by_.Get({topic}).Increment();
 }
 
 void Metrics::SetOutboxDepth(double depth) { outbox_depth_.Set(depth); }
@@ -93,12 +103,11 @@ void Metrics::SetOutboxDepth(double depth) { outbox_depth_.Set(depth); }
 void Metrics::SetRedisPipelineWaiting(double commands) { redis_pipeline_waiting_.Set(commands); }
 
 void Metrics::RecordRedisPipelineFailure(absl::string_view reason) {
-  redis_pipeline_failures_.Add({{"reason", std::string(reason)}}).Increment();
+  redis_pipeline_failures_by_.Get({reason}).Increment();
 }
 
 void Metrics::SetConsumerLag(absl::string_view topic, int32_t partition, double lag) {
-  consumer_lag_.Add({{"topic", std::string(topic)}, {"partition", std::to_string(partition)}})
-      .Set(lag);
+  consumer_lag_by_.Get({topic, std::to_string(partition)}).Set(lag);
 }
 
 }  // namespace rooted

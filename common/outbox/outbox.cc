@@ -1,5 +1,6 @@
 #include "common/outbox/outbox.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/base/ids.h"
@@ -128,16 +129,19 @@ absl::StatusOr<size_t> OutboxRelay::RelayOnce() {
   }
   std::vector<absl::Status> results = producer_.Deliver(messages, options_.delivery_timeout);
   std::vector<std::string> delivered = {"XDEL", options_.stream_key};
+  // Counted once a topic, not once an event.
+  absl::flat_hash_map<absl::string_view, double> produced;
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].ok()) {
       delivered.push_back(ids[i]);
-      metrics_.RecordProduced(messages[i].topic);
+      ++produced[messages[i].topic];
     } else {
       metrics_.RecordProduceFailure(messages[i].topic);
       logger_.Warn("outbox delivery failed; will retry",
                    {{"topic", messages[i].topic}, {"error", std::string(results[i].message())}});
     }
   }
+  for (const auto& [topic, count] : produced) metrics_.RecordProduced(topic, count);
   // The delete and the new depth in one round trip.
   std::vector<std::vector<std::string>> commands;
   const size_t relayed = delivered.size() - 2;

@@ -108,7 +108,8 @@ ReferralServiceImpl::ReferralServiceImpl(ReferralStore& store, CaseTimelineReade
       submitted_by_school_(prometheus::BuildCounter()
                                .Name("rooted_referrals_submitted_total")
                                .Help("Referrals submitted, by school URN")
-                               .Register(*metrics.registry())),
+                               .Register(*metrics.registry()),
+                           {"school_urn"}),
       options_(std::move(options)) {}
 
 AuditEntry ReferralServiceImpl::Audit(const Principal& who, absl::string_view action,
@@ -355,8 +356,7 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(grpc::CallbackServ
                                         submission->fingerprint));
         SetMessageBytes(answer, *response);
         if (committed) {
-          submitted_by_school_.Add({{"school_urn", submission->referral.details().child().school_urn()}})
-              .Increment();
+          submitted_by_school_.Get({submission->referral.details().child().school_urn()}).Increment();
         }
         return absl::OkStatus();
       });

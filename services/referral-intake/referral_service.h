@@ -107,7 +107,7 @@ class ReferralServiceImpl final
   const RpcGuard& guard_;
   const PupilRefHasher& hasher_;
   const Clock& clock_;
-  prometheus::Family<prometheus::Counter>& submitted_by_school_;
+  MetricHandles<prometheus::Counter> submitted_by_school_;
   const IntakeOptions options_;
 };
 
