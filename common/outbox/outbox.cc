@@ -1,6 +1,10 @@
 #include "common/outbox/outbox.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/base/ids.h"
@@ -21,6 +25,20 @@ std::string* FieldOf(RedisReply& fields, absl::string_view name) {
     if (fields.elements[i].str == name) return &fields.elements[i + 1].str;
   }
   return nullptr;
+}
+
+// The smallest stream id after `id` ("<ms>-<seq>"), so that XTRIM MINID
+// keeps nothing up to and including `id`.
+bool NextStreamId(absl::string_view id, std::string& next) {
+  const size_t dash = id.find('-');
+  uint64_t ms = 0;
+  uint64_t seq = 0;
+  if (dash == absl::string_view::npos || !absl::SimpleAtoi(id.substr(0, dash), &ms) ||
+      !absl::SimpleAtoi(id.substr(dash + 1), &seq)) {
+    return false;
+  }
+  next = seq == std::numeric_limits<uint64_t>::max() ? absl::StrCat(ms + 1, "-0") : absl::StrCat(ms, "-", seq + 1);
+  return true;
 }
 
 }  // namespace
@@ -100,10 +118,16 @@ absl::StatusOr<size_t> OutboxRelay::RelayOnce() {
   std::vector<OutgoingMessage> messages;
   ids.reserve(range->elements.size());
   messages.reserve(range->elements.size());
+  // How many messages come before the first entry left in place: only
+  // entries before it may be trimmed away.
+  size_t before_first_left = std::numeric_limits<size_t>::max();
   // The reply's strings move into the messages: payloads are copied once,
   // into librdkafka, not twice more here.
   for (RedisReply& entry : range->elements) {
-    if (entry.elements.size() != 2) continue;
+    if (entry.elements.size() != 2) {
+      before_first_left = std::min(before_first_left, messages.size());
+      continue;
+    }
     RedisReply& fields = entry.elements[1];
     std::string* topic = FieldOf(fields, "topic");
     std::string* key = FieldOf(fields, "key");
@@ -113,6 +137,7 @@ absl::StatusOr<size_t> OutboxRelay::RelayOnce() {
     if (!topic || !key || !payload || !event_id || !event_type) {
       logger_.Error("outbox entry is malformed; leaving it for an operator",
                     {{"entry", entry.elements[0].str}});
+      before_first_left = std::min(before_first_left, messages.size());
       continue;
     }
     ids.push_back(std::move(entry.elements[0].str));
@@ -128,12 +153,20 @@ absl::StatusOr<size_t> OutboxRelay::RelayOnce() {
     return 0;
   }
   std::vector<absl::Status> results = producer_.Deliver(messages, options_.delivery_timeout);
-  std::vector<std::string> delivered = {"XDEL", options_.stream_key};
+  // The delivered entries from the oldest on are trimmed in one step (whole
+  // stream nodes are freed, where XDEL marks entries one by one and cost
+  // Redis as much as the XRANGE); any delivered after one left in place (its
+  // delivery failed, or it is malformed) are deleted one by one.
+  size_t trimmed = 0;
+  while (trimmed < results.size() && trimmed < before_first_left && results[trimmed].ok()) ++trimmed;
+  std::string trim_below;
+  if (trimmed > 0 && !NextStreamId(ids[trimmed - 1], trim_below)) trimmed = 0;
+  std::vector<std::string> deleted = {"XDEL", options_.stream_key};
   // Counted once a topic, not once an event.
   absl::flat_hash_map<absl::string_view, double> produced;
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].ok()) {
-      delivered.push_back(ids[i]);
+      if (i >= trimmed) deleted.push_back(ids[i]);
       ++produced[messages[i].topic];
     } else {
       metrics_.RecordProduceFailure(messages[i].topic);
@@ -142,15 +175,16 @@ absl::StatusOr<size_t> OutboxRelay::RelayOnce() {
     }
   }
   for (const auto& [topic, count] : produced) metrics_.RecordProduced(topic, count);
-  // The delete and the new depth in one round trip.
+  // The removal and the new depth in one round trip.
   std::vector<std::vector<std::string>> commands;
-  const size_t relayed = delivered.size() - 2;
-  if (relayed > 0) commands.push_back(std::move(delivered));
+  const size_t relayed = trimmed + deleted.size() - 2;
+  if (trimmed > 0) commands.push_back({"XTRIM", options_.stream_key, "MINID", trim_below});
+  if (deleted.size() > 2) commands.push_back(std::move(deleted));
   commands.push_back({"XLEN", options_.stream_key});
   absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
   if (!replies.ok()) return replies.status();
-  if (relayed > 0 && replies->front().is_error()) {
-    return absl::InternalError(absl::StrCat("XDEL: ", replies->front().str));
+  for (size_t i = 0; i + 1 < replies->size(); ++i) {
+    if ((*replies)[i].is_error()) return absl::InternalError(absl::StrCat(commands[i][0], ": ", (*replies)[i].str));
   }
   if (!replies->back().is_error()) metrics_.SetOutboxDepth(double(replies->back().integer));
   return relayed;

@@ -4,6 +4,7 @@
 #include <prometheus/registry.h>
 
 #include <future>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -251,6 +252,68 @@ TEST_F(AtomicWriteTest, OutboxRelayDeliversOnceAndRemovesOnlyDeliveredEntries) {
   EXPECT_EQ(read[0].headers["event_id"], "event-0");
   EXPECT_EQ(read[2].payload, "payload-2");
   EXPECT_EQ(read[1].key, "pr_key");
+}
+
+// Delivered entries leave the outbox, from the oldest on in one trim and
+// after a gap one by one; an entry whose delivery failed stays where it is for
+// the next round, and a malformed one stays for an operator.
+TEST_F(AtomicWriteTest, OnlyDeliveredEntriesLeaveTheOutboxWhateverFailsAroundThem) {
+  std::ostringstream sink;
+  SystemClock clock;
+  Logger logger("test", sink, LogLevel::kInfo, clock);
+  Metrics metrics(std::make_shared<prometheus::Registry>(), "test");
+  // Fails the payloads it is told to; records what it delivered.
+  class Picky final : public EventProducer {
+   public:
+    std::vector<absl::Status> Deliver(std::span<const OutgoingMessage> messages, absl::Duration) override {
+      std::vector<absl::Status> results;
+      for (const OutgoingMessage& m : messages) {
+        const bool fail = failing.count(m.payload) > 0;
+        results.push_back(fail ? absl::UnavailableError("broker down") : absl::OkStatus());
+        if (!fail) delivered.push_back(m.payload);
+      }
+      return results;
+    }
+    absl::Status CheckConnected(absl::Duration) override { return absl::OkStatus(); }
+    std::set<std::string> failing;
+    std::vector<std::string> delivered;
+  } producer;
+  auto append = [&](const std::string& payload) {
+    WriteBatch batch;
+    batch.commands = {OutboxAppendCommand("t:outbox", {"t", "k", payload, "id-" + payload, "x"})};
+    ASSERT_TRUE(ApplyAtomically(*client_, batch).ok());
+  };
+  auto left = [&] {
+    std::vector<std::string> payloads;
+    const absl::StatusOr<RedisReply> range = client_->Command({"XRANGE", "t:outbox", "-", "+"});
+    for (const RedisReply& entry : range->elements) {
+      const std::vector<RedisReply>& fields = entry.elements[1].elements;
+      payloads.push_back(fields.size() >= 6 ? fields[5].str : "(malformed)");
+    }
+    return payloads;
+  };
+  OutboxRelay relay(*client_, producer,
+                    {.stream_key = "t:outbox", .lease_key = "t:lease", .producer_name = "test"},
+                    metrics, logger);
+
+  for (const char* payload : {"a", "b", "c", "d"}) append(payload);
+  producer.failing = {"c"};
+  EXPECT_EQ(*relay.RelayOnce(), 3u);
+  EXPECT_EQ(left(), std::vector<std::string>{"c"});
+  producer.failing = {};
+  EXPECT_EQ(*relay.RelayOnce(), 1u);
+  EXPECT_EQ(left(), std::vector<std::string>{});
+
+  append("e");
+  ASSERT_TRUE(client_->Command({"XADD", "t:outbox", "*", "junk", "1"}).ok());
+  append("f");
+  EXPECT_EQ(*relay.RelayOnce(), 2u);
+  EXPECT_EQ(left(), std::vector<std::string>{"(malformed)"});
+  EXPECT_EQ(producer.delivered, (std::vector<std::string>{"a", "b", "d", "c", "e", "f"}));
+  append("g");
+  EXPECT_EQ(*relay.RelayOnce(), 1u);
+  EXPECT_EQ(left(), std::vector<std::string>{"(malformed)"});
+  EXPECT_EQ(*relay.Depth(), 1);
 }
 
 TEST_F(AtomicWriteTest, OnlyTheLeaseHolderRelays) {
