@@ -27,6 +27,14 @@ class AtomicWriteTest : public ::testing::Test {
     client_ = std::make_unique<RedisClient>(options);
     ASSERT_TRUE(client_->Command({"FLUSHALL"}).ok());
   }
+  // The pipelined form, waited for.
+  static absl::StatusOr<WriteOutcome> ApplyAndWait(PipelinedRedis& pipe, WriteBatch batch) {
+    std::promise<absl::StatusOr<WriteOutcome>> outcome;
+    ApplyAtomically(pipe, std::move(batch),
+                    [&](absl::StatusOr<WriteOutcome> result) { outcome.set_value(std::move(result)); });
+    return outcome.get_future().get();
+  }
+
   static testing::RedisServer* redis_server_;
   std::unique_ptr<RedisClient> client_;
 };
@@ -51,12 +59,7 @@ TEST_F(AtomicWriteTest, AppliesEveryCommandOnceUnderAGuard) {
 // to the callback.
 TEST_F(AtomicWriteTest, ThePipelinedFormAppliesOnceUnderAGuardToo) {
   auto pipe = *PipelinedRedis::Start(client_->options());
-  auto apply = [&](WriteBatch batch) {
-    std::promise<absl::StatusOr<WriteOutcome>> outcome;
-    ApplyAtomically(*pipe, std::move(batch),
-                    [&](absl::StatusOr<WriteOutcome> result) { outcome.set_value(std::move(result)); });
-    return outcome.get_future().get();
-  };
+  auto apply = [&](WriteBatch batch) { return ApplyAndWait(*pipe, std::move(batch)); };
   WriteBatch batch;
   batch.guard_key = "guard:async";
   batch.guard_value = "first";
@@ -127,12 +130,7 @@ TEST_F(AtomicWriteTest, AnyBytesTravelAsTheyAreAlsoInAPipeline) {
 // its scripts (a restart, SCRIPT FLUSH) each form is sent again in full.
 TEST_F(AtomicWriteTest, EachFormOfBatchWritesTheSameAndSurvivesRedisForgettingItsScripts) {
   auto pipe = *PipelinedRedis::Start(client_->options());
-  auto apply_pipelined = [&](WriteBatch batch) {
-    std::promise<absl::StatusOr<WriteOutcome>> outcome;
-    ApplyAtomically(*pipe, std::move(batch),
-                    [&](absl::StatusOr<WriteOutcome> result) { outcome.set_value(std::move(result)); });
-    return outcome.get_future().get();
-  };
+  auto apply_pipelined = [&](WriteBatch batch) { return ApplyAndWait(*pipe, std::move(batch)); };
   const std::string quote_and_lines("it's \\ 'quoted'\r\n]]--", 22);
   for (int round = 0; round < 2; ++round) {
     ASSERT_TRUE(client_->Command({"SCRIPT", "FLUSH"}).ok());
