@@ -222,27 +222,14 @@ absl::StatusOr<std::vector<WriteOutcome>> ApplyEachAtomically(RedisClient& redis
                                                               std::vector<WriteBatch> batches) {
   std::vector<WriteOutcome> outcomes;
   if (batches.empty()) return outcomes;
-  std::vector<std::vector<std::string>> calls;
-  calls.reserve(batches.size());
-  for (WriteBatch& batch : batches) {
-    // A consumer's batches vary in size, and they travel together: all go
-    // through the one generic script, so one load answers a NOSCRIPT.
-    std::vector<std::string> call = {"EVALSHA", AnyBatchScript().sha1(), "0"};
-    std::vector<std::string> args = ScriptArgs(AnyBatchScript(), std::move(batch));
-    call.insert(call.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
-    calls.push_back(std::move(call));
-  }
-  absl::StatusOr<std::vector<RedisReply>> replies = redis.Pipeline(calls);
+  // A consumer's batches vary in size, and they travel together: all go
+  // through the one generic script, so one load answers a NOSCRIPT (batches
+  // that did run are guarded, so sent again they answer "already applied").
+  std::vector<std::vector<std::string>> args_of_each;
+  args_of_each.reserve(batches.size());
+  for (WriteBatch& batch : batches) args_of_each.push_back(ScriptArgs(AnyBatchScript(), std::move(batch)));
+  absl::StatusOr<std::vector<RedisReply>> replies = redis.EvalEach(AnyBatchScript(), {}, std::move(args_of_each));
   if (!replies.ok()) return replies.status();
-  // After a Redis restart the script is gone: load it and send the lot again
-  // (batches that did run are guarded, so they answer "already applied").
-  if (!replies->empty() && replies->front().is_error() &&
-      replies->front().str.rfind("NOSCRIPT", 0) == 0) {
-    absl::StatusOr<RedisReply> loaded = redis.Command({"SCRIPT", "LOAD", AnyBatchScript().source()});
-    if (!loaded.ok()) return loaded.status();
-    replies = redis.Pipeline(calls);
-    if (!replies.ok()) return replies.status();
-  }
   for (const RedisReply& reply : *replies) {
     absl::StatusOr<WriteOutcome> outcome = OutcomeOf(reply);
     if (!outcome.ok()) return outcome.status();

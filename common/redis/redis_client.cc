@@ -125,6 +125,29 @@ absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script, std::vec
   return reply;
 }
 
+absl::StatusOr<std::vector<RedisReply>> RedisClient::EvalEach(const RedisScript& script,
+                                                              const std::vector<std::string>& keys,
+                                                              std::vector<std::vector<std::string>> args_of_each) {
+  std::vector<std::vector<std::string>> calls;
+  calls.reserve(args_of_each.size());
+  for (std::vector<std::string>& args : args_of_each) {
+    std::vector<std::string> call;
+    call.reserve(3 + keys.size() + args.size());
+    call.insert(call.end(), {"EVALSHA", script.sha1(), std::to_string(keys.size())});
+    call.insert(call.end(), keys.begin(), keys.end());
+    call.insert(call.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+    calls.push_back(std::move(call));
+  }
+  absl::StatusOr<std::vector<RedisReply>> replies = Pipeline(calls);
+  if (replies.ok() && !replies->empty() && replies->front().is_error() &&
+      absl::StartsWith(replies->front().str, "NOSCRIPT")) {
+    absl::StatusOr<RedisReply> loaded = Command({"SCRIPT", "LOAD", script.source()});
+    if (!loaded.ok()) return loaded.status();
+    replies = Pipeline(calls);
+  }
+  return replies;
+}
+
 absl::Status RedisClient::Ping() {
   absl::StatusOr<RedisReply> reply = Command({"PING"});
   return reply.ok() ? absl::OkStatus() : reply.status();

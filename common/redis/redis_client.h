@@ -80,6 +80,11 @@ class RedisClient {
   // script's (often large) arguments are not copied on their way out.
   absl::StatusOr<RedisReply> Eval(const RedisScript& script, std::vector<std::string> keys,
                                   std::vector<std::string> args);
+  // The script once for each argument list, in one round trip; the replies
+  // in order. After Redis has lost its scripts (a restart), the script is
+  // loaded and the lot sent again, so each call must be safe to repeat.
+  absl::StatusOr<std::vector<RedisReply>> EvalEach(const RedisScript& script, const std::vector<std::string>& keys,
+                                                   std::vector<std::vector<std::string>> args_of_each);
   absl::Status Ping();
 
   const RedisOptions& options() const { return options_; }

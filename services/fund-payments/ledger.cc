@@ -202,30 +202,20 @@ void Ledger::Apply(const Transfer& t, absl::Time at, LedgerWrite with, ApplyCall
 
 std::vector<absl::StatusOr<TransferResult>> Ledger::ApplyEach(std::vector<Move> moves, absl::Time at) {
   std::vector<absl::StatusOr<TransferResult>> results(moves.size(), absl::UnknownError("not sent"));
-  std::vector<std::vector<std::string>> calls;
+  std::vector<std::vector<std::string>> args_of_each;
   std::vector<size_t> sent;  // index into `moves` of each call
-  const std::vector<std::string> keys = Keys();
   for (size_t i = 0; i < moves.size(); ++i) {
     absl::StatusOr<std::vector<std::string>> args = TransferArgs(moves[i].transfer, at, std::move(moves[i].with));
     if (!args.ok()) {
       results[i] = args.status();
       continue;
     }
-    std::vector<std::string> call = {"EVALSHA", TransferScript().sha1(), std::to_string(keys.size())};
-    call.insert(call.end(), keys.begin(), keys.end());
-    call.insert(call.end(), std::make_move_iterator(args->begin()), std::make_move_iterator(args->end()));
-    calls.push_back(std::move(call));
+    args_of_each.push_back(*std::move(args));
     sent.push_back(i);
   }
-  if (calls.empty()) return results;
-  absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(calls);
-  // After a Redis restart the script is gone: load it and send the lot again
-  // (transfers that did run answer "already applied").
-  if (replies.ok() && !replies->empty() && replies->front().is_error() &&
-      absl::StartsWith(replies->front().str, "NOSCRIPT")) {
-    absl::StatusOr<RedisReply> loaded = redis_.Command({"SCRIPT", "LOAD", TransferScript().source()});
-    replies = loaded.ok() ? redis_.Pipeline(calls) : loaded.status();
-  }
+  if (args_of_each.empty()) return results;
+  // Transfers that did run answer "already applied" if sent again.
+  absl::StatusOr<std::vector<RedisReply>> replies = redis_.EvalEach(TransferScript(), Keys(), std::move(args_of_each));
   for (size_t c = 0; c < sent.size(); ++c) {
     results[sent[c]] = replies.ok() ? ResultOf((*replies)[c]) : ResultOf(replies.status());
   }

@@ -213,6 +213,41 @@ TEST_F(AtomicWriteTest, ManyFormsAndLargeBatchesStillWriteWithABoundedSetOfScrip
   EXPECT_GE(cached, 2);
 }
 
+// Many batches in one round trip: each applied on its own, in order, also
+// right after Redis has lost its scripts, and a guarded batch sent again
+// answers "already applied".
+TEST_F(AtomicWriteTest, EachOfManyBatchesIsAppliedOnceAlsoAfterRedisForgetsItsScripts) {
+  auto batch = [](const std::string& guard, const std::string& value) {
+    WriteBatch b;
+    b.guard_key = guard;
+    b.guard_value = value;
+    b.commands = {{"RPUSH", "each", value}};
+    return b;
+  };
+  ASSERT_TRUE(client_->Command({"SCRIPT", "FLUSH"}).ok());
+  std::vector<WriteBatch> first;
+  first.push_back(batch("guard:each:1", "a"));
+  first.push_back(batch("guard:each:2", "b"));
+  absl::StatusOr<std::vector<WriteOutcome>> outcomes = ApplyEachAtomically(*client_, std::move(first));
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  ASSERT_EQ(outcomes->size(), 2u);
+  EXPECT_EQ((*outcomes)[0].kind, WriteOutcome::Kind::kApplied);
+  EXPECT_EQ((*outcomes)[1].kind, WriteOutcome::Kind::kApplied);
+
+  ASSERT_TRUE(client_->Command({"SCRIPT", "FLUSH"}).ok());
+  std::vector<WriteBatch> again;
+  again.push_back(batch("guard:each:2", "b-again"));
+  again.push_back(batch("guard:each:3", "c"));
+  outcomes = ApplyEachAtomically(*client_, std::move(again));
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_EQ((*outcomes)[0].kind, WriteOutcome::Kind::kAlreadyApplied);
+  EXPECT_EQ((*outcomes)[0].guard_value, "b");
+  EXPECT_EQ((*outcomes)[1].kind, WriteOutcome::Kind::kApplied);
+  const absl::StatusOr<RedisReply> list = client_->Command({"LRANGE", "each", "0", "-1"});
+  ASSERT_EQ(list->elements.size(), 3u);
+  EXPECT_EQ(list->elements[2].str, "c");
+}
+
 TEST_F(AtomicWriteTest, AnUnreachableRedisIsUnavailable) {
   RedisOptions options;
   options.port = testing::FreePort();
