@@ -111,18 +111,13 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
 
 absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script, std::vector<std::string> keys,
                                              std::vector<std::string> args) {
-  std::vector<std::string> command;
-  command.reserve(3 + keys.size() + args.size());
-  command.insert(command.end(), {"EVALSHA", script.sha1(), std::to_string(keys.size())});
-  command.insert(command.end(), std::make_move_iterator(keys.begin()), std::make_move_iterator(keys.end()));
-  command.insert(command.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
-  absl::StatusOr<RedisReply> reply = Command(command);
-  if (!reply.ok() && absl::StrContains(reply.status().message(), "NOSCRIPT")) {
-    command[0] = "EVAL";
-    command[1] = script.source();
-    reply = Command(command);
-  }
-  return reply;
+  std::vector<std::vector<std::string>> one;
+  one.push_back(std::move(args));
+  absl::StatusOr<std::vector<RedisReply>> replies = EvalEach(script, keys, std::move(one));
+  if (!replies.ok()) return replies.status();
+  RedisReply& reply = replies->front();
+  if (reply.is_error()) return redis_wire::ErrorReplyStatus(reply.str);
+  return std::move(reply);
 }
 
 absl::StatusOr<std::vector<RedisReply>> RedisClient::EvalEach(const RedisScript& script,

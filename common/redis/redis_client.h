@@ -77,7 +77,8 @@ class RedisClient {
   absl::StatusOr<std::vector<RedisReply>> Pipeline(
       const std::vector<std::vector<std::string>>& commands);
   // Keys and arguments are taken by value: pass them with std::move and a
-  // script's (often large) arguments are not copied on their way out.
+  // script's (often large) arguments are not copied on their way out. An
+  // error reply is a status; a lost script is loaded as EvalEach does.
   absl::StatusOr<RedisReply> Eval(const RedisScript& script, std::vector<std::string> keys,
                                   std::vector<std::string> args);
   // The script once for each argument list, in one round trip; the replies
