@@ -9,6 +9,11 @@
 // slow server cannot hide its queueing. The echo and SubmitReferral closed
 // loops take turns in `rounds` short slices, so a shared machine's changes of
 // speed fall on both alike; each round's ratio is printed with their median.
+//
+// The echo server runs in a process of its own, as referral-intake does, so
+// both are measured across processes. (Served from the client's own process,
+// gRPC's pollers there would read requests and answer them in one place: a
+// figure no server in another process can reach.)
 
 #include <grpcpp/grpcpp.h>
 
@@ -18,6 +23,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "common/auth/jwt.h"
 #include "common/base/config.h"
 #include "rooted/bench/v1/echo.grpc.pb.h"
@@ -40,6 +46,21 @@ class EchoServiceImpl final : public bv1::EchoService::Service {
     return grpc::Status::OK;
   }
 };
+
+// The echo server's process: serves until SIGTERM.
+int ServeEcho(int port) {
+  EchoServiceImpl echo_service;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials());
+  builder.RegisterService(&echo_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    std::cerr << "referral_bench: cannot serve the echo on port " << port << "\n";
+    return 2;
+  }
+  server->Wait();
+  return 0;
+}
 
 constexpr double kSlowMs = 20;
 
@@ -188,10 +209,16 @@ void PrintSlowCalls(const Result& r, const rooted::bench::PauseWatch& watch) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As every service does (see ServiceMain): Debian's Abseil would otherwise
+  // keep a lock-order graph behind a global lock.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   auto config = rooted::Config::Parse(argc, argv);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
     return 2;
+  }
+  if (const int64_t echo_port = *config->Int("serve-echo-port", 0, 0, 65535); echo_port != 0) {
+    return ServeEcho(int(echo_port));
   }
   const auto seconds = std::chrono::seconds(*config->Int("seconds", 10, 1, 600));
   const double rate = double(*config->Int("rate", 5000, 1, 1'000'000));
@@ -211,12 +238,9 @@ int main(int argc, char** argv) {
        "--token-secret=" + secret, "--pupil-ref-secret=" + secret, "--log-level=warn"},
       "");
 
-  EchoServiceImpl echo_service;
-  int echo_port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &echo_port);
-  builder.RegisterService(&echo_service);
-  std::unique_ptr<grpc::Server> echo_server = builder.BuildAndStart();
+  const int echo_port = rooted::testing::FreePort();
+  rooted::testing::ChildProcess echo_server(
+      {"/proc/self/exe", "--serve-echo-port=" + std::to_string(echo_port)}, "");
 
   auto signer = *rooted::JwtSigner::Create(rooted::JwtAlgorithm::kHs256, secret);
   rooted::TokenRequest token_request;
@@ -240,11 +264,17 @@ int main(int argc, char** argv) {
     echo_stubs.push_back(bv1::EchoService::NewStub(grpc::CreateCustomChannel(
         "127.0.0.1:" + std::to_string(echo_port), grpc::InsecureChannelCredentials(), args)));
   }
-  // Wait for the service to be up (an unauthenticated call answers at once).
+  // Wait for both servers to be up (an unauthenticated call answers at once).
   for (int i = 0; i < 200; ++i) {
     grpc::ClientContext context;
     rv1::GetReferralResponse r;
     if (referral_stubs[0]->GetReferral(&context, {}, &r).error_code() != grpc::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (int i = 0; i < 200; ++i) {
+    grpc::ClientContext context;
+    bv1::EchoResponse r;
+    if (echo_stubs[0]->Echo(&context, {}, &r).ok()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 
@@ -297,6 +327,7 @@ int main(int argc, char** argv) {
     account.Add("referral-intake", service.pid());
     account.Add("redis-server", redis.pid());
     account.Add("rooted-broker", broker.pid());
+    account.Add("echo server", echo_server.pid());
     account.Add("this client", getpid());
     return account;
   };
@@ -342,6 +373,5 @@ int main(int argc, char** argv) {
   Print("SubmitReferral (open, " + std::to_string(int(rate)) + "/s offered)", open, echo.Rate());
   cpu.Report(std::cout, double(open.ok), open.seconds, "referral");
   PrintSlowCalls(open, pauses);
-  echo_server->Shutdown();
   return 0;
 }
