@@ -23,9 +23,11 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "common/auth/jwt.h"
 #include "common/base/config.h"
+#include "common/identity/upn.h"
 #include "rooted/bench/v1/echo.grpc.pb.h"
 #include "tools/bench/cpu_account.h"
 #include "tools/bench/latency.h"
@@ -302,7 +304,8 @@ int main(int argc, char** argv) {
     call->start = [call, response, cq, seq, &details, &run_id, &referral_stubs] {
       // gRPC serialises the request while starting the call, so one request
       // per thread serves every call, as the echo's one request does: only
-      // its id changes, and the client spends nothing copying the form.
+      // its id and the child's UPN change, and the client spends nothing
+      // copying the form.
       thread_local rv1::SubmitReferralRequest request = [&] {
         rv1::SubmitReferralRequest r;
         *r.mutable_details() = details;
@@ -310,6 +313,12 @@ int main(int argc, char** argv) {
       }();
       request.set_request_id("bench-" + run_id + "-" + std::to_string(seq) + "-" +
                              std::to_string(rand()));
+      // A child of its own for each call, as a council's referrals mostly
+      // are: one pupil with every referral would make that pupil's set of
+      // cases, and the partition its events go to, unlike any real load.
+      std::string upn = absl::StrFormat(" 801%09d", seq % 1'000'000'000);
+      upn[0] = rooted::UpnCheckLetter(upn);
+      request.mutable_details()->mutable_child()->set_upn(std::move(upn));
       auto reader = referral_stubs[size_t(seq) % referral_stubs.size()]->AsyncSubmitReferral(
           &call->context, request, cq);
       reader->Finish(response, &call->status, call);
