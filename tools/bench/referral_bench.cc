@@ -382,5 +382,7 @@ int main(int argc, char** argv) {
   Print("SubmitReferral (open, " + std::to_string(int(rate)) + "/s offered)", open, echo.Rate());
   cpu.Report(std::cout, double(open.ok), open.seconds, "referral");
   PrintSlowCalls(open, pauses);
-  return 0;
+  // A run whose calls failed measured something else: say so in the exit code
+  // (the smoke test in tests/ relies on it).
+  return echo.failed + closed.failed + open.failed == 0 ? 0 : 1;
 }
