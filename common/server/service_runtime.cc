@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "common/base/mutex_mode.h"
 #include "common/base/thread_name.h"
 
 namespace rooted {
@@ -34,10 +34,7 @@ std::string WaitForShutdownSignal() {
 int ServiceMain(int argc, char** argv, absl::string_view service,
                 const std::function<absl::Status(const Config&)>& run) {
   BlockShutdownSignals();
-  // Debian builds Abseil without NDEBUG, so every absl::Mutex (gRPC's own
-  // included) would otherwise record lock order in one process-wide graph
-  // behind a global lock, on each lock and each mutex destroyed.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  UseMutexesWithoutDeadlockGraph();
   absl::StatusOr<Config> config = Config::Parse(argc, argv);
   const absl::Status status = config.ok() ? run(*config) : config.status();
   if (!status.ok()) {

@@ -24,9 +24,9 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "common/auth/jwt.h"
 #include "common/base/config.h"
+#include "common/base/mutex_mode.h"
 #include "common/identity/upn.h"
 #include "rooted/bench/v1/echo.grpc.pb.h"
 #include "tools/bench/cpu_account.h"
@@ -211,9 +211,8 @@ void PrintSlowCalls(const Result& r, const rooted::bench::PauseWatch& watch) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // As every service does (see ServiceMain): Debian's Abseil would otherwise
-  // keep a lock-order graph behind a global lock.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // As every service does (ServiceMain), and so the echo server too.
+  rooted::UseMutexesWithoutDeadlockGraph();
   auto config = rooted::Config::Parse(argc, argv);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
@@ -266,19 +265,23 @@ int main(int argc, char** argv) {
     echo_stubs.push_back(bv1::EchoService::NewStub(grpc::CreateCustomChannel(
         "127.0.0.1:" + std::to_string(echo_port), grpc::InsecureChannelCredentials(), args)));
   }
-  // Wait for both servers to be up (an unauthenticated call answers at once).
-  for (int i = 0; i < 200; ++i) {
-    grpc::ClientContext context;
+  // Wait (up to 10 s each) for both servers to be up: a call that is not
+  // UNAVAILABLE reached one (an unauthenticated one answers at once).
+  auto wait_until_up = [](auto call) {
+    for (int i = 0; i < 200; ++i) {
+      grpc::ClientContext context;
+      if (call(&context).error_code() != grpc::UNAVAILABLE) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  };
+  wait_until_up([&](grpc::ClientContext* context) {
     rv1::GetReferralResponse r;
-    if (referral_stubs[0]->GetReferral(&context, {}, &r).error_code() != grpc::UNAVAILABLE) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  for (int i = 0; i < 200; ++i) {
-    grpc::ClientContext context;
+    return referral_stubs[0]->GetReferral(context, {}, &r);
+  });
+  wait_until_up([&](grpc::ClientContext* context) {
     bv1::EchoResponse r;
-    if (echo_stubs[0]->Echo(&context, {}, &r).ok()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return echo_stubs[0]->Echo(context, {}, &r);
+  });
 
   const rv1::ReferralDetails details = rooted::referral::testing::GoodDetails("100001");
   bv1::EchoRequest echo_request;
