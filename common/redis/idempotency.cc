@@ -38,6 +38,33 @@ std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
   return absl::StrCat(prefix, ":idem:", method, ":", subject, ":", request_id);
 }
 
+std::string IdForRequest(absl::string_view method, absl::string_view subject, absl::string_view request_id) {
+  // Each part's length leads it, so no two different triples hash the same bytes.
+  const std::string name =
+      absl::StrCat(method.size(), ":", method, subject.size(), ":", subject, request_id.size(), ":", request_id);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  unsigned int length = 0;
+  if (Sha256() == nullptr || EVP_Digest(name.data(), name.size(), digest, &length, Sha256(), nullptr) != 1 ||
+      length != SHA256_DIGEST_LENGTH) {
+    std::abort();  // as RequestFingerprint: no id could be made
+  }
+  digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x80);  // version 8
+  digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);  // RFC 9562 variant
+  constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) id.push_back('-');
+    id.push_back(kHex[digest[i] >> 4]);
+    id.push_back(kHex[digest[i] & 0x0f]);
+  }
+  return id;
+}
+
+absl::Status RequestIdReusedError() {
+  return absl::AlreadyExistsError("request_id: already used for a different request; use a new request id");
+}
+
 std::string RequestFingerprint(const google::protobuf::Message& request) {
   const std::string bytes = DeterministicBytes(request);
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -63,10 +90,7 @@ absl::StatusOr<absl::string_view> StoredResponse(absl::string_view stored, absl:
   if (stored.size() < SHA256_DIGEST_LENGTH) {
     return absl::InternalError("stored answer is corrupt");
   }
-  if (stored.substr(0, SHA256_DIGEST_LENGTH) != fingerprint) {
-    return absl::AlreadyExistsError(
-        "request_id: already used for a different request; use a new request id");
-  }
+  if (stored.substr(0, SHA256_DIGEST_LENGTH) != fingerprint) return RequestIdReusedError();
   return stored.substr(SHA256_DIGEST_LENGTH);
 }
 

@@ -27,6 +27,17 @@ std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
 // of the request's deterministic encoding.
 std::string RequestFingerprint(const google::protobuf::Message& request);
 
+// The id of what one caller's request creates, the same on every retry: a
+// version 8 UUID from SHA-256 of the method, the caller's subject and the
+// request id. A creation keyed by it needs no guard key: the write's "must not
+// exist yet" precondition is what finds a retry, and the record it finds is
+// the answer. (The subject already travels on events as their actor, so the
+// id reveals no more than they do.)
+std::string IdForRequest(absl::string_view method, absl::string_view subject, absl::string_view request_id);
+
+// ALREADY_EXISTS naming request_id: the id was used for a different request.
+absl::Status RequestIdReusedError();
+
 // The guard value: the request's fingerprint, then the encoded response.
 std::string EncodeFirstAnswer(absl::string_view fingerprint, absl::string_view response_bytes);
 std::string EncodeFirstAnswer(const google::protobuf::Message& request,

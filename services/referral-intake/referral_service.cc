@@ -152,8 +152,8 @@ absl::Status ReferralServiceImpl::CanChange(const Principal& who, const v1::Refe
 }
 
 ReferralChange ReferralServiceImpl::BuildChange(const Principal& who, absl::string_view method,
-                                                const std::string& request_id, absl::string_view fingerprint,
-                                                const v1::Referral& referral, v1::ReferralEvent event,
+                                                const std::string& request_id, const v1::Referral& referral,
+                                                v1::ReferralEvent event,
                                                 int64_t expected_version) const {
   FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(),
                     request_id, PayloadTypeName(event), who, clock_.Now());
@@ -161,12 +161,10 @@ ReferralChange ReferralServiceImpl::BuildChange(const Principal& who, absl::stri
   ReferralChange change;
   change.referral = &referral;
   change.record = referral.SerializeAsString();
-  change.first_answer = EncodeFirstAnswer(fingerprint, ReferralAnswer(change.record));
   change.expected_version = expected_version;
   change.event =
       ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event);
   change.audit = Audit(who, method, referral.referral_id(), "", request_id);
-  change.idempotency_key = IdempotencyKey(kKeyPrefix, who.subject, method, request_id);
   for (TimelineStep& step : DescribeReferralEvent(event)) change.timeline_entries.push_back(std::move(step.entry));
   return change;
 }
@@ -211,8 +209,10 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
   *referral.mutable_updated_at() = ToProtoTimestamp(clock_.Now());
   v1::ReferralEvent event = event_for(referral);
   *response->mutable_referral() = std::move(referral);
-  ReferralChange change = BuildChange(who, method, request.request_id(), RequestFingerprint(request),
-                                      response->referral(), std::move(event), expected_version);
+  ReferralChange change =
+      BuildChange(who, method, request.request_id(), response->referral(), std::move(event), expected_version);
+  change.idempotency_key = key;
+  change.first_answer = EncodeFirstAnswer(RequestFingerprint(request), ReferralAnswer(change.record));
   return AnswerCommit(store_.Commit(std::move(change)), request, response).status();
 }
 
@@ -234,12 +234,13 @@ absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principa
         "details.child.school_urn: you may refer only pupils of your own school");
   }
 
-  // No separate look-up of the request id: the commit's guard finds a retry
-  // and returns the first answer, in the same round trip as the write.
+  // No look-up of the request id first: the referral's id comes from it, so
+  // the write itself finds a retry (the referral is there already).
   ASSIGN_OR_RETURN(Upn upn, ParseUpn(request.details().child().upn()));
   submission.fingerprint = RequestFingerprint(request);
+  submission.who = who;
   v1::Referral& referral = submission.referral;
-  referral.set_referral_id(NewUuid());
+  referral.set_referral_id(IdForRequest("SubmitReferral", who.subject, request.request_id()));
   referral.set_status(v1::REFERRAL_STATUS_SUBMITTED);
   // Moved, not copied: once fingerprinted the request's details are needed
   // only as the referral's.
@@ -253,8 +254,31 @@ absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principa
   referral.set_version(1);
   referral.set_submitted_by(who.subject);
   v1::ReferralEvent event = ReferralSubmittedEvent(referral);
-  return BuildChange(who, "SubmitReferral", submission.request.request_id(), submission.fingerprint, referral,
-                     std::move(event), 0);
+  ReferralChange change =
+      BuildChange(who, "SubmitReferral", submission.request.request_id(), referral, std::move(event), 0);
+  change.submission_fingerprint = submission.fingerprint;
+  return change;
+}
+
+void ReferralServiceImpl::AnswerRetriedSubmission(std::unique_ptr<Submission> submission, grpc::ByteBuffer* response,
+                                                  RpcCompletion done) {
+  // The request id's referral exists: this is a retry of its submission, or
+  // another request reusing the id. The answer is the referral as it stands.
+  const std::string referral_id = submission->referral.referral_id();
+  store_.GetSubmissionAsync(referral_id, [this, submission = std::move(submission), response,
+                                          done](absl::StatusOr<StoredSubmission> stored) {
+    done.FinishWith([&]() -> absl::Status {
+      if (!stored.ok()) return stored.status();
+      if (stored->fingerprint != submission->fingerprint) return RequestIdReusedError();
+      v1::Referral referral;
+      if (!referral.ParseFromString(stored->record)) return absl::DataLossError("stored referral is corrupt");
+      // It may have moved on since (allocated, transferred): the caller must
+      // still be allowed to see it.
+      RETURN_IF_ERROR(CanRead(submission->who, referral));
+      SetMessageBytes(ReferralAnswer(stored->record), *response);
+      return absl::OkStatus();
+    });
+  });
 }
 
 absl::Status ReferralServiceImpl::DoGet(const Principal& who, const v1::GetReferralRequest& request,
@@ -342,22 +366,18 @@ grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(grpc::CallbackServ
     }
     absl::StatusOr<ReferralChange> change = PrepareSubmit(who, *submission);
     if (!change.ok()) return done.Finish(change.status());
-    submission->first_answer = change->first_answer;
+    submission->answer = ReferralAnswer(change->record);
     // The response lives until the call finishes, after this.
     store_.CommitAsync(*std::move(change), [this, submission = std::move(submission), response,
-                                            done](absl::StatusOr<CommitResult> result) {
+                                            done](absl::StatusOr<CommitResult> result) mutable {
+      if (result.ok() && result->kind == CommitResult::Kind::kVersionConflict) {
+        return AnswerRetriedSubmission(std::move(submission), response, done);
+      }
       done.FinishWith([&]() -> absl::Status {
         if (!result.ok()) return result.status();
-        if (result->kind == CommitResult::Kind::kVersionConflict) return VersionConflict();
-        // A first call answers what it stored; a retry what the first call stored.
-        const bool committed = result->kind == CommitResult::Kind::kCommitted;
-        ASSIGN_OR_RETURN(absl::string_view answer,
-                         StoredResponse(committed ? submission->first_answer : result->first_answer,
-                                        submission->fingerprint));
-        SetMessageBytes(answer, *response);
-        if (committed) {
-          submitted_by_school_.Get({submission->referral.details().child().school_urn()}).Increment();
-        }
+        if (result->kind != CommitResult::Kind::kCommitted) return absl::InternalError("unexpected commit result");
+        SetMessageBytes(submission->answer, *response);
+        submitted_by_school_.Get({submission->referral.details().child().school_urn()}).Increment();
         return absl::OkStatus();
       });
     });

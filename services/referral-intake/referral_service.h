@@ -66,12 +66,18 @@ class ReferralServiceImpl final
     // Of the request as it came, before its details moved into `referral`:
     // how a retry is told from another request under the same id.
     std::string fingerprint;
+    // Who submitted: a retry's answer is checked against them.
+    Principal who;
     v1::Referral referral;
-    std::string first_answer;
+    // The encoded SubmitReferralResponse, made from the stored record's bytes.
+    std::string answer;
   };
   // Everything a submission does before its write: checks, the new referral
   // and the change that saves it.
   absl::StatusOr<ReferralChange> PrepareSubmit(const Principal& who, Submission& submission);
+  // A submission whose referral was already there: answers a retry with it.
+  void AnswerRetriedSubmission(std::unique_ptr<Submission> submission, grpc::ByteBuffer* response,
+                               RpcCompletion done);
   absl::Status DoGet(const Principal& who, const v1::GetReferralRequest& request,
                      v1::GetReferralResponse* response);
   absl::Status DoList(const Principal& who, const v1::ListReferralsRequest& request,
@@ -86,11 +92,9 @@ class ReferralServiceImpl final
                               EventFor event_for);
 
   // The change that saves `referral`, which must stay where it is until the
-  // commit is done, with its event. Its first answer is the request's
-  // `fingerprint` and the referral as the answer's one field.
+  // commit is done, with its event; the caller adds how a retry is known.
   ReferralChange BuildChange(const Principal& who, absl::string_view method, const std::string& request_id,
-                             absl::string_view fingerprint, const v1::Referral& referral, v1::ReferralEvent event,
-                             int64_t expected_version) const;
+                             const v1::Referral& referral, v1::ReferralEvent event, int64_t expected_version) const;
   // What a commit's result means for the caller: OK with true when this call
   // committed, false when it replayed the first answer (into `response`).
   static absl::StatusOr<bool> AnswerCommit(absl::StatusOr<CommitResult> result,

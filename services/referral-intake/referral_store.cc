@@ -22,6 +22,9 @@ int64_t CreatedMillis(const rv1::Referral& r) { return Millis(r.created_at()); }
 constexpr char kOrderedEntry = 'o';
 constexpr size_t kOrderPrefixSize = 1 + 19 + 1;
 
+// The referral hash's field that keeps its submission's request fingerprint.
+constexpr absl::string_view kSubmissionField = "submission";
+
 // Page tokens hold where the previous page stopped: the score (creation
 // millis) of its last row and how many rows with that score were returned.
 std::string EncodeToken(int64_t score, int64_t skip) {
@@ -88,12 +91,17 @@ void RedisReferralStore::AppendWrite(WriteBatch& batch, const rv1::Referral& r, 
 }
 
 void RedisReferralStore::AppendEncodedWrite(WriteBatch& batch, const rv1::Referral& r, std::string record,
-                                            int64_t expected_version) const {
+                                            int64_t expected_version, std::string submission_fingerprint) const {
   const std::string key = ReferralKey(r.referral_id());
   batch.preconditions.push_back({key, "version", expected_version == 0 ? "" : std::to_string(expected_version)});
-  batch.commands.push_back({"HSET", key, "record", std::move(record), "version",
-                            std::to_string(r.version()), "school", r.details().child().school_urn(),
-                            "la", r.la_code(), "status", std::to_string(r.status())});
+  std::vector<std::string> write = {"HSET", key, "record", std::move(record), "version",
+                                    std::to_string(r.version()), "school", r.details().child().school_urn(),
+                                    "la", r.la_code(), "status", std::to_string(r.status())};
+  if (!submission_fingerprint.empty()) {
+    write.push_back(std::string(kSubmissionField));
+    write.push_back(std::move(submission_fingerprint));
+  }
+  batch.commands.push_back(std::move(write));
   const std::string score = std::to_string(CreatedMillis(r));
   batch.commands.push_back({"ZADD",
                             IndexKey(ReferralIndex::kSchool, r.details().child().school_urn()),
@@ -145,7 +153,8 @@ WriteBatch RedisReferralStore::CommitBatch(ReferralChange change) const {
   batch.guard_key = std::move(change.idempotency_key);
   batch.guard_value = std::move(change.first_answer);
   batch.guard_ttl_seconds = kIdempotencyTtlSeconds;
-  AppendEncodedWrite(batch, *change.referral, std::move(change.record), change.expected_version);
+  AppendEncodedWrite(batch, *change.referral, std::move(change.record), change.expected_version,
+                     std::move(change.submission_fingerprint));
   for (const rv1::TimelineEntry& entry : change.timeline_entries) {
     AppendTimeline(batch, change.referral->referral_id(), entry);
   }
@@ -163,6 +172,18 @@ void RedisReferralStore::CommitAsync(ReferralChange change, CommitCallback done)
                   [done = std::move(done)](absl::StatusOr<WriteOutcome> outcome) mutable {
                     std::move(done)(CommitResultOf(std::move(outcome)));
                   });
+}
+
+void RedisReferralStore::GetSubmissionAsync(const std::string& referral_id, SubmissionCallback done) {
+  pipe_.Command({"HMGET", ReferralKey(referral_id), std::string(kSubmissionField), "record"},
+                [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+                  std::move(done)([&]() -> absl::StatusOr<StoredSubmission> {
+                    if (!reply.ok()) return reply.status();
+                    if (reply->elements.size() != 2) return absl::InternalError("redis: unexpected HMGET reply");
+                    if (reply->elements[1].is_nil()) return absl::NotFoundError("referral_id: no such referral");
+                    return StoredSubmission{std::move(reply->elements[0].str), std::move(reply->elements[1].str)};
+                  }());
+                });
 }
 
 absl::StatusOr<rv1::Referral> RedisReferralStore::Get(const std::string& referral_id) {

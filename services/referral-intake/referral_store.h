@@ -28,8 +28,14 @@ struct ReferralChange {
   int64_t expected_version = 0;             // 0: the referral must not exist yet
   OutboxEvent event;
   AuditEntry audit;
+  // Commands on an existing referral: their first answer is stored under
+  // this key, so a retry gets it back.
   std::string idempotency_key;
-  std::string first_answer;  // stored under idempotency_key for retries
+  std::string first_answer;
+  // A submission: its request's fingerprint, kept with the new referral. Its
+  // id comes from the request id (IdForRequest), so a retry finds the
+  // referral already there; the fingerprint tells it from another request.
+  std::string submission_fingerprint;
   // What the change's own event adds to the case's timeline, written with the
   // change rather than when the event is consumed back (see AppendTimeline).
   std::vector<rooted::referral::v1::TimelineEntry> timeline_entries;
@@ -39,6 +45,13 @@ struct CommitResult {
   enum class Kind { kCommitted, kReplayed, kVersionConflict };
   Kind kind = Kind::kCommitted;
   std::string first_answer;  // kReplayed: what was stored the first time
+};
+
+// What a submission left: the referral's record, and the fingerprint of the
+// request that submitted it (empty for a referral stored before they were kept).
+struct StoredSubmission {
+  std::string fingerprint;
+  std::string record;
 };
 
 // A case still being worked: submitted, triaged, listed or in support.
@@ -83,6 +96,11 @@ class ReferralStore {
   // The same step without waiting for it: `done` gets the result on the
   // store's Redis I/O thread, so it must not block.
   virtual void CommitAsync(ReferralChange change, CommitCallback done) = 0;
+  // A submission's record and fingerprint, read without waiting, as
+  // CommitAsync: how a retried submission is answered. NOT_FOUND naming
+  // referral_id when absent.
+  using SubmissionCallback = absl::AnyInvocable<void(absl::StatusOr<StoredSubmission>) &&>;
+  virtual void GetSubmissionAsync(const std::string& referral_id, SubmissionCallback done) = 0;
   // NOT_FOUND naming referral_id when absent.
   virtual absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) = 0;
   // INVALID_ARGUMENT naming page.page_token for a token we did not make.
@@ -110,6 +128,7 @@ class RedisReferralStore final : public ReferralStore {
   absl::StatusOr<std::optional<std::string>> FirstAnswer(const std::string& key) override;
   absl::StatusOr<CommitResult> Commit(ReferralChange change) override;
   void CommitAsync(ReferralChange change, CommitCallback done) override;
+  void GetSubmissionAsync(const std::string& referral_id, SubmissionCallback done) override;
   absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) override;
   absl::StatusOr<ReferralPage> List(const ReferralQuery& query) override;
   absl::Status RecordAudit(const AuditEntry& entry) override;
@@ -137,8 +156,9 @@ class RedisReferralStore final : public ReferralStore {
 
  private:
   std::string IndexKey(ReferralIndex index, const std::string& id) const;
+  // `submission_fingerprint`: kept with a new referral (see ReferralChange).
   void AppendEncodedWrite(WriteBatch& batch, const rooted::referral::v1::Referral& referral, std::string record,
-                          int64_t expected_version) const;
+                          int64_t expected_version, std::string submission_fingerprint = "") const;
   WriteBatch CommitBatch(ReferralChange change) const;
   std::string TimelineKey(const std::string& referral_id) const { return prefix_ + ":timeline:" + referral_id; }
 

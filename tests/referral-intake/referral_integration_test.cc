@@ -230,6 +230,38 @@ TEST_F(ReferralIntakeTest, DuplicateRequestIdReturnsFirstAnswer) {
   grpc::Status reused = Submit(token, "req-dup-000001", different, &third);
   EXPECT_EQ(reused.error_code(), grpc::ALREADY_EXISTS);
   EXPECT_NE(reused.error_message().find("request_id"), std::string::npos);
+
+  // The request id is the caller's own: another teacher's same id is another referral.
+  v1::SubmitReferralResponse colleagues;
+  ASSERT_TRUE(
+      Submit(SchoolToken("100001", "teacher-2"), "req-dup-000001", testing::GoodDetails("100001"), &colleagues).ok());
+  EXPECT_NE(colleagues.referral().referral_id(), first.referral().referral_id());
+  EXPECT_EQ(OutboxDepth(), 2);
+  // A submission keeps no guard key: the referral itself is what a retry finds.
+  absl::StatusOr<RedisReply> guards = redis_->Command({"KEYS", "ri:idem:SubmitReferral:*"});
+  ASSERT_TRUE(guards.ok());
+  EXPECT_TRUE(guards->elements.empty());
+}
+
+TEST_F(ReferralIntakeTest, ALateRetryAnswersWithTheReferralAsItNowStands) {
+  const std::string token = SchoolToken("100001");
+  v1::SubmitReferralResponse first;
+  ASSERT_TRUE(Submit(token, "req-late-00001", testing::GoodDetails("100001"), &first).ok());
+  v1::UpdateReferralRequest update;
+  update.set_request_id("req-late-00002");
+  update.set_referral_id(first.referral().referral_id());
+  update.set_expected_version(1);
+  update.mutable_details()->mutable_child()->set_year_group(9);
+  update.mutable_update_mask()->add_paths("child.year_group");
+  v1::UpdateReferralResponse updated;
+  ASSERT_TRUE(stub_->UpdateReferral(Context(token).get(), update, &updated).ok());
+
+  v1::SubmitReferralResponse retried;
+  ASSERT_TRUE(Submit(token, "req-late-00001", testing::GoodDetails("100001"), &retried).ok());
+  EXPECT_EQ(retried.referral().referral_id(), first.referral().referral_id());
+  EXPECT_EQ(retried.referral().version(), 2);
+  EXPECT_EQ(retried.referral().details().child().year_group(), 9);
+  EXPECT_EQ(OutboxDepth(), 2) << "the submission and the update; the retry publishes nothing";
 }
 
 TEST_F(ReferralIntakeTest, SchoolsSeeOnlyTheirOwnPupils) {
