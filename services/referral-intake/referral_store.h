@@ -144,21 +144,26 @@ class RedisReferralStore final : public ReferralStore {
   // not a case, find their cases' timelines.
   std::string CasesOfPupilKey(const std::string& pupil_ref) const { return prefix_ + ":pupil_cases:" + pupil_ref; }
 
-  // A case's timeline is a sorted set scored by each entry's time (ms).
+  // A case's timeline, after the entry its referral's hash keeps, is a
+  // sorted set scored by each entry's time (ms).
   // Entries of one instant keep the order they happened in through `order`,
   // which leads the member (ties sort by member): a consumed event's offset
   // in its partition, or for intake's own events the nanoseconds within the
   // millisecond they happened in.
   std::vector<std::string> TimelineAddCommand(const std::string& referral_id, int64_t order,
                                               const rooted::referral::v1::TimelineEntry& entry) const;
-  // Oldest first.
+  // Oldest first: the sorted set's entries and the one kept with the referral.
   absl::StatusOr<std::vector<rooted::referral::v1::TimelineEntry>> Timeline(const std::string& referral_id);
 
  private:
   std::string IndexKey(ReferralIndex index, const std::string& id) const;
-  // `submission_fingerprint`: kept with a new referral (see ReferralChange).
+  // What a new referral's hash keeps beside its record (empty: nothing).
+  struct NewReferralFields {
+    std::string submission_fingerprint;  // see ReferralChange
+    std::string first_entry;             // its timeline's first entry, as a member of the set
+  };
   void AppendEncodedWrite(WriteBatch& batch, const rooted::referral::v1::Referral& referral, std::string record,
-                          int64_t expected_version, std::string submission_fingerprint = "") const;
+                          int64_t expected_version, NewReferralFields fields = {}) const;
   WriteBatch CommitBatch(ReferralChange change) const;
   std::string TimelineKey(const std::string& referral_id) const { return prefix_ + ":timeline:" + referral_id; }
 

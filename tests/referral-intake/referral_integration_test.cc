@@ -584,14 +584,23 @@ TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTh
 
   // The other services' events, as they publish them, a day apart.
   int day = 1;
-  auto publish = [&](absl::string_view topic, auto envelope, const std::string& event_id) {
+  auto publish_at = [&](absl::string_view topic, auto envelope, const std::string& event_id, absl::Time at) {
     envelope.mutable_metadata()->set_event_id(event_id);
     envelope.mutable_metadata()->set_event_type(PayloadTypeName(envelope));
-    *envelope.mutable_metadata()->mutable_occurred_at() =
-        ToProtoTimestamp(clock_.Now() + absl::Hours(24 * day++));
+    *envelope.mutable_metadata()->mutable_occurred_at() = ToProtoTimestamp(at);
     const OutgoingMessage message = ToOutgoingMessage(topic, ref, envelope.metadata(), envelope);
     ASSERT_TRUE(producer_->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
   };
+  auto publish = [&](absl::string_view topic, auto envelope, const std::string& event_id) {
+    publish_at(topic, envelope, event_id, clock_.Now() + absl::Hours(24 * day++));
+  };
+  // The pupil's band rose the day before the referral, and the event came
+  // late: it still goes before the referral on the case's timeline.
+  rooted::risk::v1::RiskEvent rose;
+  rose.mutable_risk_band_changed()->mutable_pupil_ref()->set_value(ref);
+  rose.mutable_risk_band_changed()->set_previous_band(cv1::RISK_BAND_MEDIUM);
+  rose.mutable_risk_band_changed()->set_band(cv1::RISK_BAND_HIGH);
+  publish_at(topics::kRiskEvents, rose, "timeline-event-00", clock_.Now() - absl::Hours(24));
   rooted::directory::v1::DirectoryEvent triaged;
   triaged.mutable_triage_recommended()->set_referral_id(id);
   triaged.mutable_triage_recommended()->add_service_ids("svc-calm-minds");
@@ -626,11 +635,11 @@ TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTh
   v1::GetCaseTimelineResponse timeline;
   auto entries = [&] { return ReadTimeline(id, &timeline); };
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (entries() < 7 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
+  while (entries() < 8 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
   absl::SleepFor(absl::Seconds(1));
-  ASSERT_EQ(entries(), 7) << timeline.DebugString();
+  ASSERT_EQ(entries(), 8) << timeline.DebugString();
   const std::vector<std::string> expected = {
-      "Referred", "Triage recommended 1 services", "Listed for the Multi-Agency Forum",
+      "Risk band medium to high", "Referred", "Triage recommended 1 services", "Listed for the Multi-Agency Forum",
       "Forum decision: request fund support of £35.00", "Fund request of £35.00",
       "Payment settled", "Risk band high to medium"};
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -652,9 +661,9 @@ TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTh
   ASSERT_TRUE(stub_->CloseCase(Context(SchoolToken("100001")).get(), close, &closed).ok());
   EXPECT_EQ(closed.referral().status(), v1::REFERRAL_STATUS_CLOSED);
   EXPECT_EQ(closed.referral().outcome(), v1::CASE_OUTCOME_SUSTAINED_ATTENDANCE);
-  while (entries() < 8 && absl::Now() < deadline + absl::Seconds(15)) absl::SleepFor(absl::Milliseconds(100));
-  ASSERT_EQ(timeline.entries_size(), 8);
-  EXPECT_EQ(timeline.entries(7).summary(), "Case closed: sustained attendance");
+  while (entries() < 9 && absl::Now() < deadline + absl::Seconds(15)) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_EQ(timeline.entries_size(), 9);
+  EXPECT_EQ(timeline.entries(8).summary(), "Case closed: sustained attendance");
   close.set_request_id("req-close-0002");
   EXPECT_EQ(stub_->CloseCase(Context(SchoolToken("100001")).get(), close, &closed).error_code(),
             grpc::FAILED_PRECONDITION);
