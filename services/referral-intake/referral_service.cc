@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "common/base/ids.h"
 #include "common/base/proto_time.h"
 #include "common/base/status_macros.h"
 #include "common/kafka/event_metadata.h"

@@ -154,37 +154,35 @@ absl::StatusOr<std::vector<rv1::TimelineEntry>> RedisReferralStore::Timeline(con
   if (kept.is_error() || set.is_error()) {
     return absl::InternalError(absl::StrCat("redis: ", kept.is_error() ? kept.str : set.str));
   }
-  std::vector<rv1::TimelineEntry> entries;
-  auto add = [&](absl::string_view member) {
-    if (!member.empty() && member[0] == kOrderedEntry && member.size() > kOrderPrefixSize) {
-      member.remove_prefix(kOrderPrefixSize);
-    }
-    return entries.emplace_back().ParseFromArray(member.data(), int(member.size()));
-  };
   const absl::Status corrupt = absl::DataLossError("stored timeline entry is corrupt");
   // The kept entry goes where the sorted set would have put it, by score and
   // then member: events about the pupil may come before the case existed.
-  std::optional<std::pair<double, absl::string_view>> first;
+  std::optional<rv1::TimelineEntry> first;
+  std::pair<double, absl::string_view> first_place;
   if (!kept.is_nil()) {
-    rv1::TimelineEntry entry;
-    absl::string_view member = kept.str;
-    if (member.size() <= kOrderPrefixSize || !entry.ParseFromArray(member.data() + kOrderPrefixSize,
-                                                                   int(member.size() - kOrderPrefixSize))) {
+    const absl::string_view member = kept.str;
+    first.emplace();
+    if (member.size() <= kOrderPrefixSize ||
+        !first->ParseFromArray(member.data() + kOrderPrefixSize, int(member.size() - kOrderPrefixSize))) {
       return corrupt;
     }
-    first.emplace(double(Millis(entry.occurred_at())), member);
+    first_place = {double(Millis(first->occurred_at())), member};
   }
+  std::vector<rv1::TimelineEntry> entries;
   for (size_t i = 0; i + 1 < set.elements.size(); i += 2) {
     double score = 0;
+    absl::string_view member = set.elements[i].str;
     if (!absl::SimpleAtod(set.elements[i + 1].str, &score)) return corrupt;
-    const absl::string_view member = set.elements[i].str;
-    if (first && std::make_pair(score, member) > *first) {
-      if (!add(first->second)) return corrupt;
+    if (first && std::make_pair(score, member) > first_place) {
+      entries.push_back(*std::move(first));
       first.reset();
     }
-    if (!add(member)) return corrupt;
+    if (!member.empty() && member[0] == kOrderedEntry && member.size() > kOrderPrefixSize) {
+      member.remove_prefix(kOrderPrefixSize);
+    }
+    if (!entries.emplace_back().ParseFromArray(member.data(), int(member.size()))) return corrupt;
   }
-  if (first && !add(first->second)) return corrupt;
+  if (first) entries.push_back(*std::move(first));
   return entries;
 }
 
