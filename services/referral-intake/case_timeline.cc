@@ -326,10 +326,7 @@ absl::StatusOr<std::optional<WriteBatch>> CaseTimelineHandler::Prepare(const Con
     const int64_t version = referral->version();
     referral->set_status(*step.reached);
     referral->set_version(version + 1);
-    const std::string key = store_.ReferralKey(step.referral_id);
-    batch.preconditions.push_back({key, "version", std::to_string(version)});
-    batch.commands.push_back({"HSET", key, "record", referral->SerializeAsString(), "version",
-                              std::to_string(version + 1), "status", std::to_string(int(*step.reached))});
+    store_.AppendWrite(batch, *referral, version);
   }
   return batch;
 }

