@@ -144,8 +144,8 @@ class RedisReferralStore final : public ReferralStore {
   // not a case, find their cases' timelines.
   std::string CasesOfPupilKey(const std::string& pupil_ref) const { return prefix_ + ":pupil_cases:" + pupil_ref; }
 
-  // A case's timeline, after the entry its referral's hash keeps, is a
-  // sorted set scored by each entry's time (ms).
+  // A case's timeline is the entry its referral's hash keeps (see
+  // kFirstEntryField) and a sorted set scored by each entry's time (ms).
   // Entries of one instant keep the order they happened in through `order`,
   // which leads the member (ties sort by member): a consumed event's offset
   // in its partition, or for intake's own events the nanoseconds within the
