@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <array>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +32,20 @@ const EVP_MD* Sha256() {
   return md;
 }
 
+using Digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
+
+Digest Sha256Of(absl::string_view bytes) {
+  Digest digest;
+  unsigned int length = 0;
+  if (Sha256() == nullptr || EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, Sha256(), nullptr) != 1 ||
+      length != SHA256_DIGEST_LENGTH) {
+    // Without a hash a retry could not be told from a different request,
+    // nor find what its first call created.
+    std::abort();
+  }
+  return digest;
+}
+
 }  // namespace
 
 std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
@@ -40,14 +55,8 @@ std::string IdempotencyKey(absl::string_view prefix, absl::string_view subject,
 
 std::string IdForRequest(absl::string_view method, absl::string_view subject, absl::string_view request_id) {
   // Each part's length leads it, so no two different triples hash the same bytes.
-  const std::string name =
-      absl::StrCat(method.size(), ":", method, subject.size(), ":", subject, request_id.size(), ":", request_id);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  unsigned int length = 0;
-  if (Sha256() == nullptr || EVP_Digest(name.data(), name.size(), digest, &length, Sha256(), nullptr) != 1 ||
-      length != SHA256_DIGEST_LENGTH) {
-    std::abort();  // as RequestFingerprint: no id could be made
-  }
+  Digest digest = Sha256Of(
+      absl::StrCat(method.size(), ":", method, subject.size(), ":", subject, request_id.size(), ":", request_id));
   digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x80);  // version 8
   digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);  // RFC 9562 variant
   constexpr char kHex[] = "0123456789abcdef";
@@ -66,15 +75,8 @@ absl::Status RequestIdReusedError() {
 }
 
 std::string RequestFingerprint(const google::protobuf::Message& request) {
-  const std::string bytes = DeterministicBytes(request);
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  unsigned int length = 0;
-  if (Sha256() == nullptr || EVP_Digest(bytes.data(), bytes.size(), digest, &length, Sha256(), nullptr) != 1 ||
-      length != SHA256_DIGEST_LENGTH) {
-    // Without a hash a retry could not be told from a different request.
-    std::abort();
-  }
-  return std::string(reinterpret_cast<char*>(digest), SHA256_DIGEST_LENGTH);
+  const Digest digest = Sha256Of(DeterministicBytes(request));
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
 std::string EncodeFirstAnswer(absl::string_view fingerprint, absl::string_view response_bytes) {
