@@ -29,6 +29,8 @@ class Logger {
   Logger(std::string service, std::ostream& out, LogLevel min_level, const Clock& clock);
 
   void Log(LogLevel level, std::string_view message, std::initializer_list<Field> fields = {});
+  // Whether a line at `level` is written: check before building costly fields.
+  bool Enabled(LogLevel level) const { return level >= min_level_; }
   void Info(std::string_view message, std::initializer_list<Field> fields = {}) {
     Log(LogLevel::kInfo, message, fields);
   }

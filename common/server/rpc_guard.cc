@@ -5,22 +5,6 @@
 #include "absl/strings/string_view.h"
 
 namespace rooted {
-namespace {
-
-// No exception escapes a handler: it is logged (without request content) and
-// the call fails INTERNAL.
-absl::Status Contain(Logger& logger, absl::string_view method, absl::FunctionRef<absl::Status()> work) {
-  try {
-    return work();
-  } catch (const std::exception& e) {
-    logger.Error("handler threw", {{"method", method}, {"what", e.what()}});
-  } catch (...) {
-    logger.Error("handler threw", {{"method", method}});
-  }
-  return absl::InternalError("internal error");
-}
-
-}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -82,62 +66,55 @@ absl::StatusOr<Principal> RpcGuard::Authenticate(const grpc::ServerContextBase& 
   return verifier_.Verify(value.substr(kPrefix.size()));
 }
 
+absl::Status RpcGuard::Contain(absl::string_view method, absl::FunctionRef<absl::Status()> work) const {
+  try {
+    return work();
+  } catch (const std::exception& e) {
+    logger_.Error("handler threw", {{"method", method}, {"what", e.what()}});
+  } catch (...) {
+    logger_.Error("handler threw", {{"method", method}});
+  }
+  return absl::InternalError("internal error");
+}
+
 grpc::Status RpcGuard::Conclude(absl::string_view method, std::chrono::steady_clock::time_point started,
                                const absl::Status& status) const {
   grpc::Status result = ToGrpcStatus(status);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  metrics_.RecordRpc(method, CodeName(result.error_code()), seconds);
-  if (result.error_code() == grpc::INTERNAL || result.error_code() == grpc::UNAVAILABLE) {
-    // The message comes from our code and Redis/Kafka, never from request fields.
-    logger_.Error("rpc failed", {{"method", method},
-                                 {"code", CodeName(result.error_code())},
-                                 {"error", result.error_message()}});
+  const absl::string_view code = CodeName(result.error_code());
+  metrics_.RecordRpc(method, code, seconds);
+  // Messages come from our code, Redis and Kafka: field names and reasons,
+  // never the request's values.
+  switch (result.error_code()) {
+    case grpc::OK:
+      if (logger_.Enabled(LogLevel::kDebug)) {
+        logger_.Log(LogLevel::kDebug, "rpc", {{"method", method}, {"code", code}, {"seconds", seconds}});
+      }
+      break;
+    case grpc::INTERNAL:
+    case grpc::UNAVAILABLE:
+    case grpc::UNKNOWN:
+    case grpc::DATA_LOSS:
+      logger_.Error("rpc failed", {{"method", method}, {"code", code}, {"error", result.error_message()}});
+      break;
+    default:
+      logger_.Info("rpc refused", {{"method", method}, {"code", code}, {"error", result.error_message()}});
   }
   return result;
 }
 
-grpc::Status RpcGuard::Run(const grpc::ServerContext& context, absl::string_view method,
-                           const Body& body) const {
-  const auto started = std::chrono::steady_clock::now();
-  const absl::Status status = Contain(logger_, method, [&] {
-    absl::StatusOr<Principal> principal = Authenticate(context);
-    return principal.ok() ? body(*principal) : principal.status();
-  });
-  return Conclude(method, started, status);
-}
-
-struct RpcCompletion::Call {
-  Call(const RpcGuard& g, absl::string_view m, grpc::ServerUnaryReactor* r)
-      : guard(g), method(m), started(std::chrono::steady_clock::now()), reactor(r) {}
-  const RpcGuard& guard;
-  const absl::string_view method;  // a literal at every call site
-  const std::chrono::steady_clock::time_point started;
-  grpc::ServerUnaryReactor* const reactor;
-  std::atomic<bool> finished{false};
-};
-
 void RpcCompletion::Finish(const absl::Status& status) const {
   if (call_->finished.exchange(true)) return;
-  call_->reactor->Finish(call_->guard.Conclude(call_->method, call_->started, status));
+  std::shared_ptr<Call> call = call_;
+  auto answer = [call](const absl::Status& final_status) {
+    call->reactor->Finish(call->guard.Conclude(call->method, call->started, final_status));
+  };
+  if (!call->conclude) return answer(status);
+  std::move(call->conclude)(status, std::move(answer));
 }
 
 void RpcCompletion::FinishWith(absl::FunctionRef<absl::Status()> work) const {
-  Finish(Contain(call_->guard.logger_, call_->method, work));
-}
-
-grpc::ServerUnaryReactor* RpcGuard::RunAsync(grpc::CallbackServerContext* context, absl::string_view method,
-                                             AsyncBody body) const {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const RpcCompletion done(std::make_shared<RpcCompletion::Call>(*this, method, reactor));
-  const absl::Status refused = Contain(logger_, method, [&] {
-    absl::StatusOr<Principal> principal = Authenticate(*context);
-    if (!principal.ok()) return principal.status();
-    body(*principal, done);
-    return absl::OkStatus();
-  });
-  // After the body's own Finish (an exception late in the body), this is a no-op.
-  if (!refused.ok()) done.Finish(refused);
-  return reactor;
+  Finish(call_->guard.Contain(call_->method, work));
 }
 
 }  // namespace rooted

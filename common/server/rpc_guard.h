@@ -3,12 +3,14 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <string_view>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -23,6 +25,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::string_view CodeName(grpc::StatusCode code);
 
 class RpcGuard;
+class GuardedService;
 
 // How a callback-API handler answers, from whichever thread its work ends
 // on: the first Finish records the metric, logs a failure and completes the
@@ -36,41 +39,53 @@ class RpcCompletion {
 
  private:
   friend class RpcGuard;
+  friend class GuardedService;
   struct Call;
   explicit RpcCompletion(std::shared_ptr<Call> call) : call_(std::move(call)) {}
   std::shared_ptr<Call> call_;
 };
 
-// The one place every handler passes through. It authenticates the bearer
-// token (for plaintext local runs and mTLS alike: gRPC's AuthMetadataProcessor
-// only runs on secure credentials), records the RPC metric, logs failures
-// without request content, and turns any escaping exception into INTERNAL.
+// A callback call in flight; shared by the copies of its completion.
+struct RpcCompletion::Call {
+  Call(const RpcGuard& g, absl::string_view m, grpc::ServerUnaryReactor* r)
+      : guard(g), method(m), started(std::chrono::steady_clock::now()), reactor(r) {}
+  const RpcGuard& guard;
+  const absl::string_view method;  // outlives the call: the route's name
+  const std::chrono::steady_clock::time_point started;
+  grpc::ServerUnaryReactor* const reactor;
+  std::atomic<bool> finished{false};
+  // Set by the shared path: turns the handler's status into the answer (its
+  // audit entry, the response's encoding) and then calls `answer` with the
+  // status to send.
+  absl::AnyInvocable<void(absl::Status, absl::AnyInvocable<void(absl::Status) &&>) &&> conclude;
+  // The call's request and response, alive while any copy of the completion is.
+  std::shared_ptr<void> state;
+};
+
+
+// What every call passes through, whichever service it is for: it
+// authenticates the bearer token (for plaintext local runs and mTLS alike:
+// gRPC's AuthMetadataProcessor only runs on secure credentials), records the
+// RPC metric, logs each call once without request content, and turns any
+// escaping exception into INTERNAL. GuardedService runs it, with the
+// method's access rule, before any handler.
 class RpcGuard {
  public:
-  using Body = std::function<absl::Status(const Principal&)>;
-  // Answers through `done`, now or later; must not block on I/O.
-  using AsyncBody = absl::FunctionRef<void(const Principal&, RpcCompletion done)>;
-
   RpcGuard(const JwtVerifier& verifier, Metrics& metrics, Logger& logger)
       : verifier_(verifier), metrics_(metrics), logger_(logger) {}
-
-  grpc::Status Run(const grpc::ServerContext& context, absl::string_view method,
-                   const Body& body) const;
-  // The callback API's form of Run: the call is answered when the body's work
-  // calls `done`, without a thread held while it waits. The reactor is the
-  // handler's return value. `method` must outlive the call: pass a literal.
-  grpc::ServerUnaryReactor* RunAsync(grpc::CallbackServerContext* context, absl::string_view method,
-                                     AsyncBody body) const;
 
   // UNAUTHENTICATED unless "authorization: Bearer <token>" verifies.
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
 
- private:
-  friend class RpcCompletion;
-  // Records the metric and logs a failure; the status gRPC answers with.
+  // Runs `work`; an exception it throws is logged and becomes INTERNAL.
+  absl::Status Contain(absl::string_view method, absl::FunctionRef<absl::Status()> work) const;
+
+  // Records the metric and logs the call once (failures as errors, refusals
+  // as information, the rest at debug); the status gRPC answers with.
   grpc::Status Conclude(absl::string_view method, std::chrono::steady_clock::time_point started,
                         const absl::Status& status) const;
 
+ private:
   const JwtVerifier& verifier_;
   Metrics& metrics_;
   Logger& logger_;

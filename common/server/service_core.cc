@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<ServiceCore>> ServiceCore::Start(ServiceSettings 
                                                    .producer_name = core->name_},
                                                *core->metrics_, *core->logger_);
   core->guard_ = std::make_unique<RpcGuard>(*core->verifier_, *core->metrics_, *core->logger_);
+  core->audit_ = std::make_unique<RedisAuditTrail>(*core->redis_pipe_, key_prefix + ":audit");
   return core;
 }
 
@@ -62,9 +63,23 @@ EventConsumerOptions ServiceCore::ConsumerOptions(std::string group,
   return options;
 }
 
-absl::Status ServiceCore::Serve(const std::vector<grpc::Service*>& services,
-                                const std::vector<std::string>& service_names,
+GuardedService::Options ServiceCore::ServiceOptions(const RecordOwners* owners, std::string sharing_agreement) {
+  return {.guard = guard_.get(),
+          .clock = clock_.get(),
+          .audit = audit_.get(),
+          .owners = owners,
+          .sharing_agreement = std::move(sharing_agreement)};
+}
+
+absl::Status ServiceCore::Serve(const std::vector<GuardedService*>& guarded,
                                 const std::vector<EventConsumer*>& consumers) {
+  std::vector<grpc::Service*> services;
+  std::vector<std::string> service_names;
+  for (GuardedService* service : guarded) {
+    RETURN_IF_ERROR(service->Complete());
+    services.push_back(service);
+    service_names.push_back(service->name());
+  }
   ASSIGN_OR_RETURN(auto server,
                    GrpcServer::Start({.listen_address = settings_.grpc_address,
                                       .service_names = service_names,

@@ -18,6 +18,7 @@
 #include "common/outbox/outbox.h"
 #include "common/redis/pipelined_redis.h"
 #include "common/redis/redis_client.h"
+#include "common/server/guarded_service.h"
 #include "common/server/rpc_guard.h"
 #include "common/server/service_settings.h"
 
@@ -44,6 +45,10 @@ class ServiceCore {
   PipelinedRedis& redis_pipe() { return *redis_pipe_; }
   KafkaProducer& producer() { return *producer_; }
   const RpcGuard& guard() const { return *guard_; }
+  // What a GuardedService of this service stands on: the guard, the clock,
+  // the service's own audit trail ("<prefix>:audit"), `owners` for the
+  // records its rules name, and the sharing agreement its entries cite.
+  GuardedService::Options ServiceOptions(const RecordOwners* owners, std::string sharing_agreement);
   const ServiceSettings& settings() const { return settings_; }
   const std::string& name() const { return name_; }
   // Consumer options with this service's bootstrap and client id.
@@ -53,9 +58,8 @@ class ServiceCore {
   // consumers running until SIGTERM or SIGINT, then drains in order: stop
   // taking RPCs, stop consumers (committing offsets), relay what is left,
   // flush the producer.
-  absl::Status Serve(const std::vector<grpc::Service*>& services,
-                     const std::vector<std::string>& service_names,
-                     const std::vector<EventConsumer*>& consumers);
+  // A service with a method lacking its handler or access rule does not start.
+  absl::Status Serve(const std::vector<GuardedService*>& services, const std::vector<EventConsumer*>& consumers);
 
  private:
   ServiceCore(ServiceSettings settings, std::string name);
@@ -72,6 +76,7 @@ class ServiceCore {
   std::unique_ptr<KafkaProducer> producer_;
   std::unique_ptr<OutboxRelay> relay_;
   std::unique_ptr<RpcGuard> guard_;
+  std::unique_ptr<RedisAuditTrail> audit_;
 };
 
 }  // namespace rooted

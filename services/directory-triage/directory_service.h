@@ -1,7 +1,7 @@
 #ifndef ROOTED_SERVICES_DIRECTORY_TRIAGE_DIRECTORY_SERVICE_H_
 #define ROOTED_SERVICES_DIRECTORY_TRIAGE_DIRECTORY_SERVICE_H_
 
-#include "common/server/rpc_guard.h"
+#include "common/server/guarded_service.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "services/directory-triage/directory_core.h"
 
@@ -14,36 +14,28 @@ namespace rooted::directory {
 // - anyone signed in searches, reads and exports published services;
 // - school staff and council officers make service referrals for referrals
 //   of their school or council.
-class DirectoryServiceImpl final : public v1::DirectoryService::Service {
+class DirectoryServiceImpl final {
  public:
+  // Binds every RPC of DirectoryService to its handler here.
+  void Bind(GuardedService& service);
+
   DirectoryServiceImpl(DirectoryCore& core, const RpcGuard& guard) : core_(core), guard_(guard) {}
 
-  grpc::Status UpsertOrganization(grpc::ServerContext*, const v1::UpsertOrganizationRequest*,
-                                  v1::UpsertOrganizationResponse*) override;
-  grpc::Status UpsertService(grpc::ServerContext*, const v1::UpsertServiceRequest*,
-                             v1::UpsertServiceResponse*) override;
-  grpc::Status GetService(grpc::ServerContext*, const v1::GetServiceRequest*,
-                          v1::GetServiceResponse*) override;
-  grpc::Status SearchServices(grpc::ServerContext*, const v1::SearchServicesRequest*,
-                              v1::SearchServicesResponse*) override;
-  grpc::Status SetQualityAssurance(grpc::ServerContext*, const v1::SetQualityAssuranceRequest*,
-                                   v1::SetQualityAssuranceResponse*) override;
-  grpc::Status ImportOpenReferral(grpc::ServerContext*, const v1::ImportOpenReferralRequest*,
-                                  v1::ImportOpenReferralResponse*) override;
-  grpc::Status ExportOpenReferral(grpc::ServerContext*, const v1::ExportOpenReferralRequest*,
-                                  v1::ExportOpenReferralResponse*) override;
-  grpc::Status WithdrawService(grpc::ServerContext*, const v1::WithdrawServiceRequest*,
-                               v1::WithdrawServiceResponse*) override;
-  grpc::Status UpdateCapacity(grpc::ServerContext*, const v1::UpdateCapacityRequest*,
-                              v1::UpdateCapacityResponse*) override;
-  grpc::Status MakeServiceReferral(grpc::ServerContext*, const v1::MakeServiceReferralRequest*,
-                                   v1::MakeServiceReferralResponse*) override;
-  grpc::Status LoadPostcodeDistricts(grpc::ServerContext*, const v1::LoadPostcodeDistrictsRequest*,
-                                     v1::LoadPostcodeDistrictsResponse*) override;
-  grpc::Status UpsertTaxonomyTerm(grpc::ServerContext*, const v1::UpsertTaxonomyTermRequest*,
-                                  v1::UpsertTaxonomyTermResponse*) override;
-  grpc::Status ListTaxonomyTerms(grpc::ServerContext*, const v1::ListTaxonomyTermsRequest*,
-                                 v1::ListTaxonomyTermsResponse*) override;
+  absl::Status UpsertOrganization(const Principal& who, const v1::UpsertOrganizationRequest* request, v1::UpsertOrganizationResponse* response);
+  absl::Status UpsertService(const Principal& who, const v1::UpsertServiceRequest* request, v1::UpsertServiceResponse* response);
+  absl::Status GetService(const Principal& who, const v1::GetServiceRequest* request, v1::GetServiceResponse* response);
+  absl::Status SearchServices(const Principal& who, const v1::SearchServicesRequest* request, v1::SearchServicesResponse* response);
+  absl::Status SetQualityAssurance(const Principal& who, const v1::SetQualityAssuranceRequest* request, v1::SetQualityAssuranceResponse* response);
+  absl::Status ImportOpenReferral(const Principal& who, const v1::ImportOpenReferralRequest* request, v1::ImportOpenReferralResponse* response);
+  absl::Status ExportOpenReferral(const Principal& who, const v1::ExportOpenReferralRequest* request, v1::ExportOpenReferralResponse* response);
+  absl::Status WithdrawService(const Principal& who, const v1::WithdrawServiceRequest* request, v1::WithdrawServiceResponse* response);
+  absl::Status UpdateCapacity(const Principal& who, const v1::UpdateCapacityRequest* request, v1::UpdateCapacityResponse* response);
+  absl::Status MakeServiceReferral(const Principal& who, const v1::MakeServiceReferralRequest* request, v1::MakeServiceReferralResponse* response);
+  absl::Status LoadPostcodeDistricts(const Principal& who, const v1::LoadPostcodeDistrictsRequest* request,
+                                     v1::LoadPostcodeDistrictsResponse* response);
+  absl::Status UpsertTaxonomyTerm(const Principal& who, const v1::UpsertTaxonomyTermRequest* request, v1::UpsertTaxonomyTermResponse* response);
+  absl::Status ListTaxonomyTerms(const Principal& who, const v1::ListTaxonomyTermsRequest* request,
+                                 v1::ListTaxonomyTermsResponse* response);
 
  private:
   template <typename Request>

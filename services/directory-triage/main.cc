@@ -66,9 +66,13 @@ absl::Status Run(const rooted::Config& config) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  absl::Status served = core->Serve(
-      {&directory_service, &triage_service},
-      {"rooted.directory.v1.DirectoryService", "rooted.directory.v1.TriageService"}, {consumer.get()});
+  rooted::GuardedService directory_api("rooted.directory.v1.DirectoryService",
+                                       core->ServiceOptions(/*owners=*/nullptr, options.sharing_agreement));
+  directory_service.Bind(directory_api);
+  rooted::GuardedService triage_api("rooted.directory.v1.TriageService",
+                                    core->ServiceOptions(/*owners=*/nullptr, options.sharing_agreement));
+  triage_service.Bind(triage_api);
+  absl::Status served = core->Serve({&directory_api, &triage_api}, {consumer.get()});
   following = false;
   follower.join();
   return served;

@@ -58,44 +58,41 @@ TriageServiceImpl::TriageServiceImpl(DirectoryCore& core, const RpcGuard& guard,
                    .Help("Triage requests answered, by subject (referral or profile)")
                    .Register(*metrics.registry())) {}
 
-grpc::Status TriageServiceImpl::Triage(grpc::ServerContext* context, const v1::TriageRequest* request,
-                                       v1::TriageResponse* response) {
-  return guard_.Run(*context, "Triage", [&](const Principal& who) -> absl::Status {
-    const int max_results = request->max_results() == 0 ? 10 : request->max_results();
-    if (max_results < 1 || max_results > 50) return FieldError("max_results", "1 to 50");
-    TriageInput input;
-    switch (request->subject_case()) {
-      case v1::TriageRequest::kProfile: {
-        ASSIGN_OR_RETURN(input, TriageInputFrom(core_, request->profile(), "profile"));
-        break;
-      }
-      case v1::TriageRequest::kReferralId: {
-        RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
-        DirectoryStore& store = core_.store();
-        ASSIGN_OR_RETURN(auto needs, store.Load<v1::ReferralNeeds>(
-                                         store.ReferralKey(request->referral_id()), "referral_id"));
-        const bool allowed = (ActsForSchool(who) && who.IsSchool(needs.record.school_urn())) ||
-                             (DirectoryCore::IsCouncil(who) && who.la_code == needs.record.la_code());
-        if (!allowed) {
-          return absl::PermissionDeniedError("referral_id: not a referral of your school or council");
-        }
-        ASSIGN_OR_RETURN(input, TriageInputFrom(core_, needs.record.profile(), "referral.profile"));
-        break;
-      }
-      case v1::TriageRequest::SUBJECT_NOT_SET:
-        return FieldError("subject", "give referral_id or profile");
+absl::Status TriageServiceImpl::Triage(const Principal& who, const v1::TriageRequest* request, v1::TriageResponse* response) {
+  const int max_results = request->max_results() == 0 ? 10 : request->max_results();
+  if (max_results < 1 || max_results > 50) return FieldError("max_results", "1 to 50");
+  TriageInput input;
+  switch (request->subject_case()) {
+    case v1::TriageRequest::kProfile: {
+      ASSIGN_OR_RETURN(input, TriageInputFrom(core_, request->profile(), "profile"));
+      break;
     }
-    input.max_results = max_results;
-    TriageResult result = core_.Rank(input);
-    for (v1::RankedService& r : result.ranked) {
-      *r.mutable_service() = core_.Redacted(r.service(), who, nullptr);
-      *response->add_ranked() = std::move(r);
+    case v1::TriageRequest::kReferralId: {
+      RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
+      DirectoryStore& store = core_.store();
+      ASSIGN_OR_RETURN(auto needs, store.Load<v1::ReferralNeeds>(
+                                       store.ReferralKey(request->referral_id()), "referral_id"));
+      const bool allowed = (ActsForSchool(who) && who.IsSchool(needs.record.school_urn())) ||
+                           (DirectoryCore::IsCouncil(who) && who.la_code == needs.record.la_code());
+      if (!allowed) {
+        return absl::PermissionDeniedError("referral_id: not a referral of your school or council");
+      }
+      ASSIGN_OR_RETURN(input, TriageInputFrom(core_, needs.record.profile(), "referral.profile"));
+      break;
     }
-    for (v1::ExcludedService& e : result.excluded) *response->add_excluded() = std::move(e);
-    response->set_excluded_total(result.excluded_total);
-    triaged_.Add({{"subject", request->has_profile() ? "profile" : "referral"}}).Increment();
-    return absl::OkStatus();
-  });
+    case v1::TriageRequest::SUBJECT_NOT_SET:
+      return FieldError("subject", "give referral_id or profile");
+  }
+  input.max_results = max_results;
+  TriageResult result = core_.Rank(input);
+  for (v1::RankedService& r : result.ranked) {
+    *r.mutable_service() = core_.Redacted(r.service(), who, nullptr);
+    *response->add_ranked() = std::move(r);
+  }
+  for (v1::ExcludedService& e : result.excluded) *response->add_excluded() = std::move(e);
+  response->set_excluded_total(result.excluded_total);
+  triaged_.Add({{"subject", request->has_profile() ? "profile" : "referral"}}).Increment();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ApplyResult> ReferralNeedsHandler::Apply(const ConsumedEvent& event) {
@@ -162,6 +159,10 @@ absl::StatusOr<ApplyResult> ReferralNeedsHandler::Apply(const ConsumedEvent& eve
     }
   }
   return store.CommitConsumed(std::move(batch), event.event_id());
+}
+
+void TriageServiceImpl::Bind(GuardedService& service) {
+  service.Handle("Triage", *this, &TriageServiceImpl::Triage);
 }
 
 }  // namespace rooted::directory

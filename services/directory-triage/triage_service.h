@@ -5,7 +5,7 @@
 
 #include "common/base/metrics.h"
 #include "common/kafka/event_consumer.h"
-#include "common/server/rpc_guard.h"
+#include "common/server/guarded_service.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "services/directory-triage/directory_core.h"
 
@@ -18,11 +18,14 @@ absl::StatusOr<TriageInput> TriageInputFrom(const DirectoryCore& core, const v1:
 
 // Triage for a referral (the referring school or its council) or an ad-hoc
 // needs profile (anyone signed in: it names no child).
-class TriageServiceImpl final : public v1::TriageService::Service {
+class TriageServiceImpl final {
  public:
+  // Binds every RPC of TriageService to its handler here.
+  void Bind(GuardedService& service);
+
   TriageServiceImpl(DirectoryCore& core, const RpcGuard& guard, Metrics& metrics);
 
-  grpc::Status Triage(grpc::ServerContext*, const v1::TriageRequest*, v1::TriageResponse*) override;
+  absl::Status Triage(const Principal& who, const v1::TriageRequest* request, v1::TriageResponse* response);
 
  private:
   DirectoryCore& core_;

@@ -236,6 +236,39 @@ QuorumCheck CheckQuorum(const v1::Forum& forum, const std::vector<v1::ForumMembe
   return check;
 }
 
+std::vector<ForumSeat> ForumSeats(const v1::Forum& forum) {
+  const std::vector<Role> runner_roles = {cv1::ROLE_FORUM_COORDINATOR, cv1::ROLE_COUNCIL_OFFICER, cv1::ROLE_FORUM_MEMBER};
+  const std::vector<Role> staff_roles = {cv1::ROLE_SCHOOL_STAFF,    cv1::ROLE_SCHOOL_LEAD,     cv1::ROLE_COUNCIL_OFFICER,
+                                         cv1::ROLE_FORUM_COORDINATOR, cv1::ROLE_FORUM_MEMBER,    cv1::ROLE_PARTNER_WORKER,
+                                         cv1::ROLE_PROGRAMME_LEAD};
+  std::vector<ForumSeat> seats;
+  auto seat = [&](std::string subject, cv1::OrganisationType type, const std::string& id, std::vector<Role> roles,
+                  bool runs) {
+    seats.push_back({std::move(subject), type, id, std::move(roles), runs});
+  };
+  if (!forum.coordinator_subject().empty()) {
+    seat(forum.coordinator_subject(), cv1::ORGANISATION_TYPE_COUNCIL, forum.la_code(),
+         {cv1::ROLE_FORUM_COORDINATOR, cv1::ROLE_COUNCIL_OFFICER}, true);
+  }
+  if (!forum.chair_subject().empty()) {
+    seat(forum.chair_subject(), cv1::ORGANISATION_TYPE_COUNCIL, forum.la_code(), runner_roles, true);
+    for (const v1::ForumMember& m : forum.members()) {
+      seat(forum.chair_subject(), m.organisation().type(), m.organisation().id(), runner_roles, true);
+    }
+  }
+  for (const v1::ForumMember& m : forum.members()) {
+    seat("", m.organisation().type(), m.organisation().id(), staff_roles, false);
+  }
+  return seats;
+}
+
+RecordOwner ForumOwner(const v1::Forum& forum) {
+  RecordOwner owner;
+  owner.la_code = forum.la_code();
+  owner.seats = ForumSeats(forum);
+  return owner;
+}
+
 const v1::ForumMember* FindMember(const v1::Forum& forum, cv1::OrganisationType type,
                                   absl::string_view id) {
   for (const v1::ForumMember& m : forum.members()) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/server/access_policy.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "rooted/forum/v1/forum.pb.h"
@@ -45,6 +46,15 @@ struct QuorumCheck {
 QuorumCheck CheckQuorum(const v1::Forum& forum, const std::vector<v1::ForumMember>& present);
 
 // The member entry for an organisation, or nullptr.
+// The forum's seats, from its own membership records: the coordinator's
+// (their subject, at the forum's council), the chair's (their subject, at the
+// council or a member organisation), and each member organisation's, which
+// any of its staff holds. Access rules and handlers decide from these, never
+// from a token's subject alone.
+std::vector<ForumSeat> ForumSeats(const v1::Forum& forum);
+// The forum as the owner of its records: its council and its seats.
+RecordOwner ForumOwner(const v1::Forum& forum);
+
 const v1::ForumMember* FindMember(const v1::Forum& forum,
                                   rooted::common::v1::OrganisationType type,
                                   absl::string_view id);

@@ -9,7 +9,7 @@
 #include "common/auth/principal.h"
 #include "common/base/clock.h"
 #include "common/base/metrics.h"
-#include "common/server/rpc_guard.h"
+#include "common/server/guarded_service.h"
 #include "rooted/forum/v1/forum.grpc.pb.h"
 #include "rooted/forum/v1/forum_events.pb.h"
 #include "services/forum-scheduling/forum_store.h"
@@ -25,6 +25,17 @@ struct ForumServiceOptions {
   absl::TimeZone zone;
 };
 
+// Who holds the seats of a forum, for the access rules that name one ("forum").
+class ForumOwners final : public RecordOwners {
+ public:
+  explicit ForumOwners(ForumStore& store) : store_(store) {}
+  bool Keeps(absl::string_view kind) const override { return kind == "forum"; }
+  absl::StatusOr<RecordOwner> OwnerOf(absl::string_view kind, const std::string& id) const override;
+
+ private:
+  ForumStore& store_;
+};
+
 // Who may do what at a forum:
 // - the council that runs it (its officers and forum coordinators), and the
 //   forum's own chair and coordinator, run it: meetings, cases, attendance,
@@ -34,39 +45,28 @@ struct ForumServiceOptions {
 //   only the cases allocated to it; a council team (social care, early
 //   help) sees the pack in full;
 // - an action's owner organisation completes it.
-class ForumServiceImpl final : public v1::ForumService::Service {
+class ForumServiceImpl final {
  public:
+  // Binds every RPC of ForumService to its handler here.
+  void Bind(GuardedService& service);
+
   ForumServiceImpl(ForumStore& store, const RpcGuard& guard, const Clock& clock, Metrics& metrics,
                    ForumServiceOptions options);
 
-  grpc::Status CreateForum(grpc::ServerContext*, const v1::CreateForumRequest*,
-                           v1::CreateForumResponse*) override;
-  grpc::Status GetForum(grpc::ServerContext*, const v1::GetForumRequest*,
-                        v1::GetForumResponse*) override;
-  grpc::Status ListMeetings(grpc::ServerContext*, const v1::ListMeetingsRequest*,
-                            v1::ListMeetingsResponse*) override;
-  grpc::Status CancelMeeting(grpc::ServerContext*, const v1::CancelMeetingRequest*,
-                             v1::CancelMeetingResponse*) override;
-  grpc::Status MoveMeeting(grpc::ServerContext*, const v1::MoveMeetingRequest*,
-                           v1::MoveMeetingResponse*) override;
-  grpc::Status ListCase(grpc::ServerContext*, const v1::ListCaseRequest*,
-                        v1::ListCaseResponse*) override;
-  grpc::Status ListCases(grpc::ServerContext*, const v1::ListCasesRequest*,
-                         v1::ListCasesResponse*) override;
-  grpc::Status GetAgenda(grpc::ServerContext*, const v1::GetAgendaRequest*,
-                         v1::GetAgendaResponse*) override;
-  grpc::Status RecordAttendance(grpc::ServerContext*, const v1::RecordAttendanceRequest*,
-                                v1::RecordAttendanceResponse*) override;
-  grpc::Status RecordDecision(grpc::ServerContext*, const v1::RecordDecisionRequest*,
-                              v1::RecordDecisionResponse*) override;
-  grpc::Status AssignAction(grpc::ServerContext*, const v1::AssignActionRequest*,
-                            v1::AssignActionResponse*) override;
-  grpc::Status CompleteAction(grpc::ServerContext*, const v1::CompleteActionRequest*,
-                              v1::CompleteActionResponse*) override;
-  grpc::Status ListOverdueActions(grpc::ServerContext*, const v1::ListOverdueActionsRequest*,
-                                  v1::ListOverdueActionsResponse*) override;
-  grpc::Status ExportCalendar(grpc::ServerContext*, const v1::ExportCalendarRequest*,
-                              v1::ExportCalendarResponse*) override;
+  absl::Status CreateForum(const Principal& who, const v1::CreateForumRequest* request, v1::CreateForumResponse* response);
+  absl::Status GetForum(const Principal& who, const v1::GetForumRequest* request, v1::GetForumResponse* response);
+  absl::Status ListMeetings(const Principal& who, const v1::ListMeetingsRequest* request, v1::ListMeetingsResponse* response);
+  absl::Status CancelMeeting(const Principal& who, const v1::CancelMeetingRequest* request, v1::CancelMeetingResponse* response);
+  absl::Status MoveMeeting(const Principal& who, const v1::MoveMeetingRequest* request, v1::MoveMeetingResponse* response);
+  absl::Status ListCase(const Principal& who, const v1::ListCaseRequest* request, v1::ListCaseResponse* response);
+  absl::Status ListCases(const Principal& who, const v1::ListCasesRequest* request, v1::ListCasesResponse* response);
+  absl::Status GetAgenda(const Principal& who, const v1::GetAgendaRequest* request, v1::GetAgendaResponse* response);
+  absl::Status RecordAttendance(const Principal& who, const v1::RecordAttendanceRequest* request, v1::RecordAttendanceResponse* response);
+  absl::Status RecordDecision(const Principal& who, const v1::RecordDecisionRequest* request, v1::RecordDecisionResponse* response);
+  absl::Status AssignAction(const Principal& who, const v1::AssignActionRequest* request, v1::AssignActionResponse* response);
+  absl::Status CompleteAction(const Principal& who, const v1::CompleteActionRequest* request, v1::CompleteActionResponse* response);
+  absl::Status ListOverdueActions(const Principal& who, const v1::ListOverdueActionsRequest* request, v1::ListOverdueActionsResponse* response);
+  absl::Status ExportCalendar(const Principal& who, const v1::ExportCalendarRequest* request, v1::ExportCalendarResponse* response);
 
   // Flags open actions past their due date as overdue, each once, with an
   // ActionOverdue event. Returns how many were flagged. Run periodically.

@@ -57,8 +57,10 @@ absl::Status Run(const rooted::Config& config) {
       }
     }
   });
-  absl::Status served =
-      core->Serve({&service}, {"rooted.forum.v1.ForumService"}, {consumer.get()});
+  rooted::forum::ForumOwners owners(store);
+  rooted::GuardedService api("rooted.forum.v1.ForumService", core->ServiceOptions(&owners, options.sharing_agreement));
+  service.Bind(api);
+  absl::Status served = core->Serve({&api}, {consumer.get()});
   sweeping = false;
   sweeper.join();
   return served;

@@ -11,7 +11,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/metrics.h"
-#include "common/server/rpc_guard.h"
+#include "common/server/guarded_service.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
 #include "rooted/fund/v1/fund_events.pb.h"
 #include "services/fund-payments/fund_store.h"
@@ -24,6 +24,17 @@ namespace rooted::fund {
 struct FundServiceOptions {
   std::string producer_name = "fund-payments";
   std::string sharing_agreement = "local-pilot";
+};
+
+// Whose a fund is, for the access rules that name one ("fund"): its council's.
+class FundOwners final : public RecordOwners {
+ public:
+  explicit FundOwners(FundStore& store) : store_(store) {}
+  bool Keeps(absl::string_view kind) const override { return kind == "fund"; }
+  absl::StatusOr<RecordOwner> OwnerOf(absl::string_view kind, const std::string& id) const override;
+
+ private:
+  FundStore& store_;
 };
 
 // The local response fund. Money moves only through the ledger, and each
@@ -43,39 +54,29 @@ struct FundServiceOptions {
 // connection and the reply finishes the call, so no thread waits for Redis.
 // The rarer turns that must wait (a first look-up, a retry's first answer, a
 // refusal explained, a first of two approvals) run on a few worker threads.
-class FundServiceImpl final
-    : public v1::FundService::WithCallbackMethod_SubmitFundRequest<
-          v1::FundService::WithCallbackMethod_ApproveFundRequest<
-              v1::FundService::WithCallbackMethod_RecordPaymentOutcome<v1::FundService::Service>>> {
+class FundServiceImpl final {
  public:
+  // Binds every RPC of FundService to its handler here.
+  void Bind(GuardedService& service);
+
   FundServiceImpl(FundStore& store, Ledger& ledger, const RpcGuard& guard, const Clock& clock,
                   Metrics& metrics, FundServiceOptions options);
 
-  grpc::Status CreateFund(grpc::ServerContext*, const v1::CreateFundRequest*,
-                          v1::CreateFundResponse*) override;
-  grpc::Status AllocateFunds(grpc::ServerContext*, const v1::AllocateFundsRequest*,
-                             v1::AllocateFundsResponse*) override;
-  grpc::Status RegisterPayee(grpc::ServerContext*, const v1::RegisterPayeeRequest*,
-                             v1::RegisterPayeeResponse*) override;
-  grpc::ServerUnaryReactor* SubmitFundRequest(grpc::CallbackServerContext*, const v1::SubmitFundRequestRequest*,
-                                              v1::SubmitFundRequestResponse*) override;
-  grpc::ServerUnaryReactor* ApproveFundRequest(grpc::CallbackServerContext*, const v1::ApproveFundRequestRequest*,
-                                               v1::ApproveFundRequestResponse*) override;
-  grpc::Status RejectFundRequest(grpc::ServerContext*, const v1::RejectFundRequestRequest*,
-                                 v1::RejectFundRequestResponse*) override;
-  grpc::Status ListFundRequests(grpc::ServerContext*, const v1::ListFundRequestsRequest*,
-                                v1::ListFundRequestsResponse*) override;
-  grpc::ServerUnaryReactor* RecordPaymentOutcome(grpc::CallbackServerContext*,
-                                                 const v1::RecordPaymentOutcomeRequest*,
-                                                 v1::RecordPaymentOutcomeResponse*) override;
-  grpc::Status ImportBankFile(grpc::ServerContext*, const v1::ImportBankFileRequest*,
-                              v1::ImportBankFileResponse*) override;
-  grpc::Status GetFundReport(grpc::ServerContext*, const v1::GetFundReportRequest*,
-                             v1::GetFundReportResponse*) override;
-  grpc::Status ExportLedger(grpc::ServerContext*, const v1::ExportLedgerRequest*,
-                            v1::ExportLedgerResponse*) override;
-  grpc::Status RecordRefund(grpc::ServerContext*, const v1::RecordRefundRequest*,
-                            v1::RecordRefundResponse*) override;
+  absl::Status CreateFund(const Principal& who, const v1::CreateFundRequest* request, v1::CreateFundResponse* response);
+  absl::Status AllocateFunds(const Principal& who, const v1::AllocateFundsRequest* request, v1::AllocateFundsResponse* response);
+  absl::Status RegisterPayee(const Principal& who, const v1::RegisterPayeeRequest* request, v1::RegisterPayeeResponse* response);
+  void SubmitFundRequest(const Principal& who, v1::SubmitFundRequestRequest* request,
+                         v1::SubmitFundRequestResponse* response, RpcCompletion done);
+  void ApproveFundRequest(const Principal& who, v1::ApproveFundRequestRequest* request,
+                          v1::ApproveFundRequestResponse* response, RpcCompletion done);
+  absl::Status RejectFundRequest(const Principal& who, const v1::RejectFundRequestRequest* request, v1::RejectFundRequestResponse* response);
+  absl::Status ListFundRequests(const Principal& who, const v1::ListFundRequestsRequest* request, v1::ListFundRequestsResponse* response);
+  void RecordPaymentOutcome(const Principal& who, v1::RecordPaymentOutcomeRequest* request,
+                            v1::RecordPaymentOutcomeResponse* response, RpcCompletion done);
+  absl::Status ImportBankFile(const Principal& who, const v1::ImportBankFileRequest* request, v1::ImportBankFileResponse* response);
+  absl::Status GetFundReport(const Principal& who, const v1::GetFundReportRequest* request, v1::GetFundReportResponse* response);
+  absl::Status ExportLedger(const Principal& who, const v1::ExportLedgerRequest* request, v1::ExportLedgerResponse* response);
+  absl::Status RecordRefund(const Principal& who, const v1::RecordRefundRequest* request, v1::RecordRefundResponse* response);
 
  private:
   // Applies `transfer` with the records in `with`, guarded by the caller's

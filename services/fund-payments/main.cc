@@ -34,7 +34,10 @@ absl::Status Run(const rooted::Config& config) {
                    rooted::EventConsumer::Create(
                        core->ConsumerOptions(group, {std::string(rooted::topics::kForumEvents)}),
                        handler, core->producer(), core->metrics(), core->logger()));
-  return core->Serve({&service}, {"rooted.fund.v1.FundService"}, {consumer.get()});
+  rooted::fund::FundOwners owners(store);
+  rooted::GuardedService api("rooted.fund.v1.FundService", core->ServiceOptions(&owners, options.sharing_agreement));
+  service.Bind(api);
+  return core->Serve({&api}, {consumer.get()});
 }
 
 }  // namespace

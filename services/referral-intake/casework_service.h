@@ -5,7 +5,7 @@
 
 #include "common/base/clock.h"
 #include "common/redis/record_store.h"
-#include "common/server/rpc_guard.h"
+#include "common/server/guarded_service.h"
 #include "rooted/referral/v1/casework.grpc.pb.h"
 #include "services/referral-intake/intake_options.h"
 #include "services/referral-intake/referral_store.h"
@@ -38,27 +38,22 @@ class CaseworkStore : public RecordStore {
 //   the allocated lead records contacts, goals, progress and feedback;
 //   the lead's organisation reads its cases' casework and nobody else's;
 //   schools see the referral, not the lead's notes.
-class CaseworkServiceImpl final : public rooted::referral::v1::CaseworkService::Service {
+class CaseworkServiceImpl final {
  public:
+  // Binds every RPC of CaseworkService to its handler here.
+  void Bind(GuardedService& service);
+
   CaseworkServiceImpl(CaseworkStore& store, ReferralStore& referrals, const RpcGuard& guard, const Clock& clock,
                       IntakeOptions options = {});
 
-  grpc::Status SetLeadCapacity(grpc::ServerContext* context, const v1::SetLeadCapacityRequest* request,
-                               v1::SetLeadCapacityResponse* response) override;
-  grpc::Status AllocateLead(grpc::ServerContext* context, const v1::AllocateLeadRequest* request,
-                            v1::AllocateLeadResponse* response) override;
-  grpc::Status ListCaseloads(grpc::ServerContext* context, const v1::ListCaseloadsRequest* request,
-                             v1::ListCaseloadsResponse* response) override;
-  grpc::Status RecordContact(grpc::ServerContext* context, const v1::RecordContactRequest* request,
-                             v1::RecordContactResponse* response) override;
-  grpc::Status SetGoal(grpc::ServerContext* context, const v1::SetGoalRequest* request,
-                       v1::SetGoalResponse* response) override;
-  grpc::Status RecordGoalProgress(grpc::ServerContext* context, const v1::RecordGoalProgressRequest* request,
-                                  v1::RecordGoalProgressResponse* response) override;
-  grpc::Status RecordFeedback(grpc::ServerContext* context, const v1::RecordFeedbackRequest* request,
-                              v1::RecordFeedbackResponse* response) override;
-  grpc::Status GetCasework(grpc::ServerContext* context, const v1::GetCaseworkRequest* request,
-                           v1::GetCaseworkResponse* response) override;
+  absl::Status SetLeadCapacity(const Principal& who, const v1::SetLeadCapacityRequest* request, v1::SetLeadCapacityResponse* response);
+  absl::Status AllocateLead(const Principal& who, const v1::AllocateLeadRequest* request, v1::AllocateLeadResponse* response);
+  absl::Status ListCaseloads(const Principal& who, const v1::ListCaseloadsRequest* request, v1::ListCaseloadsResponse* response);
+  absl::Status RecordContact(const Principal& who, const v1::RecordContactRequest* request, v1::RecordContactResponse* response);
+  absl::Status SetGoal(const Principal& who, const v1::SetGoalRequest* request, v1::SetGoalResponse* response);
+  absl::Status RecordGoalProgress(const Principal& who, const v1::RecordGoalProgressRequest* request, v1::RecordGoalProgressResponse* response);
+  absl::Status RecordFeedback(const Principal& who, const v1::RecordFeedbackRequest* request, v1::RecordFeedbackResponse* response);
+  absl::Status GetCasework(const Principal& who, const v1::GetCaseworkRequest* request, v1::GetCaseworkResponse* response);
 
  private:
   // Loads the case's casework for its allocated lead to change, with

@@ -11,6 +11,7 @@
 #include "services/referral-intake/casework_service.h"
 #include "services/referral-intake/programme_service.h"
 #include "services/referral-intake/case_timeline.h"
+#include "services/referral-intake/referral_owners.h"
 #include "services/referral-intake/referral_service.h"
 
 namespace {
@@ -58,10 +59,17 @@ absl::Status Run(const rooted::Config& config) {
                    rooted::EventConsumer::Create(
                        core->ConsumerOptions(group + "-screening", {std::string(rooted::topics::kRiskEvents)}),
                        screening, core->producer(), core->metrics(), core->logger()));
-  return core->Serve({&service, &casework, &programmes},
-                     {"rooted.referral.v1.ReferralService", "rooted.referral.v1.CaseworkService",
-                      "rooted.referral.v1.ProgrammeService"},
-                     {consumer.get(), screening_consumer.get()});
+  rooted::referral::ReferralOwners owners(store);
+  rooted::GuardedService referral_api("rooted.referral.v1.ReferralService",
+                                      core->ServiceOptions(&owners, options.sharing_agreement));
+  service.Bind(referral_api);
+  rooted::GuardedService casework_api("rooted.referral.v1.CaseworkService",
+                                      core->ServiceOptions(&owners, options.sharing_agreement));
+  casework.Bind(casework_api);
+  rooted::GuardedService programme_api("rooted.referral.v1.ProgrammeService",
+                                       core->ServiceOptions(&owners, options.sharing_agreement));
+  programmes.Bind(programme_api);
+  return core->Serve({&referral_api, &casework_api, &programme_api}, {consumer.get(), screening_consumer.get()});
 }
 
 }  // namespace

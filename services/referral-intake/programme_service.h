@@ -6,7 +6,7 @@
 #include "common/base/clock.h"
 #include "common/kafka/event_consumer.h"
 #include "common/redis/record_store.h"
-#include "common/server/rpc_guard.h"
+#include "common/server/guarded_service.h"
 #include "rooted/referral/v1/programme.grpc.pb.h"
 #include "services/referral-intake/intake_options.h"
 #include "services/referral-intake/referral_store.h"
@@ -34,21 +34,19 @@ class ProgrammeStore : public RecordStore {
 // Council officers keep the programmes and override screenings; anyone of
 // the council reads a programme's criteria (they hold no personal data);
 // a screening is read by those who may read its referral.
-class ProgrammeServiceImpl final : public rooted::referral::v1::ProgrammeService::Service {
+class ProgrammeServiceImpl final {
  public:
+  // Binds every RPC of ProgrammeService to its handler here.
+  void Bind(GuardedService& service);
+
   ProgrammeServiceImpl(ProgrammeStore& store, ReferralStore& referrals, const RpcGuard& guard, const Clock& clock,
                        IntakeOptions options = {});
 
-  grpc::Status UpsertProgramme(grpc::ServerContext* context, const v1::UpsertProgrammeRequest* request,
-                               v1::UpsertProgrammeResponse* response) override;
-  grpc::Status GetProgramme(grpc::ServerContext* context, const v1::GetProgrammeRequest* request,
-                            v1::GetProgrammeResponse* response) override;
-  grpc::Status TestProgrammeCriteria(grpc::ServerContext* context, const v1::TestProgrammeCriteriaRequest* request,
-                                     v1::TestProgrammeCriteriaResponse* response) override;
-  grpc::Status GetScreening(grpc::ServerContext* context, const v1::GetScreeningRequest* request,
-                            v1::GetScreeningResponse* response) override;
-  grpc::Status OverrideScreening(grpc::ServerContext* context, const v1::OverrideScreeningRequest* request,
-                                 v1::OverrideScreeningResponse* response) override;
+  absl::Status UpsertProgramme(const Principal& who, const v1::UpsertProgrammeRequest* request, v1::UpsertProgrammeResponse* response);
+  absl::Status GetProgramme(const Principal& who, const v1::GetProgrammeRequest* request, v1::GetProgrammeResponse* response);
+  absl::Status TestProgrammeCriteria(const Principal& who, const v1::TestProgrammeCriteriaRequest* request, v1::TestProgrammeCriteriaResponse* response);
+  absl::Status GetScreening(const Principal& who, const v1::GetScreeningRequest* request, v1::GetScreeningResponse* response);
+  absl::Status OverrideScreening(const Principal& who, const v1::OverrideScreeningRequest* request, v1::OverrideScreeningResponse* response);
 
  private:
   AuditEntry Audit(const Principal& who, absl::string_view action, absl::string_view kind, const std::string& id,

@@ -80,13 +80,6 @@ std::string ReferralAnswer(absl::string_view record) {
   return answer;
 }
 
-// The request's slices are read where they lie: the copy shares them.
-bool ParseMessage(const grpc::ByteBuffer& bytes, google::protobuf::Message& message) {
-  grpc::ByteBuffer shared(bytes);
-  grpc::ProtoBufferReader reader(&shared);
-  return message.ParseFromZeroCopyStream(&reader) && reader.status().ok();
-}
-
 void SetMessageBytes(absl::string_view bytes, grpc::ByteBuffer& out) {
   grpc::Slice slice(bytes.data(), bytes.size());
   grpc::ByteBuffer buffer(&slice, 1);
@@ -351,139 +344,120 @@ absl::Status ReferralServiceImpl::DoList(const Principal& who,
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* ReferralServiceImpl::SubmitReferral(grpc::CallbackServerContext* context,
-                                                              const grpc::ByteBuffer* request,
-                                                              grpc::ByteBuffer* response) {
-  return guard_.RunAsync(context, "SubmitReferral", [&](const Principal& who, RpcCompletion done) {
-    auto submission = std::make_unique<Submission>();
-    if (!ParseMessage(*request, submission->request)) {
-      return done.Finish(absl::InvalidArgumentError("request: is not a SubmitReferralRequest"));
+void ReferralServiceImpl::SubmitReferral(const Principal& who, v1::SubmitReferralRequest* request,
+                                         grpc::ByteBuffer* response, RpcCompletion done) {
+  auto submission = std::make_unique<Submission>();
+  submission->request.Swap(request);
+  absl::StatusOr<ReferralChange> change = PrepareSubmit(who, *submission);
+  if (!change.ok()) return done.Finish(change.status());
+  submission->answer = ReferralAnswer(change->record);
+  // The response lives until the call finishes, after this.
+  store_.CommitAsync(*std::move(change), [this, submission = std::move(submission), response,
+                                          done](absl::StatusOr<CommitResult> result) mutable {
+    if (result.ok() && result->kind == CommitResult::Kind::kVersionConflict) {
+      return AnswerRetriedSubmission(std::move(submission), response, done);
     }
-    absl::StatusOr<ReferralChange> change = PrepareSubmit(who, *submission);
-    if (!change.ok()) return done.Finish(change.status());
-    submission->answer = ReferralAnswer(change->record);
-    // The response lives until the call finishes, after this.
-    store_.CommitAsync(*std::move(change), [this, submission = std::move(submission), response,
-                                            done](absl::StatusOr<CommitResult> result) mutable {
-      if (result.ok() && result->kind == CommitResult::Kind::kVersionConflict) {
-        return AnswerRetriedSubmission(std::move(submission), response, done);
-      }
-      done.FinishWith([&]() -> absl::Status {
-        if (!result.ok()) return result.status();
-        if (result->kind != CommitResult::Kind::kCommitted) return absl::InternalError("unexpected commit result");
-        SetMessageBytes(submission->answer, *response);
-        submitted_by_school_.Get({submission->referral.details().child().school_urn()}).Increment();
-        return absl::OkStatus();
-      });
+    done.FinishWith([&]() -> absl::Status {
+      if (!result.ok()) return result.status();
+      if (result->kind != CommitResult::Kind::kCommitted) return absl::InternalError("unexpected commit result");
+      SetMessageBytes(submission->answer, *response);
+      submitted_by_school_.Get({submission->referral.details().child().school_urn()}).Increment();
+      return absl::OkStatus();
     });
   });
+
 }
 
-grpc::Status ReferralServiceImpl::GetReferral(grpc::ServerContext* context,
-                                              const v1::GetReferralRequest* request,
-                                              v1::GetReferralResponse* response) {
-  return guard_.Run(*context, "GetReferral",
-                    [&](const Principal& who) { return DoGet(who, *request, response); });
+absl::Status ReferralServiceImpl::GetReferral(const Principal& who, const v1::GetReferralRequest* request, v1::GetReferralResponse* response) {
+  return DoGet(who, *request, response);
 }
 
-grpc::Status ReferralServiceImpl::ListReferrals(grpc::ServerContext* context,
-                                                const v1::ListReferralsRequest* request,
-                                                v1::ListReferralsResponse* response) {
-  return guard_.Run(*context, "ListReferrals",
-                    [&](const Principal& who) { return DoList(who, *request, response); });
+absl::Status ReferralServiceImpl::ListReferrals(const Principal& who, const v1::ListReferralsRequest* request, v1::ListReferralsResponse* response) {
+  return DoList(who, *request, response);
 }
 
-grpc::Status ReferralServiceImpl::UpdateReferral(grpc::ServerContext* context,
-                                                 const v1::UpdateReferralRequest* request,
-                                                 v1::UpdateReferralResponse* response) {
-  return guard_.Run(*context, "UpdateReferral", [&](const Principal& who) {
-    RETURN_IF_ERROR(ValidateUpdateMask(request->update_mask()));
-    return ChangeReferral(
-        who, "UpdateReferral", *request, response,
-        [&](v1::Referral& r) {
-          if (request->expected_version() != r.version()) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "expected_version: the referral is at version ", r.version(), "; read it again"));
-          }
-          ApplyMask(request->update_mask(), request->details(), r.mutable_details());
-          return ValidateDetails(r.details(), clock_.Now());
-        },
-        [&](const v1::Referral& r) {
-          return ReferralUpdatedEvent(
-              r, {request->update_mask().paths().begin(), request->update_mask().paths().end()});
-        });
-  });
+absl::Status ReferralServiceImpl::UpdateReferral(const Principal& who, const v1::UpdateReferralRequest* request, v1::UpdateReferralResponse* response) {
+  RETURN_IF_ERROR(ValidateUpdateMask(request->update_mask()));
+  return ChangeReferral(
+      who, "UpdateReferral", *request, response,
+      [&](v1::Referral& r) {
+        if (request->expected_version() != r.version()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "expected_version: the referral is at version ", r.version(), "; read it again"));
+        }
+        ApplyMask(request->update_mask(), request->details(), r.mutable_details());
+        return ValidateDetails(r.details(), clock_.Now());
+      },
+      [&](const v1::Referral& r) {
+        return ReferralUpdatedEvent(
+            r, {request->update_mask().paths().begin(), request->update_mask().paths().end()});
+      });
 }
 
-grpc::Status ReferralServiceImpl::WithdrawReferral(grpc::ServerContext* context,
-                                                   const v1::WithdrawReferralRequest* request,
-                                                   v1::WithdrawReferralResponse* response) {
-  return guard_.Run(*context, "WithdrawReferral", [&](const Principal& who) {
-    RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true, true));
-    return ChangeReferral(
-        who, "WithdrawReferral", *request, response,
-        [&](v1::Referral& r) {
-          r.set_status(v1::REFERRAL_STATUS_WITHDRAWN);
-          r.set_withdrawal_reason(request->reason());
-          return absl::OkStatus();
-        },
-        ReferralWithdrawnEvent);
-  });
+absl::Status ReferralServiceImpl::WithdrawReferral(const Principal& who, const v1::WithdrawReferralRequest* request, v1::WithdrawReferralResponse* response) {
+  RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true, true));
+  return ChangeReferral(
+      who, "WithdrawReferral", *request, response,
+      [&](v1::Referral& r) {
+        r.set_status(v1::REFERRAL_STATUS_WITHDRAWN);
+        r.set_withdrawal_reason(request->reason());
+        return absl::OkStatus();
+      },
+      ReferralWithdrawnEvent);
 }
 
-grpc::Status ReferralServiceImpl::RecordConsent(grpc::ServerContext* context,
-                                                const v1::RecordConsentRequest* request,
-                                                v1::RecordConsentResponse* response) {
-  return guard_.Run(*context, "RecordConsent", [&](const Principal& who) {
-    RETURN_IF_ERROR(ValidateConsent(request->consent(), "consent"));
-    return ChangeReferral(
-        who, "RecordConsent", *request, response,
-        [&](v1::Referral& r) {
-          *r.mutable_details()->mutable_consent() = request->consent();
-          *r.mutable_details()->mutable_consent()->mutable_recorded_at() =
-              ToProtoTimestamp(clock_.Now());
-          return absl::OkStatus();
-        },
-        ConsentRecordedEvent);
-  });
+absl::Status ReferralServiceImpl::RecordConsent(const Principal& who, const v1::RecordConsentRequest* request, v1::RecordConsentResponse* response) {
+  RETURN_IF_ERROR(ValidateConsent(request->consent(), "consent"));
+  return ChangeReferral(
+      who, "RecordConsent", *request, response,
+      [&](v1::Referral& r) {
+        *r.mutable_details()->mutable_consent() = request->consent();
+        *r.mutable_details()->mutable_consent()->mutable_recorded_at() =
+            ToProtoTimestamp(clock_.Now());
+        return absl::OkStatus();
+      },
+      ConsentRecordedEvent);
 }
 
-grpc::Status ReferralServiceImpl::GetCaseTimeline(grpc::ServerContext* context,
-                                                  const v1::GetCaseTimelineRequest* request,
-                                                  v1::GetCaseTimelineResponse* response) {
-  return guard_.Run(*context, "GetCaseTimeline", [&](const Principal& who) -> absl::Status {
-    RETURN_IF_ERROR(ValidateReferralId("referral_id", request->referral_id()));
-    RETURN_IF_ERROR(ValidateText("purpose", request->purpose(), 200, false));
-    ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request->referral_id()));
-    RETURN_IF_ERROR(CanRead(who, referral));
-    RETURN_IF_ERROR(store_.RecordAudit(
-        Audit(who, "GetCaseTimeline", referral.referral_id(), request->purpose(), "")));
-    ASSIGN_OR_RETURN(std::vector<v1::TimelineEntry> entries, timeline_.Timeline(referral.referral_id()));
-    for (v1::TimelineEntry& entry : entries) *response->add_entries() = std::move(entry);
-    response->set_status(referral.status());
-    return absl::OkStatus();
-  });
+absl::Status ReferralServiceImpl::GetCaseTimeline(const Principal& who, const v1::GetCaseTimelineRequest* request, v1::GetCaseTimelineResponse* response) {
+  RETURN_IF_ERROR(ValidateReferralId("referral_id", request->referral_id()));
+  RETURN_IF_ERROR(ValidateText("purpose", request->purpose(), 200, false));
+  ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request->referral_id()));
+  RETURN_IF_ERROR(CanRead(who, referral));
+  RETURN_IF_ERROR(store_.RecordAudit(
+      Audit(who, "GetCaseTimeline", referral.referral_id(), request->purpose(), "")));
+  ASSIGN_OR_RETURN(std::vector<v1::TimelineEntry> entries, timeline_.Timeline(referral.referral_id()));
+  for (v1::TimelineEntry& entry : entries) *response->add_entries() = std::move(entry);
+  response->set_status(referral.status());
+  return absl::OkStatus();
 }
 
-grpc::Status ReferralServiceImpl::CloseCase(grpc::ServerContext* context,
-                                            const v1::CloseCaseRequest* request,
-                                            v1::CloseCaseResponse* response) {
-  return guard_.Run(*context, "CloseCase", [&](const Principal& who) {
-    if (request->outcome() == v1::CASE_OUTCOME_UNSPECIFIED ||
-        !v1::CaseOutcome_IsValid(request->outcome())) {
-      return absl::InvalidArgumentError("outcome: give the case's outcome");
-    }
-    RETURN_IF_ERROR(ValidateText("note", request->note(), 1000, false, true));
-    return ChangeReferral(
-        who, "CloseCase", *request, response,
-        [&](v1::Referral& r) {
-          r.set_status(v1::REFERRAL_STATUS_CLOSED);
-          r.set_outcome(request->outcome());
-          r.set_closure_note(request->note());
-          return absl::OkStatus();
-        },
-        CaseClosedEvent);
-  });
+absl::Status ReferralServiceImpl::CloseCase(const Principal& who, const v1::CloseCaseRequest* request, v1::CloseCaseResponse* response) {
+  if (request->outcome() == v1::CASE_OUTCOME_UNSPECIFIED ||
+      !v1::CaseOutcome_IsValid(request->outcome())) {
+    return absl::InvalidArgumentError("outcome: give the case's outcome");
+  }
+  RETURN_IF_ERROR(ValidateText("note", request->note(), 1000, false, true));
+  return ChangeReferral(
+      who, "CloseCase", *request, response,
+      [&](v1::Referral& r) {
+        r.set_status(v1::REFERRAL_STATUS_CLOSED);
+        r.set_outcome(request->outcome());
+        r.set_closure_note(request->note());
+        return absl::OkStatus();
+      },
+      CaseClosedEvent);
+}
+
+void ReferralServiceImpl::Bind(GuardedService& service) {
+  service.Handle("SubmitReferral", *this, &ReferralServiceImpl::SubmitReferral);
+  service.Handle("GetReferral", *this, &ReferralServiceImpl::GetReferral);
+  service.Handle("ListReferrals", *this, &ReferralServiceImpl::ListReferrals);
+  service.Handle("UpdateReferral", *this, &ReferralServiceImpl::UpdateReferral);
+  service.Handle("WithdrawReferral", *this, &ReferralServiceImpl::WithdrawReferral);
+  service.Handle("RecordConsent", *this, &ReferralServiceImpl::RecordConsent);
+  service.Handle("GetCaseTimeline", *this, &ReferralServiceImpl::GetCaseTimeline);
+  service.Handle("CloseCase", *this, &ReferralServiceImpl::CloseCase);
 }
 
 }  // namespace rooted::referral

@@ -5,7 +5,7 @@
 
 #include "common/base/clock.h"
 #include "common/identity/pupil_ref.h"
-#include "common/server/rpc_guard.h"
+#include "common/server/guarded_service.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/referral/v1/referral_events.pb.h"
 #include "services/referral-intake/case_timeline.h"
@@ -28,36 +28,27 @@ namespace rooted::referral {
 // request itself and answers with the very bytes it stored as its first
 // answer, so the new referral is encoded once, not three times. The rarer
 // calls block on Redis as before.
-class ReferralServiceImpl final
-    : public rooted::referral::v1::ReferralService::WithRawCallbackMethod_SubmitReferral<
-          rooted::referral::v1::ReferralService::Service> {
+class ReferralServiceImpl final {
  public:
+  // Binds every RPC of ReferralService to its handler here.
+  void Bind(GuardedService& service);
+
   ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline, const RpcGuard& guard,
                       const PupilRefHasher& hasher, const Clock& clock, Metrics& metrics,
                       IntakeOptions options);
 
-  // Encoded rooted.referral.v1.SubmitReferralRequest in, SubmitReferralResponse out.
-  grpc::ServerUnaryReactor* SubmitReferral(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
-  grpc::Status GetReferral(grpc::ServerContext* context, const v1::GetReferralRequest* request,
-                           v1::GetReferralResponse* response) override;
-  grpc::Status ListReferrals(grpc::ServerContext* context, const v1::ListReferralsRequest* request,
-                             v1::ListReferralsResponse* response) override;
-  grpc::Status UpdateReferral(grpc::ServerContext* context,
-                              const v1::UpdateReferralRequest* request,
-                              v1::UpdateReferralResponse* response) override;
-  grpc::Status WithdrawReferral(grpc::ServerContext* context,
-                                const v1::WithdrawReferralRequest* request,
-                                v1::WithdrawReferralResponse* response) override;
-  grpc::Status RecordConsent(grpc::ServerContext* context, const v1::RecordConsentRequest* request,
-                             v1::RecordConsentResponse* response) override;
+  // Answers with the encoded SubmitReferralResponse, made from the stored record's bytes.
+  void SubmitReferral(const Principal& who, v1::SubmitReferralRequest* request, grpc::ByteBuffer* response,
+                      RpcCompletion done);
+  absl::Status GetReferral(const Principal& who, const v1::GetReferralRequest* request, v1::GetReferralResponse* response);
+  absl::Status ListReferrals(const Principal& who, const v1::ListReferralsRequest* request, v1::ListReferralsResponse* response);
+  absl::Status UpdateReferral(const Principal& who, const v1::UpdateReferralRequest* request, v1::UpdateReferralResponse* response);
+  absl::Status WithdrawReferral(const Principal& who, const v1::WithdrawReferralRequest* request, v1::WithdrawReferralResponse* response);
+  absl::Status RecordConsent(const Principal& who, const v1::RecordConsentRequest* request, v1::RecordConsentResponse* response);
   // The case's history from every service, for those who may read the referral.
-  grpc::Status GetCaseTimeline(grpc::ServerContext* context,
-                               const v1::GetCaseTimelineRequest* request,
-                               v1::GetCaseTimelineResponse* response) override;
+  absl::Status GetCaseTimeline(const Principal& who, const v1::GetCaseTimelineRequest* request, v1::GetCaseTimelineResponse* response);
   // Closes an open case with its outcome (CaseClosed feeds the outcome report).
-  grpc::Status CloseCase(grpc::ServerContext* context, const v1::CloseCaseRequest* request,
-                         v1::CloseCaseResponse* response) override;
+  absl::Status CloseCase(const Principal& who, const v1::CloseCaseRequest* request, v1::CloseCaseResponse* response);
 
  private:
   // One submission, from its request's arrival until it is answered.

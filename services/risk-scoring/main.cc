@@ -33,6 +33,7 @@ absl::Status Run(const rooted::Config& config) {
   const std::string key_prefix = config.String("redis-key-prefix", "rs");
   ASSIGN_OR_RETURN(int64_t consumer_batch, config.Int("consumer-batch", 2000, 1, 100'000));
   const std::string group = config.String("consumer-group", kServiceName);
+  const std::string sharing_agreement = config.String("sharing-agreement", "local-pilot");
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());
   ASSIGN_OR_RETURN(rooted::PupilRefHasher hasher, rooted::PupilRefHasher::Create(pupil_secret));
 
@@ -100,8 +101,11 @@ absl::Status Run(const rooted::Config& config) {
       }
     }
   });
-  absl::Status served = core->Serve({&service}, {"rooted.risk.v1.RiskScoringService"},
-                                    {consumer.get(), intervention_consumer.get(), evidence_consumer.get()});
+  rooted::GuardedService api("rooted.risk.v1.RiskScoringService",
+                             core->ServiceOptions(/*owners=*/nullptr, sharing_agreement));
+  service.Bind(api);
+  absl::Status served =
+      core->Serve({&api}, {consumer.get(), intervention_consumer.get(), evidence_consumer.get()});
   rescoring = false;
   rescorer.join();
   return served;

@@ -8,7 +8,7 @@
 #include "common/base/clock.h"
 #include "common/identity/pupil_ref.h"
 #include "common/kafka/event_producer.h"
-#include "common/server/rpc_guard.h"
+#include "common/server/guarded_service.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
 #include "services/risk-scoring/outcomes.h"
 #include "services/risk-scoring/risk_store.h"
@@ -28,42 +28,33 @@ struct RiskServiceOptions {
 // The early identification tool's API: signals in, explained risk out.
 // Every handler runs through RpcGuard (authentication, metrics, no escaping
 // exceptions); scopes: a school sees its own pupils, the council all of its.
-class RiskServiceImpl final : public v1::RiskScoringService::Service {
+class RiskServiceImpl final {
  public:
+  // Binds every RPC of RiskScoringService to its handler here.
+  void Bind(GuardedService& service);
+
   RiskServiceImpl(RiskStore& store, ModelHolder& models, InterventionRecorder& interventions,
                   EventProducer& producer, const RpcGuard& guard, const PupilRefHasher& hasher,
                   const Clock& clock, Metrics& metrics, RiskServiceOptions options);
 
-  grpc::Status StreamSignals(grpc::ServerContext* context,
-                             grpc::ServerReader<v1::StreamSignalsRequest>* reader,
-                             v1::StreamSignalsResponse* response) override;
-  grpc::Status GetRiskProfile(grpc::ServerContext* context,
-                              const v1::GetRiskProfileRequest* request,
-                              v1::GetRiskProfileResponse* response) override;
-  grpc::Status ListAtRisk(grpc::ServerContext* context, const v1::ListAtRiskRequest* request,
-                          v1::ListAtRiskResponse* response) override;
-  grpc::Status GetModelConfig(grpc::ServerContext* context,
-                              const v1::GetModelConfigRequest* request,
-                              v1::GetModelConfigResponse* response) override;
-  grpc::Status UpdateModelConfig(grpc::ServerContext* context,
-                                 const v1::UpdateModelConfigRequest* request,
-                                 v1::UpdateModelConfigResponse* response) override;
+  absl::Status StreamSignals(const Principal& who, RequestStream<v1::StreamSignalsRequest>& stream,
+                             v1::StreamSignalsResponse* response);
+  absl::Status GetRiskProfile(const Principal& who, const v1::GetRiskProfileRequest* request, v1::GetRiskProfileResponse* response);
+  absl::Status ListAtRisk(const Principal& who, const v1::ListAtRiskRequest* request, v1::ListAtRiskResponse* response);
+  absl::Status GetModelConfig(const Principal& who, const v1::GetModelConfigRequest* request, v1::GetModelConfigResponse* response);
+  absl::Status UpdateModelConfig(const Principal& who, const v1::UpdateModelConfigRequest* request, v1::UpdateModelConfigResponse* response);
   // A backtest of the current or a candidate model on this council's own
   // register this academic year (see GetModelEvaluationRequest).
-  grpc::Status GetModelEvaluation(grpc::ServerContext* context,
-                                  const v1::GetModelEvaluationRequest* request,
-                                  v1::GetModelEvaluationResponse* response) override;
-  grpc::Status GetOutcomeReport(grpc::ServerContext* context,
-                                const v1::GetOutcomeReportRequest* request,
-                                v1::GetOutcomeReportResponse* response) override;
-  grpc::Status SetEstablishments(grpc::ServerContext* context, const v1::SetEstablishmentsRequest* request,
-                                 v1::SetEstablishmentsResponse* response) override;
-  grpc::Status GetMovementReport(grpc::ServerContext* context, const v1::GetMovementReportRequest* request,
-                                 v1::GetMovementReportResponse* response) override;
+  absl::Status GetModelEvaluation(const Principal& who, const v1::GetModelEvaluationRequest* request, v1::GetModelEvaluationResponse* response);
+  absl::Status GetOutcomeReport(const Principal& who, const v1::GetOutcomeReportRequest* request, v1::GetOutcomeReportResponse* response);
+  absl::Status SetEstablishments(const Principal& who, const v1::SetEstablishmentsRequest* request, v1::SetEstablishmentsResponse* response);
+  absl::Status GetMovementReport(const Principal& who, const v1::GetMovementReportRequest* request, v1::GetMovementReportResponse* response);
 
  private:
   // Validates, pseudonymises and publishes one message's signals.
-  absl::Status TakeSignals(const Principal& who, const v1::StreamSignalsRequest& request,
+  // One message of the stream, number `message_number` (from 1), whose first
+  // signal is the stream's `first_index`th.
+  absl::Status TakeSignals(const Principal& who, const v1::StreamSignalsRequest& request, int64_t message_number,
                            int64_t first_index, v1::StreamSignalsResponse& response);
   // A council principal of the council this deployment serves.
   bool IsOwnCouncil(const Principal& who) const;

@@ -48,8 +48,11 @@ struct DirectoryStack {
         h.ConsumerOptions("directory-triage-test", {std::string(topics::kReferralEvents)}),
         *handler, *h.producer, *h.metrics, *h.logger);
     relay = h.Relay("ds");
+    directory_api = rooted::testing::Guarded("rooted.directory.v1.DirectoryService", *directory,
+                                             h.ServiceOptions("ds"));
+    triage_api = rooted::testing::Guarded("rooted.directory.v1.TriageService", *triage, h.ServiceOptions("ds"));
     server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                {directory.get(), triage.get()},
+                                {directory_api.get(), triage_api.get()},
                                 {[this] { return h.redis->Ping(); }}, *h.logger);
     auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()),
                                        grpc::InsecureChannelCredentials());
@@ -71,6 +74,8 @@ struct DirectoryStack {
   std::unique_ptr<DirectoryCore> core;
   std::unique_ptr<DirectoryServiceImpl> directory;
   std::unique_ptr<TriageServiceImpl> triage;
+  std::unique_ptr<GuardedService> directory_api;
+  std::unique_ptr<GuardedService> triage_api;
   std::unique_ptr<ReferralNeedsHandler> handler;
   std::unique_ptr<EventConsumer> consumer;
   std::unique_ptr<OutboxRelay> relay;

@@ -59,8 +59,10 @@ struct ForumSchedulingStack {
                                                     std::string(topics::kRiskEvents)}),
         *handler, *h.producer, *h.metrics, *h.logger);
     relay = h.Relay("fs");
+    owners = std::make_unique<ForumOwners>(*store);
+    api = rooted::testing::Guarded("rooted.forum.v1.ForumService", *service, h.ServiceOptions("fs", owners.get()));
     server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
+                                {api.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
     stub = v1::ForumService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
     consumer->Start();
@@ -75,6 +77,8 @@ struct ForumSchedulingStack {
   rooted::testing::ServiceHarness h{"forum-scheduling", LondonTime(2026, 9, 1, 9)};
   std::unique_ptr<ForumStore> store;
   std::unique_ptr<ForumServiceImpl> service;
+  std::unique_ptr<ForumOwners> owners;
+  std::unique_ptr<GuardedService> api;
   std::unique_ptr<ForumEventHandler> handler;
   std::unique_ptr<EventConsumer> consumer;
   std::unique_ptr<OutboxRelay> relay;
@@ -240,7 +244,7 @@ TEST_F(ForumSchedulingTest, CreateForumSchedulesTheYearAndAnnouncesEachMeetingOn
   get.set_forum_id(forum.forum_id());
   v1::GetForumResponse got;
   EXPECT_EQ(stub().GetForum(As(School("100099")).get(), get, &got).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
   EXPECT_EQ(stub().GetForum(As("").get(), get, &got).error_code(), grpc::UNAUTHENTICATED);
   get.set_forum_id("no-such-forum");
   EXPECT_EQ(stub().GetForum(As(Council()).get(), get, &got).error_code(), grpc::NOT_FOUND);

@@ -43,8 +43,10 @@ struct FundStack {
         h.ConsumerOptions("fund-payments-test", {std::string(topics::kForumEvents)}), *handler,
         *h.producer, *h.metrics, *h.logger);
     relay = h.Relay("fp");
+    owners = std::make_unique<FundOwners>(*store);
+    api = rooted::testing::Guarded("rooted.fund.v1.FundService", *service, h.ServiceOptions("fp", owners.get()));
     server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                {service.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
+                                {api.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
     stub = v1::FundService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
     consumer->Start();
@@ -61,6 +63,8 @@ struct FundStack {
   std::unique_ptr<FundStore> store;
   std::unique_ptr<Ledger> ledger;
   std::unique_ptr<FundServiceImpl> service;
+  std::unique_ptr<FundOwners> owners;
+  std::unique_ptr<GuardedService> api;
   std::unique_ptr<FundEventHandler> handler;
   std::unique_ptr<EventConsumer> consumer;
   std::unique_ptr<OutboxRelay> relay;

@@ -129,7 +129,7 @@ TEST_F(CaseworkTest, CoordinatorsAllocateWithinEachLeadsCaseload) {
   foreign.set_lead_subject("lead-a");
   foreign.set_reason("another council");
   EXPECT_EQ(casework().AllocateLead(As(other_council).get(), foreign, &allocated).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
 
   // The partner sees its own caseloads, not another's.
   EXPECT_THAT(Caseload(Lead("lead-a", "youth-trust"), "", "lead-a"), ::testing::UnorderedElementsAre(r1, r2));
@@ -147,7 +147,7 @@ TEST_F(CaseworkTest, CoordinatorsAllocateWithinEachLeadsCaseload) {
   close.set_note("Back in school four weeks, attendance 96%");
   v1::CloseCaseResponse closed;
   EXPECT_EQ(stack_->referral_stub->CloseCase(As(Lead("lead-b", "family-charity")).get(), close, &closed).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
   ASSERT_TRUE(stack_->referral_stub->CloseCase(As(Lead("lead-a", "youth-trust")).get(), close, &closed).ok());
   ASSERT_TRUE(Allocate("cw-alloc-0004", r3, "lead-a", &allocated).ok());
   EXPECT_THAT(Caseload(Coordinator(), "", "lead-a"), ::testing::UnorderedElementsAre(r2, r3));
@@ -262,7 +262,7 @@ TEST_F(CaseworkTest, TheLeadRecordsTheWorkAndOnlyTheirOrganisationAndCoordinator
   EXPECT_EQ(read.casework().feedback_size(), 1);
   ASSERT_TRUE(casework().GetCasework(As(Coordinator()).get(), get, &read).ok());
   EXPECT_EQ(casework().GetCasework(As(Lead("lead-x", "other-charity")).get(), get, &read).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
   EXPECT_EQ(casework().GetCasework(As(School("100033")).get(), get, &read).error_code(), grpc::PERMISSION_DENIED);
   get.set_referral_id("no-such-referral-01");
   EXPECT_EQ(casework().GetCasework(As(Coordinator()).get(), get, &read).error_code(), grpc::NOT_FOUND);

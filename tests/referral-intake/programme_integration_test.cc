@@ -141,7 +141,7 @@ TEST_F(ProgrammeTest, ReferralsAreScreenedOverriddenWithAReasonAndCriteriaTriedO
   other.set_referral_id(accepted.referral_id());
   v1::GetScreeningResponse seen;
   EXPECT_EQ(programmes().GetScreening(As(School("100042")).get(), other, &seen).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
 
   // An officer overrides the decline, with a reason; without one, refused.
   v1::OverrideScreeningRequest override_request;

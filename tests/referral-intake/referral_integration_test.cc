@@ -25,7 +25,9 @@
 #include "rooted/fund/v1/fund_events.pb.h"
 #include "rooted/referral/v1/referral_events.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
+#include "services/referral-intake/referral_owners.h"
 #include "services/referral-intake/referral_service.h"
+#include "tests/support/service_harness.h"
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/support/local_stack.h"
 #include "tests/support/metric_totals.h"
@@ -68,8 +70,16 @@ class ReferralIntakeTest : public ::testing::Test {
     timeline_ = std::make_unique<CaseTimelineHandler>(*redis_, *store_, "ri");
     service_ = std::make_unique<ReferralServiceImpl>(*store_, *timeline_, *guard_, *hasher_, clock_,
                                                      *metrics_, IntakeOptions{});
+    owners_ = std::make_unique<ReferralOwners>(*store_);
+    audit_ = std::make_unique<RedisAuditTrail>(*redis_pipe_, "ri:audit");
+    api_ = rooted::testing::Guarded("rooted.referral.v1.ReferralService", *service_,
+                                    {.guard = guard_.get(),
+                                     .clock = &clock_,
+                                     .audit = audit_.get(),
+                                     .owners = owners_.get(),
+                                     .sharing_agreement = "local-pilot"});
     server_ = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                 {service_.get()}, {[this] { return redis_->Ping(); }}, *logger_);
+                                 {api_.get()}, {[this] { return redis_->Ping(); }}, *logger_);
     stub_ = v1::ReferralService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
   }
@@ -164,6 +174,9 @@ class ReferralIntakeTest : public ::testing::Test {
   std::unique_ptr<CaseTimelineHandler> timeline_;
   std::unique_ptr<RpcGuard> guard_;
   std::unique_ptr<ReferralServiceImpl> service_;
+  std::unique_ptr<ReferralOwners> owners_;
+  std::unique_ptr<RedisAuditTrail> audit_;
+  std::unique_ptr<GuardedService> api_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<OutboxRelay> relay_;
   std::unique_ptr<v1::ReferralService::Stub> stub_;
@@ -285,21 +298,21 @@ TEST_F(ReferralIntakeTest, SchoolsSeeOnlyTheirOwnPupils) {
   v1::GetReferralResponse got;
 
   EXPECT_EQ(stub_->GetReferral(Context(SchoolToken("100002")).get(), get, &got).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
   EXPECT_EQ(stub_
                 ->GetReferral(Context(Token(cv1::ROLE_COUNCIL_OFFICER,
                                             cv1::ORGANISATION_TYPE_COUNCIL, "802", "802"))
                                   .get(),
                               get, &got)
                 .error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
   EXPECT_EQ(stub_
                 ->GetReferral(Context(Token(cv1::ROLE_PARTNER_WORKER,
                                             cv1::ORGANISATION_TYPE_PARTNER, "youth-trust"))
                                   .get(),
                               get, &got)
                 .error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
   ASSERT_TRUE(stub_->GetReferral(Context(SchoolToken("100001")).get(), get, &got).ok());
   EXPECT_EQ(got.referral().details().child().given_name(), "Amira");
   ASSERT_TRUE(stub_
@@ -658,7 +671,7 @@ TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTh
   }
   EXPECT_EQ(timeline.status(), v1::REFERRAL_STATUS_IN_SUPPORT);
   EXPECT_EQ(stub_->GetCaseTimeline(Context(SchoolToken("100002")).get(), request, &timeline).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
 
   v1::CloseCaseRequest close;
   close.set_request_id("req-close-0001");

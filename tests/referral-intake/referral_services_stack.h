@@ -8,6 +8,7 @@
 #include "services/referral-intake/case_timeline.h"
 #include "services/referral-intake/casework_service.h"
 #include "services/referral-intake/programme_service.h"
+#include "services/referral-intake/referral_owners.h"
 #include "services/referral-intake/referral_service.h"
 #include "tests/support/service_harness.h"
 
@@ -28,8 +29,15 @@ struct ReferralServicesStack {
     programme_store = std::make_unique<ProgrammeStore>(*h.redis, "ri");
     programmes = std::make_unique<ProgrammeServiceImpl>(*programme_store, *store, *h.guard, h.clock);
     screening = std::make_unique<ScreeningHandler>(*programme_store, *store, h.clock, "referral-intake");
+    owners = std::make_unique<ReferralOwners>(*store);
+    referral_api = rooted::testing::Guarded("rooted.referral.v1.ReferralService", *referrals,
+                                            h.ServiceOptions("ri", owners.get()));
+    casework_api = rooted::testing::Guarded("rooted.referral.v1.CaseworkService", *casework,
+                                            h.ServiceOptions("ri", owners.get()));
+    programme_api = rooted::testing::Guarded("rooted.referral.v1.ProgrammeService", *programmes,
+                                             h.ServiceOptions("ri", owners.get()));
     server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                {referrals.get(), casework.get(), programmes.get()},
+                                {referral_api.get(), casework_api.get(), programme_api.get()},
                                 {[this] { return h.redis->Ping(); }}, *h.logger);
     auto channel =
         grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials());
@@ -50,6 +58,10 @@ struct ReferralServicesStack {
   std::unique_ptr<ProgrammeStore> programme_store;
   std::unique_ptr<ProgrammeServiceImpl> programmes;
   std::unique_ptr<ScreeningHandler> screening;
+  std::unique_ptr<ReferralOwners> owners;
+  std::unique_ptr<GuardedService> referral_api;
+  std::unique_ptr<GuardedService> casework_api;
+  std::unique_ptr<GuardedService> programme_api;
   std::unique_ptr<GrpcServer> server;
   std::unique_ptr<v1::ReferralService::Stub> referral_stub;
   std::unique_ptr<v1::CaseworkService::Stub> casework_stub;

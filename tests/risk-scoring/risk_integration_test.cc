@@ -23,6 +23,7 @@
 #include "rooted/referral/v1/referral_events.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
 #include "services/risk-scoring/risk_service.h"
+#include "tests/support/service_harness.h"
 #include "tests/risk-scoring/risk_signals.h"
 #include "tests/support/local_stack.h"
 #include "tools/cohort/cohort.h"
@@ -83,8 +84,16 @@ class RiskScoringTest : public ::testing::Test {
       service = std::make_unique<RiskServiceImpl>(*store, *models, *interventions, *producer,
                                                   *guard, *hasher, clock, *metrics,
                                                   RiskServiceOptions{.la_code = "801"});
+      redis_pipe = *PipelinedRedis::Start(redis->options());
+      audit = std::make_unique<RedisAuditTrail>(*redis_pipe, "rs:audit");
+      api = rooted::testing::Guarded("rooted.risk.v1.RiskScoringService", *service,
+                                     {.guard = guard.get(),
+                                      .clock = &clock,
+                                      .audit = audit.get(),
+                                      .owners = nullptr,
+                                      .sharing_agreement = "local-pilot"});
       server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                  {service.get()}, {[this] { return redis->Ping(); }}, *logger);
+                                  {api.get()}, {[this] { return redis->Ping(); }}, *logger);
       stub = v1::RiskScoringService::NewStub(grpc::CreateChannel(
           "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
       consumer->Start();
@@ -118,6 +127,9 @@ class RiskScoringTest : public ::testing::Test {
     std::unique_ptr<OutboxRelay> relay;
     std::unique_ptr<InterventionRecorder> interventions;
     std::unique_ptr<RpcGuard> guard;
+    std::unique_ptr<PipelinedRedis> redis_pipe;
+    std::unique_ptr<RedisAuditTrail> audit;
+    std::unique_ptr<GuardedService> api;
     std::unique_ptr<RiskServiceImpl> service;
     std::unique_ptr<GrpcServer> server;
     std::unique_ptr<v1::RiskScoringService::Stub> stub;

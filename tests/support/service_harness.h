@@ -18,6 +18,7 @@
 #include "common/outbox/outbox.h"
 #include "common/redis/pipelined_redis.h"
 #include "common/redis/redis_client.h"
+#include "common/server/guarded_service.h"
 #include "common/server/rpc_guard.h"
 #include "tests/support/auth.h"
 #include "tests/support/local_stack.h"
@@ -56,6 +57,17 @@ struct ServiceHarness {
                                          *metrics, *logger);
   }
 
+  // What a GuardedService of this service stands on, its audit trail under
+  // "<key_prefix>:audit".
+  GuardedService::Options ServiceOptions(const std::string& key_prefix, const RecordOwners* owners = nullptr) {
+    audits.push_back(std::make_unique<RedisAuditTrail>(*redis_pipe, key_prefix + ":audit"));
+    return {.guard = guard.get(),
+            .clock = &clock,
+            .audit = audits.back().get(),
+            .owners = owners,
+            .sharing_agreement = "local-pilot"};
+  }
+
   // A consumer group member that rebalances quickly enough for tests.
   EventConsumerOptions ConsumerOptions(std::string group, std::vector<std::string> topics) const {
     EventConsumerOptions options;
@@ -78,8 +90,20 @@ struct ServiceHarness {
   std::unique_ptr<JwtVerifier> verifier;
   std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<RpcGuard> guard;
+  std::vector<std::unique_ptr<RedisAuditTrail>> audits;
   const std::string service_name;
 };
+
+// `impl`'s RPCs on the shared RPC path, as main() binds them; the test fails
+// when a method lacks its handler or rule.
+template <typename Impl>
+std::unique_ptr<GuardedService> Guarded(const std::string& service, Impl& impl, GuardedService::Options options) {
+  auto api = std::make_unique<GuardedService>(service, std::move(options));
+  impl.Bind(*api);
+  const absl::Status complete = api->Complete();
+  EXPECT_TRUE(complete.ok()) << complete;
+  return api;
+}
 
 // A test suite sharing one stack across its tests: starting a broker and
 // joining a consumer group take seconds, so once per suite. Tests keep to

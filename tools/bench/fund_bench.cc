@@ -51,6 +51,7 @@ struct Actors {
   std::vector<std::string> staff;        // a requester's token per school
   std::vector<std::string> leads;        // an approver's token per school
   std::string adapter;                   // the payments adapter's token
+  std::string finance;                   // a finance officer's: the bank's files are theirs to import
 };
 
 struct RunTotals {
@@ -238,7 +239,7 @@ BankFile* StartBankFile(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, 
   request.set_csv(std::move(csv));
   auto* file = new BankFile;
   file->lines = int(payment_ids.size());
-  file->context = rooted::testing::AuthedContext(actors.adapter);
+  file->context = rooted::testing::AuthedContext(actors.finance);
   file->call = stub.AsyncImportBankFile(file->context.get(), request, &cq);
   file->call->Finish(&file->imported, &file->status, static_cast<Outstanding*>(file));
   return file;
@@ -458,7 +459,7 @@ int main(int argc, char** argv) {
   cpu.Add("rooted-broker", service.broker().pid());
   cpu.Add("this client", getpid());
   cpu.BreakDownByThread(service.pid());
-  const Actors actors{fund_id, allocations, staff, leads, adapter};
+  const Actors actors{fund_id, allocations, staff, leads, adapter, finance};
   bool all_paid = true;
   auto run = [&](const std::string& name, int first, Settlement settlement) {
     cpu.Start();
