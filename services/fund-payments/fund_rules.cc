@@ -5,6 +5,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/base/field_validation.h"
 #include "common/base/proto_date.h"
 #include "common/base/status_macros.h"
@@ -170,7 +172,12 @@ absl::Status CheckApprover(const Principal& who, const v1::FundRequest& request,
 
 v1::BankDetails Masked(const v1::BankDetails& bank) {
   v1::BankDetails masked;
-  masked.set_account_name(bank.account_name());
+  // A parent's name: each word's first letter, its length hidden.
+  std::vector<std::string> words;
+  for (absl::string_view word : absl::StrSplit(bank.account_name(), ' ', absl::SkipWhitespace())) {
+    words.push_back(absl::StrCat(word.substr(0, 1), "***"));
+  }
+  masked.set_account_name(absl::StrJoin(words, " "));
   if (bank.account_number().size() >= 4) {
     masked.set_account_number("****" + bank.account_number().substr(bank.account_number().size() - 4));
   }

@@ -35,7 +35,8 @@ int ApprovalsNeeded(ApprovalLevel level);
 absl::Status CheckApprover(const Principal& who, const v1::FundRequest& request,
                            const v1::Fund& fund, const v1::Allocation& allocation);
 
-// "****1234": how bank details are shown to all but finance officers.
+// How bank details are shown to all but finance officers: the account number
+// as "****1234", the (parent's) account name as "J*** S***".
 v1::BankDetails Masked(const v1::BankDetails& bank);
 
 std::string Pounds(int64_t pence);

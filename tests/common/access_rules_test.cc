@@ -10,12 +10,10 @@
 #include "common/server/access_policy.h"
 #include "common/server/message_fields.h"
 #include "rooted/directory/v1/directory.pb.h"
-#include "rooted/forum/v1/forum.pb.h"
 #include "rooted/fund/v1/fund.pb.h"
-#include "rooted/referral/v1/casework.pb.h"
-#include "rooted/referral/v1/programme.pb.h"
 #include "rooted/referral/v1/referral.pb.h"
 #include "rooted/risk/v1/risk.pb.h"
+#include "tools/access/access_table.h"
 
 namespace rooted {
 namespace {
@@ -23,18 +21,6 @@ namespace {
 namespace cv1 = rooted::common::v1;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-// The files of every RootED API, each named by a message it defines so the
-// linker keeps its descriptor.
-std::vector<const google::protobuf::FileDescriptor*> ApiFiles() {
-  return {rooted::referral::v1::GetReferralRequest::descriptor()->file(),
-          rooted::referral::v1::GetCaseworkRequest::descriptor()->file(),
-          rooted::referral::v1::GetScreeningRequest::descriptor()->file(),
-          rooted::risk::v1::ListAtRiskRequest::descriptor()->file(),
-          rooted::forum::v1::ListCasesRequest::descriptor()->file(),
-          rooted::directory::v1::TriageRequest::descriptor()->file(),
-          rooted::fund::v1::ImportBankFileRequest::descriptor()->file()};
-}
 
 TEST(AccessRulesTest, EveryRpcOfEveryServiceHasAWholeAccessRule) {
   int methods = 0;
