@@ -25,6 +25,7 @@
 #include <iostream>
 #include <thread>
 
+#include "tools/bench/bench_help.h"
 #include "common/base/config.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_money.h"
@@ -334,6 +335,9 @@ RunTotals RunChains(const std::vector<std::unique_ptr<v1::FundService::Stub>>& s
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (rooted::bench::AnsweredHelp(argc, argv, R"(usage: fund_bench [--requests=20000] [--threads=16] [--schools=20] [--in_flight=64] [--file_lines=1000] [--channels=4]
+  Fund requests submitted, approved and paid beside raw Redis EVAL; checks the ledger afterwards.
+)")) return 0;
   auto config = rooted::Config::Parse(argc, argv);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";

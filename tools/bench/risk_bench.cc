@@ -22,6 +22,7 @@
 #include <map>
 #include <thread>
 
+#include "tools/bench/bench_help.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -146,6 +147,9 @@ double RawKafka(const std::string& bootstrap, const std::vector<std::string>& pa
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (rooted::bench::AnsweredHelp(argc, argv, R"(usage: risk_bench [--pupils=20000] [--days=10] [--streams=2] [--list-calls=300] [--window=200000] [--probes=100]
+  StreamSignals to scored profiles beside raw librdkafka, ListAtRisk latency, band-change delay.
+)")) return 0;
   auto config = rooted::Config::Parse(argc, argv);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
