@@ -17,29 +17,30 @@ AuditEntry AuditOf(const Principal& who, absl::string_view action, absl::Time at
 }
 
 std::vector<std::string> AuditAppendCommand(const std::string& stream_key, const AuditEntry& e) {
-  std::vector<std::string> command = {"XADD",
-                                      stream_key,
-                                      "*",
-                                      "at",
-                                      absl::FormatTime(absl::RFC3339_full, e.at, absl::UTCTimeZone()),
-                                      "actor",
-                                      e.actor_subject,
-                                      "role",
-                                      e.actor_role,
-                                      "org",
-                                      e.actor_organisation,
-                                      "action",
-                                      e.action,
-                                      "record_kind",
-                                      e.record_kind,
-                                      "record_id",
-                                      e.record_id,
-                                      "purpose",
-                                      e.purpose,
-                                      "agreement",
-                                      e.agreement,
-                                      "request_id",
-                                      e.request_id};
+  std::vector<std::string> command = {
+      "XADD",
+      stream_key,
+      "*",
+      "at",
+      absl::FormatTime(absl::RFC3339_full, e.at, absl::UTCTimeZone()),
+      "actor",
+      e.actor_subject,
+      "role",
+      e.actor_role,
+      "org",
+      e.actor_organisation,
+      "action",
+      e.action,
+      "record_kind",
+      e.record_kind,
+      "record_id",
+      e.record_id,
+      "purpose",
+      e.purpose,
+      "agreement",
+      e.agreement,
+      "request_id",
+      e.request_id};
   // Left out when they say nothing: an entry without an outcome was OK. Every
   // argument costs the atomic writes that carry an entry.
   if (e.outcome != "OK") {
@@ -53,7 +54,8 @@ std::vector<std::string> AuditAppendCommand(const std::string& stream_key, const
   return command;
 }
 
-void RedisAuditTrail::Append(const AuditEntry& entry, absl::AnyInvocable<void(absl::Status) &&> done) {
+void RedisAuditTrail::Append(const AuditEntry& entry,
+                             absl::AnyInvocable<void(absl::Status) &&> done) {
   redis_.Command(AuditAppendCommand(stream_key_, entry),
                  [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
                    std::move(done)(reply.ok() ? absl::OkStatus()

@@ -16,8 +16,11 @@ bool HoldsAnyRole(const Principal& who, const google::protobuf::RepeatedField<in
 bool HoldsSeat(const Principal& who, const ForumSeat& seat, bool must_run_forum) {
   if (must_run_forum && !seat.runs_forum) return false;
   if (!seat.subject.empty() && seat.subject != who.subject) return false;
-  if (seat.organisation_type != who.organisation_type || seat.organisation_id != who.organisation_id) return false;
-  return std::any_of(seat.roles.begin(), seat.roles.end(), [&](Role role) { return who.HasRole(role); });
+  if (seat.organisation_type != who.organisation_type ||
+      seat.organisation_id != who.organisation_id)
+    return false;
+  return std::any_of(seat.roles.begin(), seat.roles.end(),
+                     [&](Role role) { return who.HasRole(role); });
 }
 
 bool Contains(const std::vector<std::string>& ids, const std::string& id) {
@@ -40,7 +43,8 @@ bool InScope(cv1::AccessScope scope, const Principal& who, const RecordOwner* ow
     case cv1::ACCESS_SCOPE_ALLOCATED_PARTNER:
     case cv1::ACCESS_SCOPE_OWN_PARTNER:
       if (who.organisation_type != cv1::ORGANISATION_TYPE_PARTNER) return false;
-      return owner == nullptr || (owner->la_code == who.la_code && Contains(owner->partner_ids, who.organisation_id));
+      return owner == nullptr ||
+             (owner->la_code == who.la_code && Contains(owner->partner_ids, who.organisation_id));
     case cv1::ACCESS_SCOPE_FORUM_MEMBER:
     case cv1::ACCESS_SCOPE_FORUM_RUNS:
       if (owner == nullptr) return false;
@@ -91,10 +95,12 @@ absl::Status CheckScope(const AccessRule& rule, const Principal& who, const Reco
   }
   if (owner != nullptr) {
     // The same answer as for a record that does not exist: a guessed id is not confirmed.
-    return absl::NotFoundError(absl::StrCat(rule.record().field(), ": no such ", rule.record().kind()));
+    return absl::NotFoundError(
+        absl::StrCat(rule.record().field(), ": no such ", rule.record().kind()));
   }
   if (!rule.school_field().empty() && !request_school.empty()) {
-    return absl::PermissionDeniedError(absl::StrCat(rule.school_field(), ": you may act only for your own school"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(rule.school_field(), ": you may act only for your own school"));
   }
   return absl::PermissionDeniedError("your organisation may not call this");
 }
@@ -103,8 +109,10 @@ absl::Status ValidateRule(const AccessRule& rule) {
   if (rule.grants().empty()) return absl::InvalidArgumentError("the rule grants no one");
   for (const cv1::AccessGrant& grant : rule.grants()) {
     if (grant.roles().empty()) return absl::InvalidArgumentError("a grant names no role");
-    if (grant.scope() == cv1::ACCESS_SCOPE_UNSPECIFIED) return absl::InvalidArgumentError("a grant has no scope");
-    const bool forum = grant.scope() == cv1::ACCESS_SCOPE_FORUM_MEMBER || grant.scope() == cv1::ACCESS_SCOPE_FORUM_RUNS;
+    if (grant.scope() == cv1::ACCESS_SCOPE_UNSPECIFIED)
+      return absl::InvalidArgumentError("a grant has no scope");
+    const bool forum = grant.scope() == cv1::ACCESS_SCOPE_FORUM_MEMBER ||
+                       grant.scope() == cv1::ACCESS_SCOPE_FORUM_RUNS;
     if (forum && rule.record().kind().empty()) {
       return absl::InvalidArgumentError("a forum scope needs the record it is a forum's seat for");
     }
@@ -113,7 +121,8 @@ absl::Status ValidateRule(const AccessRule& rule) {
     return absl::InvalidArgumentError("a record relation needs both its kind and its field");
   }
   if (rule.personal_data() == cv1::PERSONAL_DATA_UNSPECIFIED) {
-    return absl::InvalidArgumentError("the rule does not say whether the call touches personal data");
+    return absl::InvalidArgumentError(
+        "the rule does not say whether the call touches personal data");
   }
   if (rule.personal_data() != cv1::PERSONAL_DATA_NONE && rule.purpose().empty()) {
     return absl::InvalidArgumentError("a call touching personal data needs its purpose");

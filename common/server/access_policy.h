@@ -42,7 +42,8 @@ class RecordOwners {
   // Whether this service keeps records of `kind`.
   virtual bool Keeps(absl::string_view kind) const = 0;
   // NOT_FOUND when there is no such record.
-  virtual absl::StatusOr<RecordOwner> OwnerOf(absl::string_view kind, const std::string& id) const = 0;
+  virtual absl::StatusOr<RecordOwner> OwnerOf(absl::string_view kind,
+                                              const std::string& id) const = 0;
 };
 
 // The rule's grants have a role the caller holds: else PERMISSION_DENIED

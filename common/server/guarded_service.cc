@@ -22,7 +22,8 @@ bool IsRefusal(const absl::Status& status) {
 
 absl::Status Encode(const Message& message, grpc::ByteBuffer& out) {
   bool own_buffer = false;
-  const grpc::Status encoded = grpc::SerializationTraits<Message>::Serialize(message, &out, &own_buffer);
+  const grpc::Status encoded =
+      grpc::SerializationTraits<Message>::Serialize(message, &out, &own_buffer);
   if (!encoded.ok()) return absl::InternalError("the answer could not be encoded");
   return absl::OkStatus();
 }
@@ -37,22 +38,25 @@ GuardedService::GuardedService(absl::string_view service, Options options)
 const GuardedService::Route& GuardedService::AddRoute(absl::string_view method,
                                                       const google::protobuf::Descriptor& request,
                                                       const google::protobuf::Descriptor& response,
-                                                      bool client_streaming, grpc::internal::MethodHandler* handler,
+                                                      bool client_streaming,
+                                                      grpc::internal::MethodHandler* handler,
                                                       bool callback) {
   auto route = std::make_unique<Route>();
   route->name = std::string(method);
   route->method = service_ == nullptr ? nullptr : service_->FindMethodByName(route->name);
   const bool matches = route->method != nullptr && route->method->input_type() == &request &&
                        route->method->output_type() == &response &&
-                       route->method->client_streaming() == client_streaming && !route->method->server_streaming();
+                       route->method->client_streaming() == client_streaming &&
+                       !route->method->server_streaming();
   if (matches) route->rule = route->method->options().GetExtension(cv1::access);
   // A mismatch leaves the route without its method: Complete() reports it
   // and the service does not start.
   route->path = absl::StrCat("/", name_, "/", method);
-  auto* rpc = new grpc::internal::RpcServiceMethod(
-      route->path.c_str(),
-      client_streaming ? grpc::internal::RpcMethod::CLIENT_STREAMING : grpc::internal::RpcMethod::NORMAL_RPC,
-      handler);
+  auto* rpc = new grpc::internal::RpcServiceMethod(route->path.c_str(),
+                                                   client_streaming
+                                                       ? grpc::internal::RpcMethod::CLIENT_STREAMING
+                                                       : grpc::internal::RpcMethod::NORMAL_RPC,
+                                                   handler);
   routes_.push_back(std::move(route));
   if (callback) rpc->SetServerApiType(grpc::internal::RpcServiceMethod::ApiType::RAW_CALL_BACK);
   AddMethod(rpc);
@@ -60,7 +64,8 @@ const GuardedService::Route& GuardedService::AddRoute(absl::string_view method,
 }
 
 absl::Status GuardedService::Complete() const {
-  if (service_ == nullptr) return absl::FailedPreconditionError(absl::StrCat(name_, ": no such service"));
+  if (service_ == nullptr)
+    return absl::FailedPreconditionError(absl::StrCat(name_, ": no such service"));
   for (int i = 0; i < service_->method_count(); ++i) {
     const google::protobuf::MethodDescriptor* method = service_->method(i);
     auto route = std::find_if(routes_.begin(), routes_.end(),
@@ -72,16 +77,18 @@ absl::Status GuardedService::Complete() const {
       return absl::FailedPreconditionError(absl::StrCat(method->full_name(), ": no access rule"));
     }
     if (absl::Status whole = ValidateRule((*route)->rule); !whole.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(method->full_name(), ": ", whole.message()));
+      return absl::FailedPreconditionError(
+          absl::StrCat(method->full_name(), ": ", whole.message()));
     }
     const AccessRule& rule = (*route)->rule;
     if (!rule.record().kind().empty() &&
         (options_.owners == nullptr || !options_.owners->Keeps(rule.record().kind()))) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(method->full_name(), ": nothing here says who owns a ", rule.record().kind()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          method->full_name(), ": nothing here says who owns a ", rule.record().kind()));
     }
     if (rule.personal_data() != cv1::PERSONAL_DATA_NONE && options_.audit == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(method->full_name(), ": personal data with no audit trail"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(method->full_name(), ": personal data with no audit trail"));
     }
   }
   for (const std::unique_ptr<Route>& route : routes_) {
@@ -96,24 +103,28 @@ absl::Status GuardedService::Complete() const {
   return absl::OkStatus();
 }
 
-absl::Status GuardedService::Admit(const Route& route, const Principal& who, const grpc::ByteBuffer* body,
-                                   Message& request) const {
+absl::Status GuardedService::Admit(const Route& route, const Principal& who,
+                                   const grpc::ByteBuffer* body, Message& request) const {
   const AccessRule& rule = route.rule;
   RETURN_IF_ERROR(CheckRoles(rule, who, route.name));
   if (body != nullptr) RETURN_IF_ERROR(DecodeRequest(*body, request));
   if (!rule.record().kind().empty()) {
     const std::string id = StringAt(request, rule.record().field());
-    if (id.empty()) return absl::InvalidArgumentError(absl::StrCat(rule.record().field(), ": required"));
+    if (id.empty())
+      return absl::InvalidArgumentError(absl::StrCat(rule.record().field(), ": required"));
     absl::StatusOr<RecordOwner> owner = options_.owners->OwnerOf(rule.record().kind(), id);
     if (absl::IsNotFound(owner.status())) {
-      return absl::NotFoundError(absl::StrCat(rule.record().field(), ": no such ", rule.record().kind()));
+      return absl::NotFoundError(
+          absl::StrCat(rule.record().field(), ": no such ", rule.record().kind()));
     }
     if (!owner.ok()) return owner.status();
     return CheckScope(rule, who, &*owner, "");
   }
-  const std::string school = rule.school_field().empty() ? "" : StringAt(request, rule.school_field());
+  const std::string school =
+      rule.school_field().empty() ? "" : StringAt(request, rule.school_field());
   if (!school.empty() && !IsSchoolUrn(school)) {
-    return absl::InvalidArgumentError(absl::StrCat(rule.school_field(), ": is not a school URN (6 digits)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(rule.school_field(), ": is not a school URN (6 digits)"));
   }
   return CheckScope(rule, who, nullptr, school);
 }
@@ -135,15 +146,18 @@ void GuardedService::Audit(const Route& route, const Principal& who, const Messa
   CollectPupilRefs(request, entry.pupil_refs);
   if (response != nullptr && outcome.ok()) CollectPupilRefs(*response, entry.pupil_refs);
   std::sort(entry.pupil_refs.begin(), entry.pupil_refs.end());
-  entry.pupil_refs.erase(std::unique(entry.pupil_refs.begin(), entry.pupil_refs.end()), entry.pupil_refs.end());
-  options_.audit->Append(entry, [outcome = std::move(outcome), done = std::move(done)](absl::Status written) mutable {
-    // Nothing is answered that the trail does not hold.
-    std::move(done)(written.ok() ? std::move(outcome) : std::move(written));
-  });
+  entry.pupil_refs.erase(std::unique(entry.pupil_refs.begin(), entry.pupil_refs.end()),
+                         entry.pupil_refs.end());
+  options_.audit->Append(
+      entry, [outcome = std::move(outcome), done = std::move(done)](absl::Status written) mutable {
+        // Nothing is answered that the trail does not hold.
+        std::move(done)(written.ok() ? std::move(outcome) : std::move(written));
+      });
 }
 
-absl::Status GuardedService::AuditNow(const Route& route, const Principal& who, const Message& request,
-                                      const Message* response, absl::Status outcome) const {
+absl::Status GuardedService::AuditNow(const Route& route, const Principal& who,
+                                      const Message& request, const Message* response,
+                                      absl::Status outcome) const {
   absl::Notification written;
   absl::Status result;
   Audit(route, who, request, response, std::move(outcome), [&](absl::Status status) {
@@ -154,10 +168,10 @@ absl::Status GuardedService::AuditNow(const Route& route, const Principal& who, 
   return result;
 }
 
-grpc::Status GuardedService::ServeUnary(const Route& route, grpc::ServerContext& context,
-                                        const grpc::ByteBuffer& body, grpc::ByteBuffer& answer, Message& request,
-                                        Message& response,
-                                        absl::FunctionRef<absl::Status(const Principal&)> handler) const {
+grpc::Status GuardedService::ServeUnary(
+    const Route& route, grpc::ServerContext& context, const grpc::ByteBuffer& body,
+    grpc::ByteBuffer& answer, Message& request, Message& response,
+    absl::FunctionRef<absl::Status(const Principal&)> handler) const {
   const Started started = std::chrono::steady_clock::now();
   const absl::Status status = options_.guard->Contain(route.name, [&]() -> absl::Status {
     ASSIGN_OR_RETURN(const Principal who, options_.guard->Authenticate(context));
@@ -169,9 +183,9 @@ grpc::Status GuardedService::ServeUnary(const Route& route, grpc::ServerContext&
   return options_.guard->Conclude(route.name, started, status);
 }
 
-grpc::Status GuardedService::ServeStream(const Route& route, grpc::ServerContext& context, Message& none,
-                                         Message& response, grpc::ByteBuffer& answer,
-                                         absl::FunctionRef<absl::Status(const Principal&)> handler) const {
+grpc::Status GuardedService::ServeStream(
+    const Route& route, grpc::ServerContext& context, Message& none, Message& response,
+    grpc::ByteBuffer& answer, absl::FunctionRef<absl::Status(const Principal&)> handler) const {
   const Started started = std::chrono::steady_clock::now();
   const absl::Status status = options_.guard->Contain(route.name, [&]() -> absl::Status {
     ASSIGN_OR_RETURN(const Principal who, options_.guard->Authenticate(context));
@@ -184,14 +198,18 @@ grpc::Status GuardedService::ServeStream(const Route& route, grpc::ServerContext
 }
 
 RpcCompletion GuardedService::StartAsync(const Route& route, grpc::CallbackServerContext& context,
-                                         std::shared_ptr<void> state, std::shared_ptr<const Principal> who,
-                                         Message& request, Message* response, grpc::ByteBuffer* raw_answer,
+                                         std::shared_ptr<void> state,
+                                         std::shared_ptr<const Principal> who, Message& request,
+                                         Message* response, grpc::ByteBuffer* raw_answer,
                                          grpc::ByteBuffer* answer) const {
-  auto call = std::make_shared<RpcCompletion::Call>(*options_.guard, route.name, context.DefaultReactor());
+  auto call =
+      std::make_shared<RpcCompletion::Call>(*options_.guard, route.name, context.DefaultReactor());
   call->state = std::move(state);
   call->conclude = [this, &route, who = std::move(who), &request, response, raw_answer, answer](
-                       absl::Status outcome, absl::AnyInvocable<void(absl::Status) &&> reply) mutable {
-    auto encode_and_reply = [response, raw_answer, answer, reply = std::move(reply)](absl::Status status) mutable {
+                       absl::Status outcome,
+                       absl::AnyInvocable<void(absl::Status) &&> reply) mutable {
+    auto encode_and_reply = [response, raw_answer, answer,
+                             reply = std::move(reply)](absl::Status status) mutable {
       if (status.ok()) {
         if (raw_answer != nullptr) {
           answer->Swap(raw_answer);

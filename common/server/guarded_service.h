@@ -130,23 +130,25 @@ class GuardedService final : public grpc::Service {
              const google::protobuf::Message* response, absl::Status outcome,
              absl::AnyInvocable<void(absl::Status) &&> done) const;
   // Audit, waiting for the entry to be written.
-  absl::Status AuditNow(const Route& route, const Principal& who, const google::protobuf::Message& request,
+  absl::Status AuditNow(const Route& route, const Principal& who,
+                        const google::protobuf::Message& request,
                         const google::protobuf::Message* response, absl::Status outcome) const;
 
-  grpc::Status ServeUnary(const Route& route, grpc::ServerContext& context, const grpc::ByteBuffer& body,
-                          grpc::ByteBuffer& answer, google::protobuf::Message& request,
-                          google::protobuf::Message& response,
+  grpc::Status ServeUnary(const Route& route, grpc::ServerContext& context,
+                          const grpc::ByteBuffer& body, grpc::ByteBuffer& answer,
+                          google::protobuf::Message& request, google::protobuf::Message& response,
                           absl::FunctionRef<absl::Status(const Principal&)> handler) const;
-  grpc::Status ServeStream(const Route& route, grpc::ServerContext& context, google::protobuf::Message& none,
-                           google::protobuf::Message& response, grpc::ByteBuffer& answer,
+  grpc::Status ServeStream(const Route& route, grpc::ServerContext& context,
+                           google::protobuf::Message& none, google::protobuf::Message& response,
+                           grpc::ByteBuffer& answer,
                            absl::FunctionRef<absl::Status(const Principal&)> handler) const;
   // For a callback method: a completion whose Finish audits, encodes
   // `response` (unless `raw_answer`) into `answer` and answers.
   // `who` is filled in once the caller is authenticated.
-  RpcCompletion StartAsync(const Route& route, grpc::CallbackServerContext& context, std::shared_ptr<void> state,
-                           std::shared_ptr<const Principal> who, google::protobuf::Message& request,
-                           google::protobuf::Message* response, grpc::ByteBuffer* raw_answer,
-                           grpc::ByteBuffer* answer) const;
+  RpcCompletion StartAsync(const Route& route, grpc::CallbackServerContext& context,
+                           std::shared_ptr<void> state, std::shared_ptr<const Principal> who,
+                           google::protobuf::Message& request, google::protobuf::Message* response,
+                           grpc::ByteBuffer* raw_answer, grpc::ByteBuffer* answer) const;
 
   const std::string name_;
   const google::protobuf::ServiceDescriptor* const service_;  // null when there is no such service
@@ -158,59 +160,67 @@ class GuardedService final : public grpc::Service {
 
 template <typename Impl, typename Request, typename Response>
 void GuardedService::Handle(absl::string_view method, Impl& impl,
-                            absl::Status (Impl::*handler)(const Principal&, const Request*, Response*)) {
+                            absl::Status (Impl::*handler)(const Principal&, const Request*,
+                                                          Response*)) {
   auto route = std::make_shared<const Route*>(nullptr);
-  auto* method_handler = new grpc::internal::RpcMethodHandler<GuardedService, grpc::ByteBuffer, grpc::ByteBuffer>(
-      [&impl, handler, route](GuardedService* self, grpc::ServerContext* context, const grpc::ByteBuffer* body,
-                              grpc::ByteBuffer* answer) {
-        Request request;
-        Response response;
-        return self->ServeUnary(**route, *context, *body, *answer, request, response,
-                                [&](const Principal& who) { return (impl.*handler)(who, &request, &response); });
-      },
-      this);
-  *route = &AddRoute(method, *Request::descriptor(), *Response::descriptor(), false, method_handler, false);
+  auto* method_handler =
+      new grpc::internal::RpcMethodHandler<GuardedService, grpc::ByteBuffer, grpc::ByteBuffer>(
+          [&impl, handler, route](GuardedService* self, grpc::ServerContext* context,
+                                  const grpc::ByteBuffer* body, grpc::ByteBuffer* answer) {
+            Request request;
+            Response response;
+            return self->ServeUnary(
+                **route, *context, *body, *answer, request, response,
+                [&](const Principal& who) { return (impl.*handler)(who, &request, &response); });
+          },
+          this);
+  *route = &AddRoute(method, *Request::descriptor(), *Response::descriptor(), false, method_handler,
+                     false);
 }
 
 template <typename Impl, typename Request, typename Response>
 void GuardedService::Handle(absl::string_view method, Impl& impl,
-                            void (Impl::*handler)(const Principal&, Request*, Response*, RpcCompletion done)) {
+                            void (Impl::*handler)(const Principal&, Request*, Response*,
+                                                  RpcCompletion done)) {
   constexpr bool kRawAnswer = std::is_same_v<Response, grpc::ByteBuffer>;
   struct State {
     Request request;
     Response response;
   };
   auto route = std::make_shared<const Route*>(nullptr);
-  auto* method_handler = new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
-      [this, &impl, handler, route](grpc::CallbackServerContext* context, const grpc::ByteBuffer* body,
-                                    grpc::ByteBuffer* answer) -> grpc::ServerUnaryReactor* {
-        auto state = std::make_shared<State>();
-        google::protobuf::Message* typed_response = nullptr;
-        grpc::ByteBuffer* raw_answer = nullptr;
-        if constexpr (kRawAnswer) {
-          raw_answer = &state->response;
-        } else {
-          typed_response = &state->response;
-        }
-        const Route& r = **route;
-        auto who = std::make_shared<Principal>();
-        RpcCompletion done = StartAsync(r, *context, state, who, state->request, typed_response, raw_answer, answer);
-        absl::StatusOr<Principal> authenticated = options_.guard->Authenticate(*context);
-        absl::Status status = authenticated.status();
-        if (status.ok()) {
-          *who = *std::move(authenticated);
-          status = Admit(r, *who, body, state->request);
-        }
-        if (status.ok()) {
-          status = options_.guard->Contain(r.name, [&] {
-            (impl.*handler)(*who, &state->request, &state->response, done);
-            return absl::OkStatus();
+  auto* method_handler =
+      new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>(
+          [this, &impl, handler, route](grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* body,
+                                        grpc::ByteBuffer* answer) -> grpc::ServerUnaryReactor* {
+            auto state = std::make_shared<State>();
+            google::protobuf::Message* typed_response = nullptr;
+            grpc::ByteBuffer* raw_answer = nullptr;
+            if constexpr (kRawAnswer) {
+              raw_answer = &state->response;
+            } else {
+              typed_response = &state->response;
+            }
+            const Route& r = **route;
+            auto who = std::make_shared<Principal>();
+            RpcCompletion done = StartAsync(r, *context, state, who, state->request, typed_response,
+                                            raw_answer, answer);
+            absl::StatusOr<Principal> authenticated = options_.guard->Authenticate(*context);
+            absl::Status status = authenticated.status();
+            if (status.ok()) {
+              *who = *std::move(authenticated);
+              status = Admit(r, *who, body, state->request);
+            }
+            if (status.ok()) {
+              status = options_.guard->Contain(r.name, [&] {
+                (impl.*handler)(*who, &state->request, &state->response, done);
+                return absl::OkStatus();
+              });
+            }
+            // After the handler's own Finish (an exception late in it), a no-op.
+            if (!status.ok()) done.Finish(status);
+            return done.call_->reactor;
           });
-        }
-        // After the handler's own Finish (an exception late in it), a no-op.
-        if (!status.ok()) done.Finish(status);
-        return done.call_->reactor;
-      });
   const google::protobuf::Descriptor* response_type = nullptr;
   if constexpr (kRawAnswer) {
     const google::protobuf::MethodDescriptor* found =
@@ -224,22 +234,27 @@ void GuardedService::Handle(absl::string_view method, Impl& impl,
 
 template <typename Impl, typename Request, typename Response>
 void GuardedService::Handle(absl::string_view method, Impl& impl,
-                            absl::Status (Impl::*handler)(const Principal&, RequestStream<Request>&, Response*)) {
+                            absl::Status (Impl::*handler)(const Principal&, RequestStream<Request>&,
+                                                          Response*)) {
   auto route = std::make_shared<const Route*>(nullptr);
   auto* method_handler =
-      new grpc::internal::ClientStreamingHandler<GuardedService, grpc::ByteBuffer, grpc::ByteBuffer>(
+      new grpc::internal::ClientStreamingHandler<GuardedService, grpc::ByteBuffer,
+                                                 grpc::ByteBuffer>(
           [&impl, handler, route](GuardedService* self, grpc::ServerContext* context,
-                                  grpc::ServerReader<grpc::ByteBuffer>* reader, grpc::ByteBuffer* answer) {
+                                  grpc::ServerReader<grpc::ByteBuffer>* reader,
+                                  grpc::ByteBuffer* answer) {
             // A stream's rule names no record: each message is checked by the handler as it comes.
             Request none;
             Response response;
-            return self->ServeStream(**route, *context, none, response, *answer, [&](const Principal& who) {
-              RequestStream<Request> stream(*reader);
-              return (impl.*handler)(who, stream, &response);
-            });
+            return self->ServeStream(**route, *context, none, response, *answer,
+                                     [&](const Principal& who) {
+                                       RequestStream<Request> stream(*reader);
+                                       return (impl.*handler)(who, stream, &response);
+                                     });
           },
           this);
-  *route = &AddRoute(method, *Request::descriptor(), *Response::descriptor(), true, method_handler, false);
+  *route = &AddRoute(method, *Request::descriptor(), *Response::descriptor(), true, method_handler,
+                     false);
 }
 
 }  // namespace rooted

@@ -51,7 +51,8 @@ bool IsValidUtf8(absl::string_view text) {
       point = (point << 6) | (next & 0x3F);
     }
     static constexpr uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
-    if (point < kSmallest[extra] || point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF)) return false;
+    if (point < kSmallest[extra] || point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF))
+      return false;
     i += size_t(extra) + 1;
   }
   return true;
@@ -59,16 +60,20 @@ bool IsValidUtf8(absl::string_view text) {
 
 // Walks the encoded message field by field; false when the bytes are not a
 // well-formed encoding at all.
-bool FindInvalid(const Descriptor& type, absl::string_view bytes, const std::string& prefix, int depth,
-                 std::string& found) {
+bool FindInvalid(const Descriptor& type, absl::string_view bytes, const std::string& prefix,
+                 int depth, std::string& found) {
   if (depth > 64) return false;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), int(bytes.size()));
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            int(bytes.size()));
   while (true) {
     const uint32_t tag = in.ReadTag();
     if (tag == 0) return in.ConsumedEntireMessage() || in.CurrentPosition() == int(bytes.size());
-    const FieldDescriptor* field = type.FindFieldByNumber(int(WireFormatLite::GetTagFieldNumber(tag)));
-    if (field == nullptr || WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
-        (field->type() != FieldDescriptor::TYPE_STRING && field->type() != FieldDescriptor::TYPE_MESSAGE)) {
+    const FieldDescriptor* field =
+        type.FindFieldByNumber(int(WireFormatLite::GetTagFieldNumber(tag)));
+    if (field == nullptr ||
+        WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
+        (field->type() != FieldDescriptor::TYPE_STRING &&
+         field->type() != FieldDescriptor::TYPE_MESSAGE)) {
       if (!WireFormatLite::SkipField(&in, tag)) return false;
       continue;
     }
@@ -110,7 +115,8 @@ absl::Status DecodeRequest(const grpc::ByteBuffer& body, Message& message, absl:
   if (grpc::Slice slice; grpc::ByteBuffer(body).DumpToSingleSlice(&slice).ok()) {
     bytes.assign(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
-  if (const std::string field = FindInvalidUtf8Field(*message.GetDescriptor(), bytes); !field.empty()) {
+  if (const std::string field = FindInvalidUtf8Field(*message.GetDescriptor(), bytes);
+      !field.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", field, " is not valid UTF-8"));
   }
   return absl::InvalidArgumentError(
@@ -125,9 +131,11 @@ std::string StringAt(const Message& message, absl::string_view path) {
     if (field == nullptr || field->is_repeated()) return "";
     const Reflection& reflection = *at->GetReflection();
     if (i + 1 == parts.size()) {
-      return field->cpp_type() == FieldDescriptor::CPPTYPE_STRING ? reflection.GetString(*at, field) : "";
+      return field->cpp_type() == FieldDescriptor::CPPTYPE_STRING ? reflection.GetString(*at, field)
+                                                                  : "";
     }
-    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || !reflection.HasField(*at, field)) return "";
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || !reflection.HasField(*at, field))
+      return "";
     at = &reflection.GetMessage(*at, field);
   }
   return "";
@@ -145,7 +153,8 @@ bool CanHoldPupilRef(const Descriptor& type) {
   bool holds = &type == rooted::common::v1::PupilRef::descriptor();
   for (int i = 0; !holds && i < type.field_count(); ++i) {
     const FieldDescriptor* field = type.field(i);
-    holds = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && CanHoldPupilRef(*field->message_type());
+    holds = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+            CanHoldPupilRef(*field->message_type());
   }
   std::lock_guard<std::mutex> lock(mu);
   (*known)[&type] = holds;
@@ -163,10 +172,13 @@ void CollectPupilRefs(const Message& message, std::vector<std::string>& refs) {
   const Reflection& reflection = *message.GetReflection();
   for (int i = 0; i < type.field_count(); ++i) {
     const FieldDescriptor* field = type.field(i);
-    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || !CanHoldPupilRef(*field->message_type())) continue;
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+        !CanHoldPupilRef(*field->message_type()))
+      continue;
     if (field->is_repeated()) {
       const int n = reflection.FieldSize(message, field);
-      for (int k = 0; k < n; ++k) CollectPupilRefs(reflection.GetRepeatedMessage(message, field, k), refs);
+      for (int k = 0; k < n; ++k)
+        CollectPupilRefs(reflection.GetRepeatedMessage(message, field, k), refs);
     } else if (reflection.HasField(message, field)) {
       CollectPupilRefs(reflection.GetMessage(message, field), refs);
     }

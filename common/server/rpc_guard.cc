@@ -66,7 +66,8 @@ absl::StatusOr<Principal> RpcGuard::Authenticate(const grpc::ServerContextBase& 
   return verifier_.Verify(value.substr(kPrefix.size()));
 }
 
-absl::Status RpcGuard::Contain(absl::string_view method, absl::FunctionRef<absl::Status()> work) const {
+absl::Status RpcGuard::Contain(absl::string_view method,
+                               absl::FunctionRef<absl::Status()> work) const {
   try {
     return work();
   } catch (const std::exception& e) {
@@ -88,17 +89,20 @@ grpc::Status RpcGuard::Conclude(absl::string_view method, std::chrono::steady_cl
   switch (result.error_code()) {
     case grpc::OK:
       if (logger_.Enabled(LogLevel::kDebug)) {
-        logger_.Log(LogLevel::kDebug, "rpc", {{"method", method}, {"code", code}, {"seconds", seconds}});
+        logger_.Log(LogLevel::kDebug, "rpc",
+                    {{"method", method}, {"code", code}, {"seconds", seconds}});
       }
       break;
     case grpc::INTERNAL:
     case grpc::UNAVAILABLE:
     case grpc::UNKNOWN:
     case grpc::DATA_LOSS:
-      logger_.Error("rpc failed", {{"method", method}, {"code", code}, {"error", result.error_message()}});
+      logger_.Error("rpc failed",
+                    {{"method", method}, {"code", code}, {"error", result.error_message()}});
       break;
     default:
-      logger_.Info("rpc refused", {{"method", method}, {"code", code}, {"error", result.error_message()}});
+      logger_.Info("rpc refused",
+                   {{"method", method}, {"code", code}, {"error", result.error_message()}});
   }
   return result;
 }

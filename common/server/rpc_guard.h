@@ -62,7 +62,6 @@ struct RpcCompletion::Call {
   std::shared_ptr<void> state;
 };
 
-
 // What every call passes through, whichever service it is for: it
 // authenticates the bearer token (for plaintext local runs and mTLS alike:
 // gRPC's AuthMetadataProcessor only runs on secure credentials), records the

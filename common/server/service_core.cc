@@ -63,7 +63,8 @@ EventConsumerOptions ServiceCore::ConsumerOptions(std::string group,
   return options;
 }
 
-GuardedService::Options ServiceCore::ServiceOptions(const RecordOwners* owners, std::string sharing_agreement) {
+GuardedService::Options ServiceCore::ServiceOptions(const RecordOwners* owners,
+                                                    std::string sharing_agreement) {
   return {.guard = guard_.get(),
           .clock = clock_.get(),
           .audit = audit_.get(),

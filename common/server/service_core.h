@@ -59,7 +59,8 @@ class ServiceCore {
   // taking RPCs, stop consumers (committing offsets), relay what is left,
   // flush the producer.
   // A service with a method lacking its handler or access rule does not start.
-  absl::Status Serve(const std::vector<GuardedService*>& services, const std::vector<EventConsumer*>& consumers);
+  absl::Status Serve(const std::vector<GuardedService*>& services,
+                     const std::vector<EventConsumer*>& consumers);
 
  private:
   ServiceCore(ServiceSettings settings, std::string name);

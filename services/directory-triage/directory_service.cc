@@ -47,7 +47,9 @@ absl::StatusOr<Versioned<v1::Service>> DirectoryServiceImpl::ServiceToChange(
       absl::StrCat(method, ": only the service's own organisation or the council may change it"));
 }
 
-absl::Status DirectoryServiceImpl::UpsertOrganization(const Principal& who, const v1::UpsertOrganizationRequest* request, v1::UpsertOrganizationResponse* response) {
+absl::Status DirectoryServiceImpl::UpsertOrganization(const Principal& who,
+                                                      const v1::UpsertOrganizationRequest* request,
+                                                      v1::UpsertOrganizationResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "UpsertOrganization", *request, response));
   if (replayed) return absl::OkStatus();
   v1::Organization org = request->organization();
@@ -74,18 +76,20 @@ absl::Status DirectoryServiceImpl::UpsertOrganization(const Principal& who, cons
   return Commit(who, "UpsertOrganization", *request, response, std::move(batch));
 }
 
-absl::Status DirectoryServiceImpl::UpsertService(const Principal& who, const v1::UpsertServiceRequest* request, v1::UpsertServiceResponse* response) {
+absl::Status DirectoryServiceImpl::UpsertService(const Principal& who,
+                                                 const v1::UpsertServiceRequest* request,
+                                                 v1::UpsertServiceResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "UpsertService", *request, response));
   if (replayed) return absl::OkStatus();
   v1::Service service = request->service();
   if (service.id().empty()) service.set_id(NewUuid());
   RETURN_IF_ERROR(ValidateRecordId("service.id", service.id()));
-  RETURN_IF_ERROR(ValidateService(
-      service, [&](const std::string& term) { return core_.IsKnownTerm(term); }));
+  RETURN_IF_ERROR(
+      ValidateService(service, [&](const std::string& term) { return core_.IsKnownTerm(term); }));
   DirectoryStore& store = core_.store();
-  ASSIGN_OR_RETURN(auto org, store.Load<v1::Organization>(
-                                 store.OrganizationKey(service.organization_id()),
-                                 "service.organization_id"));
+  ASSIGN_OR_RETURN(auto org,
+                   store.Load<v1::Organization>(store.OrganizationKey(service.organization_id()),
+                                                "service.organization_id"));
   const bool council = DirectoryCore::IsCouncil(who);
   if (!council && !DirectoryCore::IsProvider(who, org.record)) {
     return absl::PermissionDeniedError(
@@ -124,14 +128,17 @@ absl::Status DirectoryServiceImpl::UpsertService(const Principal& who, const v1:
     *event.mutable_service_published()->mutable_service() = service;
   }
   core_.AddEvent(batch, who, service.id(), service.id(), std::move(event));
-  store.Audit(batch, core_.Audit(who, "UpsertService", "service", service.id(), request->request_id()));
+  store.Audit(batch,
+              core_.Audit(who, "UpsertService", "service", service.id(), request->request_id()));
   *response->mutable_service() = service;
   RETURN_IF_ERROR(Commit(who, "UpsertService", *request, response, std::move(batch)));
   core_.index().Upsert(response->service());
   return absl::OkStatus();
 }
 
-absl::Status DirectoryServiceImpl::GetService(const Principal& who, const v1::GetServiceRequest* request, v1::GetServiceResponse* response) {
+absl::Status DirectoryServiceImpl::GetService(const Principal& who,
+                                              const v1::GetServiceRequest* request,
+                                              v1::GetServiceResponse* response) {
   RETURN_IF_ERROR(ValidateRecordId("service_id", request->service_id()));
   DirectoryStore& store = core_.store();
   ASSIGN_OR_RETURN(auto service,
@@ -143,7 +150,9 @@ absl::Status DirectoryServiceImpl::GetService(const Principal& who, const v1::Ge
   return absl::OkStatus();
 }
 
-absl::Status DirectoryServiceImpl::SearchServices(const Principal& who, const v1::SearchServicesRequest* request, v1::SearchServicesResponse* response) {
+absl::Status DirectoryServiceImpl::SearchServices(const Principal& who,
+                                                  const v1::SearchServicesRequest* request,
+                                                  v1::SearchServicesResponse* response) {
   SearchQuery query;
   RETURN_IF_ERROR(ValidateText("text", request->text(), 200, false));
   query.text = request->text();
@@ -161,7 +170,7 @@ absl::Status DirectoryServiceImpl::SearchServices(const Principal& who, const v1
   RETURN_IF_ERROR(ValidateText("area_code", request->area_code(), 20, false));
   query.area_code = request->area_code();
   ASSIGN_OR_RETURN(query.near, core_.LocateEither(request->postcode(), request->latitude_e6(),
-                                                   request->longitude_e6(), ""));
+                                                  request->longitude_e6(), ""));
   if (request->proximity_metres() < 0 || request->proximity_metres() > 200'000) {
     return FieldError("proximity_metres", "0 (any) to 200,000");
   }
@@ -173,7 +182,8 @@ absl::Status DirectoryServiceImpl::SearchServices(const Principal& who, const v1
   query.delivery = request->delivery();
   RETURN_IF_ERROR(ValidateText("language", request->language(), 3, false));
   query.language = request->language();
-  if (request->include_unapproved()) RETURN_IF_ERROR(RequireCouncilOfficer(who, "include_unapproved"));
+  if (request->include_unapproved())
+    RETURN_IF_ERROR(RequireCouncilOfficer(who, "include_unapproved"));
   query.include_unapproved = request->include_unapproved();
   query.today = core_.Today();
   ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
@@ -188,7 +198,9 @@ absl::Status DirectoryServiceImpl::SearchServices(const Principal& who, const v1
   return absl::OkStatus();
 }
 
-absl::Status DirectoryServiceImpl::SetQualityAssurance(const Principal& who, const v1::SetQualityAssuranceRequest* request, v1::SetQualityAssuranceResponse* response) {
+absl::Status DirectoryServiceImpl::SetQualityAssurance(
+    const Principal& who, const v1::SetQualityAssuranceRequest* request,
+    v1::SetQualityAssuranceResponse* response) {
   RETURN_IF_ERROR(RequireCouncilOfficer(who, "SetQualityAssurance"));
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "SetQualityAssurance", *request, response));
   if (replayed) return absl::OkStatus();
@@ -205,7 +217,8 @@ absl::Status DirectoryServiceImpl::SetQualityAssurance(const Principal& who, con
       return FieldError("quality.review_date", "after today and within three years");
     }
   }
-  ASSIGN_OR_RETURN(auto service, ServiceToChange(who, request->service_id(), "SetQualityAssurance"));
+  ASSIGN_OR_RETURN(auto service,
+                   ServiceToChange(who, request->service_id(), "SetQualityAssurance"));
   v1::Service& s = service.record;
   if (s.withdrawn()) return absl::FailedPreconditionError("service_id: the service was withdrawn");
   const v1::QaStatus previous = EffectiveQaStatus(s.quality(), today);
@@ -224,14 +237,17 @@ absl::Status DirectoryServiceImpl::SetQualityAssurance(const Principal& who, con
   changed->set_previous_status(previous);
   changed->set_status(asked.status());
   core_.AddEvent(batch, who, s.id(), s.id(), std::move(event));
-  store.Audit(batch, core_.Audit(who, "SetQualityAssurance", "service", s.id(), request->request_id()));
+  store.Audit(batch,
+              core_.Audit(who, "SetQualityAssurance", "service", s.id(), request->request_id()));
   *response->mutable_service() = s;
   RETURN_IF_ERROR(Commit(who, "SetQualityAssurance", *request, response, std::move(batch)));
   core_.index().Upsert(response->service());
   return absl::OkStatus();
 }
 
-absl::Status DirectoryServiceImpl::WithdrawService(const Principal& who, const v1::WithdrawServiceRequest* request, v1::WithdrawServiceResponse* response) {
+absl::Status DirectoryServiceImpl::WithdrawService(const Principal& who,
+                                                   const v1::WithdrawServiceRequest* request,
+                                                   v1::WithdrawServiceResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "WithdrawService", *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true));
@@ -256,7 +272,9 @@ absl::Status DirectoryServiceImpl::WithdrawService(const Principal& who, const v
   return absl::OkStatus();
 }
 
-absl::Status DirectoryServiceImpl::UpdateCapacity(const Principal& who, const v1::UpdateCapacityRequest* request, v1::UpdateCapacityResponse* response) {
+absl::Status DirectoryServiceImpl::UpdateCapacity(const Principal& who,
+                                                  const v1::UpdateCapacityRequest* request,
+                                                  v1::UpdateCapacityResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "UpdateCapacity", *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateCapacity(request->capacity(), "capacity"));
@@ -321,7 +339,9 @@ absl::Status DirectoryServiceImpl::ImportChunk(const Principal& who, const std::
   return absl::OkStatus();
 }
 
-absl::Status DirectoryServiceImpl::ImportOpenReferral(const Principal& who, const v1::ImportOpenReferralRequest* request, v1::ImportOpenReferralResponse* response) {
+absl::Status DirectoryServiceImpl::ImportOpenReferral(const Principal& who,
+                                                      const v1::ImportOpenReferralRequest* request,
+                                                      v1::ImportOpenReferralResponse* response) {
   RETURN_IF_ERROR(RequireCouncilOfficer(who, "ImportOpenReferral"));
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "ImportOpenReferral", *request, response));
   if (replayed) return absl::OkStatus();
@@ -333,7 +353,8 @@ absl::Status DirectoryServiceImpl::ImportOpenReferral(const Principal& who, cons
   {
     WriteBatch batch;
     std::vector<std::string> keys;
-    for (const v1::Organization& o : imported.organizations) keys.push_back(store.OrganizationKey(o.id()));
+    for (const v1::Organization& o : imported.organizations)
+      keys.push_back(store.OrganizationKey(o.id()));
     ASSIGN_OR_RETURN(auto existing, store.LoadAll<v1::Organization>(keys));
     std::map<std::string, int64_t> versions;
     for (const auto& e : existing) versions[e.record.id()] = e.version;
@@ -348,7 +369,8 @@ absl::Status DirectoryServiceImpl::ImportOpenReferral(const Principal& who, cons
       batch.commands.push_back({"SADD", store.OrganizationsKey(), o.id()});
       organizations.insert(o.id());
     }
-    batch.guard_key = absl::StrCat(store.prefix(), ":import:", who.subject, ":", request->request_id(), ":orgs");
+    batch.guard_key =
+        absl::StrCat(store.prefix(), ":import:", who.subject, ":", request->request_id(), ":orgs");
     batch.guard_value = "1";
     batch.guard_ttl_seconds = 7 * 24 * 3600;
     ASSIGN_OR_RETURN(WriteOutcome outcome, store.Commit(batch));
@@ -362,11 +384,14 @@ absl::Status DirectoryServiceImpl::ImportOpenReferral(const Principal& who, cons
   for (v1::Service& s : imported.services) {
     // Imported services are checked again by the council before they are recommended,
     // unless the export they came from carried an approval.
-    if (s.quality().status() == v1::QA_STATUS_UNSPECIFIED) s.mutable_quality()->set_status(v1::QA_STATUS_PENDING);
+    if (s.quality().status() == v1::QA_STATUS_UNSPECIFIED)
+      s.mutable_quality()->set_status(v1::QA_STATUS_PENDING);
     absl::Status ok = ValidateRecordId("service.id", s.id());
-    if (ok.ok()) ok = ValidateService(s, [&](const std::string& term) { return core_.IsKnownTerm(term); });
+    if (ok.ok())
+      ok = ValidateService(s, [&](const std::string& term) { return core_.IsKnownTerm(term); });
     if (ok.ok() && !organizations.contains(s.organization_id())) {
-      ok = FieldError("service.organization_id", "no such organisation in the document or directory");
+      ok = FieldError("service.organization_id",
+                      "no such organisation in the document or directory");
     }
     if (!ok.ok()) {
       problems.push_back(absl::StrCat("service ", s.id(), ": ", ok.message()));
@@ -375,20 +400,23 @@ absl::Status DirectoryServiceImpl::ImportOpenReferral(const Principal& who, cons
     valid.push_back(&s);
   }
   for (size_t i = 0; i < valid.size(); i += kImportChunk) {
-    std::vector<const v1::Service*> chunk(valid.begin() + long(i),
-                                          valid.begin() + long(std::min(valid.size(), i + kImportChunk)));
+    std::vector<const v1::Service*> chunk(
+        valid.begin() + long(i), valid.begin() + long(std::min(valid.size(), i + kImportChunk)));
     RETURN_IF_ERROR(ImportChunk(who, request->request_id(), i / kImportChunk, chunk));
   }
   response->set_organizations(int32_t(imported.organizations.size()));
   response->set_services(int32_t(valid.size()));
-  for (size_t i = 0; i < problems.size() && i < kMaxProblemsShown; ++i) response->add_problems(problems[i]);
+  for (size_t i = 0; i < problems.size() && i < kMaxProblemsShown; ++i)
+    response->add_problems(problems[i]);
   WriteBatch done;
   store.Audit(done, core_.Audit(who, "ImportOpenReferral", "import", request->request_id(),
                                 request->request_id()));
   return Commit(who, "ImportOpenReferral", *request, response, std::move(done));
 }
 
-absl::Status DirectoryServiceImpl::ExportOpenReferral(const Principal& who, const v1::ExportOpenReferralRequest* request, v1::ExportOpenReferralResponse* response) {
+absl::Status DirectoryServiceImpl::ExportOpenReferral(const Principal& who,
+                                                      const v1::ExportOpenReferralRequest* request,
+                                                      v1::ExportOpenReferralResponse* response) {
   if (!request->organization_id().empty()) {
     RETURN_IF_ERROR(ValidateRecordId("organization_id", request->organization_id()));
   }
@@ -408,14 +436,16 @@ absl::Status DirectoryServiceImpl::ExportOpenReferral(const Principal& who, cons
   return absl::OkStatus();
 }
 
-absl::Status DirectoryServiceImpl::MakeServiceReferral(const Principal& who, const v1::MakeServiceReferralRequest* request, v1::MakeServiceReferralResponse* response) {
+absl::Status DirectoryServiceImpl::MakeServiceReferral(
+    const Principal& who, const v1::MakeServiceReferralRequest* request,
+    v1::MakeServiceReferralResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "MakeServiceReferral", *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
   RETURN_IF_ERROR(ValidateRecordId("service_id", request->service_id()));
   DirectoryStore& store = core_.store();
-  ASSIGN_OR_RETURN(auto needs, store.Load<v1::ReferralNeeds>(store.ReferralKey(request->referral_id()),
-                                                             "referral_id"));
+  ASSIGN_OR_RETURN(auto needs, store.Load<v1::ReferralNeeds>(
+                                   store.ReferralKey(request->referral_id()), "referral_id"));
   const v1::ReferralNeeds& referral = needs.record;
   const bool allowed = (ActsForSchool(who) && who.IsSchool(referral.school_urn())) ||
                        (DirectoryCore::IsCouncil(who) && who.la_code == referral.la_code());
@@ -423,8 +453,8 @@ absl::Status DirectoryServiceImpl::MakeServiceReferral(const Principal& who, con
     return absl::PermissionDeniedError(
         "referral_id: only the referring school or its council refer this child to a service");
   }
-  ASSIGN_OR_RETURN(auto service, store.Load<v1::Service>(store.ServiceKey(request->service_id()),
-                                                         "service_id"));
+  ASSIGN_OR_RETURN(auto service,
+                   store.Load<v1::Service>(store.ServiceKey(request->service_id()), "service_id"));
   if (std::string why = NotRecommendableReason(service.record, core_.Today()); !why.empty()) {
     return absl::FailedPreconditionError(absl::StrCat("service_id: ", why));
   }
@@ -446,7 +476,8 @@ absl::Status DirectoryServiceImpl::MakeServiceReferral(const Principal& who, con
   *e->mutable_service_referral() = made;
   *e->mutable_pupil_ref() = referral.pupil_ref();
   *e->mutable_provider() = org.record.ref();
-  core_.AddEvent(batch, who, referral.pupil_ref().value(), referral.referral_id(), std::move(event));
+  core_.AddEvent(batch, who, referral.pupil_ref().value(), referral.referral_id(),
+                 std::move(event));
   store.Audit(batch, core_.Audit(who, "MakeServiceReferral", "referral", referral.referral_id(),
                                  request->request_id()));
   *response->mutable_service_referral() = made;
@@ -457,9 +488,9 @@ absl::Status DirectoryServiceImpl::MakeServiceReferral(const Principal& who, con
   return committed;
 }
 
-absl::Status DirectoryServiceImpl::LoadPostcodeDistricts(const Principal& who,
-                                                         const v1::LoadPostcodeDistrictsRequest* request,
-                                                         v1::LoadPostcodeDistrictsResponse* response) {
+absl::Status DirectoryServiceImpl::LoadPostcodeDistricts(
+    const Principal& who, const v1::LoadPostcodeDistrictsRequest* request,
+    v1::LoadPostcodeDistrictsResponse* response) {
   RETURN_IF_ERROR(RequireCouncilOfficer(who, "LoadPostcodeDistricts"));
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "LoadPostcodeDistricts", *request, response));
   if (replayed) return absl::OkStatus();
@@ -483,13 +514,16 @@ absl::Status DirectoryServiceImpl::LoadPostcodeDistricts(const Principal& who,
   WriteBatch batch;
   batch.commands.push_back(std::move(hset));
   batch.commands.push_back(store.ChangeCommand("postcodes", ""));
-  store.Audit(batch, core_.Audit(who, "LoadPostcodeDistricts", "postcodes", "", request->request_id()));
+  store.Audit(batch,
+              core_.Audit(who, "LoadPostcodeDistricts", "postcodes", "", request->request_id()));
   response->set_loaded(request->districts_size());
   RETURN_IF_ERROR(Commit(who, "LoadPostcodeDistricts", *request, response, std::move(batch)));
   return core_.ReloadTables();
 }
 
-absl::Status DirectoryServiceImpl::UpsertTaxonomyTerm(const Principal& who, const v1::UpsertTaxonomyTermRequest* request, v1::UpsertTaxonomyTermResponse* response) {
+absl::Status DirectoryServiceImpl::UpsertTaxonomyTerm(const Principal& who,
+                                                      const v1::UpsertTaxonomyTermRequest* request,
+                                                      v1::UpsertTaxonomyTermResponse* response) {
   RETURN_IF_ERROR(RequireCouncilOfficer(who, "UpsertTaxonomyTerm"));
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "UpsertTaxonomyTerm", *request, response));
   if (replayed) return absl::OkStatus();
@@ -509,9 +543,9 @@ absl::Status DirectoryServiceImpl::UpsertTaxonomyTerm(const Principal& who, cons
   return core_.ReloadTables();
 }
 
-absl::Status DirectoryServiceImpl::ListTaxonomyTerms(const Principal& /*who*/,
-                                                     const v1::ListTaxonomyTermsRequest* /*request*/,
-                                                     v1::ListTaxonomyTermsResponse* response) {
+absl::Status DirectoryServiceImpl::ListTaxonomyTerms(
+    const Principal& /*who*/, const v1::ListTaxonomyTermsRequest* /*request*/,
+    v1::ListTaxonomyTermsResponse* response) {
   for (v1::TaxonomyTerm& term : core_.Terms()) *response->add_terms() = std::move(term);
   return absl::OkStatus();
 }

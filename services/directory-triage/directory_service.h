@@ -19,21 +19,39 @@ class DirectoryServiceImpl final {
   // Binds every RPC of DirectoryService to its handler here.
   void Bind(GuardedService& service);
 
-  DirectoryServiceImpl(DirectoryCore& core, const RpcGuard& guard) : core_(core), guard_(guard) {}
+  explicit DirectoryServiceImpl(DirectoryCore& core) : core_(core) {}
 
-  absl::Status UpsertOrganization(const Principal& who, const v1::UpsertOrganizationRequest* request, v1::UpsertOrganizationResponse* response);
-  absl::Status UpsertService(const Principal& who, const v1::UpsertServiceRequest* request, v1::UpsertServiceResponse* response);
-  absl::Status GetService(const Principal& who, const v1::GetServiceRequest* request, v1::GetServiceResponse* response);
-  absl::Status SearchServices(const Principal& who, const v1::SearchServicesRequest* request, v1::SearchServicesResponse* response);
-  absl::Status SetQualityAssurance(const Principal& who, const v1::SetQualityAssuranceRequest* request, v1::SetQualityAssuranceResponse* response);
-  absl::Status ImportOpenReferral(const Principal& who, const v1::ImportOpenReferralRequest* request, v1::ImportOpenReferralResponse* response);
-  absl::Status ExportOpenReferral(const Principal& who, const v1::ExportOpenReferralRequest* request, v1::ExportOpenReferralResponse* response);
-  absl::Status WithdrawService(const Principal& who, const v1::WithdrawServiceRequest* request, v1::WithdrawServiceResponse* response);
-  absl::Status UpdateCapacity(const Principal& who, const v1::UpdateCapacityRequest* request, v1::UpdateCapacityResponse* response);
-  absl::Status MakeServiceReferral(const Principal& who, const v1::MakeServiceReferralRequest* request, v1::MakeServiceReferralResponse* response);
-  absl::Status LoadPostcodeDistricts(const Principal& who, const v1::LoadPostcodeDistrictsRequest* request,
+  absl::Status UpsertOrganization(const Principal& who,
+                                  const v1::UpsertOrganizationRequest* request,
+                                  v1::UpsertOrganizationResponse* response);
+  absl::Status UpsertService(const Principal& who, const v1::UpsertServiceRequest* request,
+                             v1::UpsertServiceResponse* response);
+  absl::Status GetService(const Principal& who, const v1::GetServiceRequest* request,
+                          v1::GetServiceResponse* response);
+  absl::Status SearchServices(const Principal& who, const v1::SearchServicesRequest* request,
+                              v1::SearchServicesResponse* response);
+  absl::Status SetQualityAssurance(const Principal& who,
+                                   const v1::SetQualityAssuranceRequest* request,
+                                   v1::SetQualityAssuranceResponse* response);
+  absl::Status ImportOpenReferral(const Principal& who,
+                                  const v1::ImportOpenReferralRequest* request,
+                                  v1::ImportOpenReferralResponse* response);
+  absl::Status ExportOpenReferral(const Principal& who,
+                                  const v1::ExportOpenReferralRequest* request,
+                                  v1::ExportOpenReferralResponse* response);
+  absl::Status WithdrawService(const Principal& who, const v1::WithdrawServiceRequest* request,
+                               v1::WithdrawServiceResponse* response);
+  absl::Status UpdateCapacity(const Principal& who, const v1::UpdateCapacityRequest* request,
+                              v1::UpdateCapacityResponse* response);
+  absl::Status MakeServiceReferral(const Principal& who,
+                                   const v1::MakeServiceReferralRequest* request,
+                                   v1::MakeServiceReferralResponse* response);
+  absl::Status LoadPostcodeDistricts(const Principal& who,
+                                     const v1::LoadPostcodeDistrictsRequest* request,
                                      v1::LoadPostcodeDistrictsResponse* response);
-  absl::Status UpsertTaxonomyTerm(const Principal& who, const v1::UpsertTaxonomyTermRequest* request, v1::UpsertTaxonomyTermResponse* response);
+  absl::Status UpsertTaxonomyTerm(const Principal& who,
+                                  const v1::UpsertTaxonomyTermRequest* request,
+                                  v1::UpsertTaxonomyTermResponse* response);
   absl::Status ListTaxonomyTerms(const Principal& who, const v1::ListTaxonomyTermsRequest* request,
                                  v1::ListTaxonomyTermsResponse* response);
 
@@ -57,7 +75,6 @@ class DirectoryServiceImpl final {
                            const std::vector<const v1::Service*>& services);
 
   DirectoryCore& core_;
-  const RpcGuard& guard_;
 };
 
 }  // namespace rooted::directory

@@ -37,8 +37,8 @@ absl::Status Run(const rooted::Config& config) {
   rooted::directory::DirectoryCore directory(store, index, core->clock(), options);
   RETURN_IF_ERROR(directory.Load());
   core->logger().Info("directory loaded", {{"services", int64_t(index.size())}});
-  rooted::directory::DirectoryServiceImpl directory_service(directory, core->guard());
-  rooted::directory::TriageServiceImpl triage_service(directory, core->guard(), core->metrics());
+  rooted::directory::DirectoryServiceImpl directory_service(directory);
+  rooted::directory::TriageServiceImpl triage_service(directory, core->metrics());
   rooted::directory::ReferralNeedsHandler handler(directory);
   ASSIGN_OR_RETURN(auto consumer,
                    rooted::EventConsumer::Create(
@@ -66,11 +66,13 @@ absl::Status Run(const rooted::Config& config) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  rooted::GuardedService directory_api("rooted.directory.v1.DirectoryService",
-                                       core->ServiceOptions(/*owners=*/nullptr, options.sharing_agreement));
+  rooted::GuardedService directory_api(
+      "rooted.directory.v1.DirectoryService",
+      core->ServiceOptions(/*owners=*/nullptr, options.sharing_agreement));
   directory_service.Bind(directory_api);
-  rooted::GuardedService triage_api("rooted.directory.v1.TriageService",
-                                    core->ServiceOptions(/*owners=*/nullptr, options.sharing_agreement));
+  rooted::GuardedService triage_api(
+      "rooted.directory.v1.TriageService",
+      core->ServiceOptions(/*owners=*/nullptr, options.sharing_agreement));
   triage_service.Bind(triage_api);
   absl::Status served = core->Serve({&directory_api, &triage_api}, {consumer.get()});
   following = false;

@@ -50,15 +50,15 @@ absl::StatusOr<TriageInput> TriageInputFrom(const DirectoryCore& core, const v1:
   return in;
 }
 
-TriageServiceImpl::TriageServiceImpl(DirectoryCore& core, const RpcGuard& guard, Metrics& metrics)
+TriageServiceImpl::TriageServiceImpl(DirectoryCore& core, Metrics& metrics)
     : core_(core),
-      guard_(guard),
       triaged_(prometheus::BuildCounter()
                    .Name("rooted_directory_triages_total")
                    .Help("Triage requests answered, by subject (referral or profile)")
                    .Register(*metrics.registry())) {}
 
-absl::Status TriageServiceImpl::Triage(const Principal& who, const v1::TriageRequest* request, v1::TriageResponse* response) {
+absl::Status TriageServiceImpl::Triage(const Principal& who, const v1::TriageRequest* request,
+                                       v1::TriageResponse* response) {
   const int max_results = request->max_results() == 0 ? 10 : request->max_results();
   if (max_results < 1 || max_results > 50) return FieldError("max_results", "1 to 50");
   TriageInput input;

@@ -23,13 +23,13 @@ class TriageServiceImpl final {
   // Binds every RPC of TriageService to its handler here.
   void Bind(GuardedService& service);
 
-  TriageServiceImpl(DirectoryCore& core, const RpcGuard& guard, Metrics& metrics);
+  TriageServiceImpl(DirectoryCore& core, Metrics& metrics);
 
-  absl::Status Triage(const Principal& who, const v1::TriageRequest* request, v1::TriageResponse* response);
+  absl::Status Triage(const Principal& who, const v1::TriageRequest* request,
+                      v1::TriageResponse* response);
 
  private:
   DirectoryCore& core_;
-  const RpcGuard& guard_;
   prometheus::Family<prometheus::Counter>& triaged_;
 };
 

@@ -237,13 +237,15 @@ QuorumCheck CheckQuorum(const v1::Forum& forum, const std::vector<v1::ForumMembe
 }
 
 std::vector<ForumSeat> ForumSeats(const v1::Forum& forum) {
-  const std::vector<Role> runner_roles = {cv1::ROLE_FORUM_COORDINATOR, cv1::ROLE_COUNCIL_OFFICER, cv1::ROLE_FORUM_MEMBER};
-  const std::vector<Role> staff_roles = {cv1::ROLE_SCHOOL_STAFF,    cv1::ROLE_SCHOOL_LEAD,     cv1::ROLE_COUNCIL_OFFICER,
-                                         cv1::ROLE_FORUM_COORDINATOR, cv1::ROLE_FORUM_MEMBER,    cv1::ROLE_PARTNER_WORKER,
+  const std::vector<Role> runner_roles = {cv1::ROLE_FORUM_COORDINATOR, cv1::ROLE_COUNCIL_OFFICER,
+                                          cv1::ROLE_FORUM_MEMBER};
+  const std::vector<Role> staff_roles = {cv1::ROLE_SCHOOL_STAFF,    cv1::ROLE_SCHOOL_LEAD,
+                                         cv1::ROLE_COUNCIL_OFFICER, cv1::ROLE_FORUM_COORDINATOR,
+                                         cv1::ROLE_FORUM_MEMBER,    cv1::ROLE_PARTNER_WORKER,
                                          cv1::ROLE_PROGRAMME_LEAD};
   std::vector<ForumSeat> seats;
-  auto seat = [&](std::string subject, cv1::OrganisationType type, const std::string& id, std::vector<Role> roles,
-                  bool runs) {
+  auto seat = [&](std::string subject, cv1::OrganisationType type, const std::string& id,
+                  std::vector<Role> roles, bool runs) {
     seats.push_back({std::move(subject), type, id, std::move(roles), runs});
   };
   if (!forum.coordinator_subject().empty()) {
@@ -251,9 +253,11 @@ std::vector<ForumSeat> ForumSeats(const v1::Forum& forum) {
          {cv1::ROLE_FORUM_COORDINATOR, cv1::ROLE_COUNCIL_OFFICER}, true);
   }
   if (!forum.chair_subject().empty()) {
-    seat(forum.chair_subject(), cv1::ORGANISATION_TYPE_COUNCIL, forum.la_code(), runner_roles, true);
+    seat(forum.chair_subject(), cv1::ORGANISATION_TYPE_COUNCIL, forum.la_code(), runner_roles,
+         true);
     for (const v1::ForumMember& m : forum.members()) {
-      seat(forum.chair_subject(), m.organisation().type(), m.organisation().id(), runner_roles, true);
+      seat(forum.chair_subject(), m.organisation().type(), m.organisation().id(), runner_roles,
+           true);
     }
   }
   for (const v1::ForumMember& m : forum.members()) {

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "common/server/access_policy.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/server/access_policy.h"
 #include "rooted/forum/v1/forum.pb.h"
 #include "services/forum-scheduling/school_calendar.h"
 

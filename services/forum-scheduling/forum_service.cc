@@ -96,10 +96,9 @@ v1::ForumCase Redacted(const v1::ForumCase& c) {
 
 }  // namespace
 
-ForumServiceImpl::ForumServiceImpl(ForumStore& store, const RpcGuard& guard, const Clock& clock,
-                                   Metrics& metrics, ForumServiceOptions options)
+ForumServiceImpl::ForumServiceImpl(ForumStore& store, const Clock& clock, Metrics& metrics,
+                                   ForumServiceOptions options)
     : store_(store),
-      guard_(guard),
       clock_(clock),
       decisions_(prometheus::BuildCounter()
                      .Name("rooted_forum_decisions_total")
@@ -206,12 +205,15 @@ absl::Status ForumServiceImpl::RequireSeesForum(const Principal& who, const v1::
   sees.add_grants()->set_scope(cv1::ACCESS_SCOPE_FORUM_MEMBER);
   for (Role role : who.roles) sees.mutable_grants(0)->add_roles(role);
   if (CheckScope(sees, who, &owner, "").ok()) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(method, ": your organisation is not a member of this forum"));
+  return absl::PermissionDeniedError(
+      absl::StrCat(method, ": your organisation is not a member of this forum"));
 }
 
 // ---- forums and meetings ------------------------------------------------
 
-absl::Status ForumServiceImpl::CreateForum(const Principal& who, const v1::CreateForumRequest* request, v1::CreateForumResponse* response) {
+absl::Status ForumServiceImpl::CreateForum(const Principal& who,
+                                           const v1::CreateForumRequest* request,
+                                           v1::CreateForumResponse* response) {
   if (!(ActsForCouncil(who) && who.la_code == request->forum().la_code())) {
     return absl::PermissionDeniedError(
         "forum.la_code: only this council's officers and coordinators create its forums");
@@ -223,8 +225,7 @@ absl::Status ForumServiceImpl::CreateForum(const Principal& who, const v1::Creat
 
   v1::Forum forum = request->forum();
   forum.set_forum_id(NewUuid());
-  const std::vector<v1::Meeting> meetings =
-      PlanMeetings(forum, CalendarOf(forum), options_.zone);
+  const std::vector<v1::Meeting> meetings = PlanMeetings(forum, CalendarOf(forum), options_.zone);
   if (meetings.empty()) {
     return FieldError("forum.cadence", "gives no meeting on a school day in the terms given");
   }
@@ -234,8 +235,8 @@ absl::Status ForumServiceImpl::CreateForum(const Principal& who, const v1::Creat
   for (int i = 0; i < forum.school_urns_size(); ++i) {
     // A school's referrals go to one forum.
     batch.preconditions.push_back({store_.SchoolForumKey(), forum.school_urns(i), ""});
-    batch.commands.push_back({"HSET", store_.SchoolForumKey(), forum.school_urns(i),
-                              forum.forum_id()});
+    batch.commands.push_back(
+        {"HSET", store_.SchoolForumKey(), forum.school_urns(i), forum.forum_id()});
   }
   for (const v1::Meeting& m : meetings) {
     store_.Put(batch, store_.MeetingKey(m.meeting_id()), m, 0);
@@ -263,14 +264,17 @@ absl::Status ForumServiceImpl::CreateForum(const Principal& who, const v1::Creat
   return committed;
 }
 
-absl::Status ForumServiceImpl::GetForum(const Principal& who, const v1::GetForumRequest* request, v1::GetForumResponse* response) {
+absl::Status ForumServiceImpl::GetForum(const Principal& who, const v1::GetForumRequest* request,
+                                        v1::GetForumResponse* response) {
   ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
   RETURN_IF_ERROR(RequireSeesForum(who, forum.record, "GetForum"));
   *response->mutable_forum() = std::move(forum.record);
   return absl::OkStatus();
 }
 
-absl::Status ForumServiceImpl::ListMeetings(const Principal& who, const v1::ListMeetingsRequest* request, v1::ListMeetingsResponse* response) {
+absl::Status ForumServiceImpl::ListMeetings(const Principal& who,
+                                            const v1::ListMeetingsRequest* request,
+                                            v1::ListMeetingsResponse* response) {
   ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
   RETURN_IF_ERROR(RequireSeesForum(who, forum.record, "ListMeetings"));
   ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
@@ -291,7 +295,9 @@ absl::Status ForumServiceImpl::ListMeetings(const Principal& who, const v1::List
   return absl::OkStatus();
 }
 
-absl::Status ForumServiceImpl::CancelMeeting(const Principal& who, const v1::CancelMeetingRequest* request, v1::CancelMeetingResponse* response) {
+absl::Status ForumServiceImpl::CancelMeeting(const Principal& who,
+                                             const v1::CancelMeetingRequest* request,
+                                             v1::CancelMeetingResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "CancelMeeting", *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("meeting_id", request->meeting_id(), "a meeting id"));
@@ -314,13 +320,15 @@ absl::Status ForumServiceImpl::CancelMeeting(const Principal& who, const v1::Can
   *event.mutable_meeting_cancelled()->mutable_meeting() = m;
   event.mutable_meeting_cancelled()->set_reason(request->reason());
   AddEvent(batch, who, m.forum_id(), m.forum_id(), request->request_id(), std::move(event));
-  store_.Audit(batch, Audit(who, "CancelMeeting", "meeting", m.meeting_id(),
-                            request->request_id()));
+  store_.Audit(batch,
+               Audit(who, "CancelMeeting", "meeting", m.meeting_id(), request->request_id()));
   *response->mutable_meeting() = m;
   return CommitCommand(who, "CancelMeeting", *request, response, std::move(batch));
 }
 
-absl::Status ForumServiceImpl::MoveMeeting(const Principal& who, const v1::MoveMeetingRequest* request, v1::MoveMeetingResponse* response) {
+absl::Status ForumServiceImpl::MoveMeeting(const Principal& who,
+                                           const v1::MoveMeetingRequest* request,
+                                           v1::MoveMeetingResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "MoveMeeting", *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("meeting_id", request->meeting_id(), "a meeting id"));
@@ -356,7 +364,9 @@ absl::Status ForumServiceImpl::MoveMeeting(const Principal& who, const v1::MoveM
   return CommitCommand(who, "MoveMeeting", *request, response, std::move(batch));
 }
 
-absl::Status ForumServiceImpl::ExportCalendar(const Principal& who, const v1::ExportCalendarRequest* request, v1::ExportCalendarResponse* response) {
+absl::Status ForumServiceImpl::ExportCalendar(const Principal& who,
+                                              const v1::ExportCalendarRequest* request,
+                                              v1::ExportCalendarResponse* response) {
   ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
   RETURN_IF_ERROR(RequireSeesForum(who, forum.record, "ExportCalendar"));
   ASSIGN_OR_RETURN(std::vector<v1::Meeting> meetings, LoadMeetings(request->forum_id()));
@@ -366,7 +376,8 @@ absl::Status ForumServiceImpl::ExportCalendar(const Principal& who, const v1::Ex
 
 // ---- cases and agendas --------------------------------------------------
 
-absl::Status ForumServiceImpl::ListCase(const Principal& who, const v1::ListCaseRequest* request, v1::ListCaseResponse* response) {
+absl::Status ForumServiceImpl::ListCase(const Principal& who, const v1::ListCaseRequest* request,
+                                        v1::ListCaseResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "ListCase", *request, response));
   if (replayed) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
@@ -419,7 +430,8 @@ absl::Status ForumServiceImpl::ListCase(const Principal& who, const v1::ListCase
   return committed;
 }
 
-absl::Status ForumServiceImpl::ListCases(const Principal& who, const v1::ListCasesRequest* request, v1::ListCasesResponse* response) {
+absl::Status ForumServiceImpl::ListCases(const Principal& who, const v1::ListCasesRequest* request,
+                                         v1::ListCasesResponse* response) {
   ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
   RETURN_IF_ERROR(RequireRunsForum(who, forum.record, "ListCases"));
   ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
@@ -457,7 +469,8 @@ absl::Status ForumServiceImpl::ListCases(const Principal& who, const v1::ListCas
   return absl::OkStatus();
 }
 
-absl::Status ForumServiceImpl::GetAgenda(const Principal& who, const v1::GetAgendaRequest* request, v1::GetAgendaResponse* response) {
+absl::Status ForumServiceImpl::GetAgenda(const Principal& who, const v1::GetAgendaRequest* request,
+                                         v1::GetAgendaResponse* response) {
   RETURN_IF_ERROR(ValidateId("meeting_id", request->meeting_id(), "a meeting id"));
   ASSIGN_OR_RETURN(auto meeting, store_.Load<v1::Meeting>(store_.MeetingKey(request->meeting_id()),
                                                           "meeting_id"));
@@ -473,7 +486,8 @@ absl::Status ForumServiceImpl::GetAgenda(const Principal& who, const v1::GetAgen
   if (meeting.record.status() == v1::MEETING_STATUS_HELD) {
     // A held meeting's agenda is what it heard.
     std::vector<std::string> keys;
-    for (const std::string& id : meeting.record.heard_case_ids()) keys.push_back(store_.CaseKey(id));
+    for (const std::string& id : meeting.record.heard_case_ids())
+      keys.push_back(store_.CaseKey(id));
     ASSIGN_OR_RETURN(auto heard, store_.LoadAll<v1::ForumCase>(keys));
     for (auto& c : heard) {
       items.push_back(std::move(c.record));
@@ -483,8 +497,7 @@ absl::Status ForumServiceImpl::GetAgenda(const Principal& who, const v1::GetAgen
     ASSIGN_OR_RETURN(std::vector<v1::Meeting> meetings, LoadMeetings(forum.record.forum_id()));
     ASSIGN_OR_RETURN(std::vector<v1::ForumCase> cases, LoadOpenCases(forum.record.forum_id()));
     // Plan from this meeting's start, so a meeting under way keeps its agenda.
-    const absl::Time from =
-        std::min(clock_.Now(), FromProtoTimestamp(meeting.record.starts_at()));
+    const absl::Time from = std::min(clock_.Now(), FromProtoTimestamp(meeting.record.starts_at()));
     const AgendaPlan plan = PlanAgendas(forum.record, meetings, cases, from, options_.zone);
     size_t index = 0;
     while (index < meetings.size() && meetings[index].meeting_id() != meeting.record.meeting_id()) {
@@ -500,8 +513,7 @@ absl::Status ForumServiceImpl::GetAgenda(const Principal& who, const v1::GetAgen
     // Left over: cases eligible for this meeting that later meetings (or
     // none) take, in the order they will be heard.
     std::vector<size_t> later;
-    const auto here =
-        std::find(plan.planned_meetings.begin(), plan.planned_meetings.end(), index);
+    const auto here = std::find(plan.planned_meetings.begin(), plan.planned_meetings.end(), index);
     for (auto m = here == plan.planned_meetings.end() ? here : here + 1;
          m != plan.planned_meetings.end(); ++m) {
       later.insert(later.end(), plan.agendas[*m].begin(), plan.agendas[*m].end());
@@ -511,10 +523,12 @@ absl::Status ForumServiceImpl::GetAgenda(const Principal& who, const v1::GetAgen
     }
     const absl::Time starts = FromProtoTimestamp(meeting.record.starts_at());
     for (size_t c : later) {
-      if (cases[c].status() != v1::CASE_STATUS_OPEN || !EligibleFor(cases[c], starts, options_.zone)) {
+      if (cases[c].status() != v1::CASE_STATUS_OPEN ||
+          !EligibleFor(cases[c], starts, options_.zone)) {
         continue;
       }
-      not_fitted.emplace_back(cases[c], NotFittedReason(plan, meetings, c, capacity, options_.zone));
+      not_fitted.emplace_back(cases[c],
+                              NotFittedReason(plan, meetings, c, capacity, options_.zone));
     }
   }
   int order = 0;
@@ -539,14 +553,14 @@ absl::Status ForumServiceImpl::GetAgenda(const Principal& who, const v1::GetAgen
       out->set_reason(std::move(reason));
     }
   }
-  WriteBatch audit;
-  store_.Audit(audit, Audit(who, "GetAgenda", "meeting", meeting.record.meeting_id(), ""));
-  return store_.Commit(audit).status();
+  return absl::OkStatus();
 }
 
 // ---- at the meeting -----------------------------------------------------
 
-absl::Status ForumServiceImpl::RecordAttendance(const Principal& who, const v1::RecordAttendanceRequest* request, v1::RecordAttendanceResponse* response) {
+absl::Status ForumServiceImpl::RecordAttendance(const Principal& who,
+                                                const v1::RecordAttendanceRequest* request,
+                                                v1::RecordAttendanceResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "RecordAttendance", *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("meeting_id", request->meeting_id(), "a meeting id"));
@@ -592,13 +606,15 @@ absl::Status ForumServiceImpl::RecordAttendance(const Principal& who, const v1::
   for (v1::ForumMember& p : present) *m.add_present() = std::move(p);
   WriteBatch batch;
   store_.Put(batch, store_.MeetingKey(m.meeting_id()), m, meeting.version);
-  store_.Audit(batch, Audit(who, "RecordAttendance", "meeting", m.meeting_id(),
-                            request->request_id()));
+  store_.Audit(batch,
+               Audit(who, "RecordAttendance", "meeting", m.meeting_id(), request->request_id()));
   *response->mutable_meeting() = m;
   return CommitCommand(who, "RecordAttendance", *request, response, std::move(batch));
 }
 
-absl::Status ForumServiceImpl::RecordDecision(const Principal& who, const v1::RecordDecisionRequest* request, v1::RecordDecisionResponse* response) {
+absl::Status ForumServiceImpl::RecordDecision(const Principal& who,
+                                              const v1::RecordDecisionRequest* request,
+                                              v1::RecordDecisionResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "RecordDecision", *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("meeting_id", request->meeting_id(), "a meeting id"));
@@ -613,14 +629,14 @@ absl::Status ForumServiceImpl::RecordDecision(const Principal& who, const v1::Re
   }
   if (!meeting.record.quorate()) {
     const QuorumCheck quorum = CheckQuorum(
-        forum.record,
-        {meeting.record.present().begin(), meeting.record.present().end()});
-    return absl::FailedPreconditionError(absl::StrCat(
-        "meeting_id: the meeting was not quorate (", quorum.shortfall,
-        "), so it can record no decisions"));
+        forum.record, {meeting.record.present().begin(), meeting.record.present().end()});
+    return absl::FailedPreconditionError(absl::StrCat("meeting_id: the meeting was not quorate (",
+                                                      quorum.shortfall,
+                                                      "), so it can record no decisions"));
   }
-  ASSIGN_OR_RETURN(auto found, store_.Load<v1::ForumCase>(
-                                   store_.CaseKey(request->decision().case_id()), "decision.case_id"));
+  ASSIGN_OR_RETURN(auto found,
+                   store_.Load<v1::ForumCase>(store_.CaseKey(request->decision().case_id()),
+                                              "decision.case_id"));
   v1::ForumCase& c = found.record;
   if (c.forum_id() != forum.record.forum_id()) {
     return absl::NotFoundError("decision.case_id: not a case of this forum");
@@ -674,8 +690,8 @@ absl::Status ForumServiceImpl::RecordDecision(const Principal& who, const v1::Re
   *recorded->mutable_pupil_ref() = c.pupil_ref();
   AddEvent(batch, who, c.pupil_ref().value(), c.referral_id(), request->request_id(),
            std::move(event));
-  store_.Audit(batch, Audit(who, "RecordDecision", "forum_case", c.case_id(),
-                            request->request_id()));
+  store_.Audit(batch,
+               Audit(who, "RecordDecision", "forum_case", c.case_id(), request->request_id()));
   *response->mutable_decision() = decision;
   RETURN_IF_ERROR(CommitCommand(who, "RecordDecision", *request, response, std::move(batch)));
   decisions_.Add({{"type", v1::DecisionType_Name(decision.type())}}).Increment();
@@ -684,7 +700,9 @@ absl::Status ForumServiceImpl::RecordDecision(const Principal& who, const v1::Re
 
 // ---- actions ------------------------------------------------------------
 
-absl::Status ForumServiceImpl::AssignAction(const Principal& who, const v1::AssignActionRequest* request, v1::AssignActionResponse* response) {
+absl::Status ForumServiceImpl::AssignAction(const Principal& who,
+                                            const v1::AssignActionRequest* request,
+                                            v1::AssignActionResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "AssignAction", *request, response));
   if (replayed) return absl::OkStatus();
   const v1::Action& asked = request->action();
@@ -693,7 +711,8 @@ absl::Status ForumServiceImpl::AssignAction(const Principal& who, const v1::Assi
   absl::StatusOr<absl::CivilDay> due = FromProtoDate(asked.due());
   if (!due.ok()) return FieldError("action.due", "is not a calendar date");
   const absl::Time now = clock_.Now();
-  if (*due < absl::ToCivilDay(now, options_.zone)) return FieldError("action.due", "is in the past");
+  if (*due < absl::ToCivilDay(now, options_.zone))
+    return FieldError("action.due", "is in the past");
   ASSIGN_OR_RETURN(auto found,
                    store_.Load<v1::ForumCase>(store_.CaseKey(asked.case_id()), "action.case_id"));
   const v1::ForumCase& c = found.record;
@@ -718,20 +737,23 @@ absl::Status ForumServiceImpl::AssignAction(const Principal& who, const v1::Assi
   WriteBatch batch;
   store_.Put(batch, store_.ActionKey(action.action_id()), action, 0);
   const std::string due_day = std::to_string(EpochDay(*due));
-  batch.commands.push_back({"ZADD", store_.ActionsKey(action.forum_id()), due_day, action.action_id()});
+  batch.commands.push_back(
+      {"ZADD", store_.ActionsKey(action.forum_id()), due_day, action.action_id()});
   batch.commands.push_back({"ZADD", store_.ActionsDueKey(), due_day, action.action_id()});
   v1::ForumEvent event;
   *event.mutable_action_assigned()->mutable_action() = action;
   event.mutable_action_assigned()->set_referral_id(c.referral_id());
   AddEvent(batch, who, c.pupil_ref().value(), c.referral_id(), request->request_id(),
            std::move(event));
-  store_.Audit(batch, Audit(who, "AssignAction", "action", action.action_id(),
-                            request->request_id()));
+  store_.Audit(batch,
+               Audit(who, "AssignAction", "action", action.action_id(), request->request_id()));
   *response->mutable_action() = action;
   return CommitCommand(who, "AssignAction", *request, response, std::move(batch));
 }
 
-absl::Status ForumServiceImpl::CompleteAction(const Principal& who, const v1::CompleteActionRequest* request, v1::CompleteActionResponse* response) {
+absl::Status ForumServiceImpl::CompleteAction(const Principal& who,
+                                              const v1::CompleteActionRequest* request,
+                                              v1::CompleteActionResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "CompleteAction", *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("action_id", request->action_id(), "an action id"));
@@ -739,8 +761,8 @@ absl::Status ForumServiceImpl::CompleteAction(const Principal& who, const v1::Co
                    store_.Load<v1::Action>(store_.ActionKey(request->action_id()), "action_id"));
   v1::Action& action = found.record;
   ASSIGN_OR_RETURN(auto forum, LoadForum(action.forum_id(), "action_id"));
-  const bool owner = who.organisation_type == action.owner().type() &&
-                     who.organisation_id == action.owner().id();
+  const bool owner =
+      who.organisation_type == action.owner().type() && who.organisation_id == action.owner().id();
   if (!owner && !RunsForum(who, forum.record)) {
     return absl::PermissionDeniedError(
         "action_id: only the owner organisation or the forum's coordinator completes an action");
@@ -748,8 +770,8 @@ absl::Status ForumServiceImpl::CompleteAction(const Principal& who, const v1::Co
   if (action.status() == v1::ACTION_STATUS_DONE) {
     return absl::FailedPreconditionError("action_id: the action is already done");
   }
-  ASSIGN_OR_RETURN(auto c, store_.Load<v1::ForumCase>(store_.CaseKey(action.case_id()),
-                                                      "action_id"));
+  ASSIGN_OR_RETURN(auto c,
+                   store_.Load<v1::ForumCase>(store_.CaseKey(action.case_id()), "action_id"));
   action.set_status(v1::ACTION_STATUS_DONE);
   *action.mutable_completed_at() = ToProtoTimestamp(clock_.Now());
   WriteBatch batch;
@@ -759,15 +781,17 @@ absl::Status ForumServiceImpl::CompleteAction(const Principal& who, const v1::Co
   v1::ForumEvent event;
   *event.mutable_action_completed()->mutable_action() = action;
   event.mutable_action_completed()->set_referral_id(c.record.referral_id());
-  AddEvent(batch, who, c.record.pupil_ref().value(), c.record.referral_id(),
-           request->request_id(), std::move(event));
-  store_.Audit(batch, Audit(who, "CompleteAction", "action", action.action_id(),
-                            request->request_id()));
+  AddEvent(batch, who, c.record.pupil_ref().value(), c.record.referral_id(), request->request_id(),
+           std::move(event));
+  store_.Audit(batch,
+               Audit(who, "CompleteAction", "action", action.action_id(), request->request_id()));
   *response->mutable_action() = action;
   return CommitCommand(who, "CompleteAction", *request, response, std::move(batch));
 }
 
-absl::Status ForumServiceImpl::ListOverdueActions(const Principal& who, const v1::ListOverdueActionsRequest* request, v1::ListOverdueActionsResponse* response) {
+absl::Status ForumServiceImpl::ListOverdueActions(const Principal& who,
+                                                  const v1::ListOverdueActionsRequest* request,
+                                                  v1::ListOverdueActionsResponse* response) {
   ASSIGN_OR_RETURN(auto forum, LoadForum(request->forum_id(), "forum_id"));
   RETURN_IF_ERROR(RequireRunsForum(who, forum.record, "ListOverdueActions"));
   ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
@@ -787,7 +811,8 @@ absl::Status ForumServiceImpl::ListOverdueActions(const Principal& who, const v1
     if (a.record.status() == v1::ACTION_STATUS_OPEN) a.record.set_status(v1::ACTION_STATUS_OVERDUE);
     *response->add_actions() = std::move(a.record);
   }
-  response->mutable_page()->set_next_page_token(NextPageToken(offset + keys.size(), offset + keys.size() < ids.size()));
+  response->mutable_page()->set_next_page_token(
+      NextPageToken(offset + keys.size(), offset + keys.size() < ids.size()));
   return absl::OkStatus();
 }
 
@@ -829,9 +854,18 @@ absl::StatusOr<int> ForumServiceImpl::FlagOverdueActions() {
   return flagged;
 }
 
-absl::StatusOr<RecordOwner> ForumOwners::OwnerOf(absl::string_view kind, const std::string& id) const {
-  if (kind != "forum") return absl::NotFoundError("no such record");
-  ASSIGN_OR_RETURN(const Versioned<v1::Forum> forum, store_.Load<v1::Forum>(store_.ForumKey(id), "forum_id"));
+absl::StatusOr<RecordOwner> ForumOwners::OwnerOf(absl::string_view kind,
+                                                 const std::string& id) const {
+  std::string forum_id = id;
+  if (kind == "meeting") {
+    ASSIGN_OR_RETURN(const Versioned<v1::Meeting> meeting,
+                     store_.Load<v1::Meeting>(store_.MeetingKey(id), "meeting_id"));
+    forum_id = meeting.record.forum_id();
+  } else if (kind != "forum") {
+    return absl::NotFoundError("no such record");
+  }
+  ASSIGN_OR_RETURN(const Versioned<v1::Forum> forum,
+                   store_.Load<v1::Forum>(store_.ForumKey(forum_id), "forum_id"));
   return ForumOwner(forum.record);
 }
 

@@ -25,11 +25,12 @@ struct ForumServiceOptions {
   absl::TimeZone zone;
 };
 
-// Who holds the seats of a forum, for the access rules that name one ("forum").
+// Who holds the seats of a forum, for the access rules that name one
+// ("forum") or one of its meetings ("meeting").
 class ForumOwners final : public RecordOwners {
  public:
   explicit ForumOwners(ForumStore& store) : store_(store) {}
-  bool Keeps(absl::string_view kind) const override { return kind == "forum"; }
+  bool Keeps(absl::string_view kind) const override { return kind == "forum" || kind == "meeting"; }
   absl::StatusOr<RecordOwner> OwnerOf(absl::string_view kind, const std::string& id) const override;
 
  private:
@@ -50,23 +51,38 @@ class ForumServiceImpl final {
   // Binds every RPC of ForumService to its handler here.
   void Bind(GuardedService& service);
 
-  ForumServiceImpl(ForumStore& store, const RpcGuard& guard, const Clock& clock, Metrics& metrics,
+  ForumServiceImpl(ForumStore& store, const Clock& clock, Metrics& metrics,
                    ForumServiceOptions options);
 
-  absl::Status CreateForum(const Principal& who, const v1::CreateForumRequest* request, v1::CreateForumResponse* response);
-  absl::Status GetForum(const Principal& who, const v1::GetForumRequest* request, v1::GetForumResponse* response);
-  absl::Status ListMeetings(const Principal& who, const v1::ListMeetingsRequest* request, v1::ListMeetingsResponse* response);
-  absl::Status CancelMeeting(const Principal& who, const v1::CancelMeetingRequest* request, v1::CancelMeetingResponse* response);
-  absl::Status MoveMeeting(const Principal& who, const v1::MoveMeetingRequest* request, v1::MoveMeetingResponse* response);
-  absl::Status ListCase(const Principal& who, const v1::ListCaseRequest* request, v1::ListCaseResponse* response);
-  absl::Status ListCases(const Principal& who, const v1::ListCasesRequest* request, v1::ListCasesResponse* response);
-  absl::Status GetAgenda(const Principal& who, const v1::GetAgendaRequest* request, v1::GetAgendaResponse* response);
-  absl::Status RecordAttendance(const Principal& who, const v1::RecordAttendanceRequest* request, v1::RecordAttendanceResponse* response);
-  absl::Status RecordDecision(const Principal& who, const v1::RecordDecisionRequest* request, v1::RecordDecisionResponse* response);
-  absl::Status AssignAction(const Principal& who, const v1::AssignActionRequest* request, v1::AssignActionResponse* response);
-  absl::Status CompleteAction(const Principal& who, const v1::CompleteActionRequest* request, v1::CompleteActionResponse* response);
-  absl::Status ListOverdueActions(const Principal& who, const v1::ListOverdueActionsRequest* request, v1::ListOverdueActionsResponse* response);
-  absl::Status ExportCalendar(const Principal& who, const v1::ExportCalendarRequest* request, v1::ExportCalendarResponse* response);
+  absl::Status CreateForum(const Principal& who, const v1::CreateForumRequest* request,
+                           v1::CreateForumResponse* response);
+  absl::Status GetForum(const Principal& who, const v1::GetForumRequest* request,
+                        v1::GetForumResponse* response);
+  absl::Status ListMeetings(const Principal& who, const v1::ListMeetingsRequest* request,
+                            v1::ListMeetingsResponse* response);
+  absl::Status CancelMeeting(const Principal& who, const v1::CancelMeetingRequest* request,
+                             v1::CancelMeetingResponse* response);
+  absl::Status MoveMeeting(const Principal& who, const v1::MoveMeetingRequest* request,
+                           v1::MoveMeetingResponse* response);
+  absl::Status ListCase(const Principal& who, const v1::ListCaseRequest* request,
+                        v1::ListCaseResponse* response);
+  absl::Status ListCases(const Principal& who, const v1::ListCasesRequest* request,
+                         v1::ListCasesResponse* response);
+  absl::Status GetAgenda(const Principal& who, const v1::GetAgendaRequest* request,
+                         v1::GetAgendaResponse* response);
+  absl::Status RecordAttendance(const Principal& who, const v1::RecordAttendanceRequest* request,
+                                v1::RecordAttendanceResponse* response);
+  absl::Status RecordDecision(const Principal& who, const v1::RecordDecisionRequest* request,
+                              v1::RecordDecisionResponse* response);
+  absl::Status AssignAction(const Principal& who, const v1::AssignActionRequest* request,
+                            v1::AssignActionResponse* response);
+  absl::Status CompleteAction(const Principal& who, const v1::CompleteActionRequest* request,
+                              v1::CompleteActionResponse* response);
+  absl::Status ListOverdueActions(const Principal& who,
+                                  const v1::ListOverdueActionsRequest* request,
+                                  v1::ListOverdueActionsResponse* response);
+  absl::Status ExportCalendar(const Principal& who, const v1::ExportCalendarRequest* request,
+                              v1::ExportCalendarResponse* response);
 
   // Flags open actions past their due date as overdue, each once, with an
   // ActionOverdue event. Returns how many were flagged. Run periodically.
@@ -100,7 +116,6 @@ class ForumServiceImpl final {
                                 absl::string_view method) const;
 
   ForumStore& store_;
-  const RpcGuard& guard_;
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Family<prometheus::Counter>& overdue_;

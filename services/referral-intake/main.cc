@@ -8,9 +8,9 @@
 #include "common/kafka/topics.h"
 #include "common/server/service_core.h"
 #include "common/server/service_runtime.h"
+#include "services/referral-intake/case_timeline.h"
 #include "services/referral-intake/casework_service.h"
 #include "services/referral-intake/programme_service.h"
-#include "services/referral-intake/case_timeline.h"
 #include "services/referral-intake/referral_owners.h"
 #include "services/referral-intake/referral_service.h"
 
@@ -45,15 +45,15 @@ absl::Status Run(const rooted::Config& config) {
   ASSIGN_OR_RETURN(auto consumer,
                    rooted::EventConsumer::Create(consumer_options, timeline, core->producer(),
                                                  core->metrics(), core->logger()));
-  rooted::referral::ReferralServiceImpl service(store, timeline, core->guard(), hasher,
-                                                core->clock(), core->metrics(), options);
+  rooted::referral::ReferralServiceImpl service(store, timeline, hasher, core->clock(),
+                                                core->metrics(), options);
   rooted::referral::CaseworkStore casework_store(core->redis(), key_prefix);
-  rooted::referral::CaseworkServiceImpl casework(casework_store, store, core->guard(), core->clock(),
+  rooted::referral::CaseworkServiceImpl casework(casework_store, store, core->clock(),
                                                  {kServiceName, options.sharing_agreement});
   // Programmes: screening answers risk scoring's attendance evidence.
   rooted::referral::ProgrammeStore programme_store(core->redis(), key_prefix);
-  rooted::referral::ProgrammeServiceImpl programmes(programme_store, store, core->guard(), core->clock(),
-                                                   {kServiceName, options.sharing_agreement});
+  rooted::referral::ProgrammeServiceImpl programmes(programme_store, store, core->clock(),
+                                                    {kServiceName, options.sharing_agreement});
   rooted::referral::ScreeningHandler screening(programme_store, store, core->clock(), kServiceName);
   ASSIGN_OR_RETURN(auto screening_consumer,
                    rooted::EventConsumer::Create(
@@ -69,7 +69,8 @@ absl::Status Run(const rooted::Config& config) {
   rooted::GuardedService programme_api("rooted.referral.v1.ProgrammeService",
                                        core->ServiceOptions(&owners, options.sharing_agreement));
   programmes.Bind(programme_api);
-  return core->Serve({&referral_api, &casework_api, &programme_api}, {consumer.get(), screening_consumer.get()});
+  return core->Serve({&referral_api, &casework_api, &programme_api},
+                     {consumer.get(), screening_consumer.get()});
 }
 
 }  // namespace

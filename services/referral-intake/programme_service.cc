@@ -54,9 +54,9 @@ v1::ReferralEvent ScreenedEvent(const v1::Screening& s, const cv1::PupilRef& pup
 
 }  // namespace
 
-ProgrammeServiceImpl::ProgrammeServiceImpl(ProgrammeStore& store, ReferralStore& referrals, const RpcGuard& guard,
+ProgrammeServiceImpl::ProgrammeServiceImpl(ProgrammeStore& store, ReferralStore& referrals,
                                            const Clock& clock, IntakeOptions options)
-    : store_(store), referrals_(referrals), guard_(guard), clock_(clock), options_(std::move(options)) {}
+    : store_(store), referrals_(referrals), clock_(clock), options_(std::move(options)) {}
 
 AuditEntry ProgrammeServiceImpl::Audit(const Principal& who, absl::string_view action, absl::string_view kind,
                                        const std::string& id, const std::string& request_id) const {
@@ -68,19 +68,24 @@ AuditEntry ProgrammeServiceImpl::Audit(const Principal& who, absl::string_view a
   return entry;
 }
 
-absl::Status ProgrammeServiceImpl::UpsertProgramme(const Principal& who, const v1::UpsertProgrammeRequest* request, v1::UpsertProgrammeResponse* response) {
-  if (!IsCouncilOfficer(who)) return absl::PermissionDeniedError("UpsertProgramme: council officers only");
-  ASSIGN_OR_RETURN(bool replayed,
-                   store_.Replayed(who.subject, "UpsertProgramme", request->request_id(), *request, response));
+absl::Status ProgrammeServiceImpl::UpsertProgramme(const Principal& who,
+                                                   const v1::UpsertProgrammeRequest* request,
+                                                   v1::UpsertProgrammeResponse* response) {
+  if (!IsCouncilOfficer(who))
+    return absl::PermissionDeniedError("UpsertProgramme: council officers only");
+  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "UpsertProgramme",
+                                                  request->request_id(), *request, response));
   if (replayed) return absl::OkStatus();
   v1::Programme programme = request->programme();
   RETURN_IF_ERROR(ValidateId("programme.programme_id", programme.programme_id(), "a programme id"));
   if (!programme.la_code().empty() && programme.la_code() != who.la_code) {
-    return absl::PermissionDeniedError("programme.la_code: a council keeps only its own programmes");
+    return absl::PermissionDeniedError(
+        "programme.la_code: a council keeps only its own programmes");
   }
   RETURN_IF_ERROR(ValidateProgramme(programme));
   const std::string key = store_.ProgrammeKey(programme.programme_id());
-  absl::StatusOr<Versioned<v1::Programme>> current = store_.Load<v1::Programme>(key, "programme.programme_id");
+  absl::StatusOr<Versioned<v1::Programme>> current =
+      store_.Load<v1::Programme>(key, "programme.programme_id");
   if (!current.ok() && !absl::IsNotFound(current.status())) return current.status();
   const int64_t version = current.ok() ? current->version : 0;
   if (current.ok() && current->record.la_code() != who.la_code) {
@@ -97,21 +102,26 @@ absl::Status ProgrammeServiceImpl::UpsertProgramme(const Principal& who, const v
   *programme.mutable_updated_by() = who.ToActor();
   WriteBatch batch;
   store_.Put(batch, key, programme, version);
-  store_.Put(batch, store_.ProgrammeVersionKey(programme.programme_id(), programme.version()), programme, 0);
-  store_.Audit(batch, Audit(who, "UpsertProgramme", "programme", programme.programme_id(), request->request_id()));
+  store_.Put(batch, store_.ProgrammeVersionKey(programme.programme_id(), programme.version()),
+             programme, 0);
+  store_.Audit(batch, Audit(who, "UpsertProgramme", "programme", programme.programme_id(),
+                            request->request_id()));
   *response->mutable_programme() = programme;
-  return store_.CommitCommand(who.subject, "UpsertProgramme", request->request_id(), *request, response,
-                              std::move(batch));
+  return store_.CommitCommand(who.subject, "UpsertProgramme", request->request_id(), *request,
+                              response, std::move(batch));
 }
 
-absl::Status ProgrammeServiceImpl::GetProgramme(const Principal& who, const v1::GetProgrammeRequest* request, v1::GetProgrammeResponse* response) {
+absl::Status ProgrammeServiceImpl::GetProgramme(const Principal& who,
+                                                const v1::GetProgrammeRequest* request,
+                                                v1::GetProgrammeResponse* response) {
   RETURN_IF_ERROR(ValidateId("programme_id", request->programme_id(), "a programme id"));
   if (request->version() < 0) return FieldError("version", "0 (current) or a version number");
-  const std::string key = request->version() == 0
-                              ? store_.ProgrammeKey(request->programme_id())
-                              : store_.ProgrammeVersionKey(request->programme_id(), request->version());
-  ASSIGN_OR_RETURN(auto programme,
-                   store_.Load<v1::Programme>(key, request->version() == 0 ? "programme_id" : "version"));
+  const std::string key =
+      request->version() == 0
+          ? store_.ProgrammeKey(request->programme_id())
+          : store_.ProgrammeVersionKey(request->programme_id(), request->version());
+  ASSIGN_OR_RETURN(auto programme, store_.Load<v1::Programme>(
+                                       key, request->version() == 0 ? "programme_id" : "version"));
   if (programme.record.la_code() != who.la_code) {
     return absl::NotFoundError("programme_id: not a programme of your council");
   }
@@ -119,14 +129,17 @@ absl::Status ProgrammeServiceImpl::GetProgramme(const Principal& who, const v1::
   return absl::OkStatus();
 }
 
-absl::Status ProgrammeServiceImpl::TestProgrammeCriteria(const Principal& who, const v1::TestProgrammeCriteriaRequest* request, v1::TestProgrammeCriteriaResponse* response) {
-  if (!IsCouncilOfficer(who)) return absl::PermissionDeniedError("TestProgrammeCriteria: council officers only");
+absl::Status ProgrammeServiceImpl::TestProgrammeCriteria(
+    const Principal& who, const v1::TestProgrammeCriteriaRequest* request,
+    v1::TestProgrammeCriteriaResponse* response) {
+  if (!IsCouncilOfficer(who))
+    return absl::PermissionDeniedError("TestProgrammeCriteria: council officers only");
   RETURN_IF_ERROR(ValidateId("programme_id", request->programme_id(), "a programme id"));
   if (request->limit() < 0 || request->limit() > kMaxTestLimit) {
     return FieldError("limit", absl::StrCat("0 (", kDefaultTestLimit, ") to ", kMaxTestLimit));
   }
-  ASSIGN_OR_RETURN(auto current, store_.Load<v1::Programme>(store_.ProgrammeKey(request->programme_id()),
-                                                            "programme_id"));
+  ASSIGN_OR_RETURN(auto current, store_.Load<v1::Programme>(
+                                     store_.ProgrammeKey(request->programme_id()), "programme_id"));
   if (current.record.la_code() != who.la_code) {
     return absl::NotFoundError("programme_id: not a programme of your council");
   }
@@ -144,12 +157,14 @@ absl::Status ProgrammeServiceImpl::TestProgrammeCriteria(const Principal& who, c
     *criteria.mutable_in_scope() = candidate.in_scope();
     *criteria.mutable_out_of_scope() = candidate.out_of_scope();
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> screened,
-                   store_.RangeByScore(store_.ScreeningsKey(request->programme_id()), "-inf", "+inf"));
+  ASSIGN_OR_RETURN(
+      std::vector<std::string> screened,
+      store_.RangeByScore(store_.ScreeningsKey(request->programme_id()), "-inf", "+inf"));
   const size_t limit = size_t(request->limit() == 0 ? kDefaultTestLimit : request->limit());
   if (screened.size() > limit) screened.erase(screened.begin(), screened.end() - long(limit));
   for (const std::string& referral_id : screened) {
-    ASSIGN_OR_RETURN(auto screening, store_.Load<v1::Screening>(store_.ScreeningKey(referral_id), "referral_id"));
+    ASSIGN_OR_RETURN(auto screening,
+                     store_.Load<v1::Screening>(store_.ScreeningKey(referral_id), "referral_id"));
     absl::StatusOr<v1::Referral> referral = referrals_.Get(referral_id);
     if (absl::IsNotFound(referral.status())) continue;
     if (!referral.ok()) return referral.status();
@@ -161,37 +176,53 @@ absl::Status ProgrammeServiceImpl::TestProgrammeCriteria(const Principal& who, c
     result->set_rule_id(tried.rule_id());
     result->set_reason(tried.reason());
     switch (tried.outcome()) {
-      case v1::SCREENING_OUTCOME_ACCEPTED: response->set_accepted(response->accepted() + 1); break;
-      case v1::SCREENING_OUTCOME_DECLINED: response->set_declined(response->declined() + 1); break;
-      case v1::SCREENING_OUTCOME_REDIRECTED: response->set_redirected(response->redirected() + 1); break;
-      default: response->set_needs_review(response->needs_review() + 1); break;
+      case v1::SCREENING_OUTCOME_ACCEPTED:
+        response->set_accepted(response->accepted() + 1);
+        break;
+      case v1::SCREENING_OUTCOME_DECLINED:
+        response->set_declined(response->declined() + 1);
+        break;
+      case v1::SCREENING_OUTCOME_REDIRECTED:
+        response->set_redirected(response->redirected() + 1);
+        break;
+      default:
+        response->set_needs_review(response->needs_review() + 1);
+        break;
     }
-    if (tried.outcome() != screening.record.outcome()) response->set_changed(response->changed() + 1);
+    if (tried.outcome() != screening.record.outcome())
+      response->set_changed(response->changed() + 1);
   }
   return absl::OkStatus();
 }
 
-absl::Status ProgrammeServiceImpl::GetScreening(const Principal& who, const v1::GetScreeningRequest* request, v1::GetScreeningResponse* response) {
+absl::Status ProgrammeServiceImpl::GetScreening(const Principal& who,
+                                                const v1::GetScreeningRequest* request,
+                                                v1::GetScreeningResponse* response) {
   RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
   ASSIGN_OR_RETURN(v1::Referral referral, referrals_.Get(request->referral_id()));
   RETURN_IF_ERROR(CanReadScreening(who, referral));
-  ASSIGN_OR_RETURN(auto screening, store_.Load<v1::Screening>(store_.ScreeningKey(request->referral_id()),
-                                                              "referral_id"));
+  ASSIGN_OR_RETURN(auto screening, store_.Load<v1::Screening>(
+                                       store_.ScreeningKey(request->referral_id()), "referral_id"));
   *response->mutable_screening() = screening.record;
   return absl::OkStatus();
 }
 
-absl::Status ProgrammeServiceImpl::OverrideScreening(const Principal& who, const v1::OverrideScreeningRequest* request, v1::OverrideScreeningResponse* response) {
-  if (!IsCouncilOfficer(who)) return absl::PermissionDeniedError("OverrideScreening: council officers only");
-  ASSIGN_OR_RETURN(bool replayed,
-                   store_.Replayed(who.subject, "OverrideScreening", request->request_id(), *request, response));
+absl::Status ProgrammeServiceImpl::OverrideScreening(const Principal& who,
+                                                     const v1::OverrideScreeningRequest* request,
+                                                     v1::OverrideScreeningResponse* response) {
+  if (!IsCouncilOfficer(who))
+    return absl::PermissionDeniedError("OverrideScreening: council officers only");
+  ASSIGN_OR_RETURN(bool replayed, store_.Replayed(who.subject, "OverrideScreening",
+                                                  request->request_id(), *request, response));
   if (replayed) return absl::OkStatus();
   RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
   if (request->outcome() == v1::SCREENING_OUTCOME_UNSPECIFIED ||
-      request->outcome() == v1::SCREENING_OUTCOME_NEEDS_REVIEW || !v1::ScreeningOutcome_IsValid(request->outcome())) {
+      request->outcome() == v1::SCREENING_OUTCOME_NEEDS_REVIEW ||
+      !v1::ScreeningOutcome_IsValid(request->outcome())) {
     return FieldError("outcome", "accepted, declined or redirected");
   }
-  RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, /*required=*/true, /*multiline=*/true));
+  RETURN_IF_ERROR(
+      ValidateText("reason", request->reason(), 500, /*required=*/true, /*multiline=*/true));
   if (request->outcome() == v1::SCREENING_OUTCOME_REDIRECTED) {
     RETURN_IF_ERROR(ValidateText("pathway", request->pathway(), 100, /*required=*/true));
   } else if (!request->pathway().empty()) {
@@ -217,14 +248,16 @@ absl::Status ProgrammeServiceImpl::OverrideScreening(const Principal& who, const
   WriteBatch batch;
   store_.Put(batch, store_.ScreeningKey(request->referral_id()), screening, loaded->version);
   v1::ReferralEvent event = ScreenedEvent(screening, referral.pupil_ref());
-  FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(), request->request_id(),
-                    PayloadTypeName(event), who, clock_.Now());
-  store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event));
+  FillEventMetadata(event.mutable_metadata(), options_.producer_name, referral.referral_id(),
+                    request->request_id(), PayloadTypeName(event), who, clock_.Now());
+  store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(),
+                                      event.metadata(), event));
   AppendToTimeline(referrals_, batch, event);
-  store_.Audit(batch, Audit(who, "OverrideScreening", "referral", referral.referral_id(), request->request_id()));
+  store_.Audit(batch, Audit(who, "OverrideScreening", "referral", referral.referral_id(),
+                            request->request_id()));
   *response->mutable_screening() = screening;
-  return store_.CommitCommand(who.subject, "OverrideScreening", request->request_id(), *request, response,
-                              std::move(batch));
+  return store_.CommitCommand(who.subject, "OverrideScreening", request->request_id(), *request,
+                              response, std::move(batch));
 }
 
 ScreeningHandler::ScreeningHandler(ProgrammeStore& store, ReferralStore& referrals, const Clock& clock,

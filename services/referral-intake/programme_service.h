@@ -39,14 +39,20 @@ class ProgrammeServiceImpl final {
   // Binds every RPC of ProgrammeService to its handler here.
   void Bind(GuardedService& service);
 
-  ProgrammeServiceImpl(ProgrammeStore& store, ReferralStore& referrals, const RpcGuard& guard, const Clock& clock,
+  ProgrammeServiceImpl(ProgrammeStore& store, ReferralStore& referrals, const Clock& clock,
                        IntakeOptions options = {});
 
-  absl::Status UpsertProgramme(const Principal& who, const v1::UpsertProgrammeRequest* request, v1::UpsertProgrammeResponse* response);
-  absl::Status GetProgramme(const Principal& who, const v1::GetProgrammeRequest* request, v1::GetProgrammeResponse* response);
-  absl::Status TestProgrammeCriteria(const Principal& who, const v1::TestProgrammeCriteriaRequest* request, v1::TestProgrammeCriteriaResponse* response);
-  absl::Status GetScreening(const Principal& who, const v1::GetScreeningRequest* request, v1::GetScreeningResponse* response);
-  absl::Status OverrideScreening(const Principal& who, const v1::OverrideScreeningRequest* request, v1::OverrideScreeningResponse* response);
+  absl::Status UpsertProgramme(const Principal& who, const v1::UpsertProgrammeRequest* request,
+                               v1::UpsertProgrammeResponse* response);
+  absl::Status GetProgramme(const Principal& who, const v1::GetProgrammeRequest* request,
+                            v1::GetProgrammeResponse* response);
+  absl::Status TestProgrammeCriteria(const Principal& who,
+                                     const v1::TestProgrammeCriteriaRequest* request,
+                                     v1::TestProgrammeCriteriaResponse* response);
+  absl::Status GetScreening(const Principal& who, const v1::GetScreeningRequest* request,
+                            v1::GetScreeningResponse* response);
+  absl::Status OverrideScreening(const Principal& who, const v1::OverrideScreeningRequest* request,
+                                 v1::OverrideScreeningResponse* response);
 
  private:
   AuditEntry Audit(const Principal& who, absl::string_view action, absl::string_view kind, const std::string& id,
@@ -54,7 +60,6 @@ class ProgrammeServiceImpl final {
 
   ProgrammeStore& store_;
   ReferralStore& referrals_;
-  const RpcGuard& guard_;
   const Clock& clock_;
   const IntakeOptions options_;
 };

@@ -89,12 +89,10 @@ void SetMessageBytes(absl::string_view bytes, grpc::ByteBuffer& out) {
 }  // namespace
 
 ReferralServiceImpl::ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline,
-                                         const RpcGuard& guard, const PupilRefHasher& hasher,
-                                         const Clock& clock, Metrics& metrics,
-                                         IntakeOptions options)
+                                         const PupilRefHasher& hasher, const Clock& clock,
+                                         Metrics& metrics, IntakeOptions options)
     : store_(store),
       timeline_(timeline),
-      guard_(guard),
       hasher_(hasher),
       clock_(clock),
       submitted_by_school_(prometheus::BuildCounter()
@@ -275,9 +273,6 @@ absl::Status ReferralServiceImpl::DoGet(const Principal& who, const v1::GetRefer
   RETURN_IF_ERROR(ValidateText("purpose", request.purpose(), 200, true));
   ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request.referral_id()));
   RETURN_IF_ERROR(CanRead(who, referral));
-  // No audit entry, no data: the read is recorded before it is answered.
-  RETURN_IF_ERROR(
-      store_.RecordAudit(Audit(who, "GetReferral", referral.referral_id(), request.purpose(), "")));
   *response->mutable_referral() = std::move(referral);
   return absl::OkStatus();
 }
@@ -327,7 +322,6 @@ absl::Status ReferralServiceImpl::DoList(const Principal& who,
     return absl::PermissionDeniedError("ListReferrals: your role may not list referrals");
   }
   ASSIGN_OR_RETURN(ReferralPage page, store_.List(query));
-  RETURN_IF_ERROR(store_.RecordAudit(Audit(who, "ListReferrals", "", "list", "")));
   for (const v1::Referral& r : page.referrals) {
     v1::ReferralSummary* row = response->add_referrals();
     row->set_referral_id(r.referral_id());
@@ -359,24 +353,30 @@ void ReferralServiceImpl::SubmitReferral(const Principal& who, v1::SubmitReferra
     }
     done.FinishWith([&]() -> absl::Status {
       if (!result.ok()) return result.status();
-      if (result->kind != CommitResult::Kind::kCommitted) return absl::InternalError("unexpected commit result");
+      if (result->kind != CommitResult::Kind::kCommitted)
+        return absl::InternalError("unexpected commit result");
       SetMessageBytes(submission->answer, *response);
       submitted_by_school_.Get({submission->referral.details().child().school_urn()}).Increment();
       return absl::OkStatus();
     });
   });
-
 }
 
-absl::Status ReferralServiceImpl::GetReferral(const Principal& who, const v1::GetReferralRequest* request, v1::GetReferralResponse* response) {
+absl::Status ReferralServiceImpl::GetReferral(const Principal& who,
+                                              const v1::GetReferralRequest* request,
+                                              v1::GetReferralResponse* response) {
   return DoGet(who, *request, response);
 }
 
-absl::Status ReferralServiceImpl::ListReferrals(const Principal& who, const v1::ListReferralsRequest* request, v1::ListReferralsResponse* response) {
+absl::Status ReferralServiceImpl::ListReferrals(const Principal& who,
+                                                const v1::ListReferralsRequest* request,
+                                                v1::ListReferralsResponse* response) {
   return DoList(who, *request, response);
 }
 
-absl::Status ReferralServiceImpl::UpdateReferral(const Principal& who, const v1::UpdateReferralRequest* request, v1::UpdateReferralResponse* response) {
+absl::Status ReferralServiceImpl::UpdateReferral(const Principal& who,
+                                                 const v1::UpdateReferralRequest* request,
+                                                 v1::UpdateReferralResponse* response) {
   RETURN_IF_ERROR(ValidateUpdateMask(request->update_mask()));
   return ChangeReferral(
       who, "UpdateReferral", *request, response,
@@ -394,7 +394,9 @@ absl::Status ReferralServiceImpl::UpdateReferral(const Principal& who, const v1:
       });
 }
 
-absl::Status ReferralServiceImpl::WithdrawReferral(const Principal& who, const v1::WithdrawReferralRequest* request, v1::WithdrawReferralResponse* response) {
+absl::Status ReferralServiceImpl::WithdrawReferral(const Principal& who,
+                                                   const v1::WithdrawReferralRequest* request,
+                                                   v1::WithdrawReferralResponse* response) {
   RETURN_IF_ERROR(ValidateText("reason", request->reason(), 500, true, true));
   return ChangeReferral(
       who, "WithdrawReferral", *request, response,
@@ -406,7 +408,9 @@ absl::Status ReferralServiceImpl::WithdrawReferral(const Principal& who, const v
       ReferralWithdrawnEvent);
 }
 
-absl::Status ReferralServiceImpl::RecordConsent(const Principal& who, const v1::RecordConsentRequest* request, v1::RecordConsentResponse* response) {
+absl::Status ReferralServiceImpl::RecordConsent(const Principal& who,
+                                                const v1::RecordConsentRequest* request,
+                                                v1::RecordConsentResponse* response) {
   RETURN_IF_ERROR(ValidateConsent(request->consent(), "consent"));
   return ChangeReferral(
       who, "RecordConsent", *request, response,
@@ -419,20 +423,23 @@ absl::Status ReferralServiceImpl::RecordConsent(const Principal& who, const v1::
       ConsentRecordedEvent);
 }
 
-absl::Status ReferralServiceImpl::GetCaseTimeline(const Principal& who, const v1::GetCaseTimelineRequest* request, v1::GetCaseTimelineResponse* response) {
+absl::Status ReferralServiceImpl::GetCaseTimeline(const Principal& who,
+                                                  const v1::GetCaseTimelineRequest* request,
+                                                  v1::GetCaseTimelineResponse* response) {
   RETURN_IF_ERROR(ValidateReferralId("referral_id", request->referral_id()));
   RETURN_IF_ERROR(ValidateText("purpose", request->purpose(), 200, false));
   ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request->referral_id()));
   RETURN_IF_ERROR(CanRead(who, referral));
-  RETURN_IF_ERROR(store_.RecordAudit(
-      Audit(who, "GetCaseTimeline", referral.referral_id(), request->purpose(), "")));
-  ASSIGN_OR_RETURN(std::vector<v1::TimelineEntry> entries, timeline_.Timeline(referral.referral_id()));
+  ASSIGN_OR_RETURN(std::vector<v1::TimelineEntry> entries,
+                   timeline_.Timeline(referral.referral_id()));
   for (v1::TimelineEntry& entry : entries) *response->add_entries() = std::move(entry);
   response->set_status(referral.status());
   return absl::OkStatus();
 }
 
-absl::Status ReferralServiceImpl::CloseCase(const Principal& who, const v1::CloseCaseRequest* request, v1::CloseCaseResponse* response) {
+absl::Status ReferralServiceImpl::CloseCase(const Principal& who,
+                                            const v1::CloseCaseRequest* request,
+                                            v1::CloseCaseResponse* response) {
   if (request->outcome() == v1::CASE_OUTCOME_UNSPECIFIED ||
       !v1::CaseOutcome_IsValid(request->outcome())) {
     return absl::InvalidArgumentError("outcome: give the case's outcome");

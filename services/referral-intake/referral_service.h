@@ -33,22 +33,29 @@ class ReferralServiceImpl final {
   // Binds every RPC of ReferralService to its handler here.
   void Bind(GuardedService& service);
 
-  ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline, const RpcGuard& guard,
+  ReferralServiceImpl(ReferralStore& store, CaseTimelineReader& timeline,
                       const PupilRefHasher& hasher, const Clock& clock, Metrics& metrics,
                       IntakeOptions options);
 
   // Answers with the encoded SubmitReferralResponse, made from the stored record's bytes.
-  void SubmitReferral(const Principal& who, v1::SubmitReferralRequest* request, grpc::ByteBuffer* response,
-                      RpcCompletion done);
-  absl::Status GetReferral(const Principal& who, const v1::GetReferralRequest* request, v1::GetReferralResponse* response);
-  absl::Status ListReferrals(const Principal& who, const v1::ListReferralsRequest* request, v1::ListReferralsResponse* response);
-  absl::Status UpdateReferral(const Principal& who, const v1::UpdateReferralRequest* request, v1::UpdateReferralResponse* response);
-  absl::Status WithdrawReferral(const Principal& who, const v1::WithdrawReferralRequest* request, v1::WithdrawReferralResponse* response);
-  absl::Status RecordConsent(const Principal& who, const v1::RecordConsentRequest* request, v1::RecordConsentResponse* response);
+  void SubmitReferral(const Principal& who, v1::SubmitReferralRequest* request,
+                      grpc::ByteBuffer* response, RpcCompletion done);
+  absl::Status GetReferral(const Principal& who, const v1::GetReferralRequest* request,
+                           v1::GetReferralResponse* response);
+  absl::Status ListReferrals(const Principal& who, const v1::ListReferralsRequest* request,
+                             v1::ListReferralsResponse* response);
+  absl::Status UpdateReferral(const Principal& who, const v1::UpdateReferralRequest* request,
+                              v1::UpdateReferralResponse* response);
+  absl::Status WithdrawReferral(const Principal& who, const v1::WithdrawReferralRequest* request,
+                                v1::WithdrawReferralResponse* response);
+  absl::Status RecordConsent(const Principal& who, const v1::RecordConsentRequest* request,
+                             v1::RecordConsentResponse* response);
   // The case's history from every service, for those who may read the referral.
-  absl::Status GetCaseTimeline(const Principal& who, const v1::GetCaseTimelineRequest* request, v1::GetCaseTimelineResponse* response);
+  absl::Status GetCaseTimeline(const Principal& who, const v1::GetCaseTimelineRequest* request,
+                               v1::GetCaseTimelineResponse* response);
   // Closes an open case with its outcome (CaseClosed feeds the outcome report).
-  absl::Status CloseCase(const Principal& who, const v1::CloseCaseRequest* request, v1::CloseCaseResponse* response);
+  absl::Status CloseCase(const Principal& who, const v1::CloseCaseRequest* request,
+                         v1::CloseCaseResponse* response);
 
  private:
   // One submission, from its request's arrival until it is answered.
@@ -98,7 +105,6 @@ class ReferralServiceImpl final {
 
   ReferralStore& store_;
   CaseTimelineReader& timeline_;
-  const RpcGuard& guard_;
   const PupilRefHasher& hasher_;
   const Clock& clock_;
   MetricHandles<prometheus::Counter> submitted_by_school_;

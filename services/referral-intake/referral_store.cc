@@ -331,9 +331,4 @@ absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query
   return page;
 }
 
-absl::Status RedisReferralStore::RecordAudit(const AuditEntry& entry) {
-  absl::StatusOr<RedisReply> reply = redis_.Command(AuditAppendCommand(AuditKey(), entry));
-  return reply.ok() ? absl::OkStatus() : reply.status();
-}
-
 }  // namespace rooted::referral

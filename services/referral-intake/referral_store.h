@@ -105,8 +105,6 @@ class ReferralStore {
   virtual absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) = 0;
   // INVALID_ARGUMENT naming page.page_token for a token we did not make.
   virtual absl::StatusOr<ReferralPage> List(const ReferralQuery& query) = 0;
-  // For reads of personal data, which change nothing else.
-  virtual absl::Status RecordAudit(const AuditEntry& entry) = 0;
   // Adds the referral's write (only if still at expected_version; 0: new) and
   // its indexes to a batch another record's change commits with it.
   virtual void AppendWrite(WriteBatch& batch, const rooted::referral::v1::Referral& referral,
@@ -131,7 +129,6 @@ class RedisReferralStore final : public ReferralStore {
   void GetSubmissionAsync(const std::string& referral_id, SubmissionCallback done) override;
   absl::StatusOr<rooted::referral::v1::Referral> Get(const std::string& referral_id) override;
   absl::StatusOr<ReferralPage> List(const ReferralQuery& query) override;
-  absl::Status RecordAudit(const AuditEntry& entry) override;
   void AppendWrite(WriteBatch& batch, const rooted::referral::v1::Referral& referral,
                    int64_t expected_version) const override;
   void AppendTimeline(WriteBatch& batch, const std::string& referral_id,

@@ -70,9 +70,8 @@ absl::Status Run(const rooted::Config& config) {
                    rooted::EventConsumer::Create(
                        core->ConsumerOptions(group + "-evidence", {std::string(rooted::topics::kReferralEvents)}),
                        evidence, core->producer(), core->metrics(), logger));
-  rooted::risk::RiskServiceImpl service(store, models, interventions, core->producer(),
-                                        core->guard(), hasher, core->clock(), core->metrics(),
-                                        options);
+  rooted::risk::RiskServiceImpl service(store, models, interventions, core->producer(), hasher,
+                                        core->clock(), core->metrics(), options);
 
   // Brings stored scores and rankings to the current model after a change
   // (made here or on another replica), and once at start.

@@ -39,13 +39,12 @@ absl::CivilDay Today(const Clock& clock) {
 
 RiskServiceImpl::RiskServiceImpl(RiskStore& store, ModelHolder& models,
                                  InterventionRecorder& interventions, EventProducer& producer,
-                                 const RpcGuard& guard, const PupilRefHasher& hasher,
-                                 const Clock& clock, Metrics& metrics, RiskServiceOptions options)
+                                 const PupilRefHasher& hasher, const Clock& clock, Metrics& metrics,
+                                 RiskServiceOptions options)
     : store_(store),
       models_(models),
       interventions_(interventions),
       producer_(producer),
-      guard_(guard),
       hasher_(hasher),
       clock_(clock),
       signals_(prometheus::BuildCounter()
@@ -65,8 +64,9 @@ absl::Status RiskServiceImpl::TakeSignals(const Principal& who,
                                           int64_t message_number, int64_t first_index,
                                           v1::StreamSignalsResponse& response) {
   if (request.signals_size() > options_.max_signals_per_message) {
-    return absl::InvalidArgumentError(absl::StrCat("message ", message_number, ": signals: at most ",
-                                                   options_.max_signals_per_message, " signals in one message"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("message ", message_number, ": signals: at most ",
+                     options_.max_signals_per_message, " signals in one message"));
   }
   const absl::CivilDay today = Today(clock_);
   const absl::Time now = clock_.Now();
@@ -116,7 +116,8 @@ absl::Status RiskServiceImpl::TakeSignals(const Principal& who,
   return absl::OkStatus();
 }
 
-absl::Status RiskServiceImpl::StreamSignals(const Principal& who, RequestStream<v1::StreamSignalsRequest>& stream,
+absl::Status RiskServiceImpl::StreamSignals(const Principal& who,
+                                            RequestStream<v1::StreamSignalsRequest>& stream,
                                             v1::StreamSignalsResponse* response) {
   v1::StreamSignalsRequest request;
   int64_t index = 0;
@@ -130,7 +131,9 @@ absl::Status RiskServiceImpl::StreamSignals(const Principal& who, RequestStream<
   }
 }
 
-absl::Status RiskServiceImpl::GetRiskProfile(const Principal& who, const v1::GetRiskProfileRequest* request, v1::GetRiskProfileResponse* response) {
+absl::Status RiskServiceImpl::GetRiskProfile(const Principal& who,
+                                             const v1::GetRiskProfileRequest* request,
+                                             v1::GetRiskProfileResponse* response) {
   if (!ActsForSchool(who) && !IsOwnCouncil(who)) {
     return absl::PermissionDeniedError(
         "GetRiskProfile: only school staff and this council's officers see risk profiles");
@@ -167,7 +170,8 @@ absl::Status RiskServiceImpl::GetRiskProfile(const Principal& who, const v1::Get
   return absl::OkStatus();
 }
 
-absl::Status RiskServiceImpl::ListAtRisk(const Principal& who, const v1::ListAtRiskRequest* request, v1::ListAtRiskResponse* response) {
+absl::Status RiskServiceImpl::ListAtRisk(const Principal& who, const v1::ListAtRiskRequest* request,
+                                         v1::ListAtRiskResponse* response) {
   RankingQuery query;
   query.school_urn = request->school_urn();
   if (ActsForSchool(who)) {
@@ -185,7 +189,8 @@ absl::Status RiskServiceImpl::ListAtRisk(const Principal& who, const v1::ListAtR
   if (!cv1::RiskBand_IsValid(request->minimum_band())) {
     return absl::InvalidArgumentError("minimum_band: not a risk band");
   }
-  ASSIGN_OR_RETURN(const Page requested, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(const Page requested,
+                   ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
   query.offset = int64_t(requested.offset);
   query.limit = requested.size;
   const std::shared_ptr<const RiskModel> model = models_.Current();
@@ -208,7 +213,9 @@ absl::Status RiskServiceImpl::ListAtRisk(const Principal& who, const v1::ListAtR
   return absl::OkStatus();
 }
 
-absl::Status RiskServiceImpl::GetModelConfig(const Principal& who, const v1::GetModelConfigRequest* request, v1::GetModelConfigResponse* response) {
+absl::Status RiskServiceImpl::GetModelConfig(const Principal& who,
+                                             const v1::GetModelConfigRequest* request,
+                                             v1::GetModelConfigResponse* response) {
   // The model is open to everyone it scores for: schools can see why.
   if (!ActsForSchool(who) && !IsOwnCouncil(who)) {
     return absl::PermissionDeniedError("GetModelConfig: school or council staff only");
@@ -220,7 +227,9 @@ absl::Status RiskServiceImpl::GetModelConfig(const Principal& who, const v1::Get
   return absl::OkStatus();
 }
 
-absl::Status RiskServiceImpl::UpdateModelConfig(const Principal& who, const v1::UpdateModelConfigRequest* request, v1::UpdateModelConfigResponse* response) {
+absl::Status RiskServiceImpl::UpdateModelConfig(const Principal& who,
+                                                const v1::UpdateModelConfigRequest* request,
+                                                v1::UpdateModelConfigResponse* response) {
   if (!who.HasRole(cv1::ROLE_COUNCIL_OFFICER) || !IsOwnCouncil(who)) {
     return absl::PermissionDeniedError(
         "UpdateModelConfig: only this council's officers change the model");
@@ -247,7 +256,9 @@ absl::Status RiskServiceImpl::UpdateModelConfig(const Principal& who, const v1::
   return absl::OkStatus();
 }
 
-absl::Status RiskServiceImpl::GetModelEvaluation(const Principal& who, const v1::GetModelEvaluationRequest* request, v1::GetModelEvaluationResponse* response) {
+absl::Status RiskServiceImpl::GetModelEvaluation(const Principal& who,
+                                                 const v1::GetModelEvaluationRequest* request,
+                                                 v1::GetModelEvaluationResponse* response) {
   if (!IsOwnCouncil(who)) {
     return absl::PermissionDeniedError("GetModelEvaluation: this council's officers only");
   }
@@ -300,7 +311,9 @@ absl::Status RiskServiceImpl::GetModelEvaluation(const Principal& who, const v1:
   return absl::OkStatus();
 }
 
-absl::Status RiskServiceImpl::GetOutcomeReport(const Principal& who, const v1::GetOutcomeReportRequest* request, v1::GetOutcomeReportResponse* response) {
+absl::Status RiskServiceImpl::GetOutcomeReport(const Principal& who,
+                                               const v1::GetOutcomeReportRequest* request,
+                                               v1::GetOutcomeReportResponse* response) {
   if (!IsOwnCouncil(who)) {
     return absl::PermissionDeniedError("GetOutcomeReport: this council's officers only");
   }
@@ -319,7 +332,9 @@ absl::Status RiskServiceImpl::GetOutcomeReport(const Principal& who, const v1::G
   return absl::OkStatus();
 }
 
-absl::Status RiskServiceImpl::SetEstablishments(const Principal& who, const v1::SetEstablishmentsRequest* request, v1::SetEstablishmentsResponse* response) {
+absl::Status RiskServiceImpl::SetEstablishments(const Principal& who,
+                                                const v1::SetEstablishmentsRequest* request,
+                                                v1::SetEstablishmentsResponse* response) {
   if (!who.HasRole(cv1::ROLE_COUNCIL_OFFICER) || !IsOwnCouncil(who)) {
     return absl::PermissionDeniedError("SetEstablishments: this council's officers only");
   }
@@ -331,29 +346,37 @@ absl::Status RiskServiceImpl::SetEstablishments(const Principal& who, const v1::
     const v1::Establishment& e = request->establishments(i);
     const std::string field = absl::StrCat("establishments[", i, "]");
     if (!IsSchoolUrn(e.urn())) return absl::InvalidArgumentError(field + ".urn: a 6-digit URN");
-    if (e.kind() == v1::ESTABLISHMENT_KIND_UNSPECIFIED || !v1::EstablishmentKind_IsValid(e.kind())) {
-      return absl::InvalidArgumentError(field + ".kind: mainstream, alternative provision, PRU or special");
+    if (e.kind() == v1::ESTABLISHMENT_KIND_UNSPECIFIED ||
+        !v1::EstablishmentKind_IsValid(e.kind())) {
+      return absl::InvalidArgumentError(field +
+                                        ".kind: mainstream, alternative provision, PRU or special");
     }
     RETURN_IF_ERROR(ValidateText(field + ".name", e.name(), 200, /*required=*/false));
   }
   // Replacing an establishment's kind is idempotent: a retry writes the same.
-  RETURN_IF_ERROR(store_.SaveEstablishments({request->establishments().begin(), request->establishments().end()}));
+  RETURN_IF_ERROR(store_.SaveEstablishments(
+      {request->establishments().begin(), request->establishments().end()}));
   response->set_stored(request->establishments_size());
   return absl::OkStatus();
 }
 
-absl::Status RiskServiceImpl::GetMovementReport(const Principal& who, const v1::GetMovementReportRequest* request, v1::GetMovementReportResponse* response) {
+absl::Status RiskServiceImpl::GetMovementReport(const Principal& who,
+                                                const v1::GetMovementReportRequest* request,
+                                                v1::GetMovementReportResponse* response) {
   MovementReportScope scope{request->school_urn(), request->include_pupils()};
   if (ActsForSchool(who)) {
     if (scope.school_urn.empty()) scope.school_urn = who.organisation_id;
     if (!who.IsSchool(scope.school_urn)) {
-      return absl::PermissionDeniedError("school_urn: schools see their own movements; the council sees all");
+      return absl::PermissionDeniedError(
+          "school_urn: schools see their own movements; the council sees all");
     }
     if (scope.include_pupils && !who.HasRole(cv1::ROLE_SCHOOL_LEAD)) {
       return absl::PermissionDeniedError("include_pupils: the pupils are for the school's lead");
     }
-  } else if (!IsOwnCouncil(who) || !who.HasAnyRole({cv1::ROLE_COUNCIL_OFFICER, cv1::ROLE_FORUM_COORDINATOR})) {
-    return absl::PermissionDeniedError("GetMovementReport: school staff and this council's officers only");
+  } else if (!IsOwnCouncil(who) ||
+             !who.HasAnyRole({cv1::ROLE_COUNCIL_OFFICER, cv1::ROLE_FORUM_COORDINATOR})) {
+    return absl::PermissionDeniedError(
+        "GetMovementReport: school staff and this council's officers only");
   }
   if (!scope.school_urn.empty() && !IsSchoolUrn(scope.school_urn)) {
     return absl::InvalidArgumentError("school_urn: a 6-digit school URN");

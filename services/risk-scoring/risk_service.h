@@ -34,28 +34,38 @@ class RiskServiceImpl final {
   void Bind(GuardedService& service);
 
   RiskServiceImpl(RiskStore& store, ModelHolder& models, InterventionRecorder& interventions,
-                  EventProducer& producer, const RpcGuard& guard, const PupilRefHasher& hasher,
-                  const Clock& clock, Metrics& metrics, RiskServiceOptions options);
+                  EventProducer& producer, const PupilRefHasher& hasher, const Clock& clock,
+                  Metrics& metrics, RiskServiceOptions options);
 
   absl::Status StreamSignals(const Principal& who, RequestStream<v1::StreamSignalsRequest>& stream,
                              v1::StreamSignalsResponse* response);
-  absl::Status GetRiskProfile(const Principal& who, const v1::GetRiskProfileRequest* request, v1::GetRiskProfileResponse* response);
-  absl::Status ListAtRisk(const Principal& who, const v1::ListAtRiskRequest* request, v1::ListAtRiskResponse* response);
-  absl::Status GetModelConfig(const Principal& who, const v1::GetModelConfigRequest* request, v1::GetModelConfigResponse* response);
-  absl::Status UpdateModelConfig(const Principal& who, const v1::UpdateModelConfigRequest* request, v1::UpdateModelConfigResponse* response);
+  absl::Status GetRiskProfile(const Principal& who, const v1::GetRiskProfileRequest* request,
+                              v1::GetRiskProfileResponse* response);
+  absl::Status ListAtRisk(const Principal& who, const v1::ListAtRiskRequest* request,
+                          v1::ListAtRiskResponse* response);
+  absl::Status GetModelConfig(const Principal& who, const v1::GetModelConfigRequest* request,
+                              v1::GetModelConfigResponse* response);
+  absl::Status UpdateModelConfig(const Principal& who, const v1::UpdateModelConfigRequest* request,
+                                 v1::UpdateModelConfigResponse* response);
   // A backtest of the current or a candidate model on this council's own
   // register this academic year (see GetModelEvaluationRequest).
-  absl::Status GetModelEvaluation(const Principal& who, const v1::GetModelEvaluationRequest* request, v1::GetModelEvaluationResponse* response);
-  absl::Status GetOutcomeReport(const Principal& who, const v1::GetOutcomeReportRequest* request, v1::GetOutcomeReportResponse* response);
-  absl::Status SetEstablishments(const Principal& who, const v1::SetEstablishmentsRequest* request, v1::SetEstablishmentsResponse* response);
-  absl::Status GetMovementReport(const Principal& who, const v1::GetMovementReportRequest* request, v1::GetMovementReportResponse* response);
+  absl::Status GetModelEvaluation(const Principal& who,
+                                  const v1::GetModelEvaluationRequest* request,
+                                  v1::GetModelEvaluationResponse* response);
+  absl::Status GetOutcomeReport(const Principal& who, const v1::GetOutcomeReportRequest* request,
+                                v1::GetOutcomeReportResponse* response);
+  absl::Status SetEstablishments(const Principal& who, const v1::SetEstablishmentsRequest* request,
+                                 v1::SetEstablishmentsResponse* response);
+  absl::Status GetMovementReport(const Principal& who, const v1::GetMovementReportRequest* request,
+                                 v1::GetMovementReportResponse* response);
 
  private:
   // Validates, pseudonymises and publishes one message's signals.
   // One message of the stream, number `message_number` (from 1), whose first
   // signal is the stream's `first_index`th.
-  absl::Status TakeSignals(const Principal& who, const v1::StreamSignalsRequest& request, int64_t message_number,
-                           int64_t first_index, v1::StreamSignalsResponse& response);
+  absl::Status TakeSignals(const Principal& who, const v1::StreamSignalsRequest& request,
+                           int64_t message_number, int64_t first_index,
+                           v1::StreamSignalsResponse& response);
   // A council principal of the council this deployment serves.
   bool IsOwnCouncil(const Principal& who) const;
 
@@ -63,7 +73,6 @@ class RiskServiceImpl final {
   ModelHolder& models_;
   InterventionRecorder& interventions_;
   EventProducer& producer_;
-  const RpcGuard& guard_;
   const PupilRefHasher& hasher_;
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>& signals_;

@@ -3,8 +3,8 @@
 // role together; a record outside the caller's scope is NOT_FOUND; a body
 // that does not decode names `request` or the field with invalid UTF-8.
 
-#include <google/protobuf/descriptor.h>
 #include <gmock/gmock.h>
+#include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
 
 #include "common/server/access_policy.h"
@@ -30,7 +30,8 @@ TEST(AccessRulesTest, EveryRpcOfEveryServiceHasAWholeAccessRule) {
       for (int m = 0; m < service->method_count(); ++m) {
         const google::protobuf::MethodDescriptor* method = service->method(m);
         ++methods;
-        ASSERT_TRUE(method->options().HasExtension(cv1::access)) << method->full_name() << " has no access rule";
+        ASSERT_TRUE(method->options().HasExtension(cv1::access))
+            << method->full_name() << " has no access rule";
         const absl::Status whole = ValidateRule(method->options().GetExtension(cv1::access));
         EXPECT_TRUE(whole.ok()) << method->full_name() << ": " << whole;
       }
@@ -39,8 +40,8 @@ TEST(AccessRulesTest, EveryRpcOfEveryServiceHasAWholeAccessRule) {
   EXPECT_EQ(methods, 70) << "a new RPC: give it its rule, and its rows in the access matrix";
 }
 
-Principal Caller(const std::string& subject, Role role, cv1::OrganisationType type, const std::string& id,
-                 const std::string& la = "801") {
+Principal Caller(const std::string& subject, Role role, cv1::OrganisationType type,
+                 const std::string& id, const std::string& la = "801") {
   return Principal{subject, {role}, type, id, la};
 }
 
@@ -58,20 +59,28 @@ AccessRule RunsForumRule() {
 TEST(AccessPolicyTest, AForumSeatNeedsTheSubjectTheOrganisationAndTheRoleTogether) {
   RecordOwner forum;
   forum.la_code = "801";
-  forum.seats.push_back({"coordinator-1", cv1::ORGANISATION_TYPE_COUNCIL, "801", {cv1::ROLE_FORUM_COORDINATOR}, true});
+  forum.seats.push_back({"coordinator-1",
+                         cv1::ORGANISATION_TYPE_COUNCIL,
+                         "801",
+                         {cv1::ROLE_FORUM_COORDINATOR},
+                         true});
   const AccessRule rule = RunsForumRule();
-  EXPECT_TRUE(
-      CheckScope(rule, Caller("coordinator-1", cv1::ROLE_FORUM_COORDINATOR, cv1::ORGANISATION_TYPE_COUNCIL, "801"),
-                 &forum, "")
-          .ok());
+  EXPECT_TRUE(CheckScope(rule,
+                         Caller("coordinator-1", cv1::ROLE_FORUM_COORDINATOR,
+                                cv1::ORGANISATION_TYPE_COUNCIL, "801"),
+                         &forum, "")
+                  .ok());
   // The coordinator's subject on another school's staff token (finding 1).
   const absl::Status borrowed = CheckScope(
-      rule, Caller("coordinator-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100002"), &forum, "");
+      rule,
+      Caller("coordinator-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100002"),
+      &forum, "");
   EXPECT_TRUE(absl::IsNotFound(borrowed)) << borrowed;
   // ...and from another council's organisation.
-  EXPECT_TRUE(absl::IsNotFound(CheckScope(
-      rule, Caller("coordinator-1", cv1::ROLE_FORUM_COORDINATOR, cv1::ORGANISATION_TYPE_COUNCIL, "802", "802"), &forum,
-      "")));
+  EXPECT_TRUE(absl::IsNotFound(CheckScope(rule,
+                                          Caller("coordinator-1", cv1::ROLE_FORUM_COORDINATOR,
+                                                 cv1::ORGANISATION_TYPE_COUNCIL, "802", "802"),
+                                          &forum, "")));
 }
 
 TEST(AccessPolicyTest, APartnerSeesOnlyCasesAllocatedToItInItsOwnCouncil) {
@@ -85,17 +94,22 @@ TEST(AccessPolicyTest, APartnerSeesOnlyCasesAllocatedToItInItsOwnCouncil) {
   referral.la_code = "801";
   referral.school_urn = "100001";
   referral.partner_ids = {"youth-trust"};
-  EXPECT_TRUE(CheckScope(rule, Caller("lead-1", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER, "youth-trust"),
+  EXPECT_TRUE(CheckScope(rule,
+                         Caller("lead-1", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER,
+                                "youth-trust"),
                          &referral, "")
                   .ok());
-  const absl::Status other_council = CheckScope(
-      rule, Caller("lead-1", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER, "youth-trust", "802"), &referral,
-      "");
+  const absl::Status other_council =
+      CheckScope(rule,
+                 Caller("lead-1", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER,
+                        "youth-trust", "802"),
+                 &referral, "");
   EXPECT_TRUE(absl::IsNotFound(other_council));
   EXPECT_THAT(std::string(other_council.message()), StartsWith("referral_id:"));
   EXPECT_TRUE(absl::IsNotFound(CheckScope(
-      rule, Caller("lead-2", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER, "other-charity"), &referral,
-      "")));
+      rule,
+      Caller("lead-2", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER, "other-charity"),
+      &referral, "")));
 }
 
 TEST(AccessPolicyTest, AnotherSchoolNamedInTheRequestIsRefusedNamingTheField) {
@@ -104,15 +118,16 @@ TEST(AccessPolicyTest, AnotherSchoolNamedInTheRequestIsRefusedNamingTheField) {
   grant->add_roles(cv1::ROLE_SCHOOL_STAFF);
   grant->set_scope(cv1::ACCESS_SCOPE_OWN_SCHOOL);
   rule.set_school_field("school_urn");
-  const Principal teacher = Caller("teacher-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100001");
+  const Principal teacher =
+      Caller("teacher-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100001");
   EXPECT_TRUE(CheckScope(rule, teacher, nullptr, "100001").ok());
   EXPECT_TRUE(CheckScope(rule, teacher, nullptr, "").ok()) << "empty is the caller's own";
   const absl::Status other = CheckScope(rule, teacher, nullptr, "100002");
   EXPECT_TRUE(absl::IsPermissionDenied(other));
   EXPECT_THAT(std::string(other.message()), StartsWith("school_urn:"));
-  EXPECT_TRUE(absl::IsPermissionDenied(CheckRoles(rule, Caller("x", cv1::ROLE_FINANCE_OFFICER,
-                                                               cv1::ORGANISATION_TYPE_COUNCIL, "801"),
-                                                  "ListAtRisk")));
+  EXPECT_TRUE(absl::IsPermissionDenied(CheckRoles(
+      rule, Caller("x", cv1::ROLE_FINANCE_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801"),
+      "ListAtRisk")));
 }
 
 TEST(MessageFieldsTest, TheFieldWithInvalidUtf8IsNamedByItsPath) {

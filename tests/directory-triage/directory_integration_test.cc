@@ -41,8 +41,8 @@ struct DirectoryStack {
     store = std::make_unique<DirectoryStore>(*h.redis, "ds");
     core = std::make_unique<DirectoryCore>(*store, index, h.clock, DirectoryOptions{.zone = London()});
     EXPECT_TRUE(core->Load().ok());
-    directory = std::make_unique<DirectoryServiceImpl>(*core, *h.guard);
-    triage = std::make_unique<TriageServiceImpl>(*core, *h.guard, *h.metrics);
+    directory = std::make_unique<DirectoryServiceImpl>(*core);
+    triage = std::make_unique<TriageServiceImpl>(*core, *h.metrics);
     handler = std::make_unique<ReferralNeedsHandler>(*core);
     consumer = *EventConsumer::Create(
         h.ConsumerOptions("directory-triage-test", {std::string(topics::kReferralEvents)}),
@@ -50,7 +50,8 @@ struct DirectoryStack {
     relay = h.Relay("ds");
     directory_api = rooted::testing::Guarded("rooted.directory.v1.DirectoryService", *directory,
                                              h.ServiceOptions("ds"));
-    triage_api = rooted::testing::Guarded("rooted.directory.v1.TriageService", *triage, h.ServiceOptions("ds"));
+    triage_api = rooted::testing::Guarded("rooted.directory.v1.TriageService", *triage,
+                                          h.ServiceOptions("ds"));
     server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                 {directory_api.get(), triage_api.get()},
                                 {[this] { return h.redis->Ping(); }}, *h.logger);

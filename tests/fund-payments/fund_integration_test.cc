@@ -36,7 +36,7 @@ struct FundStack {
   FundStack() {
     store = std::make_unique<FundStore>(*h.redis, "fp");
     ledger = std::make_unique<Ledger>(*h.redis, *h.redis_pipe, "fp");
-    service = std::make_unique<FundServiceImpl>(*store, *ledger, *h.guard, h.clock, *h.metrics,
+    service = std::make_unique<FundServiceImpl>(*store, *ledger, h.clock, *h.metrics,
                                                 FundServiceOptions{});
     handler = std::make_unique<FundEventHandler>(*store, h.clock);
     consumer = *EventConsumer::Create(
@@ -44,9 +44,10 @@ struct FundStack {
         *h.producer, *h.metrics, *h.logger);
     relay = h.Relay("fp");
     owners = std::make_unique<FundOwners>(*store);
-    api = rooted::testing::Guarded("rooted.fund.v1.FundService", *service, h.ServiceOptions("fp", owners.get()));
-    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                {api.get()}, {[this] { return h.redis->Ping(); }}, *h.logger);
+    api = rooted::testing::Guarded("rooted.fund.v1.FundService", *service,
+                                   h.ServiceOptions("fp", owners.get()));
+    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}}, {api.get()},
+                                {[this] { return h.redis->Ping(); }}, *h.logger);
     stub = v1::FundService::NewStub(grpc::CreateChannel(
         "127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials()));
     consumer->Start();

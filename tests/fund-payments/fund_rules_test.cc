@@ -1,9 +1,9 @@
 // Bank details shown to anyone but finance officers are masked: the account
 // number to its last four digits, and the parent's name to initials.
 
-#include <gtest/gtest.h>
-
 #include "services/fund-payments/fund_rules.h"
+
+#include <gtest/gtest.h>
 
 namespace rooted::fund {
 namespace {

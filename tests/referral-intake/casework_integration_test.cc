@@ -146,8 +146,10 @@ TEST_F(CaseworkTest, CoordinatorsAllocateWithinEachLeadsCaseload) {
   close.set_outcome(v1::CASE_OUTCOME_SUSTAINED_ATTENDANCE);
   close.set_note("Back in school four weeks, attendance 96%");
   v1::CloseCaseResponse closed;
-  EXPECT_EQ(stack_->referral_stub->CloseCase(As(Lead("lead-b", "family-charity")).get(), close, &closed).error_code(),
-            grpc::NOT_FOUND);
+  EXPECT_EQ(
+      stack_->referral_stub->CloseCase(As(Lead("lead-b", "family-charity")).get(), close, &closed)
+          .error_code(),
+      grpc::NOT_FOUND);
   ASSERT_TRUE(stack_->referral_stub->CloseCase(As(Lead("lead-a", "youth-trust")).get(), close, &closed).ok());
   ASSERT_TRUE(Allocate("cw-alloc-0004", r3, "lead-a", &allocated).ok());
   EXPECT_THAT(Caseload(Coordinator(), "", "lead-a"), ::testing::UnorderedElementsAre(r2, r3));
@@ -261,8 +263,9 @@ TEST_F(CaseworkTest, TheLeadRecordsTheWorkAndOnlyTheirOrganisationAndCoordinator
   EXPECT_EQ(read.casework().contacts(0).note(), "Agreed a morning routine; mum will walk him to the gate");
   EXPECT_EQ(read.casework().feedback_size(), 1);
   ASSERT_TRUE(casework().GetCasework(As(Coordinator()).get(), get, &read).ok());
-  EXPECT_EQ(casework().GetCasework(As(Lead("lead-x", "other-charity")).get(), get, &read).error_code(),
-            grpc::NOT_FOUND);
+  EXPECT_EQ(
+      casework().GetCasework(As(Lead("lead-x", "other-charity")).get(), get, &read).error_code(),
+      grpc::NOT_FOUND);
   EXPECT_EQ(casework().GetCasework(As(School("100033")).get(), get, &read).error_code(), grpc::PERMISSION_DENIED);
   get.set_referral_id("no-such-referral-01");
   EXPECT_EQ(casework().GetCasework(As(Coordinator()).get(), get, &read).error_code(), grpc::NOT_FOUND);

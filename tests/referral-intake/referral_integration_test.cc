@@ -12,14 +12,14 @@
 #include <sstream>
 
 #include "common/auth/jwt.h"
+#include "common/base/proto_time.h"
+#include "common/identity/upn.h"
 #include "common/kafka/event_consumer.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/kafka/topics.h"
 #include "common/outbox/outbox.h"
 #include "common/server/service_runtime.h"
-#include "common/base/proto_time.h"
-#include "common/identity/upn.h"
 #include "rooted/directory/v1/directory_events.pb.h"
 #include "rooted/forum/v1/forum_events.pb.h"
 #include "rooted/fund/v1/fund_events.pb.h"
@@ -27,10 +27,10 @@
 #include "rooted/risk/v1/risk_events.pb.h"
 #include "services/referral-intake/referral_owners.h"
 #include "services/referral-intake/referral_service.h"
-#include "tests/support/service_harness.h"
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/support/local_stack.h"
 #include "tests/support/metric_totals.h"
+#include "tests/support/service_harness.h"
 
 namespace rooted::referral {
 namespace {
@@ -68,7 +68,7 @@ class ReferralIntakeTest : public ::testing::Test {
     store_ = std::make_unique<RedisReferralStore>(*redis_, *redis_pipe_, "ri");
     guard_ = std::make_unique<RpcGuard>(*verifier_, *metrics_, *logger_);
     timeline_ = std::make_unique<CaseTimelineHandler>(*redis_, *store_, "ri");
-    service_ = std::make_unique<ReferralServiceImpl>(*store_, *timeline_, *guard_, *hasher_, clock_,
+    service_ = std::make_unique<ReferralServiceImpl>(*store_, *timeline_, *hasher_, clock_,
                                                      *metrics_, IntakeOptions{});
     owners_ = std::make_unique<ReferralOwners>(*store_);
     audit_ = std::make_unique<RedisAuditTrail>(*redis_pipe_, "ri:audit");
@@ -670,8 +670,9 @@ TEST_F(ReferralIntakeTest, TheCaseTimelineGathersEveryServicesEventsInOrderAndTh
         << i << ": " << timeline.entries(int(i)).summary();
   }
   EXPECT_EQ(timeline.status(), v1::REFERRAL_STATUS_IN_SUPPORT);
-  EXPECT_EQ(stub_->GetCaseTimeline(Context(SchoolToken("100002")).get(), request, &timeline).error_code(),
-            grpc::NOT_FOUND);
+  EXPECT_EQ(
+      stub_->GetCaseTimeline(Context(SchoolToken("100002")).get(), request, &timeline).error_code(),
+      grpc::NOT_FOUND);
 
   v1::CloseCaseRequest close;
   close.set_request_id("req-close-0001");

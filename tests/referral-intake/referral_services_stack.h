@@ -22,12 +22,12 @@ struct ReferralServicesStack {
     store = std::make_unique<RedisReferralStore>(*h.redis, *h.redis_pipe, "ri");
     timeline = std::make_unique<CaseTimelineHandler>(*h.redis, *store, "ri");
     hasher = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(std::string(40, 'p')));
-    referrals = std::make_unique<ReferralServiceImpl>(*store, *timeline, *h.guard, *hasher, h.clock, *h.metrics,
-                                                      IntakeOptions{});
+    referrals = std::make_unique<ReferralServiceImpl>(*store, *timeline, *hasher, h.clock,
+                                                      *h.metrics, IntakeOptions{});
     casework_store = std::make_unique<CaseworkStore>(*h.redis, "ri");
-    casework = std::make_unique<CaseworkServiceImpl>(*casework_store, *store, *h.guard, h.clock);
+    casework = std::make_unique<CaseworkServiceImpl>(*casework_store, *store, h.clock);
     programme_store = std::make_unique<ProgrammeStore>(*h.redis, "ri");
-    programmes = std::make_unique<ProgrammeServiceImpl>(*programme_store, *store, *h.guard, h.clock);
+    programmes = std::make_unique<ProgrammeServiceImpl>(*programme_store, *store, h.clock);
     screening = std::make_unique<ScreeningHandler>(*programme_store, *store, h.clock, "referral-intake");
     owners = std::make_unique<ReferralOwners>(*store);
     referral_api = rooted::testing::Guarded("rooted.referral.v1.ReferralService", *referrals,

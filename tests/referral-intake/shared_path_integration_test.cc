@@ -27,8 +27,8 @@ constexpr char kGetReferral[] = "/rooted.referral.v1.ReferralService/GetReferral
 
 class SharedPathTest : public rooted::testing::SharedStackTest<testing::ReferralServicesStack> {
  protected:
-  std::string Token(const std::string& subject, Role role, OrganisationType type, const std::string& org,
-                    const std::string& la = "801") {
+  std::string Token(const std::string& subject, Role role, OrganisationType type,
+                    const std::string& org, const std::string& la = "801") {
     return stack_->h.tokens.Mint(subject, role, type, org, la, stack_->h.clock.Now());
   }
   std::string School(const std::string& urn) {
@@ -36,9 +36,10 @@ class SharedPathTest : public rooted::testing::SharedStackTest<testing::Referral
   }
 
   // A call with the body as given, as a client with no generated code makes it.
-  grpc::Status RawCall(const std::string& method, const std::string& body, const std::string& token) {
-    grpc::GenericStub stub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(stack_->server->port()), grpc::InsecureChannelCredentials()));
+  grpc::Status RawCall(const std::string& method, const std::string& body,
+                       const std::string& token) {
+    grpc::GenericStub stub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(stack_->server->port()), grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
     grpc::Slice slice(body.data(), body.size());
@@ -51,22 +52,23 @@ class SharedPathTest : public rooted::testing::SharedStackTest<testing::Referral
   }
 
   // `digits`: the UPN's last 12 characters; its check letter is worked out.
-  std::string Submit(const std::string& urn, const std::string& request_id, const std::string& digits) {
+  std::string Submit(const std::string& urn, const std::string& request_id,
+                     const std::string& digits) {
     v1::SubmitReferralRequest request;
     request.set_request_id(request_id);
     *request.mutable_details() =
         testing::GoodDetails(urn, std::string(1, UpnCheckLetter("A" + digits)) + digits);
     v1::SubmitReferralResponse response;
-    const grpc::Status status =
-        stack_->referral_stub->SubmitReferral(rooted::testing::AuthedContext(School(urn)).get(), request, &response);
+    const grpc::Status status = stack_->referral_stub->SubmitReferral(
+        rooted::testing::AuthedContext(School(urn)).get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response.referral().referral_id();
   }
 
   // The newest entries of referral intake's audit trail, newest first, as field maps.
   std::vector<std::map<std::string, std::string>> NewestAudit(int count) {
-    absl::StatusOr<RedisReply> reply =
-        stack_->h.redis->Command({"XREVRANGE", "ri:audit", "+", "-", "COUNT", std::to_string(count)});
+    absl::StatusOr<RedisReply> reply = stack_->h.redis->Command(
+        {"XREVRANGE", "ri:audit", "+", "-", "COUNT", std::to_string(count)});
     std::vector<std::map<std::string, std::string>> entries;
     if (!reply.ok()) return entries;
     for (const RedisReply& entry : reply->elements) {
@@ -91,7 +93,8 @@ TEST_F(SharedPathTest, InvalidUtf8IsInvalidArgumentNamingTheField) {
   // details (2) { child (1) { given_name (2): "\xc3\x28" } }
   const std::string given_name = std::string("\x12\x02\xc3\x28", 4);
   const std::string child = std::string("\x0a") + char(given_name.size()) + given_name;
-  const std::string body = std::string("\x0a\x0cutf8-test-01") + "\x12" + char(child.size()) + child;
+  const std::string body =
+      std::string("\x0a\x0cutf8-test-01") + "\x12" + char(child.size()) + child;
   const grpc::Status status =
       RawCall("/rooted.referral.v1.ReferralService/SubmitReferral", body, School("100001"));
   EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
@@ -100,10 +103,11 @@ TEST_F(SharedPathTest, InvalidUtf8IsInvalidArgumentNamingTheField) {
 
 TEST_F(SharedPathTest, RandomBytesWithoutATokenAreOnlyEverUnauthenticated) {
   std::mt19937 random(20261202);
-  const std::vector<std::string> methods = {
-      kGetReferral, "/rooted.referral.v1.ReferralService/SubmitReferral",
-      "/rooted.referral.v1.ReferralService/ListReferrals", "/rooted.referral.v1.CaseworkService/GetCasework",
-      "/rooted.referral.v1.ProgrammeService/GetScreening"};
+  const std::vector<std::string> methods = {kGetReferral,
+                                            "/rooted.referral.v1.ReferralService/SubmitReferral",
+                                            "/rooted.referral.v1.ReferralService/ListReferrals",
+                                            "/rooted.referral.v1.CaseworkService/GetCasework",
+                                            "/rooted.referral.v1.ProgrammeService/GetScreening"};
   for (int i = 0; i < 100; ++i) {
     std::string body(size_t(random() % 64), '\0');
     for (char& c : body) c = char(random() % 256);
@@ -119,22 +123,24 @@ TEST_F(SharedPathTest, ARecordTheCallerMayNotSeeIsNotFoundLikeOneThatDoesNotExis
   v1::GetReferralRequest missing;
   missing.set_referral_id("00000000-0000-8000-8000-000000000000");
   v1::GetReferralResponse got;
-  const grpc::Status other_school =
-      stack_->referral_stub->GetReferral(rooted::testing::AuthedContext(School("100012")).get(), hidden, &got);
-  const grpc::Status none =
-      stack_->referral_stub->GetReferral(rooted::testing::AuthedContext(School("100012")).get(), missing, &got);
+  const grpc::Status other_school = stack_->referral_stub->GetReferral(
+      rooted::testing::AuthedContext(School("100012")).get(), hidden, &got);
+  const grpc::Status none = stack_->referral_stub->GetReferral(
+      rooted::testing::AuthedContext(School("100012")).get(), missing, &got);
   EXPECT_EQ(other_school.error_code(), grpc::NOT_FOUND);
   EXPECT_EQ(none.error_code(), grpc::NOT_FOUND);
-  EXPECT_EQ(other_school.error_message(), none.error_message()) << "a guessed id must not be confirmed";
+  EXPECT_EQ(other_school.error_message(), none.error_message())
+      << "a guessed id must not be confirmed";
 
   // Casework of another council's partner: the same answer (finding 4).
   v1::GetCaseworkRequest casework;
   casework.set_referral_id(id);
   v1::GetCaseworkResponse read;
-  const std::string other_council_partner =
-      Token("lead-z", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER, "youth-trust", "802");
-  EXPECT_EQ(stack_->casework_stub->GetCasework(rooted::testing::AuthedContext(other_council_partner).get(), casework,
-                                               &read)
+  const std::string other_council_partner = Token(
+      "lead-z", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER, "youth-trust", "802");
+  EXPECT_EQ(stack_->casework_stub
+                ->GetCasework(rooted::testing::AuthedContext(other_council_partner).get(), casework,
+                              &read)
                 .error_code(),
             grpc::NOT_FOUND);
 }
@@ -145,8 +151,9 @@ TEST_F(SharedPathTest, EveryReadOfPersonalDataIsAuditedRefusedOnesIncluded) {
   get.set_referral_id(id);
   get.set_purpose("planning support");
   v1::GetReferralResponse got;
-  ASSERT_TRUE(
-      stack_->referral_stub->GetReferral(rooted::testing::AuthedContext(School("100013")).get(), get, &got).ok());
+  ASSERT_TRUE(stack_->referral_stub
+                  ->GetReferral(rooted::testing::AuthedContext(School("100013")).get(), get, &got)
+                  .ok());
   std::vector<std::map<std::string, std::string>> entries = NewestAudit(1);
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]["action"], "GetReferral");
@@ -156,7 +163,8 @@ TEST_F(SharedPathTest, EveryReadOfPersonalDataIsAuditedRefusedOnesIncluded) {
   EXPECT_EQ(entries[0].count("outcome"), 0u) << "an entry without an outcome was OK";
   EXPECT_EQ(entries[0]["pupil_refs"], got.referral().pupil_ref().value());
 
-  EXPECT_EQ(stack_->referral_stub->GetReferral(rooted::testing::AuthedContext(School("100014")).get(), get, &got)
+  EXPECT_EQ(stack_->referral_stub
+                ->GetReferral(rooted::testing::AuthedContext(School("100014")).get(), get, &got)
                 .error_code(),
             grpc::NOT_FOUND);
   entries = NewestAudit(1);
@@ -167,9 +175,11 @@ TEST_F(SharedPathTest, EveryReadOfPersonalDataIsAuditedRefusedOnesIncluded) {
   EXPECT_EQ(entries[0].count("pupil_refs"), 0u) << "a refused read names no pupil it did not show";
 
   // A role the rule does not grant is refused before the request is read, and recorded.
-  const std::string approver = Token("approver-1", cv1::ROLE_FUND_APPROVER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  const std::string approver =
+      Token("approver-1", cv1::ROLE_FUND_APPROVER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
   EXPECT_EQ(
-      stack_->referral_stub->GetReferral(rooted::testing::AuthedContext(approver).get(), get, &got).error_code(),
+      stack_->referral_stub->GetReferral(rooted::testing::AuthedContext(approver).get(), get, &got)
+          .error_code(),
       grpc::PERMISSION_DENIED);
   entries = NewestAudit(1);
   ASSERT_EQ(entries.size(), 1u);

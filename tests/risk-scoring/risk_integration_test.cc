@@ -2,8 +2,8 @@
 // local broker, the scorer into a real redis-server, risk events out through
 // the outbox, and the read RPCs with their scopes.
 
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
@@ -23,9 +23,9 @@
 #include "rooted/referral/v1/referral_events.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
 #include "services/risk-scoring/risk_service.h"
-#include "tests/support/service_harness.h"
 #include "tests/risk-scoring/risk_signals.h"
 #include "tests/support/local_stack.h"
+#include "tests/support/service_harness.h"
 #include "tools/cohort/cohort.h"
 
 namespace rooted::risk {
@@ -81,9 +81,9 @@ class RiskScoringTest : public ::testing::Test {
                                                                .producer_name = "risk-scoring"},
                                             *metrics, *logger);
       guard = std::make_unique<RpcGuard>(*verifier, *metrics, *logger);
-      service = std::make_unique<RiskServiceImpl>(*store, *models, *interventions, *producer,
-                                                  *guard, *hasher, clock, *metrics,
-                                                  RiskServiceOptions{.la_code = "801"});
+      service =
+          std::make_unique<RiskServiceImpl>(*store, *models, *interventions, *producer, *hasher,
+                                            clock, *metrics, RiskServiceOptions{.la_code = "801"});
       redis_pipe = *PipelinedRedis::Start(redis->options());
       audit = std::make_unique<RedisAuditTrail>(*redis_pipe, "rs:audit");
       api = rooted::testing::Guarded("rooted.risk.v1.RiskScoringService", *service,

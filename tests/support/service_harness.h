@@ -59,7 +59,8 @@ struct ServiceHarness {
 
   // What a GuardedService of this service stands on, its audit trail under
   // "<key_prefix>:audit".
-  GuardedService::Options ServiceOptions(const std::string& key_prefix, const RecordOwners* owners = nullptr) {
+  GuardedService::Options ServiceOptions(const std::string& key_prefix,
+                                         const RecordOwners* owners = nullptr) {
     audits.push_back(std::make_unique<RedisAuditTrail>(*redis_pipe, key_prefix + ":audit"));
     return {.guard = guard.get(),
             .clock = &clock,
@@ -97,7 +98,8 @@ struct ServiceHarness {
 // `impl`'s RPCs on the shared RPC path, as main() binds them; the test fails
 // when a method lacks its handler or rule.
 template <typename Impl>
-std::unique_ptr<GuardedService> Guarded(const std::string& service, Impl& impl, GuardedService::Options options) {
+std::unique_ptr<GuardedService> Guarded(const std::string& service, Impl& impl,
+                                        GuardedService::Options options) {
   auto api = std::make_unique<GuardedService>(service, std::move(options));
   impl.Bind(*api);
   const absl::Status complete = api->Complete();

@@ -24,16 +24,20 @@ std::vector<const google::protobuf::FileDescriptor*> ApiFiles() {
 }
 
 std::string AccessRulesMarkdown() {
-  std::string table = "| RPC | who may call it, and for what | record | personal data |\n|---|---|---|---|\n";
+  std::string table =
+      "| RPC | who may call it, and for what | record | personal data |\n|---|---|---|---|\n";
   for (const google::protobuf::FileDescriptor* file : ApiFiles()) {
     for (int s = 0; s < file->service_count(); ++s) {
       const google::protobuf::ServiceDescriptor* service = file->service(s);
       for (int m = 0; m < service->method_count(); ++m) {
         const google::protobuf::MethodDescriptor* method = service->method(m);
         const AccessRule rule = method->options().GetExtension(cv1::access);
-        std::string record = rule.record().kind().empty()
-                                 ? (rule.school_field().empty() ? "" : absl::StrCat("school in `", rule.school_field(), "`"))
-                                 : absl::StrCat(rule.record().kind(), " `", rule.record().field(), "`");
+        std::string record =
+            rule.record().kind().empty()
+                ? (rule.school_field().empty()
+                       ? ""
+                       : absl::StrCat("school in `", rule.school_field(), "`"))
+                : absl::StrCat(rule.record().kind(), " `", rule.record().field(), "`");
         std::string personal;
         switch (rule.personal_data()) {
           case cv1::PERSONAL_DATA_READS:
@@ -45,8 +49,8 @@ std::string AccessRulesMarkdown() {
           default:
             personal = "none";
         }
-        absl::StrAppend(&table, "| `", service->name(), ".", method->name(), "` | ", DescribeGrants(rule), " | ",
-                        record, " | ", personal, " |\n");
+        absl::StrAppend(&table, "| `", service->name(), ".", method->name(), "` | ",
+                        DescribeGrants(rule), " | ", record, " | ", personal, " |\n");
       }
     }
   }

@@ -17,7 +17,8 @@ std::vector<const google::protobuf::FileDescriptor*> ApiFiles();
 std::string AccessRulesMarkdown();
 
 // The markers between which README holds the table.
-inline constexpr char kTableBegin[] = "<!-- access-rules:begin (tools/access: rooted-access-rules --write README.md) -->";
+inline constexpr char kTableBegin[] =
+    "<!-- access-rules:begin (tools/access: rooted-access-rules --write README.md) -->";
 inline constexpr char kTableEnd[] = "<!-- access-rules:end -->";
 
 }  // namespace rooted

@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
   const std::string current = readme.substr(from, end - from);
   if (check) {
     if (current == table) return 0;
-    std::cerr << path << ": the access rules table is out of date; run rooted-access-rules --write=" << path << "\n";
+    std::cerr << path
+              << ": the access rules table is out of date; run rooted-access-rules --write=" << path
+              << "\n";
     return 1;
   }
   readme.replace(from, end - from, table);

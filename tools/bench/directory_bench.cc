@@ -14,12 +14,10 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "tools/bench/bench_help.h"
 #include "common/base/config.h"
 #include "common/identity/needs_taxonomy.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
@@ -27,6 +25,7 @@
 #include "services/directory-triage/triage.h"
 #include "tests/support/auth.h"
 #include "tests/support/service_harness.h"
+#include "tools/bench/bench_help.h"
 #include "tools/bench/latency.h"
 
 namespace {
@@ -82,9 +81,12 @@ std::string GenerateDirectory(int services) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (rooted::bench::AnsweredHelp(argc, argv, R"(usage: directory_bench [--services=20000] [--calls=2000] [--updates-per-second=50]
+  if (rooted::bench::AnsweredHelp(
+          argc, argv,
+          R"(usage: directory_bench [--services=20000] [--calls=2000] [--updates-per-second=50]
   Search and Triage over an ORUK directory while providers update capacity.
-)")) return 0;
+)"))
+    return 0;
   auto config = rooted::Config::Parse(argc, argv);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";

@@ -17,7 +17,6 @@
 #include <iostream>
 #include <thread>
 
-#include "tools/bench/bench_help.h"
 #include "common/base/config.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
@@ -25,6 +24,7 @@
 #include "rooted/forum/v1/forum.grpc.pb.h"
 #include "tests/support/auth.h"
 #include "tests/support/service_harness.h"
+#include "tools/bench/bench_help.h"
 #include "tools/bench/latency.h"
 
 namespace {
@@ -85,9 +85,12 @@ std::string Ref(int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (rooted::bench::AnsweredHelp(argc, argv, R"(usage: forum_bench [--cases=10000] [--agenda-calls=30] [--decisions=1000] [--decision-rate=200]
+  if (rooted::bench::AnsweredHelp(
+          argc, argv,
+          R"(usage: forum_bench [--cases=10000] [--agenda-calls=30] [--decisions=1000] [--decision-rate=200]
   Agenda planning over open cases and a year of meetings, and RecordDecision at a fixed rate.
-)")) return 0;
+)"))
+    return 0;
   auto config = rooted::Config::Parse(argc, argv);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";

@@ -19,13 +19,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <iomanip>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <thread>
 
-#include "tools/bench/bench_help.h"
 #include "common/base/config.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_money.h"
@@ -34,6 +33,7 @@
 #include "services/fund-payments/ledger.h"
 #include "tests/support/auth.h"
 #include "tests/support/service_harness.h"
+#include "tools/bench/bench_help.h"
 #include "tools/bench/cpu_account.h"
 
 namespace {
@@ -52,7 +52,7 @@ struct Actors {
   std::vector<std::string> staff;        // a requester's token per school
   std::vector<std::string> leads;        // an approver's token per school
   std::string adapter;                   // the payments adapter's token
-  std::string finance;                   // a finance officer's: the bank's files are theirs to import
+  std::string finance;  // a finance officer's: the bank's files are theirs to import
 };
 
 struct RunTotals {
@@ -335,9 +335,12 @@ RunTotals RunChains(const std::vector<std::unique_ptr<v1::FundService::Stub>>& s
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (rooted::bench::AnsweredHelp(argc, argv, R"(usage: fund_bench [--requests=20000] [--threads=16] [--schools=20] [--in_flight=64] [--file_lines=1000] [--channels=4]
+  if (rooted::bench::AnsweredHelp(
+          argc, argv,
+          R"(usage: fund_bench [--requests=20000] [--threads=16] [--schools=20] [--in_flight=64] [--file_lines=1000] [--channels=4]
   Fund requests submitted, approved and paid beside raw Redis EVAL; checks the ledger afterwards.
-)")) return 0;
+)"))
+    return 0;
   auto config = rooted::Config::Parse(argc, argv);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";

@@ -23,18 +23,18 @@
 #include <iostream>
 #include <thread>
 
-#include "tools/bench/bench_help.h"
 #include "absl/strings/str_format.h"
 #include "common/auth/jwt.h"
 #include "common/base/config.h"
 #include "common/base/mutex_mode.h"
 #include "common/identity/upn.h"
 #include "rooted/bench/v1/echo.grpc.pb.h"
-#include "tools/bench/cpu_account.h"
-#include "tools/bench/latency.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/support/local_stack.h"
+#include "tools/bench/bench_help.h"
+#include "tools/bench/cpu_account.h"
+#include "tools/bench/latency.h"
 
 namespace {
 
@@ -212,9 +212,12 @@ void PrintSlowCalls(const Result& r, const rooted::bench::PauseWatch& watch) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (rooted::bench::AnsweredHelp(argc, argv, R"(usage: referral_bench [--seconds=10] [--rounds=5] [--concurrency=64] [--channels=4] [--rate=5000]
+  if (rooted::bench::AnsweredHelp(
+          argc, argv,
+          R"(usage: referral_bench [--seconds=10] [--rounds=5] [--concurrency=64] [--channels=4] [--rate=5000]
   SubmitReferral closed and open loop beside a bare gRPC echo measured in the same run.
-)")) return 0;
+)"))
+    return 0;
   // As every service does (ServiceMain), and so the echo server too.
   rooted::UseMutexesWithoutDeadlockGraph();
   auto config = rooted::Config::Parse(argc, argv);

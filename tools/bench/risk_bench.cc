@@ -22,7 +22,6 @@
 #include <map>
 #include <thread>
 
-#include "tools/bench/bench_help.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -33,6 +32,7 @@
 #include "rooted/risk/v1/risk.grpc.pb.h"
 #include "rooted/risk/v1/risk_events.pb.h"
 #include "tests/support/local_stack.h"
+#include "tools/bench/bench_help.h"
 #include "tools/cohort/cohort.h"
 
 namespace {
@@ -147,9 +147,12 @@ double RawKafka(const std::string& bootstrap, const std::vector<std::string>& pa
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (rooted::bench::AnsweredHelp(argc, argv, R"(usage: risk_bench [--pupils=20000] [--days=10] [--streams=2] [--list-calls=300] [--window=200000] [--probes=100]
+  if (rooted::bench::AnsweredHelp(
+          argc, argv,
+          R"(usage: risk_bench [--pupils=20000] [--days=10] [--streams=2] [--list-calls=300] [--window=200000] [--probes=100]
   StreamSignals to scored profiles beside raw librdkafka, ListAtRisk latency, band-change delay.
-)")) return 0;
+)"))
+    return 0;
   auto config = rooted::Config::Parse(argc, argv);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
