@@ -107,7 +107,10 @@ absl::Status GuardedService::Admit(const Route& route, const Principal& who,
                                    const grpc::ByteBuffer* body, Message& request) const {
   const AccessRule& rule = route.rule;
   RETURN_IF_ERROR(CheckRoles(rule, who, route.name));
-  if (body != nullptr) RETURN_IF_ERROR(DecodeRequest(*body, request));
+  if (body != nullptr) {
+    RETURN_IF_ERROR(DecodeRequest(*body, request));
+    RETURN_IF_ERROR(CheckTimestamps(request));
+  }
   if (!rule.record().kind().empty()) {
     const std::string id = StringAt(request, rule.record().field());
     if (id.empty())

@@ -18,6 +18,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "common/base/clock.h"
 #include "common/redis/audit_trail.h"
 #include "common/server/access_policy.h"
@@ -37,8 +38,11 @@ class RequestStream {
     grpc::ByteBuffer body;
     if (!reader_.Read(&body)) return false;
     ++count_;
-    absl::Status decoded = DecodeRequest(body, message, "message " + std::to_string(count_));
-    if (!decoded.ok()) return decoded;
+    const std::string what = "message " + std::to_string(count_);
+    if (absl::Status decoded = DecodeRequest(body, message, what); !decoded.ok()) return decoded;
+    if (absl::Status in_range = CheckTimestamps(message); !in_range.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": ", in_range.message()));
+    }
     return true;
   }
   // Messages read so far; the last one read is message number count().

@@ -1,11 +1,13 @@
 #include "common/server/message_fields.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/wire_format_lite.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include <map>
 #include <mutex>
-#include <unordered_map>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -141,48 +143,84 @@ std::string StringAt(const Message& message, absl::string_view path) {
   return "";
 }
 
-bool CanHoldPupilRef(const Descriptor& type) {
+// Whether a message of `type` holds one of `target` at any depth; the answers
+// are kept, one table per target.
+bool CanHold(const Descriptor& type, const Descriptor& target) {
   static std::mutex mu;
-  static auto* known = new std::unordered_map<const Descriptor*, bool>();
+  static auto* known = new std::map<std::pair<const Descriptor*, const Descriptor*>, bool>();
+  const auto key = std::make_pair(&type, &target);
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (auto it = known->find(&type); it != known->end()) return it->second;
+    if (auto it = known->find(key); it != known->end()) return it->second;
     // Recursive types: assume not while the walk is on this type.
-    (*known)[&type] = false;
+    (*known)[key] = false;
   }
-  bool holds = &type == rooted::common::v1::PupilRef::descriptor();
+  bool holds = &type == &target;
   for (int i = 0; !holds && i < type.field_count(); ++i) {
     const FieldDescriptor* field = type.field(i);
     holds = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-            CanHoldPupilRef(*field->message_type());
+            CanHold(*field->message_type(), target);
   }
   std::lock_guard<std::mutex> lock(mu);
-  (*known)[&type] = holds;
+  (*known)[key] = holds;
   return holds;
 }
 
-void CollectPupilRefs(const Message& message, std::vector<std::string>& refs) {
+// Calls `visit` with each message of `target`'s type in `message`, and its
+// path when kPaths (paths cost a string per element of a long list).
+template <bool kPaths, typename Visit>
+void ForEachHeld(const Message& message, const Descriptor& target, const std::string& path,
+                 Visit& visit) {
   const Descriptor& type = *message.GetDescriptor();
-  if (&type == rooted::common::v1::PupilRef::descriptor()) {
-    const auto& ref = static_cast<const rooted::common::v1::PupilRef&>(message);
-    if (!ref.value().empty()) refs.push_back(ref.value());
-    return;
-  }
-  if (!CanHoldPupilRef(type)) return;
+  if (&type == &target) return visit(message, path);
+  if (!CanHold(type, target)) return;
   const Reflection& reflection = *message.GetReflection();
   for (int i = 0; i < type.field_count(); ++i) {
     const FieldDescriptor* field = type.field(i);
     if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
-        !CanHoldPupilRef(*field->message_type()))
+        !CanHold(*field->message_type(), target))
       continue;
+    const std::string at = !kPaths ? "" : path.empty() ? field->name() : path + "." + field->name();
     if (field->is_repeated()) {
       const int n = reflection.FieldSize(message, field);
-      for (int k = 0; k < n; ++k)
-        CollectPupilRefs(reflection.GetRepeatedMessage(message, field, k), refs);
+      for (int k = 0; k < n; ++k) {
+        ForEachHeld<kPaths>(reflection.GetRepeatedMessage(message, field, k), target,
+                            kPaths ? absl::StrCat(at, "[", k, "]") : at, visit);
+      }
     } else if (reflection.HasField(message, field)) {
-      CollectPupilRefs(reflection.GetMessage(message, field), refs);
+      ForEachHeld<kPaths>(reflection.GetMessage(message, field), target, at, visit);
     }
   }
+}
+
+bool CanHoldPupilRef(const Descriptor& type) {
+  return CanHold(type, *rooted::common::v1::PupilRef::descriptor());
+}
+
+absl::Status CheckTimestamps(const Message& message) {
+  // 1900-01-01T00:00:00Z and 2201-01-01T00:00:00Z.
+  constexpr int64_t kEarliest = -2'208'988'800;
+  constexpr int64_t kAfterLatest = 7'289'654'400;
+  absl::Status first = absl::OkStatus();
+  auto visit = [&](const Message& held, const std::string& path) {
+    if (!first.ok()) return;
+    const auto& at = static_cast<const google::protobuf::Timestamp&>(held);
+    if (at.nanos() < 0 || at.nanos() > 999'999'999) {
+      first = absl::InvalidArgumentError(absl::StrCat(path, ": nanos must be 0 to 999,999,999"));
+    } else if (at.seconds() < kEarliest || at.seconds() >= kAfterLatest) {
+      first = absl::InvalidArgumentError(absl::StrCat(path, ": must be in the years 1900 to 2200"));
+    }
+  };
+  ForEachHeld<true>(message, *google::protobuf::Timestamp::descriptor(), "", visit);
+  return first;
+}
+
+void CollectPupilRefs(const Message& message, std::vector<std::string>& refs) {
+  auto visit = [&](const Message& held, const std::string&) {
+    const auto& ref = static_cast<const rooted::common::v1::PupilRef&>(held);
+    if (!ref.value().empty()) refs.push_back(ref.value());
+  };
+  ForEachHeld<false>(message, *rooted::common::v1::PupilRef::descriptor(), "", visit);
 }
 
 }  // namespace rooted

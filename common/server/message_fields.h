@@ -34,6 +34,11 @@ void CollectPupilRefs(const google::protobuf::Message& message, std::vector<std:
 // Whether a message of `type` can hold a PupilRef, at any depth.
 bool CanHoldPupilRef(const google::protobuf::Descriptor& type);
 
+// Every google.protobuf.Timestamp `message` holds, at any depth, is in range:
+// nanos 0..999,999,999 and a year from 1900 to 2200. Else INVALID_ARGUMENT
+// naming the first one out of range ("new_starts_at: ...").
+absl::Status CheckTimestamps(const google::protobuf::Message& message);
+
 }  // namespace rooted
 
 #endif  // ROOTED_COMMON_SERVER_MESSAGE_FIELDS_H_

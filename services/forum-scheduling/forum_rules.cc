@@ -59,10 +59,7 @@ absl::Status ValidateCadence(const v1::Cadence& c) {
   if (c.duration_minutes() < 15 || c.duration_minutes() > 480) {
     return FieldError("forum.cadence.duration_minutes", "must be 15 to 480");
   }
-  if (c.start_minute() < 7 * 60 || c.start_minute() + c.duration_minutes() > 20 * 60) {
-    return FieldError("forum.cadence.start_minute", "the meeting must fall between 07:00 and 20:00");
-  }
-  return absl::OkStatus();
+  return CheckMeetingHours("forum.cadence.start_minute", c.start_minute(), c.duration_minutes());
 }
 
 absl::Status ValidateTerms(const v1::Forum& forum, absl::Time now) {
@@ -135,6 +132,13 @@ absl::Status ValidateMembers(const v1::Forum& forum) {
 }
 
 }  // namespace
+
+absl::Status CheckMeetingHours(absl::string_view path, int start_minute, int duration_minutes) {
+  if (start_minute < 7 * 60 || start_minute + duration_minutes > 20 * 60) {
+    return FieldError(path, "the meeting must fall between 07:00 and 20:00");
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateForum(const v1::Forum& forum, absl::Time now) {
   if (!IsLaCode(forum.la_code())) return FieldError("forum.la_code", "a 3-digit LA code");

@@ -19,6 +19,11 @@ namespace v1 = rooted::forum::v1;
 // few years of `now`.
 absl::Status ValidateForum(const v1::Forum& forum, absl::Time now);
 
+// A meeting starting `start_minute` after local midnight and lasting
+// `duration_minutes` falls between 07:00 and 20:00: else INVALID_ARGUMENT
+// naming `path`. The cadence and every moved meeting keep to it.
+absl::Status CheckMeetingHours(absl::string_view path, int start_minute, int duration_minutes);
+
 // The forum's school calendar: its terms and closure days, plus England's
 // bank holidays.
 SchoolCalendar CalendarOf(const v1::Forum& forum);

@@ -344,6 +344,10 @@ absl::Status ForumServiceImpl::MoveMeeting(const Principal& who,
   if (!closed.empty()) {
     return FieldError("new_starts_at", absl::StrCat("is not a school day (", closed, ")"));
   }
+  // The same hours CreateForum holds the cadence to, in the forum's time zone.
+  const absl::CivilMinute local = absl::ToCivilMinute(new_start, options_.zone);
+  RETURN_IF_ERROR(CheckMeetingHours("new_starts_at", local.hour() * 60 + local.minute(),
+                                    meeting.record.duration_minutes()));
   if (meeting.record.status() != v1::MEETING_STATUS_SCHEDULED) {
     return absl::FailedPreconditionError(
         "meeting_id: only a scheduled meeting can be moved (this one is held or cancelled)");

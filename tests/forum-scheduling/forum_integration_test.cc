@@ -249,6 +249,38 @@ TEST_F(ForumSchedulingTest, CreateForumSchedulesTheYearAndAnnouncesEachMeetingOn
   get.set_forum_id("no-such-forum");
   EXPECT_EQ(stub().GetForum(As(Council()).get(), get, &got).error_code(), grpc::NOT_FOUND);
 
+  // Forum roles come from the forum's own seats: the coordinator's subject on
+  // another school's staff token, or another council's, is no one's seat.
+  v1::ListCasesRequest cases;
+  cases.set_forum_id(forum.forum_id());
+  v1::ListCasesResponse listed;
+  EXPECT_TRUE(stub().ListCases(As(Coordinator()).get(), cases, &listed).ok());
+  // A role the rule grants no one is refused before the forum is looked at;
+  // a granted role without the seat finds no forum.
+  EXPECT_EQ(stub()
+                .ListCases(As(Token("coordinator-1", cv1::ROLE_SCHOOL_STAFF,
+                                    cv1::ORGANISATION_TYPE_SCHOOL, "100099"))
+                               .get(),
+                           cases, &listed)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(stub()
+                .ListCases(As(Token("coordinator-1", cv1::ROLE_FORUM_COORDINATOR,
+                                    cv1::ORGANISATION_TYPE_COUNCIL, "802", "802"))
+                               .get(),
+                           cases, &listed)
+                .error_code(),
+            grpc::NOT_FOUND);
+  EXPECT_EQ(stub()
+                .ListCases(As(Token("coordinator-1", cv1::ROLE_FORUM_MEMBER,
+                                    cv1::ORGANISATION_TYPE_PARTNER, "youth-trust"))
+                               .get(),
+                           cases, &listed)
+                .error_code(),
+            grpc::NOT_FOUND);
+  // The chair's seat is theirs at a member organisation.
+  EXPECT_TRUE(stub().ListCases(As(Chair()).get(), cases, &listed).ok());
+
   v1::ExportCalendarRequest ics_request;
   ics_request.set_forum_id(forum.forum_id());
   v1::ExportCalendarResponse ics;
@@ -390,8 +422,7 @@ TEST_F(ForumSchedulingTest, AgendaFitsCapacityMovesCasesOnCancelAndShowsEachMemb
   v1::GetAgendaResponse partner_view;
   ASSERT_TRUE(Agenda(Partner("youth-trust"), meeting_1, &partner_view).ok());
   EXPECT_EQ(partner_view.items_size(), 0);
-  EXPECT_EQ(Agenda(School("100099"), meeting_1, &partner_view).error_code(),
-            grpc::NOT_FOUND);
+  EXPECT_EQ(Agenda(School("100099"), meeting_1, &partner_view).error_code(), grpc::NOT_FOUND);
 
   // Cancelled: its cases go to the next meeting with room, oldest first.
   v1::CancelMeetingRequest cancel;
@@ -421,6 +452,22 @@ TEST_F(ForumSchedulingTest, AgendaFitsCapacityMovesCasesOnCancelAndShowsEachMemb
   bad = stub().MoveMeeting(As(Coordinator()).get(), move, &moved);
   EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_THAT(bad.error_message(), HasSubstr("new_starts_at: is not a school day (a Saturday)"));
+  // ...within the hours the forum's cadence keeps to, and with a time in range.
+  *move.mutable_new_starts_at() = ToProtoTimestamp(LondonTime(2026, 9, 24, 21));
+  bad = stub().MoveMeeting(As(Coordinator()).get(), move, &moved);
+  EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(),
+              HasSubstr("new_starts_at: the meeting must fall between 07:00 and 20:00"));
+  *move.mutable_new_starts_at() = ToProtoTimestamp(LondonTime(2026, 9, 24, 16));
+  move.mutable_new_starts_at()->set_nanos(-5);
+  bad = stub().MoveMeeting(As(Coordinator()).get(), move, &moved);
+  EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("new_starts_at: nanos must be 0 to 999,999,999"));
+  move.mutable_new_starts_at()->set_nanos(0);
+  move.mutable_new_starts_at()->set_seconds(253'402'300'799);  // 9999-12-31T23:59:59Z
+  bad = stub().MoveMeeting(As(Coordinator()).get(), move, &moved);
+  EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("new_starts_at: must be in the years 1900 to 2200"));
   *move.mutable_new_starts_at() = ToProtoTimestamp(LondonTime(2026, 9, 24, 16));
   ASSERT_TRUE(stub().MoveMeeting(As(Coordinator()).get(), move, &moved).ok());
   EXPECT_EQ(moved.meeting().starts_at().seconds(), absl::ToUnixSeconds(LondonTime(2026, 9, 24, 16)));

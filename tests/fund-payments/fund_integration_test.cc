@@ -296,6 +296,9 @@ TEST_F(FundTest, PaymentsSettleOrFailAndAFailureGivesTheMoneyBack) {
   file.set_csv("payment_id,status,reason\n" + p3.fund_request().payment_id() +
                ",settled,\nno-such-payment-id,settled,\n" + p1.fund_request().payment_id() + ",settled,\n");
   v1::ImportBankFileResponse imported;
+  // The bank's files are the finance officers' alone: not a school lead's, not the adapter's.
+  EXPECT_EQ(fund().ImportBankFile(As(Lead("100005")).get(), file, &imported).error_code(),
+            grpc::PERMISSION_DENIED);
   ASSERT_TRUE(fund().ImportBankFile(As(Finance()).get(), file, &imported).ok());
   EXPECT_EQ(imported.settled(), 1);
   ASSERT_EQ(imported.problems_size(), 2);
