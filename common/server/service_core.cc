@@ -2,6 +2,8 @@
 
 #include <prometheus/registry.h>
 
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "common/base/simulated_clock.h"
@@ -9,6 +11,24 @@
 #include "common/server/service_runtime.h"
 
 namespace rooted {
+namespace {
+
+// Written to a temporary file and renamed, so a reader sees all of it or none.
+absl::Status WritePortFile(const std::string& path, int grpc_port, int metrics_port) {
+  const std::string partial = path + ".partial";
+  {
+    std::ofstream out(partial, std::ios::trunc);
+    out << "grpc=" << grpc_port << "\nmetrics=" << metrics_port << "\n";
+    if (!out.flush())
+      return absl::UnavailableError(absl::StrCat("--port-file: cannot write ", partial));
+  }
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("--port-file: cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 ServiceCore::ServiceCore(ServiceSettings settings, std::string name)
     : settings_(std::move(settings)), name_(std::move(name)) {}
@@ -92,8 +112,11 @@ absl::Status ServiceCore::Serve(const std::vector<GuardedService*>& guarded,
                                      *logger_));
   relay_->Start();
   for (EventConsumer* consumer : consumers) consumer->Start();
-  logger_->Info("serving",
-                {{"grpc_port", server->port()}, {"metrics", settings_.metrics_address}});
+  const std::vector<int> metrics_ports = exposer_->GetListeningPorts();
+  const int metrics_port = metrics_ports.empty() ? 0 : metrics_ports.front();
+  if (!settings_.port_file.empty())
+    RETURN_IF_ERROR(WritePortFile(settings_.port_file, server->port(), metrics_port));
+  logger_->Info("serving", {{"grpc_port", server->port()}, {"metrics_port", metrics_port}});
 
   const std::string signal_name = WaitForShutdownSignal();
   logger_->Info("shutting down", {{"signal", signal_name}});

@@ -87,6 +87,7 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
   RETURN_IF_ERROR(LoadTls(config, &s.tls));
   ASSIGN_OR_RETURN(s.shutdown_drain, config.Duration("shutdown-drain", absl::Seconds(10)));
   s.simulated_clock_file = config.String("simulated-clock-file", "");
+  s.port_file = config.String("port-file", "");
   return s;
 }
 

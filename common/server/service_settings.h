@@ -39,6 +39,10 @@ struct ServiceSettings {
   absl::Duration kafka_session_timeout = absl::Seconds(10);
   // Empty in production: the wall clock. Set, the time a rehearsal plays.
   std::string simulated_clock_file;
+  // When set, the gRPC and metrics ports actually bound are written here
+  // ("grpc=50051\nmetrics=9464\n", whole or not at all) once serving: how
+  // a test or a supervisor that asked for port 0 learns them.
+  std::string port_file;
 };
 
 absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int default_grpc_port,

@@ -40,26 +40,30 @@ class TermStack {
     int db = 1;
     for (const char* name : {"referral-intake", "risk-scoring", "forum-scheduling", "directory-triage",
                              "fund-payments"}) {
-      services_[name] = {testing::FreePort(), testing::FreePort(), db++, nullptr};
+      services_[name] = {0, 0, db++, nullptr};
       Start(name);
     }
   }
 
+  // The first start binds free ports of the service's own choosing; a restart
+  // takes the same ones again, as a restarted pod keeps its address.
   void Start(const std::string& name) {
     Service& s = services_.at(name);
-    std::vector<std::string> argv = {testing::BinaryDir() + "/services/" + name + "/" + name,
-                                     "--grpc-address=127.0.0.1:" + std::to_string(s.grpc_port),
-                                     "--metrics-address=127.0.0.1:" + std::to_string(s.metrics_port),
-                                     "--redis-port=" + std::to_string(redis_.port()),
-                                     "--redis-db=" + std::to_string(s.redis_db),
-                                     "--kafka-bootstrap=" + broker_.bootstrap(),
-                                     "--kafka-session-timeout=6s",
-                                     "--token-secret=" + kTokenSecret,
-                                     "--simulated-clock-file=" + clock_path_,
-                                     "--log-level=error"};
-    if (name == "referral-intake" || name == "risk-scoring") argv.push_back("--pupil-ref-secret=" + kPupilRefSecret);
-    if (name == "risk-scoring") argv.push_back("--la-code=801");
-    s.process = std::make_unique<testing::ChildProcess>(argv, "");
+    std::vector<std::string> flags = {"--redis-port=" + std::to_string(redis_.port()),
+                                      "--redis-db=" + std::to_string(s.redis_db),
+                                      "--kafka-bootstrap=" + broker_.bootstrap(),
+                                      "--kafka-session-timeout=6s",
+                                      "--token-secret=" + kTokenSecret,
+                                      "--simulated-clock-file=" + clock_path_,
+                                      "--log-level=error"};
+    if (name == "referral-intake" || name == "risk-scoring")
+      flags.push_back("--pupil-ref-secret=" + kPupilRefSecret);
+    if (name == "risk-scoring") flags.push_back("--la-code=801");
+    s.process = std::make_unique<testing::ServiceProcess>(
+        testing::BinaryDir() + "/services/" + name + "/" + name, flags, s.grpc_port,
+        s.metrics_port);
+    s.grpc_port = s.process->grpc_port();
+    s.metrics_port = s.process->metrics_port();
   }
 
   // A crash: SIGKILL, then the same process started again.
@@ -78,7 +82,7 @@ class TermStack {
     int grpc_port;
     int metrics_port;
     int redis_db;
-    std::unique_ptr<testing::ChildProcess> process;
+    std::unique_ptr<testing::ServiceProcess> process;
   };
   testing::RedisServer redis_;
   testing::Broker broker_;

@@ -93,6 +93,33 @@ std::string BinaryDir() {
   return dir != nullptr ? dir : ROOTED_DEFAULT_BIN_DIR;
 }
 
+ServiceProcess::ServiceProcess(const std::string& binary, const std::vector<std::string>& flags,
+                               int grpc_port, int metrics_port)
+    : dir_(MakeTempDir()) {
+  const std::string port_file = dir_ + "/ports";
+  std::vector<std::string> argv = {binary, "--grpc-address=127.0.0.1:" + std::to_string(grpc_port),
+                                   "--metrics-address=127.0.0.1:" + std::to_string(metrics_port),
+                                   "--port-file=" + port_file};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  process_ = std::make_unique<ChildProcess>(argv, "");
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    std::ifstream in(port_file);
+    std::string line;
+    while (in && std::getline(in, line)) {
+      if (line.rfind("grpc=", 0) == 0) grpc_port_ = std::stoi(line.substr(5));
+      if (line.rfind("metrics=", 0) == 0) metrics_port_ = std::stoi(line.substr(8));
+    }
+    if (grpc_port_ != 0) return;
+    int status = 0;
+    if (waitpid(process_->pid(), &status, WNOHANG) != 0) {
+      throw std::runtime_error(binary + " exited before serving");
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  throw std::runtime_error(binary + " did not serve within 60 s");
+}
+
 RedisServer::RedisServer() {
   // A port can be taken between FreePort and bind: try a few.
   for (int attempt = 0; attempt < 5; ++attempt) {

@@ -30,7 +30,30 @@ class ChildProcess {
 };
 
 // A free TCP port on 127.0.0.1 (bound and released; the caller binds it next).
+// Racy on a busy machine: another process may take it first. For services,
+// use ServiceProcess, which lets the service bind port 0 itself.
 int FreePort();
+
+// A service binary that binds its own ports: gRPC and metrics on the ports
+// given (0: any free one) and --port-file, which it writes once serving. The
+// constructor returns when the ports are known; it throws when the process
+// exits first or 60 s pass.
+class ServiceProcess {
+ public:
+  // `flags`: every flag but the two addresses and the port file.
+  ServiceProcess(const std::string& binary, const std::vector<std::string>& flags,
+                 int grpc_port = 0, int metrics_port = 0);
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_port_; }
+  pid_t pid() const { return process_->pid(); }
+  void Kill() { process_->Kill(); }
+
+ private:
+  std::string dir_;
+  int grpc_port_ = 0;
+  int metrics_port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
+};
 
 // A real redis-server on a free loopback port, with no persistence.
 class RedisServer {

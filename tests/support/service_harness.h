@@ -127,29 +127,28 @@ class LocalService {
  public:
   LocalService(const std::string& name, const std::string& token_secret,
                const std::vector<std::string>& extra_flags = {})
-      : port_(FreePort()), metrics_port_(FreePort()) {
-    std::vector<std::string> argv = {BinaryDir() + "/services/" + name + "/" + name,
-                                     "--grpc-address=127.0.0.1:" + std::to_string(port_),
-                                     "--metrics-address=127.0.0.1:" + std::to_string(metrics_port_),
-                                     "--redis-port=" + std::to_string(redis_.port()),
-                                     "--kafka-bootstrap=" + broker_.bootstrap(),
-                                     "--token-secret=" + token_secret, "--log-level=warn"};
-    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    process_ = std::make_unique<ChildProcess>(argv, "");
-  }
+      : process_(std::make_unique<ServiceProcess>(BinaryDir() + "/services/" + name + "/" + name,
+                                                  Flags(token_secret, extra_flags))) {}
 
-  std::string target() const { return "127.0.0.1:" + std::to_string(port_); }
-  int metrics_port() const { return metrics_port_; }
+  std::string target() const { return "127.0.0.1:" + std::to_string(process_->grpc_port()); }
+  int metrics_port() const { return process_->metrics_port(); }
   pid_t pid() const { return process_->pid(); }
   const RedisServer& redis() const { return redis_; }
   const Broker& broker() const { return broker_; }
 
  private:
+  std::vector<std::string> Flags(const std::string& token_secret,
+                                 const std::vector<std::string>& extra) const {
+    std::vector<std::string> flags = {"--redis-port=" + std::to_string(redis_.port()),
+                                      "--kafka-bootstrap=" + broker_.bootstrap(),
+                                      "--token-secret=" + token_secret, "--log-level=warn"};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    return flags;
+  }
+
   RedisServer redis_;
   Broker broker_;
-  int port_;
-  int metrics_port_;
-  std::unique_ptr<ChildProcess> process_;
+  std::unique_ptr<ServiceProcess> process_;
 };
 
 // Polls until `condition` holds or `timeout` passes.

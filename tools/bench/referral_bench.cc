@@ -237,14 +237,11 @@ int main(int argc, char** argv) {
 
   rooted::testing::RedisServer redis;
   rooted::testing::Broker broker;
-  const int port = rooted::testing::FreePort();
-  rooted::testing::ChildProcess service(
-      {rooted::testing::BinaryDir() + "/services/referral-intake/referral-intake",
-       "--grpc-address=127.0.0.1:" + std::to_string(port),
-       "--metrics-address=127.0.0.1:" + std::to_string(rooted::testing::FreePort()),
-       "--redis-port=" + std::to_string(redis.port()), "--kafka-bootstrap=" + broker.bootstrap(),
-       "--token-secret=" + secret, "--pupil-ref-secret=" + secret, "--log-level=warn"},
-      "");
+  rooted::testing::ServiceProcess service(
+      rooted::testing::BinaryDir() + "/services/referral-intake/referral-intake",
+      {"--redis-port=" + std::to_string(redis.port()), "--kafka-bootstrap=" + broker.bootstrap(),
+       "--token-secret=" + secret, "--pupil-ref-secret=" + secret, "--log-level=warn"});
+  const int port = service.grpc_port();
 
   const int echo_port = rooted::testing::FreePort();
   rooted::testing::ChildProcess echo_server(

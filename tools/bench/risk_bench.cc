@@ -186,16 +186,13 @@ int main(int argc, char** argv) {
 
   rooted::testing::RedisServer redis_server;
   rooted::testing::Broker broker;
-  const int port = rooted::testing::FreePort();
-  const int metrics_port = rooted::testing::FreePort();
-  rooted::testing::ChildProcess service(
-      {rooted::testing::BinaryDir() + "/services/risk-scoring/risk-scoring",
-       "--grpc-address=127.0.0.1:" + std::to_string(port),
-       "--metrics-address=127.0.0.1:" + std::to_string(metrics_port),
-       "--redis-port=" + std::to_string(redis_server.port()),
+  rooted::testing::ServiceProcess service(
+      rooted::testing::BinaryDir() + "/services/risk-scoring/risk-scoring",
+      {"--redis-port=" + std::to_string(redis_server.port()),
        "--kafka-bootstrap=" + broker.bootstrap(), "--token-secret=" + secret,
-       "--pupil-ref-secret=" + secret, "--la-code=801", "--log-level=warn"},
-      "");
+       "--pupil-ref-secret=" + secret, "--la-code=801", "--log-level=warn"});
+  const int port = service.grpc_port();
+  const int metrics_port = service.metrics_port();
   rooted::RedisOptions redis_options;
   redis_options.port = redis_server.port();
   rooted::RedisClient redis(redis_options);
