@@ -13,7 +13,7 @@ bool HoldsAnyRole(const Principal& who, const google::protobuf::RepeatedField<in
   return std::any_of(roles.begin(), roles.end(), [&](int role) { return who.HasRole(Role(role)); });
 }
 
-bool HoldsSeat(const Principal& who, const ForumSeat& seat, bool must_run_forum) {
+bool HoldsThisSeat(const Principal& who, const ForumSeat& seat, bool must_run_forum) {
   if (must_run_forum && !seat.runs_forum) return false;
   if (!seat.subject.empty() && seat.subject != who.subject) return false;
   if (seat.organisation_type != who.organisation_type ||
@@ -47,10 +47,8 @@ bool InScope(cv1::AccessScope scope, const Principal& who, const RecordOwner* ow
              (owner->la_code == who.la_code && Contains(owner->partner_ids, who.organisation_id));
     case cv1::ACCESS_SCOPE_FORUM_MEMBER:
     case cv1::ACCESS_SCOPE_FORUM_RUNS:
-      if (owner == nullptr) return false;
-      return std::any_of(owner->seats.begin(), owner->seats.end(), [&](const ForumSeat& seat) {
-        return HoldsSeat(who, seat, scope == cv1::ACCESS_SCOPE_FORUM_RUNS);
-      });
+      return owner != nullptr &&
+             HoldsSeat(who, owner->seats, scope == cv1::ACCESS_SCOPE_FORUM_RUNS);
     default:
       return false;
   }
@@ -78,6 +76,15 @@ std::string ScopeName(cv1::AccessScope scope) {
 }
 
 }  // namespace
+
+absl::Status RecordOwners::Unseen(absl::string_view kind, absl::string_view field) const {
+  return absl::NotFoundError(absl::StrCat(field, ": no such ", kind));
+}
+
+bool HoldsSeat(const Principal& who, const std::vector<ForumSeat>& seats, bool runs_forum) {
+  return std::any_of(seats.begin(), seats.end(),
+                     [&](const ForumSeat& seat) { return HoldsThisSeat(who, seat, runs_forum); });
+}
 
 absl::Status CheckRoles(const AccessRule& rule, const Principal& who, absl::string_view method) {
   for (const cv1::AccessGrant& grant : rule.grants()) {

@@ -44,7 +44,16 @@ class RecordOwners {
   // NOT_FOUND when there is no such record.
   virtual absl::StatusOr<RecordOwner> OwnerOf(absl::string_view kind,
                                               const std::string& id) const = 0;
+  // The answer for a record (named by `field`) that does not exist or that
+  // the caller may not see: one answer for both, so a guessed id is not
+  // confirmed. NOT_FOUND unless a kind says otherwise (one learnt from
+  // events may just not have arrived yet).
+  virtual absl::Status Unseen(absl::string_view kind, absl::string_view field) const;
 };
+
+// Whether the caller holds one of `seats` (with `runs_forum`, the chair's or
+// the coordinator's).
+bool HoldsSeat(const Principal& who, const std::vector<ForumSeat>& seats, bool runs_forum);
 
 // The rule's grants have a role the caller holds: else PERMISSION_DENIED
 // naming the method.

@@ -116,12 +116,11 @@ absl::Status GuardedService::Admit(const Route& route, const Principal& who,
     if (id.empty())
       return absl::InvalidArgumentError(absl::StrCat(rule.record().field(), ": required"));
     absl::StatusOr<RecordOwner> owner = options_.owners->OwnerOf(rule.record().kind(), id);
-    if (absl::IsNotFound(owner.status())) {
-      return absl::NotFoundError(
-          absl::StrCat(rule.record().field(), ": no such ", rule.record().kind()));
+    const absl::Status seen = owner.ok() ? CheckScope(rule, who, &*owner, "") : owner.status();
+    if (absl::IsNotFound(seen)) {
+      return options_.owners->Unseen(rule.record().kind(), rule.record().field());
     }
-    if (!owner.ok()) return owner.status();
-    return CheckScope(rule, who, &*owner, "");
+    return seen;
   }
   const std::string school =
       rule.school_field().empty() ? "" : StringAt(request, rule.school_field());
@@ -171,33 +170,19 @@ absl::Status GuardedService::AuditNow(const Route& route, const Principal& who,
   return result;
 }
 
-grpc::Status GuardedService::ServeUnary(
-    const Route& route, grpc::ServerContext& context, const grpc::ByteBuffer& body,
+grpc::Status GuardedService::Serve(
+    const Route& route, grpc::ServerContext& context, const grpc::ByteBuffer* body,
     grpc::ByteBuffer& answer, Message& request, Message& response,
     absl::FunctionRef<absl::Status(const Principal&)> handler) const {
   const Started started = std::chrono::steady_clock::now();
   const absl::Status status = options_.guard->Contain(route.name, [&]() -> absl::Status {
     ASSIGN_OR_RETURN(const Principal who, options_.guard->Authenticate(context));
-    absl::Status outcome = Admit(route, who, &body, request);
+    absl::Status outcome = Admit(route, who, body, request);
     if (outcome.ok()) outcome = options_.guard->Contain(route.name, [&] { return handler(who); });
     RETURN_IF_ERROR(AuditNow(route, who, request, &response, std::move(outcome)));
     return Encode(response, answer);
   });
-  return options_.guard->Conclude(route.name, started, status);
-}
-
-grpc::Status GuardedService::ServeStream(
-    const Route& route, grpc::ServerContext& context, Message& none, Message& response,
-    grpc::ByteBuffer& answer, absl::FunctionRef<absl::Status(const Principal&)> handler) const {
-  const Started started = std::chrono::steady_clock::now();
-  const absl::Status status = options_.guard->Contain(route.name, [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(const Principal who, options_.guard->Authenticate(context));
-    absl::Status outcome = Admit(route, who, nullptr, none);
-    if (outcome.ok()) outcome = options_.guard->Contain(route.name, [&] { return handler(who); });
-    RETURN_IF_ERROR(AuditNow(route, who, none, &response, std::move(outcome)));
-    return Encode(response, answer);
-  });
-  return options_.guard->Conclude(route.name, started, status);
+  return options_.guard->Conclude(context, route.name, started, status);
 }
 
 RpcCompletion GuardedService::StartAsync(const Route& route, grpc::CallbackServerContext& context,
@@ -205,8 +190,7 @@ RpcCompletion GuardedService::StartAsync(const Route& route, grpc::CallbackServe
                                          std::shared_ptr<const Principal> who, Message& request,
                                          Message* response, grpc::ByteBuffer* raw_answer,
                                          grpc::ByteBuffer* answer) const {
-  auto call =
-      std::make_shared<RpcCompletion::Call>(*options_.guard, route.name, context.DefaultReactor());
+  auto call = std::make_shared<RpcCompletion::Call>(*options_.guard, route.name, context);
   call->state = std::move(state);
   call->conclude = [this, &route, who = std::move(who), &request, response, raw_answer, answer](
                        absl::Status outcome,

@@ -138,14 +138,12 @@ class GuardedService final : public grpc::Service {
                         const google::protobuf::Message& request,
                         const google::protobuf::Message* response, absl::Status outcome) const;
 
-  grpc::Status ServeUnary(const Route& route, grpc::ServerContext& context,
-                          const grpc::ByteBuffer& body, grpc::ByteBuffer& answer,
-                          google::protobuf::Message& request, google::protobuf::Message& response,
-                          absl::FunctionRef<absl::Status(const Principal&)> handler) const;
-  grpc::Status ServeStream(const Route& route, grpc::ServerContext& context,
-                           google::protobuf::Message& none, google::protobuf::Message& response,
-                           grpc::ByteBuffer& answer,
-                           absl::FunctionRef<absl::Status(const Principal&)> handler) const;
+  // A synchronous call, unary or streaming: `body` is the unary request's,
+  // null for a stream (whose handler decodes each message).
+  grpc::Status Serve(const Route& route, grpc::ServerContext& context, const grpc::ByteBuffer* body,
+                     grpc::ByteBuffer& answer, google::protobuf::Message& request,
+                     google::protobuf::Message& response,
+                     absl::FunctionRef<absl::Status(const Principal&)> handler) const;
   // For a callback method: a completion whose Finish audits, encodes
   // `response` (unless `raw_answer`) into `answer` and answers.
   // `who` is filled in once the caller is authenticated.
@@ -173,8 +171,8 @@ void GuardedService::Handle(absl::string_view method, Impl& impl,
                                   const grpc::ByteBuffer* body, grpc::ByteBuffer* answer) {
             Request request;
             Response response;
-            return self->ServeUnary(
-                **route, *context, *body, *answer, request, response,
+            return self->Serve(
+                **route, *context, body, *answer, request, response,
                 [&](const Principal& who) { return (impl.*handler)(who, &request, &response); });
           },
           this);
@@ -250,11 +248,11 @@ void GuardedService::Handle(absl::string_view method, Impl& impl,
             // A stream's rule names no record: each message is checked by the handler as it comes.
             Request none;
             Response response;
-            return self->ServeStream(**route, *context, none, response, *answer,
-                                     [&](const Principal& who) {
-                                       RequestStream<Request> stream(*reader);
-                                       return (impl.*handler)(who, stream, &response);
-                                     });
+            return self->Serve(**route, *context, nullptr, *answer, none, response,
+                               [&](const Principal& who) {
+                                 RequestStream<Request> stream(*reader);
+                                 return (impl.*handler)(who, stream, &response);
+                               });
           },
           this);
   *route = &AddRoute(method, *Request::descriptor(), *Response::descriptor(), true, method_handler,

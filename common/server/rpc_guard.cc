@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/base/retry_later.h"
 
 namespace rooted {
 
@@ -78,15 +79,21 @@ absl::Status RpcGuard::Contain(absl::string_view method,
   return absl::InternalError("internal error");
 }
 
-grpc::Status RpcGuard::Conclude(absl::string_view method, std::chrono::steady_clock::time_point started,
-                               const absl::Status& status) const {
+grpc::Status RpcGuard::Conclude(grpc::ServerContextBase& context, absl::string_view method,
+                                std::chrono::steady_clock::time_point started,
+                                const absl::Status& status) const {
   grpc::Status result = ToGrpcStatus(status);
+  const std::optional<absl::Duration> retry_after = RetryAfterOf(status);
+  if (retry_after) {
+    context.AddTrailingMetadata("grpc-retry-pushback-ms",
+                                std::to_string(absl::ToInt64Milliseconds(*retry_after)));
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const absl::string_view code = CodeName(result.error_code());
   metrics_.RecordRpc(method, code, seconds);
   // Messages come from our code, Redis and Kafka: field names and reasons,
   // never the request's values.
-  switch (result.error_code()) {
+  switch (retry_after ? grpc::ABORTED : result.error_code()) {  // not yet: not a failure
     case grpc::OK:
       if (logger_.Enabled(LogLevel::kDebug)) {
         logger_.Log(LogLevel::kDebug, "rpc",
@@ -111,7 +118,8 @@ void RpcCompletion::Finish(const absl::Status& status) const {
   if (call_->finished.exchange(true)) return;
   std::shared_ptr<Call> call = call_;
   auto answer = [call](const absl::Status& final_status) {
-    call->reactor->Finish(call->guard.Conclude(call->method, call->started, final_status));
+    call->reactor->Finish(
+        call->guard.Conclude(call->context, call->method, call->started, final_status));
   };
   if (!call->conclude) return answer(status);
   std::move(call->conclude)(status, std::move(answer));

@@ -38,7 +38,6 @@ class RpcCompletion {
   void FinishWith(absl::FunctionRef<absl::Status()> work) const;
 
  private:
-  friend class RpcGuard;
   friend class GuardedService;
   struct Call;
   explicit RpcCompletion(std::shared_ptr<Call> call) : call_(std::move(call)) {}
@@ -47,11 +46,16 @@ class RpcCompletion {
 
 // A callback call in flight; shared by the copies of its completion.
 struct RpcCompletion::Call {
-  Call(const RpcGuard& g, absl::string_view m, grpc::ServerUnaryReactor* r)
-      : guard(g), method(m), started(std::chrono::steady_clock::now()), reactor(r) {}
+  Call(const RpcGuard& g, absl::string_view m, grpc::CallbackServerContext& c)
+      : guard(g),
+        method(m),
+        started(std::chrono::steady_clock::now()),
+        context(c),
+        reactor(c.DefaultReactor()) {}
   const RpcGuard& guard;
   const absl::string_view method;  // outlives the call: the route's name
   const std::chrono::steady_clock::time_point started;
+  grpc::CallbackServerContext& context;
   grpc::ServerUnaryReactor* const reactor;
   std::atomic<bool> finished{false};
   // Set by the shared path: turns the handler's status into the answer (its
@@ -80,8 +84,10 @@ class RpcGuard {
   absl::Status Contain(absl::string_view method, absl::FunctionRef<absl::Status()> work) const;
 
   // Records the metric and logs the call once (failures as errors, refusals
-  // as information, the rest at debug); the status gRPC answers with.
-  grpc::Status Conclude(absl::string_view method, std::chrono::steady_clock::time_point started,
+  // as information, the rest at debug); the status gRPC answers with, and
+  // its retry hint (RetryLater) as the `grpc-retry-pushback-ms` trailer.
+  grpc::Status Conclude(grpc::ServerContextBase& context, absl::string_view method,
+                        std::chrono::steady_clock::time_point started,
                         const absl::Status& status) const;
 
  private:

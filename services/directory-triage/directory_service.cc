@@ -8,6 +8,7 @@
 #include "common/base/ids.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
+#include "common/base/retry_later.h"
 #include "common/base/status_macros.h"
 #include "common/identity/needs_taxonomy.h"
 #include "common/server/paging.h"
@@ -16,6 +17,7 @@
 
 namespace rooted::directory {
 namespace cv1 = rooted::common::v1;
+namespace rv1 = rooted::referral::v1;
 namespace {
 
 constexpr int kDefaultPageSize = 20;
@@ -441,18 +443,14 @@ absl::Status DirectoryServiceImpl::MakeServiceReferral(
     v1::MakeServiceReferralResponse* response) {
   ASSIGN_OR_RETURN(bool replayed, Replayed(who, "MakeServiceReferral", *request, response));
   if (replayed) return absl::OkStatus();
-  RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
   RETURN_IF_ERROR(ValidateRecordId("service_id", request->service_id()));
   DirectoryStore& store = core_.store();
-  ASSIGN_OR_RETURN(auto needs, store.Load<v1::ReferralNeeds>(
-                                   store.ReferralKey(request->referral_id()), "referral_id"));
-  const v1::ReferralNeeds& referral = needs.record;
-  const bool allowed = (ActsForSchool(who) && who.IsSchool(referral.school_urn())) ||
-                       (DirectoryCore::IsCouncil(who) && who.la_code == referral.la_code());
-  if (!allowed) {
-    return absl::PermissionDeniedError(
-        "referral_id: only the referring school or its council refer this child to a service");
-  }
+  // Whose the referral is the access rule has decided (on these same facts).
+  ASSIGN_OR_RETURN(std::optional<ReferralFactsKeeper::Facts> facts,
+                   referrals_.Find(request->referral_id()));
+  if (!facts) return ReferralNotKnownHere("referral_id");
+  const rv1::ReferralFacts& referral = facts->record;
+  RETURN_IF_ERROR(CheckReferralUse(referral, rv1::CONSENT_SCOPE_SERVICES, "referral_id"));
   ASSIGN_OR_RETURN(auto service,
                    store.Load<v1::Service>(store.ServiceKey(request->service_id()), "service_id"));
   if (std::string why = NotRecommendableReason(service.record, core_.Today()); !why.empty()) {
@@ -470,6 +468,8 @@ absl::Status DirectoryServiceImpl::MakeServiceReferral(
   const std::string field = absl::StrCat(referral.referral_id(), "|", service.record.id());
   WriteBatch batch;
   batch.preconditions.push_back({store.ServiceReferralsKey(), field, ""});
+  const ReferralFactsKeeper::Guard unchanged = referrals_.FactsUnchanged(*facts);
+  batch.preconditions.push_back({unchanged.key, unchanged.field, unchanged.expected});
   batch.commands.push_back({"HSET", store.ServiceReferralsKey(), field, made.SerializeAsString()});
   v1::DirectoryEvent event;
   v1::ServiceReferralMade* e = event.mutable_service_referral_made();
@@ -482,10 +482,14 @@ absl::Status DirectoryServiceImpl::MakeServiceReferral(
                                  request->request_id()));
   *response->mutable_service_referral() = made;
   absl::Status committed = Commit(who, "MakeServiceReferral", *request, response, std::move(batch));
-  if (absl::IsAborted(committed)) {
+  if (!absl::IsAborted(committed)) return committed;
+  ASSIGN_OR_RETURN(std::optional<std::string> made_before,
+                   store.HashField(store.ServiceReferralsKey(), field));
+  if (made_before) {
     return absl::AlreadyExistsError("service_id: this child is already referred to this service");
   }
-  return committed;
+  return RetryLater("referral_id: the referral changed while this request ran; retry",
+                    absl::Milliseconds(200));
 }
 
 absl::Status DirectoryServiceImpl::LoadPostcodeDistricts(

@@ -1,6 +1,7 @@
 #ifndef ROOTED_SERVICES_DIRECTORY_TRIAGE_DIRECTORY_SERVICE_H_
 #define ROOTED_SERVICES_DIRECTORY_TRIAGE_DIRECTORY_SERVICE_H_
 
+#include "common/referrals/referral_facts.h"
 #include "common/server/guarded_service.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "services/directory-triage/directory_core.h"
@@ -13,13 +14,14 @@ namespace rooted::directory {
 //   edit sends the service back to QA as pending; live capacity updates do not);
 // - anyone signed in searches, reads and exports published services;
 // - school staff and council officers make service referrals for referrals
-//   of their school or council.
+//   of their school or council whose families consented to it.
 class DirectoryServiceImpl final {
  public:
   // Binds every RPC of DirectoryService to its handler here.
   void Bind(GuardedService& service);
 
-  explicit DirectoryServiceImpl(DirectoryCore& core) : core_(core) {}
+  DirectoryServiceImpl(DirectoryCore& core, ReferralFactsKeeper& referrals)
+      : core_(core), referrals_(referrals) {}
 
   absl::Status UpsertOrganization(const Principal& who,
                                   const v1::UpsertOrganizationRequest* request,
@@ -75,6 +77,7 @@ class DirectoryServiceImpl final {
                            const std::vector<const v1::Service*>& services);
 
   DirectoryCore& core_;
+  ReferralFactsKeeper& referrals_;
 };
 
 }  // namespace rooted::directory

@@ -37,9 +37,10 @@ absl::Status Run(const rooted::Config& config) {
   rooted::directory::DirectoryCore directory(store, index, core->clock(), options);
   RETURN_IF_ERROR(directory.Load());
   core->logger().Info("directory loaded", {{"services", int64_t(index.size())}});
-  rooted::directory::DirectoryServiceImpl directory_service(directory);
+  rooted::ReferralFactsKeeper referral_facts(store);
+  rooted::directory::DirectoryServiceImpl directory_service(directory, referral_facts);
   rooted::directory::TriageServiceImpl triage_service(directory, core->metrics());
-  rooted::directory::ReferralNeedsHandler handler(directory);
+  rooted::directory::ReferralNeedsHandler handler(directory, referral_facts);
   ASSIGN_OR_RETURN(auto consumer,
                    rooted::EventConsumer::Create(
                        core->ConsumerOptions(group, {std::string(rooted::topics::kReferralEvents)}),
@@ -66,9 +67,10 @@ absl::Status Run(const rooted::Config& config) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
+  rooted::ReferralFactsOwners referral_owners(referral_facts);
   rooted::GuardedService directory_api(
       "rooted.directory.v1.DirectoryService",
-      core->ServiceOptions(/*owners=*/nullptr, options.sharing_agreement));
+      core->ServiceOptions(&referral_owners, options.sharing_agreement));
   directory_service.Bind(directory_api);
   rooted::GuardedService triage_api(
       "rooted.directory.v1.TriageService",

@@ -102,6 +102,7 @@ absl::StatusOr<ApplyResult> ReferralNeedsHandler::Apply(const ConsumedEvent& eve
   }
   DirectoryStore& store = core_.store();
   WriteBatch batch;
+  ASSIGN_OR_RETURN(std::optional<ReferralFactsKeeper::Facts> facts, facts_.Stage(batch, envelope));
   std::optional<v1::ReferralNeeds> triage;
   switch (envelope.payload_case()) {
     case rv1::ReferralEvent::kReferralSubmitted: {
@@ -158,7 +159,9 @@ absl::StatusOr<ApplyResult> ReferralNeedsHandler::Apply(const ConsumedEvent& eve
       core_.AddEvent(batch, system, triage->pupil_ref().value(), triage->referral_id(), std::move(out));
     }
   }
-  return store.CommitConsumed(std::move(batch), event.event_id());
+  absl::StatusOr<ApplyResult> applied = store.CommitConsumed(std::move(batch), event.event_id());
+  if (facts && applied.ok() && *applied == ApplyResult::kApplied) facts_.Remember(*facts);
+  return applied;
 }
 
 void TriageServiceImpl::Bind(GuardedService& service) {

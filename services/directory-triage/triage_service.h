@@ -5,6 +5,7 @@
 
 #include "common/base/metrics.h"
 #include "common/kafka/event_consumer.h"
+#include "common/referrals/referral_facts.h"
 #include "common/server/guarded_service.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "services/directory-triage/directory_core.h"
@@ -36,14 +37,18 @@ class TriageServiceImpl final {
 // Keeps what the directory needs of each referral (coded needs, year group,
 // school) from referral-intake's events, triages each new or changed one and
 // publishes TriageRecommended; a withdrawn referral's needs are deleted.
-// Each event is applied and recorded as processed in one atomic step.
+// Beside them it keeps each referral's facts (whose it is, what the family
+// consented to) for the service referrals made on it. Each event is applied
+// and recorded as processed in one atomic step.
 class ReferralNeedsHandler final : public EventHandler {
  public:
-  explicit ReferralNeedsHandler(DirectoryCore& core) : core_(core) {}
+  ReferralNeedsHandler(DirectoryCore& core, ReferralFactsKeeper& facts)
+      : core_(core), facts_(facts) {}
   absl::StatusOr<ApplyResult> Apply(const ConsumedEvent& event) override;
 
  private:
   DirectoryCore& core_;
+  ReferralFactsKeeper& facts_;
 };
 
 }  // namespace rooted::directory

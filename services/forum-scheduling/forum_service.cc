@@ -183,11 +183,7 @@ absl::StatusOr<std::vector<v1::ForumCase>> ForumServiceImpl::LoadOpenCases(
 
 bool ForumServiceImpl::RunsForum(const Principal& who, const v1::Forum& forum) const {
   if (ActsForCouncil(who) && who.la_code == forum.la_code()) return true;
-  const RecordOwner owner = ForumOwner(forum);
-  AccessRule runs;
-  runs.add_grants()->set_scope(cv1::ACCESS_SCOPE_FORUM_RUNS);
-  for (Role role : who.roles) runs.mutable_grants(0)->add_roles(role);
-  return CheckScope(runs, who, &owner, "").ok();
+  return HoldsSeat(who, ForumSeats(forum), /*runs_forum=*/true);
 }
 
 absl::Status ForumServiceImpl::RequireRunsForum(const Principal& who, const v1::Forum& forum,
@@ -199,12 +195,9 @@ absl::Status ForumServiceImpl::RequireRunsForum(const Principal& who, const v1::
 
 absl::Status ForumServiceImpl::RequireSeesForum(const Principal& who, const v1::Forum& forum,
                                                 absl::string_view method) const {
-  if (RunsForum(who, forum)) return absl::OkStatus();
-  const RecordOwner owner = ForumOwner(forum);
-  AccessRule sees;
-  sees.add_grants()->set_scope(cv1::ACCESS_SCOPE_FORUM_MEMBER);
-  for (Role role : who.roles) sees.mutable_grants(0)->add_roles(role);
-  if (CheckScope(sees, who, &owner, "").ok()) return absl::OkStatus();
+  if (RunsForum(who, forum) || HoldsSeat(who, ForumSeats(forum), /*runs_forum=*/false)) {
+    return absl::OkStatus();
+  }
   return absl::PermissionDeniedError(
       absl::StrCat(method, ": your organisation is not a member of this forum"));
 }

@@ -2,12 +2,32 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/proto_time.h"
+#include "common/base/status_macros.h"
+#include "common/kafka/topics.h"
 #include "rooted/forum/v1/forum_events.pb.h"
 #include "rooted/fund/v1/fund.pb.h"
 
 namespace rooted::fund {
 
 absl::StatusOr<ApplyResult> FundEventHandler::Apply(const ConsumedEvent& event) {
+  if (event.topic == topics::kReferralEvents) return ApplyReferral(event);
+  return ApplyForum(event);
+}
+
+absl::StatusOr<ApplyResult> FundEventHandler::ApplyReferral(const ConsumedEvent& event) {
+  rooted::referral::v1::ReferralEvent envelope;
+  if (!envelope.ParseFromString(event.payload)) {
+    return absl::InvalidArgumentError("payload is not a ReferralEvent");
+  }
+  WriteBatch batch;
+  ASSIGN_OR_RETURN(std::optional<ReferralFactsKeeper::Facts> facts,
+                   referrals_.Stage(batch, envelope));
+  absl::StatusOr<ApplyResult> applied = store_.CommitConsumed(std::move(batch), event.event_id());
+  if (facts && applied.ok() && *applied == ApplyResult::kApplied) referrals_.Remember(*facts);
+  return applied;
+}
+
+absl::StatusOr<ApplyResult> FundEventHandler::ApplyForum(const ConsumedEvent& event) {
   rooted::forum::v1::ForumEvent envelope;
   if (!envelope.ParseFromString(event.payload)) {
     return absl::InvalidArgumentError("payload is not a ForumEvent");

@@ -14,6 +14,7 @@
 #include "common/base/ids.h"
 #include "common/base/proto_money.h"
 #include "common/base/proto_time.h"
+#include "common/base/retry_later.h"
 #include "common/base/status_macros.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
@@ -50,10 +51,11 @@ bool MayRequestAgainst(const Principal& who, const v1::Allocation& a, const std:
 
 }  // namespace
 
-FundServiceImpl::FundServiceImpl(FundStore& store, Ledger& ledger, const Clock& clock,
-                                 Metrics& metrics, FundServiceOptions options)
+FundServiceImpl::FundServiceImpl(FundStore& store, Ledger& ledger, ReferralFactsKeeper& referrals,
+                                 const Clock& clock, Metrics& metrics, FundServiceOptions options)
     : store_(store),
       ledger_(ledger),
+      referrals_(referrals),
       clock_(clock),
       overspend_refused_(prometheus::BuildCounter()
                              .Name("rooted_fund_overspend_refused_total")
@@ -329,8 +331,8 @@ absl::Status FundServiceImpl::RegisterPayee(const Principal& who,
 }
 
 absl::StatusOr<std::optional<FundServiceImpl::Submission>> FundServiceImpl::PrepareSubmission(
-    const Principal& who, const v1::SubmitFundRequestRequest& request, v1::SubmitFundRequestResponse* response,
-    bool may_wait) {
+    const Principal& who, const v1::SubmitFundRequestRequest& request,
+    v1::SubmitFundRequestResponse* response, bool may_wait, bool fresh) {
   // No look-up of the request id first: the commitment's transfer id is
   // derived from it, so a retry finds the first answer there (AfterMove).
   RETURN_IF_ERROR(ValidateRequestId(request.client_request_id()));
@@ -349,6 +351,9 @@ absl::StatusOr<std::optional<FundServiceImpl::Submission>> FundServiceImpl::Prep
     return absl::PermissionDeniedError(
         "fund_request.allocation_id: you may ask only against your own organisation's allocation");
   }
+  ASSIGN_OR_RETURN(std::optional<ReferralFactsKeeper::Facts> referral,
+                   ReferralFor(asked, *fund, may_wait, fresh));
+  if (!referral) return std::nullopt;
   if (asked.payee_type() == v1::PAYEE_TYPE_SUPPLIER) {
     if (!may_wait) return std::nullopt;
     RETURN_IF_ERROR(store_.Load<v1::Payee>(store_.PayeeKey(asked.payee_id()), "fund_request.payee_id").status());
@@ -365,8 +370,13 @@ absl::StatusOr<std::optional<FundServiceImpl::Submission>> FundServiceImpl::Prep
   *r.mutable_submitted_at() = ToProtoTimestamp(now);
   r.set_version(1);
   if (r.payee_type() != v1::PAYEE_TYPE_FAMILY) r.clear_family_bank();
+  // The child is the referral's, whatever the request says.
+  *r.mutable_pupil_ref() = referral->record.pupil_ref();
   const std::string ref = r.pupil_ref().value();
   LedgerWrite with;
+  // Lands only if the referral's facts are still those checked above.
+  const ReferralFactsKeeper::Guard unchanged = referrals_.FactsUnchanged(*referral);
+  with.preconditions.push_back({unchanged.key, unchanged.field, unchanged.expected});
   with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
                            "version", "1"});
   with.commands.push_back({"ZADD", store_.RequestsKey(r.fund_id()), std::to_string(absl::ToUnixMillis(now)),
@@ -420,36 +430,80 @@ absl::Status FundServiceImpl::AfterSubmission(absl::Status moved, bool applied_n
       absl::StrCat("fund_request.amount: the allocation has only ", Pounds(left), " left"));
 }
 
+absl::StatusOr<std::optional<ReferralFactsKeeper::Facts>> FundServiceImpl::ReferralFor(
+    const v1::FundRequest& asked, const v1::Fund& fund, bool may_wait, bool fresh) {
+  constexpr absl::string_view kField = "fund_request.referral_id";
+  std::optional<ReferralFactsKeeper::Facts> facts;
+  if (!fresh) facts = referrals_.Remembered(asked.referral_id());
+  if (!facts) {
+    if (!may_wait) return std::nullopt;
+    ASSIGN_OR_RETURN(facts, referrals_.Find(asked.referral_id(), fresh));
+  }
+  // Another council's referral is answered as one not known here.
+  if (!facts || facts->record.la_code() != fund.la_code()) return ReferralNotKnownHere(kField);
+  RETURN_IF_ERROR(
+      CheckReferralUse(facts->record, rooted::referral::v1::CONSENT_SCOPE_FUND, kField));
+  if (asked.pupil_ref().value() != facts->record.pupil_ref().value()) {
+    return absl::InvalidArgumentError(
+        "fund_request.pupil_ref: is not the pupil reference of the referral named");
+  }
+  return facts;
+}
+
+absl::Status FundServiceImpl::SubmitAndWait(const Principal& who,
+                                            const v1::SubmitFundRequestRequest& request,
+                                            v1::SubmitFundRequestResponse* response, bool fresh) {
+  response->Clear();
+  if (fresh) {
+    // Checked again from Redis because something changed: a retry of a
+    // submission applied before still gets its first answer.
+    ASSIGN_OR_RETURN(bool replayed,
+                     store_.Replayed(who.subject, "SubmitFundRequest", request.client_request_id(),
+                                     request, response));
+    if (replayed) return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::optional<Submission> submission,
+                   PrepareSubmission(who, request, response, /*may_wait=*/true, fresh));
+  if (!submission) return absl::InternalError("a submission that may wait did not");
+  Ledger::Move& move = submission->move;
+  absl::StatusOr<TransferResult> result =
+      ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with));
+  const bool applied_now = AppliedNow(result);
+  absl::Status moved =
+      AfterMove(std::move(result), who, "SubmitFundRequest", request.client_request_id(), request,
+                response, &submission->record);
+  return AfterSubmission(std::move(moved), applied_now, submission->record, submission->fund);
+}
+
 void FundServiceImpl::SubmitFundRequest(const Principal& who, v1::SubmitFundRequestRequest* request,
                                         v1::SubmitFundRequestResponse* response,
                                         RpcCompletion done) {
+  // A copy of the referral's facts that another replica has since changed
+  // fails the write's guard (ABORTED): then once more from Redis's.
+  auto submit_fresh = [this, who, request, response] {
+    return RetryOnConflict(2,
+                           [&] { return SubmitAndWait(who, *request, response, /*fresh=*/true); });
+  };
   absl::StatusOr<std::optional<Submission>> prepared =
-      PrepareSubmission(who, *request, response, false);
+      PrepareSubmission(who, *request, response, /*may_wait=*/false, /*fresh=*/false);
   if (!prepared.ok()) return done.Finish(prepared.status());
   if (!*prepared) {
-    // A look-up of a fund, allocation or payee this replica has not read yet.
+    // A look-up of a fund, allocation, referral or payee this replica has not read yet.
     response->Clear();
-    return workers_.Run([this, who, request, response, done] {
+    return workers_.Run([this, who, request, response, done, submit_fresh] {
       done.FinishWith([&]() -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<Submission> submission,
-                         PrepareSubmission(who, *request, response, true));
-        if (!submission) return absl::InternalError("a submission that may wait did not");
-        Ledger::Move& move = submission->move;
-        absl::StatusOr<TransferResult> result =
-            ledger_.Apply(move.transfer, clock_.Now(), std::move(move.with));
-        const bool applied_now = AppliedNow(result);
-        absl::Status moved =
-            AfterMove(std::move(result), who, "SubmitFundRequest", request->client_request_id(),
-                      *request, response, &submission->record);
-        return AfterSubmission(std::move(moved), applied_now, submission->record, submission->fund);
+        absl::Status submitted = SubmitAndWait(who, *request, response, /*fresh=*/false);
+        return absl::IsAborted(submitted) ? submit_fresh() : submitted;
       });
     });
   }
   Submission& submission = **prepared;
   MoveMoneyThen(who, "SubmitFundRequest", request->client_request_id(), *request, response,
                 std::move(submission.move), std::move(submission.record), done,
-                [this, fund = std::move(submission.fund)](absl::Status moved, bool applied_now,
-                                                          const v1::FundRequest& written) {
+                [this, fund = std::move(submission.fund), submit_fresh](
+                    absl::Status moved, bool applied_now, const v1::FundRequest& written) {
+                  // Not applied now: this runs on a worker, where it may wait.
+                  if (absl::IsAborted(moved)) return submit_fresh();
                   return AfterSubmission(std::move(moved), applied_now, written, fund);
                 });
 }
@@ -1122,12 +1176,18 @@ absl::Status FundServiceImpl::RecordRefund(const Principal& who,
 
 absl::StatusOr<RecordOwner> FundOwners::OwnerOf(absl::string_view kind,
                                                 const std::string& id) const {
+  if (referrals_.Keeps(kind)) return referrals_.OwnerOf(kind, id);
   if (kind != "fund") return absl::NotFoundError("no such record");
   ASSIGN_OR_RETURN(const Versioned<v1::Fund> fund,
                    store_.Load<v1::Fund>(store_.FundKey(id), "fund_id"));
   RecordOwner owner;
   owner.la_code = fund.record.la_code();
   return owner;
+}
+
+absl::Status FundOwners::Unseen(absl::string_view kind, absl::string_view field) const {
+  if (referrals_.Keeps(kind)) return referrals_.Unseen(kind, field);
+  return RecordOwners::Unseen(kind, field);
 }
 
 void FundServiceImpl::Bind(GuardedService& service) {

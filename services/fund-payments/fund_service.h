@@ -11,6 +11,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/metrics.h"
+#include "common/referrals/referral_facts.h"
 #include "common/server/guarded_service.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
 #include "rooted/fund/v1/fund_events.pb.h"
@@ -26,15 +27,22 @@ struct FundServiceOptions {
   std::string sharing_agreement = "local-pilot";
 };
 
-// Whose a fund is, for the access rules that name one ("fund"): its council's.
+// Whose a record is, for the access rules that name one: a fund its
+// council's; a referral (known from its events) its school's, council's and
+// allocated partners'.
 class FundOwners final : public RecordOwners {
  public:
-  explicit FundOwners(FundStore& store) : store_(store) {}
-  bool Keeps(absl::string_view kind) const override { return kind == "fund"; }
+  FundOwners(FundStore& store, ReferralFactsKeeper& referrals)
+      : store_(store), referrals_(referrals) {}
+  bool Keeps(absl::string_view kind) const override {
+    return kind == "fund" || referrals_.Keeps(kind);
+  }
   absl::StatusOr<RecordOwner> OwnerOf(absl::string_view kind, const std::string& id) const override;
+  absl::Status Unseen(absl::string_view kind, absl::string_view field) const override;
 
  private:
   FundStore& store_;
+  ReferralFactsOwners referrals_;
 };
 
 // The local response fund. Money moves only through the ledger, and each
@@ -59,8 +67,8 @@ class FundServiceImpl final {
   // Binds every RPC of FundService to its handler here.
   void Bind(GuardedService& service);
 
-  FundServiceImpl(FundStore& store, Ledger& ledger, const Clock& clock, Metrics& metrics,
-                  FundServiceOptions options);
+  FundServiceImpl(FundStore& store, Ledger& ledger, ReferralFactsKeeper& referrals,
+                  const Clock& clock, Metrics& metrics, FundServiceOptions options);
 
   absl::Status CreateFund(const Principal& who, const v1::CreateFundRequest* request,
                           v1::CreateFundResponse* response);
@@ -138,10 +146,20 @@ class FundServiceImpl final {
     v1::FundRequest record;
     v1::Fund fund;
   };
-  // nullopt: it would have to wait, and may not.
-  absl::StatusOr<std::optional<Submission>> PrepareSubmission(const Principal& who,
-                                                              const v1::SubmitFundRequestRequest& request,
-                                                              v1::SubmitFundRequestResponse* response, bool may_wait);
+  // nullopt: it would have to wait, and may not. `fresh`: the referral's
+  // facts as Redis has them, not this replica's copy.
+  absl::StatusOr<std::optional<Submission>> PrepareSubmission(
+      const Principal& who, const v1::SubmitFundRequestRequest& request,
+      v1::SubmitFundRequestResponse* response, bool may_wait, bool fresh);
+  // The whole submission, waiting for Redis where it must: a retry's first
+  // answer, or a new submission checked against the referral's facts.
+  absl::Status SubmitAndWait(const Principal& who, const v1::SubmitFundRequestRequest& request,
+                             v1::SubmitFundRequestResponse* response, bool fresh);
+  // The referral's facts (nullopt: it would have to wait, and may not), and
+  // refusals for a referral not known here, not the fund's council's, not
+  // consented to the fund, or whose pupil reference is not the request's.
+  absl::StatusOr<std::optional<ReferralFactsKeeper::Facts>> ReferralFor(
+      const v1::FundRequest& asked, const v1::Fund& fund, bool may_wait, bool fresh);
   // Counts what was committed, or says how far over the limit a refused
   // request was (which reads balances: may block).
   absl::Status AfterSubmission(absl::Status moved, bool applied_now, const v1::FundRequest& r,
@@ -229,6 +247,7 @@ class FundServiceImpl final {
 
   FundStore& store_;
   Ledger& ledger_;
+  ReferralFactsKeeper& referrals_;
   const Clock& clock_;
   prometheus::Family<prometheus::Counter>& overspend_refused_;
   prometheus::Family<prometheus::Counter>& pence_;

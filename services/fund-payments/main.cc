@@ -1,6 +1,6 @@
 // fund-payments: wiring only. The fund API over the ledger and its records,
-// drafts from forum decisions, the outbox relay to rooted.fund.events.v1,
-// and the drain on SIGTERM.
+// drafts from forum decisions, referrals' facts from referral events, the outbox relay to
+// rooted.fund.events.v1, and the drain on SIGTERM.
 
 #include "common/base/config.h"
 #include "common/base/status_macros.h"
@@ -27,13 +27,16 @@ absl::Status Run(const rooted::Config& config) {
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
   rooted::fund::FundStore store(core->redis(), key_prefix);
   rooted::fund::Ledger ledger(core->redis(), core->redis_pipe(), key_prefix);
-  rooted::fund::FundServiceImpl service(store, ledger, core->clock(), core->metrics(), options);
-  rooted::fund::FundEventHandler handler(store, core->clock());
+  rooted::ReferralFactsKeeper referral_facts(store);
+  rooted::fund::FundServiceImpl service(store, ledger, referral_facts, core->clock(),
+                                        core->metrics(), options);
+  rooted::fund::FundEventHandler handler(store, referral_facts, core->clock());
   ASSIGN_OR_RETURN(auto consumer,
                    rooted::EventConsumer::Create(
-                       core->ConsumerOptions(group, {std::string(rooted::topics::kForumEvents)}),
+                       core->ConsumerOptions(group, {std::string(rooted::topics::kForumEvents),
+                                                     std::string(rooted::topics::kReferralEvents)}),
                        handler, core->producer(), core->metrics(), core->logger()));
-  rooted::fund::FundOwners owners(store);
+  rooted::fund::FundOwners owners(store, referral_facts);
   rooted::GuardedService api("rooted.fund.v1.FundService",
                              core->ServiceOptions(&owners, options.sharing_agreement));
   service.Bind(api);

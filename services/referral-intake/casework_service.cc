@@ -8,6 +8,7 @@
 #include "common/base/ids.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
+#include "common/base/retry_later.h"
 #include "common/base/status_macros.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
@@ -128,6 +129,18 @@ absl::Status CaseworkServiceImpl::AllocateLead(const Principal& who,
   RETURN_IF_ERROR(ValidateId("referral_id", request->referral_id(), "a referral id"));
   RETURN_IF_ERROR(ValidateName("lead_subject", request->lead_subject(), "a staff account"));
   RETURN_IF_ERROR(ValidateText("reason", request->reason(), 300, /*required=*/true));
+  // The referral, the leads' caseloads and the casework may each change
+  // between our reads and our write (another allocation, the case timeline):
+  // read them again and redo, rather than hand the race back.
+  return RetryOnConflict(3, [&] {
+    response->Clear();
+    return AllocateLeadOnce(who, request, response);
+  });
+}
+
+absl::Status CaseworkServiceImpl::AllocateLeadOnce(const Principal& who,
+                                                   const v1::AllocateLeadRequest* request,
+                                                   v1::AllocateLeadResponse* response) {
   ASSIGN_OR_RETURN(v1::Referral referral, referrals_.Get(request->referral_id()));
   RETURN_IF_ERROR(RequireCoordinator(who, referral.la_code(), "AllocateLead"));
   if (!IsOpenReferral(referral.status())) {

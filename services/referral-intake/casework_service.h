@@ -65,6 +65,10 @@ class CaseworkServiceImpl final {
                            v1::GetCaseworkResponse* response);
 
  private:
+  // One read-check-write of an allocation; ABORTED when a record it read
+  // changed before its write.
+  absl::Status AllocateLeadOnce(const Principal& who, const v1::AllocateLeadRequest* request,
+                                v1::AllocateLeadResponse* response);
   // Loads the case's casework for its allocated lead to change, with
   // `change` applied, committed idempotently and audited.
   template <typename Request, typename Response>

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/proto_time.h"
+#include "common/base/retry_later.h"
 #include "common/base/status_macros.h"
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
@@ -185,7 +186,19 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
   const std::string key = IdempotencyKey(kKeyPrefix, who.subject, method, request.request_id());
   ASSIGN_OR_RETURN(std::optional<std::string> first, store_.FirstAnswer(key));
   if (first) return DecodeFirstAnswer(*first, request, response);
+  // A consumer (the case timeline) may change the referral between our read
+  // and our write: read it again and redo, rather than hand the race back.
+  return RetryOnConflict(3, [&]() -> absl::Status {
+    response->Clear();
+    return ChangeReferralOnce(who, method, request, response, key, mutate, event_for);
+  });
+}
 
+template <typename Request, typename Response, typename Mutate, typename EventFor>
+absl::Status ReferralServiceImpl::ChangeReferralOnce(const Principal& who, absl::string_view method,
+                                                     const Request& request, Response* response,
+                                                     const std::string& key, Mutate& mutate,
+                                                     EventFor& event_for) {
   ASSIGN_OR_RETURN(v1::Referral referral, store_.Get(request.referral_id()));
   RETURN_IF_ERROR(CanChange(who, referral, method));
   if (!IsOpenReferral(referral.status())) {
@@ -207,22 +220,12 @@ absl::Status ReferralServiceImpl::ChangeReferral(const Principal& who, absl::str
 }
 
 absl::StatusOr<ReferralChange> ReferralServiceImpl::PrepareSubmit(const Principal& who, Submission& submission) {
+  // Who may refer, and for which school, the access rule has already decided.
   const v1::SubmitReferralRequest& request = submission.request;
-  RETURN_IF_ERROR(
-      RequireAnyRole(who, "SubmitReferral",
-                     {cv1::ROLE_SCHOOL_STAFF, cv1::ROLE_SCHOOL_LEAD, cv1::ROLE_COUNCIL_OFFICER}));
   RETURN_IF_ERROR(ValidateRequestId(request.request_id()));
   if (!request.has_details()) return absl::InvalidArgumentError("details: is required");
   const absl::Time now = clock_.Now();
   RETURN_IF_ERROR(ValidateDetails(request.details(), now));
-  const std::string& school = request.details().child().school_urn();
-  if (!ActsForSchool(who) && !ActsForCouncil(who)) {
-    return absl::PermissionDeniedError("SubmitReferral: your organisation may not refer");
-  }
-  if (ActsForSchool(who) && !who.IsSchool(school)) {
-    return absl::PermissionDeniedError(
-        "details.child.school_urn: you may refer only pupils of your own school");
-  }
 
   // No look-up of the request id first: the referral's id comes from it, so
   // the write itself finds a retry (the referral is there already).

@@ -87,6 +87,11 @@ class ReferralServiceImpl final {
   absl::Status ChangeReferral(const Principal& who, absl::string_view method,
                               const Request& request, Response* response, Mutate mutate,
                               EventFor event_for);
+  // One read-change-write of it; ABORTED when the referral changed between.
+  template <typename Request, typename Response, typename Mutate, typename EventFor>
+  absl::Status ChangeReferralOnce(const Principal& who, absl::string_view method,
+                                  const Request& request, Response* response,
+                                  const std::string& key, Mutate& mutate, EventFor& event_for);
 
   // The change that saves `referral`, which must stay where it is until the
   // commit is done, with its event; the caller adds how a retry is known.

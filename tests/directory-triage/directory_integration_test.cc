@@ -41,15 +41,17 @@ struct DirectoryStack {
     store = std::make_unique<DirectoryStore>(*h.redis, "ds");
     core = std::make_unique<DirectoryCore>(*store, index, h.clock, DirectoryOptions{.zone = London()});
     EXPECT_TRUE(core->Load().ok());
-    directory = std::make_unique<DirectoryServiceImpl>(*core);
+    referrals = std::make_unique<ReferralFactsKeeper>(*store);
+    referral_owners = std::make_unique<ReferralFactsOwners>(*referrals);
+    directory = std::make_unique<DirectoryServiceImpl>(*core, *referrals);
     triage = std::make_unique<TriageServiceImpl>(*core, *h.metrics);
-    handler = std::make_unique<ReferralNeedsHandler>(*core);
+    handler = std::make_unique<ReferralNeedsHandler>(*core, *referrals);
     consumer = *EventConsumer::Create(
         h.ConsumerOptions("directory-triage-test", {std::string(topics::kReferralEvents)}),
         *handler, *h.producer, *h.metrics, *h.logger);
     relay = h.Relay("ds");
     directory_api = rooted::testing::Guarded("rooted.directory.v1.DirectoryService", *directory,
-                                             h.ServiceOptions("ds"));
+                                             h.ServiceOptions("ds", referral_owners.get()));
     triage_api = rooted::testing::Guarded("rooted.directory.v1.TriageService", *triage,
                                           h.ServiceOptions("ds"));
     server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
@@ -73,6 +75,8 @@ struct DirectoryStack {
   std::unique_ptr<DirectoryStore> store;
   DirectoryIndex index;
   std::unique_ptr<DirectoryCore> core;
+  std::unique_ptr<ReferralFactsKeeper> referrals;
+  std::unique_ptr<ReferralFactsOwners> referral_owners;
   std::unique_ptr<DirectoryServiceImpl> directory;
   std::unique_ptr<TriageServiceImpl> triage;
   std::unique_ptr<GuardedService> directory_api;
@@ -176,14 +180,16 @@ class DirectoryTest : public rooted::testing::SharedStackTest<DirectoryStack> {
     return response;
   }
 
-  void Submitted(const std::string& event_id, const std::string& referral_id, const std::string& ref,
-                 const std::string& urn, const std::string& need) {
+  void Submitted(const std::string& event_id, const std::string& referral_id,
+                 const std::string& ref, const std::string& urn, const std::string& need,
+                 std::vector<rv1::ConsentScope> consented = {rv1::CONSENT_SCOPE_SERVICES}) {
     rv1::ReferralEvent event;
     rv1::ReferralSubmitted* e = event.mutable_referral_submitted();
     e->set_referral_id(referral_id);
     e->mutable_pupil_ref()->set_value(ref);
     e->set_school_urn(urn);
     e->set_la_code("801");
+    for (rv1::ConsentScope scope : consented) e->add_consent_scopes(scope);
     e->set_year_group(8);
     cv1::Need* n = e->add_needs();
     n->set_term_id(need);
@@ -356,8 +362,9 @@ TEST_F(DirectoryTest, ReferralsAreTriagedOnceAndServiceReferralsAnnounced) {
   make.set_referral_id("referral-000777");
   make.set_service_id(semh);
   v1::MakeServiceReferralResponse made;
+  // Another school's referral is answered as one not known here.
   EXPECT_EQ(dir().MakeServiceReferral(As(School("100008")).get(), make, &made).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::UNAVAILABLE);
   ASSERT_TRUE(dir().MakeServiceReferral(As(School("100007")).get(), make, &made).ok());
   EXPECT_EQ(made.service_referral().made_by().subject(), "teacher-100007");
   make.set_request_id("service-referral-2");
@@ -453,6 +460,59 @@ TEST_F(DirectoryTest, ApprovalsExpireOnceAndAnotherReplicaFollowsTheChanges) {
   }
   EXPECT_EQ(expiries, 1);
   stack_->h.clock.Set(absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), London()));
+}
+
+// Finding 5 of the trust review: a child is referred to a service only with
+// the family's consent to sharing with services.
+TEST_F(DirectoryTest, AServiceReferralNeedsConsentToSharingWithServices) {
+  const std::string org = Organization("consent-trust");
+  const std::string service = Published(org, "Family mentoring", "semh");
+  const std::string ref = "pr_" + std::string(29, '0') + "778778";
+  Submitted("referral-event-0778", "referral-000778", ref, "100007", "semh",
+            {rv1::CONSENT_SCOPE_FORUM});
+  ASSERT_TRUE(rooted::testing::Eventually([&] {
+    return stack_->referrals->Find("referral-000778", true).value_or(std::nullopt).has_value();
+  }));
+  v1::MakeServiceReferralRequest make;
+  make.set_request_id("consent-referral-1");
+  make.set_referral_id("referral-000778");
+  make.set_service_id(service);
+  v1::MakeServiceReferralResponse made;
+  grpc::Status status = dir().MakeServiceReferral(As(School("100007")).get(), make, &made);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_THAT(
+      status.error_message(),
+      HasSubstr(
+          "referral_id: the family's consent does not cover sharing with directory services"));
+
+  // The family consents to services too: now it may be made.
+  rv1::ReferralEvent consent;
+  consent.mutable_consent_recorded()->set_referral_id("referral-000778");
+  consent.mutable_consent_recorded()->mutable_pupil_ref()->set_value(ref);
+  consent.mutable_consent_recorded()->set_status(rv1::CONSENT_STATUS_GIVEN);
+  consent.mutable_consent_recorded()->add_scopes(rv1::CONSENT_SCOPE_FORUM);
+  consent.mutable_consent_recorded()->add_scopes(rv1::CONSENT_SCOPE_SERVICES);
+  consent.mutable_metadata()->set_event_id("consent-event-0778");
+  consent.mutable_metadata()->set_event_type(PayloadTypeName(consent));
+  const OutgoingMessage message =
+      ToOutgoingMessage(topics::kReferralEvents, ref, consent.metadata(), consent);
+  ASSERT_TRUE(stack_->h.producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+  ASSERT_TRUE(rooted::testing::Eventually([&] {
+    auto known = stack_->referrals->Find("referral-000778", true);
+    return known.ok() && *known && (*known)->record.consented_size() == 2;
+  }));
+  made.Clear();
+  status = dir().MakeServiceReferral(As(School("100007")).get(), make, &made);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  // A referral this service has never heard of: told to retry, with gRPC's hint.
+  make.set_request_id("consent-referral-2");
+  make.set_referral_id("referral-never-made");
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + School("100007"));
+  status = dir().MakeServiceReferral(&context, make, &made);
+  EXPECT_EQ(status.error_code(), grpc::UNAVAILABLE);
+  EXPECT_EQ(context.GetServerTrailingMetadata().count("grpc-retry-pushback-ms"), 1u);
 }
 
 }  // namespace

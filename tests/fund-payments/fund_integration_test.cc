@@ -3,18 +3,23 @@
 // file, reports and export, with the ledger's invariants checked after, and
 // bank details kept out of every event and log.
 
-#include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
+#include "common/base/ids.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_money.h"
+#include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
 #include "common/outbox/outbox.h"
 #include "common/server/service_runtime.h"
-#include "rooted/fund/v1/fund_events.pb.h"
-#include "common/kafka/event_metadata.h"
 #include "rooted/forum/v1/forum_events.pb.h"
+#include "rooted/fund/v1/fund_events.pb.h"
+#include "rooted/referral/v1/referral_events.pb.h"
 #include "services/fund-payments/fund_event_handler.h"
 #include "services/fund-payments/fund_rules.h"
 #include "services/fund-payments/fund_service.h"
@@ -36,14 +41,16 @@ struct FundStack {
   FundStack() {
     store = std::make_unique<FundStore>(*h.redis, "fp");
     ledger = std::make_unique<Ledger>(*h.redis, *h.redis_pipe, "fp");
-    service = std::make_unique<FundServiceImpl>(*store, *ledger, h.clock, *h.metrics,
+    referrals = std::make_unique<ReferralFactsKeeper>(*store);
+    service = std::make_unique<FundServiceImpl>(*store, *ledger, *referrals, h.clock, *h.metrics,
                                                 FundServiceOptions{});
-    handler = std::make_unique<FundEventHandler>(*store, h.clock);
+    handler = std::make_unique<FundEventHandler>(*store, *referrals, h.clock);
     consumer = *EventConsumer::Create(
-        h.ConsumerOptions("fund-payments-test", {std::string(topics::kForumEvents)}), *handler,
-        *h.producer, *h.metrics, *h.logger);
+        h.ConsumerOptions("fund-payments-test", {std::string(topics::kForumEvents),
+                                                 std::string(topics::kReferralEvents)}),
+        *handler, *h.producer, *h.metrics, *h.logger);
     relay = h.Relay("fp");
-    owners = std::make_unique<FundOwners>(*store);
+    owners = std::make_unique<FundOwners>(*store, *referrals);
     api = rooted::testing::Guarded("rooted.fund.v1.FundService", *service,
                                    h.ServiceOptions("fp", owners.get()));
     server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}}, {api.get()},
@@ -63,6 +70,7 @@ struct FundStack {
                                                     absl::UTCTimeZone())};
   std::unique_ptr<FundStore> store;
   std::unique_ptr<Ledger> ledger;
+  std::unique_ptr<ReferralFactsKeeper> referrals;
   std::unique_ptr<FundServiceImpl> service;
   std::unique_ptr<FundOwners> owners;
   std::unique_ptr<GuardedService> api;
@@ -134,15 +142,59 @@ class FundTest : public rooted::testing::SharedStackTest<FundStack> {
     v1::AllocateFundsResponse response;
     const grpc::Status status = fund().AllocateFunds(As(Finance()).get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
+    school_of_[response.allocation().allocation_id()] = urn;
     return response.allocation().allocation_id();
   }
 
+  // The referral of the child `ref` (one per child here).
+  static std::string ReferralOf(const std::string& ref) {
+    return "referral-" + ref.substr(ref.size() - 6);
+  }
+
+  // Publishes `event` on the referral topic as referral-intake would, keyed by the child.
+  void PublishReferralEvent(rooted::referral::v1::ReferralEvent event, const std::string& ref) {
+    event.mutable_metadata()->set_event_id(NewUuid());
+    event.mutable_metadata()->set_event_type(PayloadTypeName(event));
+    const OutgoingMessage message =
+        ToOutgoingMessage(topics::kReferralEvents, ref, event.metadata(), event);
+    ASSERT_TRUE(stack_->h.producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
+  }
+
+  // What fund payments knows of a referral, as it is now in Redis.
+  std::optional<ReferralFactsKeeper::Facts> Known(const std::string& referral_id) {
+    absl::StatusOr<std::optional<ReferralFactsKeeper::Facts>> facts =
+        stack_->referrals->Find(referral_id, /*fresh=*/true);
+    return facts.ok() ? *facts : std::nullopt;
+  }
+
+  // Referral-intake's ReferralSubmitted for child `ref` of school `urn`, and
+  // the wait until fund payments has it.
+  void Refer(const std::string& urn, const std::string& ref,
+             std::vector<rooted::referral::v1::ConsentScope> consented = {
+                 rooted::referral::v1::CONSENT_SCOPE_FORUM,
+                 rooted::referral::v1::CONSENT_SCOPE_FUND}) {
+    rooted::referral::v1::ReferralEvent event;
+    auto* submitted = event.mutable_referral_submitted();
+    submitted->set_referral_id(ReferralOf(ref));
+    submitted->mutable_pupil_ref()->set_value(ref);
+    submitted->set_school_urn(urn);
+    submitted->set_la_code("801");
+    for (auto scope : consented) submitted->add_consent_scopes(scope);
+    PublishReferralEvent(std::move(event), ref);
+    ASSERT_TRUE(rooted::testing::Eventually([&] { return Known(ReferralOf(ref)).has_value(); }));
+    referred_.insert(ref);
+  }
+
+  // A request for child `ref`, on a referral the allocation's school made
+  // (referred first, with consent to the fund, if it was not yet).
   v1::FundRequest NewRequest(const std::string& fund_id, const std::string& allocation_id,
                              int64_t pence, const std::string& ref) {
+    if (!referred_.contains(ref) && school_of_.contains(allocation_id))
+      Refer(school_of_[allocation_id], ref);
     v1::FundRequest r;
     r.set_fund_id(fund_id);
     r.set_allocation_id(allocation_id);
-    r.set_referral_id("referral-000001");
+    r.set_referral_id(ReferralOf(ref));
     r.mutable_pupil_ref()->set_value(ref);
     r.set_category(v1::CATEGORY_UNIFORM_CLOTHING);
     *r.mutable_amount() = Gbp(pence);
@@ -183,6 +235,9 @@ class FundTest : public rooted::testing::SharedStackTest<FundStack> {
 
   int64_t Balance(const std::string& account) { return *stack_->ledger->Balance(account); }
 
+ private:
+  std::map<std::string, std::string> school_of_;  // allocation id -> its school
+  std::set<std::string> referred_;
 };
 
 TEST_F(FundTest, ApprovalFollowsTheMatrixAndNeverTheRequester) {
@@ -251,7 +306,8 @@ TEST_F(FundTest, RequestsNeverOverspendTheAllocationOrAChildsLimit) {
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_EQ(status.error_message(), "fund_request.amount: the allocation has only £300.00 left");
   EXPECT_EQ(Balance(account::Allocation(a)), 30'000);
-  // Another school may not ask against this allocation.
+  // Another school may not ask against this allocation, even for its own referral.
+  Refer("100004", Ref(12));
   EXPECT_EQ(Submit(Staff("100004"), "other-school-1", NewRequest(f, a, 1'000, Ref(12)), &response).error_code(),
             grpc::PERMISSION_DENIED);
   EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
@@ -553,6 +609,159 @@ TEST_F(FundTest, AForumDecisionOpensOneDraftThatASubmissionCompletes) {
   drafts.Clear();
   ASSERT_TRUE(fund().ListFundRequests(As(council).get(), list, &drafts).ok());
   EXPECT_EQ(drafts.fund_requests_size(), 0);
+}
+
+// Findings 2 and 3 of the trust review: a request names a referral fund
+// payments knows from referral-intake's events, of the caller's own school,
+// for the child that referral is about, with the family's consent.
+TEST_F(FundTest, ARequestMustNameAReferralOfTheCallersOwnWithTheFamilysConsent) {
+  namespace rv1 = rooted::referral::v1;
+  const std::string f = CreateFund("create-fund-09");
+  const std::string a = Allocate(f, "100011", 100'000, "allocate-09");
+  const std::string b = Allocate(f, "100012", 100'000, "allocate-09b");
+  v1::SubmitFundRequestResponse response;
+
+  // Another school's referral, named against this school's own allocation:
+  // answered exactly as a referral that does not exist.
+  Refer("100012", Ref(90));
+  v1::FundRequest theirs = NewRequest(f, a, 1'000, Ref(90));
+  grpc::ClientContext other_school;
+  other_school.AddMetadata("authorization", "Bearer " + Staff("100011"));
+  v1::SubmitFundRequestRequest ask;
+  ask.set_client_request_id("theirs-1");
+  *ask.mutable_fund_request() = theirs;
+  const grpc::Status hidden = fund().SubmitFundRequest(&other_school, ask, &response);
+  EXPECT_EQ(hidden.error_code(), grpc::UNAVAILABLE);
+  EXPECT_THAT(hidden.error_message(), StartsWith("fund_request.referral_id: no referral of yours"));
+  // gRPC's own retry hint, for clients with a retry policy.
+  EXPECT_EQ(other_school.GetServerTrailingMetadata().count("grpc-retry-pushback-ms"), 1u);
+
+  // A made-up referral: the same answer, word for word.
+  v1::FundRequest invented = NewRequest(f, a, 1'000, Ref(91));
+  invented.set_referral_id("referral-made-up");
+  grpc::Status status = Submit(Staff("100011"), "invented-1", invented, &response);
+  EXPECT_EQ(status.error_code(), grpc::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), hidden.error_message());
+
+  // The right referral with another child's reference.
+  Refer("100011", Ref(92));
+  v1::FundRequest wrong_child = NewRequest(f, a, 1'000, Ref(92));
+  wrong_child.mutable_pupil_ref()->set_value(Ref(93));
+  status = Submit(Staff("100011"), "wrong-child-1", wrong_child, &response);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("fund_request.pupil_ref:"));
+
+  // Consent to the forum only: the fund is refused until the family consents to it.
+  Refer("100011", Ref(94), {rv1::CONSENT_SCOPE_FORUM});
+  status = Submit(Staff("100011"), "no-consent-1", NewRequest(f, a, 1'000, Ref(94)), &response);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("consent does not cover the local response fund"));
+  rv1::ReferralEvent consent;
+  consent.mutable_consent_recorded()->set_referral_id(ReferralOf(Ref(94)));
+  consent.mutable_consent_recorded()->mutable_pupil_ref()->set_value(Ref(94));
+  consent.mutable_consent_recorded()->set_status(rv1::CONSENT_STATUS_GIVEN);
+  consent.mutable_consent_recorded()->add_scopes(rv1::CONSENT_SCOPE_FUND);
+  PublishReferralEvent(consent, Ref(94));
+  ASSERT_TRUE(rooted::testing::Eventually([&] {
+    auto known = Known(ReferralOf(Ref(94)));
+    return known && known->record.consented_size() == 1 &&
+           known->record.consented(0) == rv1::CONSENT_SCOPE_FUND;
+  }));
+  status = Submit(Staff("100011"), "no-consent-1", NewRequest(f, a, 1'000, Ref(94)), &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  // A withdrawn referral takes no more requests.
+  rv1::ReferralEvent withdrawn;
+  withdrawn.mutable_referral_withdrawn()->set_referral_id(ReferralOf(Ref(94)));
+  withdrawn.mutable_referral_withdrawn()->mutable_pupil_ref()->set_value(Ref(94));
+  PublishReferralEvent(withdrawn, Ref(94));
+  ASSERT_TRUE(rooted::testing::Eventually([&] {
+    auto known = Known(ReferralOf(Ref(94)));
+    return known && known->record.withdrawn();
+  }));
+  status = Submit(Staff("100011"), "withdrawn-1", NewRequest(f, a, 1'000, Ref(94)), &response);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("withdrawn"));
+
+  // Nothing was committed but the one request with consent.
+  EXPECT_EQ(Balance(account::Committed(a)), 1'000);
+  EXPECT_EQ(Balance(account::Committed(b)), 0);
+  EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
+}
+
+// Finding 3: the child's limit is the referral's child's, so two referrals
+// of one child share it, whatever the requests say.
+TEST_F(FundTest, TheChildsLimitIsCountedOnTheReferralsChild) {
+  namespace rv1 = rooted::referral::v1;
+  const std::string f = CreateFund("create-fund-10");
+  const std::string a = Allocate(f, "100013", 200'000, "allocate-10");
+  Refer("100013", Ref(95));
+  // A second referral of the same child (a later term's).
+  rv1::ReferralEvent again;
+  auto* submitted = again.mutable_referral_submitted();
+  submitted->set_referral_id("referral-second-95");
+  submitted->mutable_pupil_ref()->set_value(Ref(95));
+  submitted->set_school_urn("100013");
+  submitted->set_la_code("801");
+  submitted->add_consent_scopes(rv1::CONSENT_SCOPE_FUND);
+  PublishReferralEvent(again, Ref(95));
+  ASSERT_TRUE(rooted::testing::Eventually([&] { return Known("referral-second-95").has_value(); }));
+
+  v1::SubmitFundRequestResponse response;
+  ASSERT_TRUE(
+      Submit(Staff("100013"), "limit-a-1", NewRequest(f, a, 40'000, Ref(95)), &response).ok());
+  v1::FundRequest second = NewRequest(f, a, 40'000, Ref(95));
+  second.set_referral_id("referral-second-95");
+  const grpc::Status status = Submit(Staff("100013"), "limit-b-1", second, &response);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(),
+              StartsWith("fund_request.amount: over this child's limit of £600.00"));
+  EXPECT_EQ(Balance(account::ChildUsed(f, Ref(95))), 40'000);
+}
+
+// The reply to a request made before the referral's event arrived is a
+// retry hint, and the same call retried once it has arrived goes through.
+TEST_F(FundTest, ARequestAheadOfItsReferralsEventIsToldToRetry) {
+  const std::string f = CreateFund("create-fund-11");
+  const std::string a = Allocate(f, "100014", 100'000, "allocate-11");
+  v1::FundRequest early = NewRequest(f, "", 2'000, Ref(96));  // not referred yet
+  early.set_allocation_id(a);
+  v1::SubmitFundRequestResponse response;
+  grpc::Status status = Submit(Staff("100014"), "early-submit-1", early, &response);
+  EXPECT_EQ(status.error_code(), grpc::UNAVAILABLE);
+  Refer("100014", Ref(96));
+  status = Submit(Staff("100014"), "early-submit-1", early, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.fund_request().pupil_ref().value(), Ref(96));
+  EXPECT_EQ(Balance(account::Committed(a)), 2'000);
+}
+
+// A replica's copy of a referral's facts may be behind another's write: the
+// submission's write is guarded by the facts' version, so a family's
+// withdrawn consent holds even against a stale copy.
+TEST_F(FundTest, AStaleCopyOfAReferralNeverOutlivesAWithdrawnConsent) {
+  namespace rv1 = rooted::referral::v1;
+  const std::string f = CreateFund("create-fund-12");
+  const std::string a = Allocate(f, "100015", 100'000, "allocate-12");
+  Refer("100015", Ref(97));
+  ASSERT_TRUE(stack_->referrals->Remembered(ReferralOf(Ref(97))).has_value());
+  // Another replica applies the withdrawal of consent; this one's copy is untouched.
+  ReferralFactsKeeper elsewhere(*stack_->store);
+  rv1::ReferralEvent consent;
+  consent.mutable_consent_recorded()->set_referral_id(ReferralOf(Ref(97)));
+  consent.mutable_consent_recorded()->mutable_pupil_ref()->set_value(Ref(97));
+  consent.mutable_consent_recorded()->set_status(rv1::CONSENT_STATUS_WITHDRAWN);
+  WriteBatch batch;
+  ASSERT_TRUE(elsewhere.Stage(batch, consent).ok());
+  ASSERT_TRUE(stack_->store->Commit(std::move(batch)).ok());
+  EXPECT_EQ(stack_->referrals->Remembered(ReferralOf(Ref(97)))->record.consented_size(), 2);
+
+  v1::SubmitFundRequestResponse response;
+  const grpc::Status status =
+      Submit(Staff("100015"), "stale-facts-submit-1", NewRequest(f, a, 1'000, Ref(97)), &response);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("consent does not cover"));
+  EXPECT_EQ(Balance(account::Committed(a)), 0);
 }
 
 }  // namespace

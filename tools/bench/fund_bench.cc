@@ -26,10 +26,15 @@
 #include <thread>
 
 #include "common/base/config.h"
+#include "common/base/ids.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_money.h"
+#include "common/kafka/event_metadata.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/topics.h"
 #include "common/redis/redis_client.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
+#include "rooted/referral/v1/referral_events.pb.h"
 #include "services/fund-payments/ledger.h"
 #include "tests/support/auth.h"
 #include "tests/support/service_harness.h"
@@ -86,6 +91,66 @@ struct Chain : Outstanding {
   std::unique_ptr<grpc::ClientAsyncResponseReader<v1::RecordPaymentOutcomeResponse>> settle_call;
 };
 
+std::string ReferralId(int i) { return "bench-referral-" + std::to_string(i); }
+std::string PupilRef(int i) {
+  const std::string digits = std::to_string(i);
+  return "pr_" + std::string(32 - digits.size(), '0') + digits;
+}
+
+// Referral-intake's ReferralSubmitted for each child the bench asks for, with
+// consent to the fund, and the wait until fund payments knows every one: a
+// request on a referral it has not heard of is told to retry.
+bool Refer(const std::string& bootstrap, rooted::RedisClient& redis, int children, int schools) {
+  rooted::KafkaProducerOptions options;
+  options.bootstrap_servers = bootstrap;
+  options.client_id = "fund-bench";
+  absl::StatusOr<std::unique_ptr<rooted::KafkaProducer>> producer =
+      rooted::KafkaProducer::Create(std::move(options));
+  if (!producer.ok()) {
+    std::cerr << producer.status() << "\n";
+    return false;
+  }
+  constexpr int kLot = 1000;
+  for (int first = 0; first < children; first += kLot) {
+    std::vector<rooted::OutgoingMessage> lot;
+    for (int i = first; i < std::min(children, first + kLot); ++i) {
+      rooted::referral::v1::ReferralEvent event;
+      auto* submitted = event.mutable_referral_submitted();
+      submitted->set_referral_id(ReferralId(i));
+      submitted->mutable_pupil_ref()->set_value(PupilRef(i));
+      submitted->set_school_urn(std::to_string(100001 + i % schools));
+      submitted->set_la_code("801");
+      submitted->add_consent_scopes(rooted::referral::v1::CONSENT_SCOPE_FUND);
+      event.mutable_metadata()->set_event_id(rooted::NewUuid());
+      event.mutable_metadata()->set_event_type(rooted::PayloadTypeName(event));
+      lot.push_back(rooted::ToOutgoingMessage(rooted::topics::kReferralEvents, PupilRef(i),
+                                              event.metadata(), event));
+    }
+    for (const absl::Status& delivered : (*producer)->Deliver(lot, absl::Seconds(30))) {
+      if (!delivered.ok()) {
+        std::cerr << "referral events: " << delivered << "\n";
+        return false;
+      }
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  for (int known = 0; std::chrono::steady_clock::now() < deadline;) {
+    std::vector<std::string> exists = {"EXISTS"};
+    for (int i = known; i < std::min(children, known + kLot); ++i) {
+      exists.push_back("fp:referral-facts:" + ReferralId(i));
+    }
+    absl::StatusOr<rooted::RedisReply> reply = redis.Command(exists);
+    if (reply.ok() && reply->integer == int64_t(exists.size() - 1)) {
+      known += int(exists.size() - 1);
+      if (known == children) return true;
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::cerr << "fund payments did not learn every referral within 120 s\n";
+  return false;
+}
+
 void StartSubmit(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const Actors& actors,
                  Chain& chain, int i) {
   const size_t school = size_t(i) % actors.allocations.size();
@@ -94,9 +159,8 @@ void StartSubmit(v1::FundService::Stub& stub, grpc::CompletionQueue& cq, const A
   v1::FundRequest* r = submit.mutable_fund_request();
   r->set_fund_id(actors.fund_id);
   r->set_allocation_id(actors.allocations[school]);
-  r->set_referral_id("bench-referral-" + std::to_string(i));
-  const std::string digits = std::to_string(i);
-  r->mutable_pupil_ref()->set_value("pr_" + std::string(32 - digits.size(), '0') + digits);
+  r->set_referral_id(ReferralId(i));
+  r->mutable_pupil_ref()->set_value(PupilRef(i));
   r->set_category(v1::CATEGORY_TRANSPORT);
   *r->mutable_amount() = Gbp(1'000 + i % 9'000);
   r->set_payee_type(v1::PAYEE_TYPE_FAMILY);
@@ -449,6 +513,7 @@ int main(int argc, char** argv) {
     (void)stub->AllocateFunds(context.get(), allocate, &allocated);
     allocations.push_back(allocated.allocation().allocation_id());
   }
+  if (!Refer(service.broker().bootstrap(), redis, 2 * requests, schools)) return 1;
   std::vector<std::string> staff, leads;
   for (int s = 0; s < schools; ++s) {
     const std::string urn = std::to_string(100001 + s);
