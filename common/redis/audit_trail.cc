@@ -12,6 +12,7 @@ AuditEntry AuditOf(const Principal& who, absl::string_view action, absl::Time at
   entry.actor_subject = who.subject;
   entry.actor_role = who.roles.empty() ? "" : RoleName(who.roles.front());
   entry.actor_organisation = OrganisationName(who.organisation_type, who.organisation_id);
+  entry.council = who.la_code;
   entry.action = std::string(action);
   return entry;
 }
@@ -29,6 +30,8 @@ std::vector<std::string> AuditAppendCommand(const std::string& stream_key, const
       e.actor_role,
       "org",
       e.actor_organisation,
+      "la",
+      e.council,
       "action",
       e.action,
       "record_kind",

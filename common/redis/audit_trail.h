@@ -19,6 +19,8 @@ struct AuditEntry {
   std::string actor_subject;
   std::string actor_role;
   std::string actor_organisation;
+  // The council the actor works with (the token's `la`): whose officer may read the entry.
+  std::string council;
   std::string action;       // the RPC, e.g. "GetReferral"
   std::string record_kind;  // "referral", "forum_case", "meeting"...
   std::string record_id;

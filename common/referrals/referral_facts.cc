@@ -122,6 +122,7 @@ RecordOwner OwnerOfReferral(const rv1::ReferralFacts& facts) {
   owner.la_code = facts.la_code();
   owner.school_urn = facts.school_urn();
   owner.partner_ids.assign(facts.partner_ids().begin(), facts.partner_ids().end());
+  owner.pupil_ref = facts.pupil_ref().value();
   return owner;
 }
 

@@ -32,6 +32,9 @@ struct RecordOwner {
   std::string school_urn;                // empty: no school owns it
   std::vector<std::string> partner_ids;  // partners it is allocated to, or that own it
   std::vector<ForumSeat> seats;          // for a forum's records
+  // The child the record is about, when it is one child's: named in the
+  // audit entry of every call on it, refused or not.
+  std::string pupil_ref;
 };
 
 // The one small interface through which the shared RPC path asks a service

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "common/base/retry_later.h"
 #include "common/base/status_macros.h"
 
 namespace rooted {
@@ -16,8 +17,12 @@ using google::protobuf::Message;
 
 // Refusals a caller is told about; the shared path audits them for every
 // rule that touches personal data.
+// A change of personal data the service would not make: who tried is on the
+// trail. A record not known here yet (a retry hint) counts: it is also the
+// answer for one the caller may not see.
 bool IsRefusal(const absl::Status& status) {
-  return absl::IsPermissionDenied(status) || absl::IsNotFound(status);
+  return absl::IsPermissionDenied(status) || absl::IsNotFound(status) ||
+         absl::IsFailedPrecondition(status) || RetryAfterOf(status).has_value();
 }
 
 absl::Status Encode(const Message& message, grpc::ByteBuffer& out) {
@@ -103,9 +108,10 @@ absl::Status GuardedService::Complete() const {
   return absl::OkStatus();
 }
 
-absl::Status GuardedService::Admit(const Route& route, const Principal& who,
-                                   const grpc::ByteBuffer* body, Message& request) const {
+absl::Status GuardedService::Admit(const Route& route, Caller& caller, const grpc::ByteBuffer* body,
+                                   Message& request) const {
   const AccessRule& rule = route.rule;
+  const Principal& who = caller.who;
   RETURN_IF_ERROR(CheckRoles(rule, who, route.name));
   if (body != nullptr) {
     RETURN_IF_ERROR(DecodeRequest(*body, request));
@@ -116,6 +122,8 @@ absl::Status GuardedService::Admit(const Route& route, const Principal& who,
     if (id.empty())
       return absl::InvalidArgumentError(absl::StrCat(rule.record().field(), ": required"));
     absl::StatusOr<RecordOwner> owner = options_.owners->OwnerOf(rule.record().kind(), id);
+    // The child is named in the entry whether or not the call is let through.
+    if (owner.ok()) caller.child = owner->pupil_ref;
     const absl::Status seen = owner.ok() ? CheckScope(rule, who, &*owner, "") : owner.status();
     if (absl::IsNotFound(seen)) {
       return options_.owners->Unseen(rule.record().kind(), rule.record().field());
@@ -131,9 +139,10 @@ absl::Status GuardedService::Admit(const Route& route, const Principal& who,
   return CheckScope(rule, who, nullptr, school);
 }
 
-void GuardedService::Audit(const Route& route, const Principal& who, const Message& request,
+void GuardedService::Audit(const Route& route, const Caller& caller, const Message& request,
                            const Message* response, absl::Status outcome,
                            absl::AnyInvocable<void(absl::Status) &&> done) const {
+  const Principal& who = caller.who;
   const AccessRule& rule = route.rule;
   const bool owed = rule.personal_data() == cv1::PERSONAL_DATA_READS ||
                     (rule.personal_data() == cv1::PERSONAL_DATA_CHANGES && IsRefusal(outcome));
@@ -147,6 +156,7 @@ void GuardedService::Audit(const Route& route, const Principal& who, const Messa
   entry.outcome = std::string(CodeName(ToGrpcStatus(outcome).error_code()));
   CollectPupilRefs(request, entry.pupil_refs);
   if (response != nullptr && outcome.ok()) CollectPupilRefs(*response, entry.pupil_refs);
+  if (!caller.child.empty()) entry.pupil_refs.push_back(caller.child);
   std::sort(entry.pupil_refs.begin(), entry.pupil_refs.end());
   entry.pupil_refs.erase(std::unique(entry.pupil_refs.begin(), entry.pupil_refs.end()),
                          entry.pupil_refs.end());
@@ -157,12 +167,12 @@ void GuardedService::Audit(const Route& route, const Principal& who, const Messa
       });
 }
 
-absl::Status GuardedService::AuditNow(const Route& route, const Principal& who,
+absl::Status GuardedService::AuditNow(const Route& route, const Caller& caller,
                                       const Message& request, const Message* response,
                                       absl::Status outcome) const {
   absl::Notification written;
   absl::Status result;
-  Audit(route, who, request, response, std::move(outcome), [&](absl::Status status) {
+  Audit(route, caller, request, response, std::move(outcome), [&](absl::Status status) {
     result = std::move(status);
     written.Notify();
   });
@@ -176,10 +186,13 @@ grpc::Status GuardedService::Serve(
     absl::FunctionRef<absl::Status(const Principal&)> handler) const {
   const Started started = std::chrono::steady_clock::now();
   const absl::Status status = options_.guard->Contain(route.name, [&]() -> absl::Status {
-    ASSIGN_OR_RETURN(const Principal who, options_.guard->Authenticate(context));
-    absl::Status outcome = Admit(route, who, body, request);
-    if (outcome.ok()) outcome = options_.guard->Contain(route.name, [&] { return handler(who); });
-    RETURN_IF_ERROR(AuditNow(route, who, request, &response, std::move(outcome)));
+    Caller caller;
+    ASSIGN_OR_RETURN(caller.who, options_.guard->Authenticate(context));
+    absl::Status outcome = Admit(route, caller, body, request);
+    if (outcome.ok()) {
+      outcome = options_.guard->Contain(route.name, [&] { return handler(caller.who); });
+    }
+    RETURN_IF_ERROR(AuditNow(route, caller, request, &response, std::move(outcome)));
     return Encode(response, answer);
   });
   return options_.guard->Conclude(context, route.name, started, status);
@@ -187,14 +200,14 @@ grpc::Status GuardedService::Serve(
 
 RpcCompletion GuardedService::StartAsync(const Route& route, grpc::CallbackServerContext& context,
                                          std::shared_ptr<void> state,
-                                         std::shared_ptr<const Principal> who, Message& request,
+                                         std::shared_ptr<const Caller> caller, Message& request,
                                          Message* response, grpc::ByteBuffer* raw_answer,
                                          grpc::ByteBuffer* answer) const {
   auto call = std::make_shared<RpcCompletion::Call>(*options_.guard, route.name, context);
   call->state = std::move(state);
-  call->conclude = [this, &route, who = std::move(who), &request, response, raw_answer, answer](
-                       absl::Status outcome,
-                       absl::AnyInvocable<void(absl::Status) &&> reply) mutable {
+  call->conclude = [this, &route, caller = std::move(caller), &request, response, raw_answer,
+                    answer](absl::Status outcome,
+                            absl::AnyInvocable<void(absl::Status) &&> reply) mutable {
     auto encode_and_reply = [response, raw_answer, answer,
                              reply = std::move(reply)](absl::Status status) mutable {
       if (status.ok()) {
@@ -207,8 +220,8 @@ RpcCompletion GuardedService::StartAsync(const Route& route, grpc::CallbackServe
       std::move(reply)(std::move(status));
     };
     // Not authenticated: there is no one to name, and nothing was read.
-    if (who->subject.empty()) return encode_and_reply(std::move(outcome));
-    Audit(route, *who, request, response, std::move(outcome), std::move(encode_and_reply));
+    if (caller->who.subject.empty()) return encode_and_reply(std::move(outcome));
+    Audit(route, *caller, request, response, std::move(outcome), std::move(encode_and_reply));
   };
   return RpcCompletion(std::move(call));
 }

@@ -119,6 +119,12 @@ class GuardedService final : public grpc::Service {
     std::string path;  // "/rooted.referral.v1.ReferralService/GetReferral"
   };
   using Started = std::chrono::steady_clock::time_point;
+  // Who is calling, once authenticated, and the child the record their call
+  // names is about (from its owner), for the call's audit entry.
+  struct Caller {
+    Principal who;
+    std::string child;
+  };
 
   // Finds the method, checks the handler's message types and adds the raw
   // method; the route lives as long as the service.
@@ -127,14 +133,14 @@ class GuardedService final : public grpc::Service {
                         grpc::internal::MethodHandler* handler, bool callback);
 
   // Steps 2-4 for a decoded (or not yet decoded, with `body`) request.
-  absl::Status Admit(const Route& route, const Principal& who, const grpc::ByteBuffer* body,
+  absl::Status Admit(const Route& route, Caller& caller, const grpc::ByteBuffer* body,
                      google::protobuf::Message& request) const;
   // Step 6: the entry the rule asks for (or none); `done` gets the status to answer with.
-  void Audit(const Route& route, const Principal& who, const google::protobuf::Message& request,
+  void Audit(const Route& route, const Caller& caller, const google::protobuf::Message& request,
              const google::protobuf::Message* response, absl::Status outcome,
              absl::AnyInvocable<void(absl::Status) &&> done) const;
   // Audit, waiting for the entry to be written.
-  absl::Status AuditNow(const Route& route, const Principal& who,
+  absl::Status AuditNow(const Route& route, const Caller& caller,
                         const google::protobuf::Message& request,
                         const google::protobuf::Message* response, absl::Status outcome) const;
 
@@ -146,9 +152,9 @@ class GuardedService final : public grpc::Service {
                      absl::FunctionRef<absl::Status(const Principal&)> handler) const;
   // For a callback method: a completion whose Finish audits, encodes
   // `response` (unless `raw_answer`) into `answer` and answers.
-  // `who` is filled in once the caller is authenticated.
+  // `caller` is filled in once authenticated and admitted.
   RpcCompletion StartAsync(const Route& route, grpc::CallbackServerContext& context,
-                           std::shared_ptr<void> state, std::shared_ptr<const Principal> who,
+                           std::shared_ptr<void> state, std::shared_ptr<const Caller> caller,
                            google::protobuf::Message& request, google::protobuf::Message* response,
                            grpc::ByteBuffer* raw_answer, grpc::ByteBuffer* answer) const;
 
@@ -204,18 +210,18 @@ void GuardedService::Handle(absl::string_view method, Impl& impl,
               typed_response = &state->response;
             }
             const Route& r = **route;
-            auto who = std::make_shared<Principal>();
-            RpcCompletion done = StartAsync(r, *context, state, who, state->request, typed_response,
-                                            raw_answer, answer);
+            auto caller = std::make_shared<Caller>();
+            RpcCompletion done = StartAsync(r, *context, state, caller, state->request,
+                                            typed_response, raw_answer, answer);
             absl::StatusOr<Principal> authenticated = options_.guard->Authenticate(*context);
             absl::Status status = authenticated.status();
             if (status.ok()) {
-              *who = *std::move(authenticated);
-              status = Admit(r, *who, body, state->request);
+              caller->who = *std::move(authenticated);
+              status = Admit(r, *caller, body, state->request);
             }
             if (status.ok()) {
               status = options_.guard->Contain(r.name, [&] {
-                (impl.*handler)(*who, &state->request, &state->response, done);
+                (impl.*handler)(caller->who, &state->request, &state->response, done);
                 return absl::OkStatus();
               });
             }

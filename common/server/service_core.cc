@@ -8,37 +8,21 @@
 
 #include "common/base/simulated_clock.h"
 #include "common/base/status_macros.h"
+#include "common/server/audit_service.h"
 #include "common/server/service_runtime.h"
 
 namespace rooted {
-namespace {
 
-// Written to a temporary file and renamed, so a reader sees all of it or none.
-absl::Status WritePortFile(const std::string& path, int grpc_port, int metrics_port) {
-  const std::string partial = path + ".partial";
-  {
-    std::ofstream out(partial, std::ios::trunc);
-    out << "grpc=" << grpc_port << "\nmetrics=" << metrics_port << "\n";
-    if (!out.flush())
-      return absl::UnavailableError(absl::StrCat("--port-file: cannot write ", partial));
-  }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("--port-file: cannot write ", path));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-ServiceCore::ServiceCore(ServiceSettings settings, std::string name)
-    : settings_(std::move(settings)), name_(std::move(name)) {}
+ServiceCore::ServiceCore(ServiceSettings settings, std::string name, std::string key_prefix)
+    : settings_(std::move(settings)), name_(std::move(name)), key_prefix_(std::move(key_prefix)) {}
 
 ServiceCore::~ServiceCore() = default;
 
 absl::StatusOr<std::unique_ptr<ServiceCore>> ServiceCore::Start(ServiceSettings settings,
                                                                std::string name,
                                                                std::string key_prefix) {
-  std::unique_ptr<ServiceCore> core(new ServiceCore(std::move(settings), std::move(name)));
+  std::unique_ptr<ServiceCore> core(
+      new ServiceCore(std::move(settings), std::move(name), key_prefix));
   const ServiceSettings& s = core->settings_;
   if (s.simulated_clock_file.empty()) {
     core->clock_ = std::make_unique<SystemClock>();
@@ -92,8 +76,13 @@ GuardedService::Options ServiceCore::ServiceOptions(const RecordOwners* owners,
           .sharing_agreement = std::move(sharing_agreement)};
 }
 
-absl::Status ServiceCore::Serve(const std::vector<GuardedService*>& guarded,
+absl::Status ServiceCore::Serve(std::vector<GuardedService*> guarded,
                                 const std::vector<EventConsumer*>& consumers) {
+  AuditServiceImpl audit_trail(*redis_, key_prefix_ + ":audit", name_);
+  GuardedService audit_api("rooted.audit.v1.AuditService",
+                           ServiceOptions(/*owners=*/nullptr, "data protection oversight"));
+  audit_trail.Bind(audit_api);
+  guarded.push_back(&audit_api);
   std::vector<grpc::Service*> services;
   std::vector<std::string> service_names;
   for (GuardedService* service : guarded) {

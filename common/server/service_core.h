@@ -54,19 +54,21 @@ class ServiceCore {
   // Consumer options with this service's bootstrap and client id.
   EventConsumerOptions ConsumerOptions(std::string group, std::vector<std::string> topics) const;
 
-  // Serves gRPC (health and reflection included) with the relay and
+  // Serves gRPC (health, reflection and the service's audit trail for the
+  // data protection officer included) with the relay and
   // consumers running until SIGTERM or SIGINT, then drains in order: stop
   // taking RPCs, stop consumers (committing offsets), relay what is left,
   // flush the producer.
   // A service with a method lacking its handler or access rule does not start.
-  absl::Status Serve(const std::vector<GuardedService*>& services,
+  absl::Status Serve(std::vector<GuardedService*> services,
                      const std::vector<EventConsumer*>& consumers);
 
  private:
-  ServiceCore(ServiceSettings settings, std::string name);
+  ServiceCore(ServiceSettings settings, std::string name, std::string key_prefix);
 
   const ServiceSettings settings_;
   const std::string name_;
+  const std::string key_prefix_;
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<Logger> logger_;
   std::unique_ptr<Metrics> metrics_;

@@ -101,6 +101,10 @@ class GrpcServer {
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsEndpoint(
     const std::string& address, const Metrics& metrics);
 
+// Writes the ports a process bound ("grpc=<port>", "metrics=<port>") to
+// `path` for whoever started it on port 0: whole or not at all.
+absl::Status WritePortFile(const std::string& path, int grpc_port, int metrics_port);
+
 }  // namespace rooted
 
 #endif  // ROOTED_COMMON_SERVER_SERVICE_RUNTIME_H_

@@ -478,8 +478,10 @@ absl::Status DirectoryServiceImpl::MakeServiceReferral(
   *e->mutable_provider() = org.record.ref();
   core_.AddEvent(batch, who, referral.pupil_ref().value(), referral.referral_id(),
                  std::move(event));
-  store.Audit(batch, core_.Audit(who, "MakeServiceReferral", "referral", referral.referral_id(),
-                                 request->request_id()));
+  AuditEntry entry = core_.Audit(who, "MakeServiceReferral", "referral", referral.referral_id(),
+                                 request->request_id());
+  entry.pupil_refs = {referral.pupil_ref().value()};
+  store.Audit(batch, entry);
   *response->mutable_service_referral() = made;
   absl::Status committed = Commit(who, "MakeServiceReferral", *request, response, std::move(batch));
   if (!absl::IsAborted(committed)) return committed;

@@ -265,6 +265,41 @@ absl::Status ForumServiceImpl::GetForum(const Principal& who, const v1::GetForum
   return absl::OkStatus();
 }
 
+absl::Status ForumServiceImpl::ListForums(const Principal& who,
+                                          const v1::ListForumsRequest* request,
+                                          v1::ListForumsResponse* response) {
+  ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), kDefaultPageSize, kMaxPageSize));
+  ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                   store_.SetMembers(store_.ForumsOfCouncilKey(who.la_code)));
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const std::string& id : ids) keys.push_back(store_.ForumKey(id));
+  ASSIGN_OR_RETURN(std::vector<Versioned<v1::Forum>> forums, store_.LoadAll<v1::Forum>(keys));
+  const bool council = ActsForCouncil(who);
+  auto sees = [&](const v1::Forum& forum) {
+    if (council && forum.la_code() == who.la_code) return true;
+    if (HoldsSeat(who, ForumSeats(forum), /*runs_forum=*/false)) return true;
+    return who.organisation_type == cv1::ORGANISATION_TYPE_SCHOOL &&
+           std::find(forum.school_urns().begin(), forum.school_urns().end(), who.organisation_id) !=
+               forum.school_urns().end();
+  };
+  size_t seen = 0;
+  bool more = false;
+  for (Versioned<v1::Forum>& forum : forums) {
+    if (!sees(forum.record)) continue;
+    if (seen++ < page.offset) continue;
+    if (response->forums_size() == page.size) {
+      more = true;
+      break;
+    }
+    *response->add_forums() = std::move(forum.record);
+  }
+  response->mutable_page()->set_next_page_token(
+      NextPageToken(page.offset + size_t(response->forums_size()), more));
+  return absl::OkStatus();
+}
+
 absl::Status ForumServiceImpl::ListMeetings(const Principal& who,
                                             const v1::ListMeetingsRequest* request,
                                             v1::ListMeetingsResponse* response) {
@@ -869,6 +904,7 @@ absl::StatusOr<RecordOwner> ForumOwners::OwnerOf(absl::string_view kind,
 void ForumServiceImpl::Bind(GuardedService& service) {
   service.Handle("CreateForum", *this, &ForumServiceImpl::CreateForum);
   service.Handle("GetForum", *this, &ForumServiceImpl::GetForum);
+  service.Handle("ListForums", *this, &ForumServiceImpl::ListForums);
   service.Handle("ListMeetings", *this, &ForumServiceImpl::ListMeetings);
   service.Handle("CancelMeeting", *this, &ForumServiceImpl::CancelMeeting);
   service.Handle("MoveMeeting", *this, &ForumServiceImpl::MoveMeeting);

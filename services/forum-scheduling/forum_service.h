@@ -58,6 +58,11 @@ class ForumServiceImpl final {
                            v1::CreateForumResponse* response);
   absl::Status GetForum(const Principal& who, const v1::GetForumRequest* request,
                         v1::GetForumResponse* response);
+  // The council's forums the caller may see (the rule has admitted the
+  // caller; this only filters): all for its officers and coordinators, else
+  // those where the caller holds a seat or, for a school, that serve it.
+  absl::Status ListForums(const Principal& who, const v1::ListForumsRequest* request,
+                          v1::ListForumsResponse* response);
   absl::Status ListMeetings(const Principal& who, const v1::ListMeetingsRequest* request,
                             v1::ListMeetingsResponse* response);
   absl::Status CancelMeeting(const Principal& who, const v1::CancelMeetingRequest* request,

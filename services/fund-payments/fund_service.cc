@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -1027,6 +1028,63 @@ absl::Status FundServiceImpl::ListFundRequests(const Principal& who,
   return absl::OkStatus();
 }
 
+absl::Status FundServiceImpl::ListFunds(const Principal& who, const v1::ListFundsRequest* request,
+                                        v1::ListFundsResponse* response) {
+  ASSIGN_OR_RETURN(const Page page, ParsePage(request->page(), 50, 500));
+  ASSIGN_OR_RETURN(std::vector<std::string> fund_ids, store_.SetMembers(store_.FundsKey()));
+  std::vector<std::string> keys;
+  keys.reserve(fund_ids.size());
+  for (const std::string& id : fund_ids) keys.push_back(store_.FundKey(id));
+  ASSIGN_OR_RETURN(std::vector<Versioned<v1::Fund>> stored, store_.LoadAll<v1::Fund>(keys));
+  std::vector<v1::Fund> funds;
+  for (Versioned<v1::Fund>& f : stored) {
+    if (f.record.la_code() == who.la_code) funds.push_back(std::move(f.record));
+  }
+  auto starts = [](const v1::Fund& f) {
+    return std::make_tuple(f.period_start().year(), f.period_start().month(),
+                           f.period_start().day());
+  };
+  std::sort(funds.begin(), funds.end(), [&](const v1::Fund& a, const v1::Fund& b) {
+    if (starts(a) != starts(b)) return starts(a) < starts(b);
+    return std::tie(a.name(), a.fund_id()) < std::tie(b.name(), b.fund_id());
+  });
+  // The council's own staff see every allocation; a school or partner its own.
+  const bool council = who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL;
+  const size_t end = std::min(funds.size(), page.offset + size_t(page.size));
+  for (size_t i = page.offset; i < end; ++i) {
+    v1::ListedFund* listed = response->add_funds();
+    *listed->mutable_fund() = funds[i];
+    ASSIGN_OR_RETURN(std::vector<std::string> allocation_ids,
+                     store_.SetMembers(store_.AllocationsKey(funds[i].fund_id())));
+    std::sort(allocation_ids.begin(), allocation_ids.end());
+    std::vector<std::string> allocation_keys;
+    allocation_keys.reserve(allocation_ids.size());
+    for (const std::string& id : allocation_ids)
+      allocation_keys.push_back(store_.AllocationKey(id));
+    ASSIGN_OR_RETURN(auto allocations, store_.LoadAll<v1::Allocation>(allocation_keys));
+    std::vector<const v1::Allocation*> shown;
+    std::vector<std::string> accounts;
+    for (const auto& a : allocations) {
+      const cv1::OrganisationRef& holder = a.record.holder();
+      if (!council &&
+          (holder.type() != who.organisation_type || holder.id() != who.organisation_id)) {
+        continue;
+      }
+      shown.push_back(&a.record);
+      accounts.push_back(account::Allocation(a.record.allocation_id()));
+    }
+    if (shown.empty()) continue;
+    ASSIGN_OR_RETURN(auto balances, ledger_.BalancesOf(accounts));
+    for (const v1::Allocation* a : shown) {
+      v1::AllocationBalance* row = listed->add_allocations();
+      *row->mutable_allocation() = *a;
+      *row->mutable_remaining() = Gbp(balances[account::Allocation(a->allocation_id())]);
+    }
+  }
+  response->mutable_page()->set_next_page_token(NextPageToken(end, end < funds.size()));
+  return absl::OkStatus();
+}
+
 absl::Status FundServiceImpl::GetFundReport(const Principal& who,
                                             const v1::GetFundReportRequest* request,
                                             v1::GetFundReportResponse* response) {
@@ -1199,6 +1257,7 @@ void FundServiceImpl::Bind(GuardedService& service) {
   service.Handle("ListFundRequests", *this, &FundServiceImpl::ListFundRequests);
   service.Handle("RecordPaymentOutcome", *this, &FundServiceImpl::RecordPaymentOutcome);
   service.Handle("ImportBankFile", *this, &FundServiceImpl::ImportBankFile);
+  service.Handle("ListFunds", *this, &FundServiceImpl::ListFunds);
   service.Handle("GetFundReport", *this, &FundServiceImpl::GetFundReport);
   service.Handle("ExportLedger", *this, &FundServiceImpl::ExportLedger);
   service.Handle("RegisterPayee", *this, &FundServiceImpl::RegisterPayee);

@@ -88,6 +88,11 @@ class FundServiceImpl final {
                             v1::RecordPaymentOutcomeResponse* response, RpcCompletion done);
   absl::Status ImportBankFile(const Principal& who, const v1::ImportBankFileRequest* request,
                               v1::ImportBankFileResponse* response);
+  // The caller's council's funds, each with the allocations the caller may
+  // see (all for the council's own staff, else only its own) and their
+  // balances left to spend. The rule has admitted the caller; this filters.
+  absl::Status ListFunds(const Principal& who, const v1::ListFundsRequest* request,
+                         v1::ListFundsResponse* response);
   absl::Status GetFundReport(const Principal& who, const v1::GetFundReportRequest* request,
                              v1::GetFundReportResponse* response);
   absl::Status ExportLedger(const Principal& who, const v1::ExportLedgerRequest* request,

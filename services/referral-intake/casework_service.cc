@@ -251,7 +251,9 @@ absl::Status CaseworkServiceImpl::AllocateLeadOnce(const Principal& who,
   store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(),
                                       event.metadata(), event));
   AppendToTimeline(referrals_, batch, event);
-  store_.Audit(batch, Audit(who, "AllocateLead", referral.referral_id(), request->request_id()));
+  AuditEntry entry = Audit(who, "AllocateLead", referral.referral_id(), request->request_id());
+  entry.pupil_refs = {referral.pupil_ref().value()};
+  store_.Audit(batch, entry);
   *response->mutable_casework() = casework;
   return store_.CommitCommand(who.subject, "AllocateLead", request->request_id(), *request,
                               response, std::move(batch));
@@ -313,7 +315,9 @@ absl::Status CaseworkServiceImpl::ChangeAsLead(
   casework.set_version(loaded.version + 1);
   WriteBatch batch;
   store_.Put(batch, store_.CaseworkKey(request.referral_id()), casework, loaded.version);
-  store_.Audit(batch, Audit(who, method, request.referral_id(), request.request_id()));
+  AuditEntry entry = Audit(who, method, request.referral_id(), request.request_id());
+  entry.pupil_refs = {casework.pupil_ref().value()};
+  store_.Audit(batch, entry);
   *response->mutable_casework() = casework;
   return store_.CommitCommand(who.subject, method, request.request_id(), request, response, std::move(batch));
 }

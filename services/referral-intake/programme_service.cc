@@ -253,8 +253,10 @@ absl::Status ProgrammeServiceImpl::OverrideScreening(const Principal& who,
   store_.Publish(batch, ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(),
                                       event.metadata(), event));
   AppendToTimeline(referrals_, batch, event);
-  store_.Audit(batch, Audit(who, "OverrideScreening", "referral", referral.referral_id(),
-                            request->request_id()));
+  AuditEntry entry =
+      Audit(who, "OverrideScreening", "referral", referral.referral_id(), request->request_id());
+  entry.pupil_refs = {referral.pupil_ref().value()};
+  store_.Audit(batch, entry);
   *response->mutable_screening() = screening;
   return store_.CommitCommand(who.subject, "OverrideScreening", request->request_id(), *request,
                               response, std::move(batch));

@@ -13,6 +13,7 @@ absl::StatusOr<RecordOwner> ReferralOwners::OwnerOf(absl::string_view kind,
   owner.school_urn = referral.details().child().school_urn();
   owner.partner_ids.assign(referral.allocated_partner_ids().begin(),
                            referral.allocated_partner_ids().end());
+  owner.pupil_ref = referral.pupil_ref().value();
   return owner;
 }
 

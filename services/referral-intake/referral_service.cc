@@ -156,6 +156,7 @@ ReferralChange ReferralServiceImpl::BuildChange(const Principal& who, absl::stri
   change.event =
       ToOutboxEvent(topics::kReferralEvents, referral.pupil_ref().value(), event.metadata(), event);
   change.audit = Audit(who, method, referral.referral_id(), "", request_id);
+  change.audit.pupil_refs = {referral.pupil_ref().value()};
   for (TimelineStep& step : DescribeReferralEvent(event)) change.timeline_entries.push_back(std::move(step.entry));
   return change;
 }

@@ -5,8 +5,10 @@
 // lost, nothing doubled) and a sampled case's timeline must hold every step
 // in order.
 
-#include <grpcpp/grpcpp.h>
+#include "tools/term/term.h"
+
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -14,12 +16,12 @@
 #include <set>
 
 #include "common/base/proto_time.h"
+#include "rooted/forum/v1/forum.grpc.pb.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "tests/support/auth.h"
 #include "tests/support/health_probe.h"
 #include "tests/support/local_stack.h"
-#include "tools/term/term.h"
 
 namespace rooted {
 namespace {
@@ -27,6 +29,7 @@ namespace {
 namespace cv1 = rooted::common::v1;
 namespace rv1 = rooted::referral::v1;
 namespace pv1 = rooted::fund::v1;
+namespace fv1 = rooted::forum::v1;
 
 const std::string kTokenSecret(40, 'e');
 const std::string kPupilRefSecret(40, 'r');
@@ -190,6 +193,24 @@ TEST(TermEndToEndTest, ATermPlaysThroughServicesKilledMidTermLosingAndDoublingNo
     decisions_funded.insert(r.decision_id());
   }
   EXPECT_EQ(decisions_funded.size(), 7u);
+
+  // The forum meets on after the term played, to the end of the school year,
+  // so a referral made after the demo can still reach an agenda.
+  auto forum = fv1::ForumService::NewStub(
+      grpc::CreateChannel(stack.Target("forum-scheduling"), grpc::InsecureChannelCredentials()));
+  fv1::ListMeetingsRequest ahead;
+  ahead.set_forum_id(s.forum_id);
+  *ahead.mutable_from() = ToProtoTimestamp(absl::FromCivil(options.today, options.zone));
+  ahead.mutable_page()->set_page_size(500);
+  fv1::ListMeetingsResponse meetings;
+  ASSERT_TRUE(
+      forum->ListMeetings(as_council(cv1::ROLE_COUNCIL_OFFICER).get(), ahead, &meetings).ok());
+  ASSERT_GT(meetings.meetings_size(), 0);
+  auto day_of = [&](const fv1::Meeting& m) {
+    return absl::ToCivilDay(FromProtoTimestamp(m.starts_at()), options.zone);
+  };
+  EXPECT_EQ(day_of(meetings.meetings(0)), absl::CivilDay(2026, 11, 25));  // the Wednesday after
+  EXPECT_EQ(day_of(meetings.meetings(meetings.meetings_size() - 1)), absl::CivilDay(2027, 7, 21));
 
   // Every case's timeline: each event once, in time order.
   auto referrals = rv1::ReferralService::NewStub(

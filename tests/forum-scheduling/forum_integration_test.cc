@@ -290,6 +290,111 @@ TEST_F(ForumSchedulingTest, CreateForumSchedulesTheYearAndAnnouncesEachMeetingOn
   EXPECT_EQ(events, 19u);
 }
 
+TEST_F(ForumSchedulingTest, ListForumsShowsTheCouncilAllItsForumsAndOthersTheirSeats) {
+  // Council 803's own forums, so that other tests' forums of 801 stay out of the count.
+  auto forum_of_803 = [&](const std::string& a, const std::string& b, const std::string& partner) {
+    v1::Forum forum = ForumFor(a, b);
+    forum.set_la_code("803");
+    forum.mutable_members(2)->mutable_organisation()->set_id("803");
+    forum.mutable_members(3)->mutable_organisation()->set_id(partner);
+    return forum;
+  };
+  const std::string officer =
+      Token("officer-3", cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "803", "803");
+  auto create = [&](const v1::Forum& forum, const std::string& request_id) {
+    v1::CreateForumRequest request;
+    request.set_request_id(request_id);
+    *request.mutable_forum() = forum;
+    v1::CreateForumResponse response;
+    const grpc::Status status = stub().CreateForum(As(officer).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.forum().forum_id();
+  };
+  const std::string north =
+      create(forum_of_803("100061", "100062", "youth-trust"), "create-803-01");
+  const std::string south = create(forum_of_803("100063", "100064", "far-trust"), "create-803-02");
+  // Schools 100065 and 100066 sit on the third forum; it serves 100067 alone.
+  v1::Forum east_config = forum_of_803("100065", "100066", "youth-trust");
+  east_config.clear_school_urns();
+  east_config.add_school_urns("100067");
+  const std::string east = create(east_config, "create-803-03");
+  std::vector<std::string> all = {north, south, east};
+  std::sort(all.begin(), all.end());
+
+  auto list = [&](const std::string& token, int page_size, const std::string& page_token,
+                  v1::ListForumsResponse* response) {
+    v1::ListForumsRequest request;
+    request.mutable_page()->set_page_size(page_size);
+    request.mutable_page()->set_page_token(page_token);
+    return stub().ListForums(As(token).get(), request, response);
+  };
+  auto ids_for = [&](const std::string& token) {
+    v1::ListForumsResponse response;
+    const grpc::Status status = list(token, 0, "", &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    std::vector<std::string> ids;
+    for (const v1::Forum& f : response.forums()) ids.push_back(f.forum_id());
+    return ids;
+  };
+
+  // The council's officers and coordinators: every forum, by id, page by page.
+  v1::ListForumsResponse first, second;
+  ASSERT_TRUE(list(officer, 2, "", &first).ok());
+  ASSERT_EQ(first.forums_size(), 2);
+  EXPECT_FALSE(first.page().next_page_token().empty());
+  ASSERT_TRUE(list(officer, 2, first.page().next_page_token(), &second).ok());
+  ASSERT_EQ(second.forums_size(), 1);
+  EXPECT_TRUE(second.page().next_page_token().empty());
+  EXPECT_EQ((std::vector<std::string>{first.forums(0).forum_id(), first.forums(1).forum_id(),
+                                      second.forums(0).forum_id()}),
+            all);
+  EXPECT_EQ(first.forums(0).la_code(), "803");
+  EXPECT_EQ(ids_for(Token("coordinator-1", cv1::ROLE_FORUM_COORDINATOR,
+                          cv1::ORGANISATION_TYPE_COUNCIL, "803", "803")),
+            all);
+
+  // Everyone else: the forums where their organisation holds a seat; a
+  // school also the forum serving it.
+  auto sorted = [](std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  EXPECT_EQ(ids_for(Token("worker-1", cv1::ROLE_PARTNER_WORKER, cv1::ORGANISATION_TYPE_PARTNER,
+                          "youth-trust", "803")),
+            sorted({north, east}));
+  EXPECT_EQ(ids_for(Token("chair-1", cv1::ROLE_FORUM_MEMBER, cv1::ORGANISATION_TYPE_PARTNER,
+                          "nhs-north", "803")),
+            all);
+  EXPECT_EQ(ids_for(Token("teacher-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL,
+                          "100063", "803")),
+            std::vector<std::string>{south});
+  EXPECT_EQ(ids_for(Token("teacher-1", cv1::ROLE_SCHOOL_LEAD, cv1::ORGANISATION_TYPE_SCHOOL,
+                          "100067", "803")),
+            std::vector<std::string>{east});
+  EXPECT_TRUE(ids_for(Token("teacher-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL,
+                            "100099", "803"))
+                  .empty());
+  // Another council's officer sees its own council's forums, none of these.
+  for (const std::string& id : ids_for(Council())) {
+    EXPECT_THAT(all, ::testing::Not(::testing::Contains(id)));
+  }
+
+  // A role the rule grants no one is refused; a bad page names its field.
+  v1::ListForumsResponse refused;
+  EXPECT_EQ(list(Token("finance-1", cv1::ROLE_FINANCE_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL,
+                       "803", "803"),
+                 0, "", &refused)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(list("", 0, "", &refused).error_code(), grpc::UNAUTHENTICATED);
+  grpc::Status bad = list(officer, 501, "", &refused);
+  EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), StartsWith("page.page_size:"));
+  bad = list(officer, 0, "not-a-token", &refused);
+  EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), StartsWith("page.page_token:"));
+}
+
 TEST_F(ForumSchedulingTest, BadForumsAreRefusedNamingTheFieldAndNothingIsHalfWritten) {
   Create(ForumFor("100003", "100004"), "create-forum-02");
   const int64_t forums_before = stack_->h.redis->Command({"SCARD", "fs:forums:801"})->integer;

@@ -170,15 +170,16 @@ class FundTest : public rooted::testing::SharedStackTest<FundStack> {
   // Referral-intake's ReferralSubmitted for child `ref` of school `urn`, and
   // the wait until fund payments has it.
   void Refer(const std::string& urn, const std::string& ref,
-             std::vector<rooted::referral::v1::ConsentScope> consented = {
-                 rooted::referral::v1::CONSENT_SCOPE_FORUM,
-                 rooted::referral::v1::CONSENT_SCOPE_FUND}) {
+             std::vector<rooted::referral::v1::ConsentScope> consented =
+                 {rooted::referral::v1::CONSENT_SCOPE_FORUM,
+                  rooted::referral::v1::CONSENT_SCOPE_FUND},
+             const std::string& la = "801") {
     rooted::referral::v1::ReferralEvent event;
     auto* submitted = event.mutable_referral_submitted();
     submitted->set_referral_id(ReferralOf(ref));
     submitted->mutable_pupil_ref()->set_value(ref);
     submitted->set_school_urn(urn);
-    submitted->set_la_code("801");
+    submitted->set_la_code(la);
     for (auto scope : consented) submitted->add_consent_scopes(scope);
     PublishReferralEvent(std::move(event), ref);
     ASSERT_TRUE(rooted::testing::Eventually([&] { return Known(ReferralOf(ref)).has_value(); }));
@@ -403,6 +404,151 @@ TEST_F(FundTest, PaymentsSettleOrFailAndAFailureGivesTheMoneyBack) {
   EXPECT_EQ(fund().ExportLedger(As(Staff("100005")).get(), export_request, &exported).error_code(),
             grpc::PERMISSION_DENIED);
   EXPECT_TRUE(stack_->ledger->CheckInvariants().ok());
+}
+
+TEST_F(FundTest, ListFundsShowsEachCallerItsCouncilsFundsWithTheAllocationsItMaySee) {
+  // Council 805's own funds, so that other tests' funds of 801 stay out of the list.
+  auto as = [&](const std::string& subject, Role role, OrganisationType type,
+                const std::string& org) {
+    return stack_->h.tokens.Mint(subject, role, type, org, "805", stack_->h.clock.Now());
+  };
+  const std::string finance =
+      as("finance-5", cv1::ROLE_FINANCE_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "805");
+  auto create = [&](const std::string& name, absl::CivilDay start, const std::string& request_id) {
+    v1::CreateFundRequest request;
+    request.set_request_id(request_id);
+    v1::Fund* f = request.mutable_fund();
+    f->set_la_code("805");
+    f->set_name(name);
+    *f->mutable_total_budget() = Gbp(500'000);
+    *f->mutable_period_start() = ToProtoDate(start);
+    *f->mutable_period_end() = ToProtoDate(start + 364);
+    f->add_categories(v1::CATEGORY_UNIFORM_CLOTHING);
+    *f->mutable_per_request_limit() = Gbp(50'000);
+    *f->mutable_per_child_limit() = Gbp(60'000);
+    *f->mutable_approval()->mutable_school_lead_limit() = Gbp(10'000);
+    *f->mutable_approval()->mutable_two_approver_threshold() = Gbp(30'000);
+    v1::CreateFundResponse response;
+    const grpc::Status status = fund().CreateFund(As(finance).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.fund().fund_id();
+  };
+  auto allocate = [&](const std::string& fund_id, OrganisationType type, const std::string& holder,
+                      int64_t pence, const std::string& request_id) {
+    v1::AllocateFundsRequest request;
+    request.set_request_id(request_id);
+    request.mutable_allocation()->set_fund_id(fund_id);
+    request.mutable_allocation()->mutable_holder()->set_type(type);
+    request.mutable_allocation()->mutable_holder()->set_id(holder);
+    request.mutable_allocation()->set_term("2026-27");
+    *request.mutable_allocation()->mutable_amount() = Gbp(pence);
+    v1::AllocateFundsResponse response;
+    const grpc::Status status = fund().AllocateFunds(As(finance).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.allocation().allocation_id();
+  };
+  // Listed by period start: the spring fund first, though made second.
+  const std::string autumn =
+      create("Autumn response fund", absl::CivilDay(2026, 9, 1), "list-funds-create-1");
+  const std::string spring =
+      create("Spring response fund", absl::CivilDay(2026, 4, 1), "list-funds-create-2");
+  const std::string school_a =
+      allocate(autumn, cv1::ORGANISATION_TYPE_SCHOOL, "100071", 100'000, "list-funds-alloc-1");
+  const std::string school_b =
+      allocate(autumn, cv1::ORGANISATION_TYPE_SCHOOL, "100072", 50'000, "list-funds-alloc-2");
+  const std::string partner =
+      allocate(autumn, cv1::ORGANISATION_TYPE_PARTNER, "youth-trust", 30'000, "list-funds-alloc-3");
+  const std::string spring_a =
+      allocate(spring, cv1::ORGANISATION_TYPE_SCHOOL, "100071", 20'000, "list-funds-alloc-4");
+  // £80 asked for against school A's autumn allocation: £920 left to spend.
+  Refer("100071", Ref(805001), {rooted::referral::v1::CONSENT_SCOPE_FUND}, "805");
+  v1::SubmitFundRequestResponse submitted;
+  const std::string staff_a =
+      as("teacher-5", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100071");
+  const grpc::Status asked = Submit(staff_a, "list-funds-submit-1",
+                                    NewRequest(autumn, school_a, 8'000, Ref(805001)), &submitted);
+  ASSERT_TRUE(asked.ok()) << asked.error_message();
+
+  auto list = [&](const std::string& token, int page_size, const std::string& page_token,
+                  v1::ListFundsResponse* response) {
+    v1::ListFundsRequest request;
+    request.mutable_page()->set_page_size(page_size);
+    request.mutable_page()->set_page_token(page_token);
+    return fund().ListFunds(As(token).get(), request, response);
+  };
+  // Each fund's id and, per allocation, its id and what is left (pence).
+  using Listing = std::vector<std::pair<std::string, std::vector<std::pair<std::string, int64_t>>>>;
+  auto listing = [&](const std::string& token) {
+    v1::ListFundsResponse response;
+    const grpc::Status status = list(token, 0, "", &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_TRUE(response.page().next_page_token().empty());
+    Listing out;
+    for (const v1::ListedFund& f : response.funds()) {
+      EXPECT_EQ(f.fund().la_code(), "805");
+      auto& row =
+          out.emplace_back(f.fund().fund_id(), std::vector<std::pair<std::string, int64_t>>{});
+      for (const v1::AllocationBalance& a : f.allocations()) {
+        EXPECT_EQ(a.allocation().fund_id(), f.fund().fund_id());
+        EXPECT_EQ(a.remaining().currency(), "GBP");
+        row.second.emplace_back(a.allocation().allocation_id(), a.remaining().pence());
+      }
+    }
+    return out;
+  };
+  auto by_id = [](std::vector<std::pair<std::string, int64_t>> rows) {
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  };
+
+  // The council's own staff see every allocation.
+  const Listing everything = {
+      {spring, {{spring_a, 20'000}}},
+      {autumn, by_id({{school_a, 92'000}, {school_b, 50'000}, {partner, 30'000}})}};
+  EXPECT_EQ(listing(finance), everything);
+  EXPECT_EQ(
+      listing(as("officer-5", cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "805")),
+      everything);
+  EXPECT_EQ(
+      listing(as("approver-5", cv1::ROLE_FUND_APPROVER, cv1::ORGANISATION_TYPE_COUNCIL, "805")),
+      everything);
+  // A school or a partner sees every fund of its council, but only its own allocations.
+  EXPECT_EQ(listing(staff_a),
+            (Listing{{spring, {{spring_a, 20'000}}}, {autumn, {{school_a, 92'000}}}}));
+  EXPECT_EQ(listing(as("head-5", cv1::ROLE_SCHOOL_LEAD, cv1::ORGANISATION_TYPE_SCHOOL, "100072")),
+            (Listing{{spring, {}}, {autumn, {{school_b, 50'000}}}}));
+  EXPECT_EQ(listing(as("worker-5", cv1::ROLE_PARTNER_WORKER, cv1::ORGANISATION_TYPE_PARTNER,
+                       "youth-trust")),
+            (Listing{{spring, {}}, {autumn, {{partner, 30'000}}}}));
+  // Council 801's staff see none of council 805's funds.
+  v1::ListFundsResponse theirs;
+  ASSERT_TRUE(list(Finance(), 500, "", &theirs).ok());
+  for (const v1::ListedFund& f : theirs.funds()) {
+    EXPECT_EQ(f.fund().la_code(), "801");
+    EXPECT_NE(f.fund().fund_id(), autumn);
+  }
+
+  // Page by page.
+  v1::ListFundsResponse first, second;
+  ASSERT_TRUE(list(finance, 1, "", &first).ok());
+  ASSERT_EQ(first.funds_size(), 1);
+  EXPECT_EQ(first.funds(0).fund().fund_id(), spring);
+  ASSERT_FALSE(first.page().next_page_token().empty());
+  ASSERT_TRUE(list(finance, 1, first.page().next_page_token(), &second).ok());
+  ASSERT_EQ(second.funds_size(), 1);
+  EXPECT_EQ(second.funds(0).fund().fund_id(), autumn);
+  EXPECT_TRUE(second.page().next_page_token().empty());
+
+  // A role the rule grants no one is refused; a bad page names its field.
+  v1::ListFundsResponse refused;
+  EXPECT_EQ(list(as("adapter-5", cv1::ROLE_SERVICE, cv1::ORGANISATION_TYPE_COUNCIL, "805"), 0, "",
+                 &refused)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(list("", 0, "", &refused).error_code(), grpc::UNAUTHENTICATED);
+  const grpc::Status bad = list(finance, -1, "", &refused);
+  EXPECT_EQ(bad.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), StartsWith("page.page_size:"));
 }
 
 TEST_F(FundTest, ABankFileOfManyLinesSettlesEachPaymentOnceEvenImportedTwice) {

@@ -563,16 +563,11 @@ TEST_F(ReferralIntakeTest, ASubmissionRedisDoesNotAnswerInTimeIsUnavailableAndIt
 TEST(ReferralIntakeBinaryTest, ServesThenDrainsAndExitsCleanlyOnSigterm) {
   rooted::testing::RedisServer redis;
   rooted::testing::Broker broker;
-  const int grpc_port = rooted::testing::FreePort();
-  const int metrics_port = rooted::testing::FreePort();
-  rooted::testing::ChildProcess service(
-      {rooted::testing::BinaryDir() + "/services/referral-intake/referral-intake",
-       "--grpc-address=127.0.0.1:" + std::to_string(grpc_port),
-       "--metrics-address=127.0.0.1:" + std::to_string(metrics_port),
-       "--redis-port=" + std::to_string(redis.port()), "--kafka-bootstrap=" + broker.bootstrap(),
-       "--token-secret=" + kTokenSecret, "--pupil-ref-secret=" + kPupilSecret},
-      "");
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port),
+  rooted::testing::ServiceProcess service(
+      rooted::testing::BinaryDir() + "/services/referral-intake/referral-intake",
+      {"--redis-port=" + std::to_string(redis.port()), "--kafka-bootstrap=" + broker.bootstrap(),
+       "--token-secret=" + kTokenSecret, "--pupil-ref-secret=" + kPupilSecret});
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(service.grpc_port()),
                                      grpc::InsecureChannelCredentials());
   auto stub = v1::ReferralService::NewStub(channel);
   grpc::Status status;

@@ -4,7 +4,9 @@
 #include <memory>
 
 #include "common/identity/pupil_ref.h"
+#include "common/server/audit_service.h"
 #include "common/server/service_runtime.h"
+#include "rooted/audit/v1/audit.grpc.pb.h"
 #include "services/referral-intake/case_timeline.h"
 #include "services/referral-intake/casework_service.h"
 #include "services/referral-intake/programme_service.h"
@@ -36,14 +38,19 @@ struct ReferralServicesStack {
                                             h.ServiceOptions("ri", owners.get()));
     programme_api = rooted::testing::Guarded("rooted.referral.v1.ProgrammeService", *programmes,
                                              h.ServiceOptions("ri", owners.get()));
-    server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
-                                {referral_api.get(), casework_api.get(), programme_api.get()},
-                                {[this] { return h.redis->Ping(); }}, *h.logger);
+    audit = std::make_unique<AuditServiceImpl>(*h.redis, "ri:audit", "referral-intake");
+    audit_api =
+        rooted::testing::Guarded("rooted.audit.v1.AuditService", *audit, h.ServiceOptions("ri"));
+    server = *GrpcServer::Start(
+        {.listen_address = "127.0.0.1:0", .service_names = {}},
+        {referral_api.get(), casework_api.get(), programme_api.get(), audit_api.get()},
+        {[this] { return h.redis->Ping(); }}, *h.logger);
     auto channel =
         grpc::CreateChannel("127.0.0.1:" + std::to_string(server->port()), grpc::InsecureChannelCredentials());
     referral_stub = v1::ReferralService::NewStub(channel);
     casework_stub = v1::CaseworkService::NewStub(channel);
     programme_stub = v1::ProgrammeService::NewStub(channel);
+    audit_stub = rooted::audit::v1::AuditService::NewStub(channel);
   }
   ~ReferralServicesStack() { server->Shutdown(absl::Seconds(1)); }
 
@@ -62,10 +69,13 @@ struct ReferralServicesStack {
   std::unique_ptr<GuardedService> referral_api;
   std::unique_ptr<GuardedService> casework_api;
   std::unique_ptr<GuardedService> programme_api;
+  std::unique_ptr<AuditServiceImpl> audit;
+  std::unique_ptr<GuardedService> audit_api;
   std::unique_ptr<GrpcServer> server;
   std::unique_ptr<v1::ReferralService::Stub> referral_stub;
   std::unique_ptr<v1::CaseworkService::Stub> casework_stub;
   std::unique_ptr<v1::ProgrammeService::Stub> programme_stub;
+  std::unique_ptr<rooted::audit::v1::AuditService::Stub> audit_stub;
 };
 
 }  // namespace rooted::referral::testing

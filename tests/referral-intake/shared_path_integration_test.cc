@@ -12,6 +12,7 @@
 #include <future>
 #include <random>
 
+#include "common/base/proto_time.h"
 #include "common/identity/upn.h"
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/referral-intake/referral_services_stack.h"
@@ -172,7 +173,9 @@ TEST_F(SharedPathTest, EveryReadOfPersonalDataIsAuditedRefusedOnesIncluded) {
   EXPECT_EQ(entries[0]["action"], "GetReferral");
   EXPECT_EQ(entries[0]["org"], "school:100014");
   EXPECT_EQ(entries[0]["outcome"], "NOT_FOUND");
-  EXPECT_EQ(entries[0].count("pupil_refs"), 0u) << "a refused read names no pupil it did not show";
+  // The trail names the child the refused read was about (the caller learnt
+  // nothing), so the officer's question about the child finds it.
+  EXPECT_EQ(entries[0]["pupil_refs"], got.referral().pupil_ref().value());
 
   // A role the rule does not grant is refused before the request is read, and recorded.
   const std::string approver =
@@ -185,6 +188,116 @@ TEST_F(SharedPathTest, EveryReadOfPersonalDataIsAuditedRefusedOnesIncluded) {
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0]["role"], "fund_approver");
   EXPECT_EQ(entries[0]["outcome"], "PERMISSION_DENIED");
+}
+
+// Finding 11: the council's data protection officer reads each service's
+// trail by child, by actor and by period, a page at a time; nobody else may,
+// and the officer's own reads are on the trail too.
+TEST_F(SharedPathTest, TheDataProtectionOfficerReadsTheTrailAndIsAuditedDoingSo) {
+  namespace av1 = rooted::audit::v1;
+  const absl::Time before = absl::Now();
+  const std::string id = Submit("100015", "shared-path-dpo-01", "801200015001");
+  v1::GetReferralRequest get;
+  get.set_referral_id(id);
+  get.set_purpose("planning support");
+  v1::GetReferralResponse got;
+  ASSERT_TRUE(stack_->referral_stub
+                  ->GetReferral(rooted::testing::AuthedContext(School("100015")).get(), get, &got)
+                  .ok());
+  const std::string child = got.referral().pupil_ref().value();
+  // Someone from another school tries the same record.
+  ASSERT_EQ(stack_->referral_stub
+                ->GetReferral(rooted::testing::AuthedContext(School("100016")).get(), get, &got)
+                .error_code(),
+            grpc::NOT_FOUND);
+
+  const std::string officer =
+      Token("dpo-1", cv1::ROLE_DATA_PROTECTION_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  av1::ListAuditEntriesRequest ask;
+  ask.mutable_pupil_ref()->set_value(child);
+  ask.set_purpose("SAR-2026-0042");
+  av1::ListAuditEntriesResponse trail;
+  ASSERT_TRUE(stack_->audit_stub
+                  ->ListAuditEntries(rooted::testing::AuthedContext(officer).get(), ask, &trail)
+                  .ok());
+  std::vector<std::string> seen;
+  for (const av1::AuditRecord& e : trail.entries()) {
+    EXPECT_EQ(e.service(), "referral-intake");
+    EXPECT_THAT(e.pupil_refs(), ::testing::Contains(child));
+    seen.push_back(absl::StrCat(e.action(), " ", e.actor_organisation(), " ", e.outcome()));
+  }
+  EXPECT_THAT(seen, ::testing::IsSupersetOf(
+                        {"GetReferral school:100015 OK", "GetReferral school:100016 NOT_FOUND"}));
+  EXPECT_TRUE(trail.next_page_token().empty());
+
+  // A page at a time, in the order written.
+  ask.mutable_page()->set_page_size(1);
+  av1::ListAuditEntriesResponse first, second;
+  ASSERT_TRUE(stack_->audit_stub
+                  ->ListAuditEntries(rooted::testing::AuthedContext(officer).get(), ask, &first)
+                  .ok());
+  ASSERT_EQ(first.entries_size(), 1);
+  ASSERT_FALSE(first.next_page_token().empty());
+  ask.mutable_page()->set_page_token(first.next_page_token());
+  ASSERT_TRUE(stack_->audit_stub
+                  ->ListAuditEntries(rooted::testing::AuthedContext(officer).get(), ask, &second)
+                  .ok());
+  ASSERT_EQ(second.entries_size(), 1);
+  EXPECT_LT(first.entries(0).entry_id(), second.entries(0).entry_id());
+
+  // By actor and period: the other school's attempt alone.
+  av1::ListAuditEntriesRequest by_actor;
+  by_actor.set_actor_subject("teacher-1");
+  *by_actor.mutable_from() = ToProtoTimestamp(before);
+  av1::ListAuditEntriesResponse theirs;
+  ASSERT_TRUE(
+      stack_->audit_stub
+          ->ListAuditEntries(rooted::testing::AuthedContext(officer).get(), by_actor, &theirs)
+          .ok());
+  EXPECT_GE(theirs.entries_size(), 2);
+  for (const av1::AuditRecord& e : theirs.entries()) EXPECT_EQ(e.actor_subject(), "teacher-1");
+  *by_actor.mutable_to() = ToProtoTimestamp(before);
+  av1::ListAuditEntriesResponse backwards;
+  EXPECT_EQ(
+      stack_->audit_stub
+          ->ListAuditEntries(rooted::testing::AuthedContext(officer).get(), by_actor, &backwards)
+          .error_code(),
+      grpc::INVALID_ARGUMENT);
+
+  // Another council's officer reads none of this council's entries.
+  const std::string other_officer = Token("dpo-2", cv1::ROLE_DATA_PROTECTION_OFFICER,
+                                          cv1::ORGANISATION_TYPE_COUNCIL, "802", "802");
+  av1::ListAuditEntriesResponse elsewhere;
+  ASSERT_TRUE(
+      stack_->audit_stub
+          ->ListAuditEntries(rooted::testing::AuthedContext(other_officer).get(), ask, &elsewhere)
+          .ok());
+  EXPECT_EQ(elsewhere.entries_size(), 0);
+
+  // Nobody else reads the trail, a council officer included.
+  const std::string council =
+      Token("officer-1", cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  EXPECT_EQ(stack_->audit_stub
+                ->ListAuditEntries(rooted::testing::AuthedContext(council).get(), ask, &trail)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+  ask.mutable_page()->set_page_token("not-a-token");
+  EXPECT_EQ(stack_->audit_stub
+                ->ListAuditEntries(rooted::testing::AuthedContext(officer).get(), ask, &trail)
+                .error_code(),
+            grpc::INVALID_ARGUMENT);
+
+  // The officer's own reads are on the trail, with the child and the reason.
+  av1::ListAuditEntriesRequest own;
+  own.set_actor_subject("dpo-1");
+  av1::ListAuditEntriesResponse audited;
+  ASSERT_TRUE(stack_->audit_stub
+                  ->ListAuditEntries(rooted::testing::AuthedContext(officer).get(), own, &audited)
+                  .ok());
+  ASSERT_GE(audited.entries_size(), 1);
+  EXPECT_EQ(audited.entries(0).action(), "ListAuditEntries");
+  EXPECT_EQ(audited.entries(0).purpose(), "SAR-2026-0042");
+  EXPECT_THAT(audited.entries(0).pupil_refs(), ::testing::ElementsAre(child));
 }
 
 }  // namespace

@@ -47,6 +47,8 @@ class ServiceProcess {
   int metrics_port() const { return metrics_port_; }
   pid_t pid() const { return process_->pid(); }
   void Kill() { process_->Kill(); }
+  // SIGTERM, then the exit code (as ChildProcess::Terminate).
+  int Terminate(absl::Duration timeout = absl::Seconds(10)) { return process_->Terminate(timeout); }
 
  private:
   std::string dir_;

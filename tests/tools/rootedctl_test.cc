@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <thread>
 
 #include "tests/support/service_harness.h"
@@ -148,6 +149,82 @@ TEST(RootedctlTest, RecordsForumDecisionsAndFundRequestsNamingWhatIsWrong) {
   Result help = Ctl("forum decision --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.out, HasSubstr("--review-on"));
+}
+
+// "Who has looked at this child's record?" is one command: rootedctl asks
+// every service's trail and merges the answers in time order, and says so
+// when a service did not answer.
+TEST(RootedctlTest, AuditAsksEveryServiceAndMergesTheirTrails) {
+  const std::string secret(40, 'c');
+  rooted::testing::LocalService referral("referral-intake", secret,
+                                         {"--pupil-ref-secret=" + std::string(40, 'p')});
+  rooted::testing::LocalService fund("fund-payments", secret);
+  auto token = [&](const std::string& claims) {
+    Result minted = Ctl("token " + claims + " --token-secret=" + secret);
+    EXPECT_EQ(minted.exit_code, 0) << minted.out;
+    return "--token=" + minted.out.substr(0, minted.out.find('\n'));
+  };
+  const std::string school =
+      token("--role=school_staff --org=school:100001 --la=801 --subject=teacher-1");
+  Result submitted;
+  for (int i = 0; i < 100; ++i) {
+    submitted = Ctl("referral submit " + school + " --referral-target=" + referral.target() +
+                    " --request-id=ctl-audit-0001 --file=" + std::string(ROOTED_SOURCE_DIR) +
+                    "/tools/ctl/examples/referral.json");
+    if (submitted.exit_code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.out;
+  const std::string id =
+      submitted.out.substr(9, submitted.out.find(' ', 9) - 9);  // "referral <id> ..."
+  Result shown = Ctl("referral show --json --purpose=planning " + school +
+                     " --referral-target=" + referral.target() + " --id=" + id);
+  ASSERT_EQ(shown.exit_code, 0) << shown.out;
+  const size_t at = shown.out.find("\"pr_");
+  ASSERT_NE(at, std::string::npos) << shown.out;
+  const std::string child = shown.out.substr(at + 1, 35);
+
+  // Fund payments has not heard of the referral (no events flow between
+  // these two): the school's attempt is refused, and on its trail.
+  const std::string request_file = ::testing::TempDir() + "/fund-request.yaml";
+  {
+    std::ofstream file(request_file);
+    file << "fund_id: fund-0001\nallocation_id: allocation-0001\nreferral_id: " << id
+         << "\npupil_ref: {value: " << child << "}\ncategory: CATEGORY_TRANSPORT\n"
+         << "amount: {pence: 1500}\npayee_type: PAYEE_TYPE_SUPPLIER\npayee_id: payee-0001\n"
+         << "justification: Bus pass for the term\nevidence_reference: case-note-1\n";
+  }
+  Result asked;
+  for (int i = 0; i < 100; ++i) {
+    asked = Ctl("fund request " + school + " --fund-target=" + fund.target() +
+                " --file=" + request_file);
+    if (asked.out.find("referral_id") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(asked.out, HasSubstr("UNAVAILABLE: fund_request.referral_id"));
+
+  const std::string officer =
+      token("--role=data_protection_officer --org=council:801 --la=801 --subject=dpo-1");
+  const std::string targets =
+      " --referral-target=" + referral.target() + " --fund-target=" + fund.target() +
+      " --risk-target=127.0.0.1:1 --forum-target=127.0.0.1:1 --directory-target=127.0.0.1:1";
+  Result trail = Ctl("audit --pupil-ref=" + child + " --purpose=SAR-0042 " + officer + targets);
+  // Three services are not running here: the answer says it is incomplete.
+  EXPECT_EQ(trail.exit_code, 1) << trail.out;
+  EXPECT_THAT(trail.out, HasSubstr("incomplete, no answer from risk-scoring"));
+  const size_t header = trail.out.find("AT (UTC)");
+  const size_t show = trail.out.find("GetReferral");
+  const size_t refused = trail.out.find("SubmitFundRequest");
+  ASSERT_NE(header, std::string::npos) << trail.out;
+  ASSERT_NE(show, std::string::npos) << trail.out;
+  ASSERT_NE(refused, std::string::npos) << trail.out;
+  EXPECT_LT(show, refused) << "in time order across the services";
+  EXPECT_THAT(trail.out, HasSubstr("fund-payments"));
+  EXPECT_THAT(trail.out, HasSubstr("UNAVAILABLE"));
+
+  // Only the officer may ask; and a question needs a subject.
+  EXPECT_EQ(Ctl("audit --pupil-ref=" + child + " " + school + targets).exit_code, 1);
+  EXPECT_EQ(Ctl("audit " + officer + targets).exit_code, 2);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/server/access_policy.h"
+#include "rooted/audit/v1/audit.pb.h"
 #include "rooted/directory/v1/directory.pb.h"
 #include "rooted/forum/v1/forum.pb.h"
 #include "rooted/fund/v1/fund.pb.h"
@@ -20,7 +21,8 @@ std::vector<const google::protobuf::FileDescriptor*> ApiFiles() {
           rooted::risk::v1::ListAtRiskRequest::descriptor()->file(),
           rooted::forum::v1::ListCasesRequest::descriptor()->file(),
           rooted::directory::v1::TriageRequest::descriptor()->file(),
-          rooted::fund::v1::ImportBankFileRequest::descriptor()->file()};
+          rooted::fund::v1::ImportBankFileRequest::descriptor()->file(),
+          rooted::audit::v1::ListAuditEntriesRequest::descriptor()->file()};
 }
 
 std::string AccessRulesMarkdown() {

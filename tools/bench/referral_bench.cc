@@ -28,6 +28,7 @@
 #include "common/base/config.h"
 #include "common/base/mutex_mode.h"
 #include "common/identity/upn.h"
+#include "common/server/service_runtime.h"
 #include "rooted/bench/v1/echo.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "tests/referral-intake/referral_fixtures.h"
@@ -50,15 +51,22 @@ class EchoServiceImpl final : public bv1::EchoService::Service {
   }
 };
 
-// The echo server's process: serves until SIGTERM.
-int ServeEcho(int port) {
+// The echo server's process, started as a service is (ServiceProcess): it
+// binds `address` (port 0: any free one), writes the port it bound to
+// `port_file` and serves until SIGTERM.
+int ServeEcho(const std::string& address, const std::string& port_file) {
   EchoServiceImpl echo_service;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials());
+  int port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&echo_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr) {
-    std::cerr << "referral_bench: cannot serve the echo on port " << port << "\n";
+  if (server == nullptr || port == 0) {
+    std::cerr << "referral_bench: cannot serve the echo on " << address << "\n";
+    return 2;
+  }
+  if (absl::Status written = rooted::WritePortFile(port_file, port, 0); !written.ok()) {
+    std::cerr << "referral_bench: " << written.message() << "\n";
     return 2;
   }
   server->Wait();
@@ -225,8 +233,10 @@ int main(int argc, char** argv) {
     std::cerr << config.status().message() << "\n";
     return 2;
   }
-  if (const int64_t echo_port = *config->Int("serve-echo-port", 0, 0, 65535); echo_port != 0) {
-    return ServeEcho(int(echo_port));
+  if (config->Bool("serve-echo", false).value_or(false)) {
+    (void)config->String("metrics-address", "");  // an echo has no metrics
+    return ServeEcho(config->String("grpc-address", "127.0.0.1:0"),
+                     config->String("port-file", ""));
   }
   const auto seconds = std::chrono::seconds(*config->Int("seconds", 10, 1, 600));
   const double rate = double(*config->Int("rate", 5000, 1, 1'000'000));
@@ -243,9 +253,8 @@ int main(int argc, char** argv) {
        "--token-secret=" + secret, "--pupil-ref-secret=" + secret, "--log-level=warn"});
   const int port = service.grpc_port();
 
-  const int echo_port = rooted::testing::FreePort();
-  rooted::testing::ChildProcess echo_server(
-      {"/proc/self/exe", "--serve-echo-port=" + std::to_string(echo_port)}, "");
+  rooted::testing::ServiceProcess echo_server("/proc/self/exe", {"--serve-echo=true"});
+  const int echo_port = echo_server.grpc_port();
 
   auto signer = *rooted::JwtSigner::Create(rooted::JwtAlgorithm::kHs256, secret);
   rooted::TokenRequest token_request;

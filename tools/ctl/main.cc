@@ -10,6 +10,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -26,6 +27,7 @@
 #include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
 #include "common/server/rpc_guard.h"
+#include "rooted/audit/v1/audit.grpc.pb.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
 #include "rooted/forum/v1/forum.grpc.pb.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
@@ -151,6 +153,15 @@ struct Session {
   std::string forum_target;
   std::string directory_target;
   std::string fund_target;
+
+  // Every service keeps its own audit trail: the five of them, by name.
+  std::vector<std::pair<std::string, std::string>> AuditTargets() const {
+    return {{"referral-intake", referral_target},
+            {"risk-scoring", risk_target},
+            {"forum-scheduling", forum_target},
+            {"directory-triage", directory_target},
+            {"fund-payments", fund_target}};
+  }
 };
 
 std::string Percent(int32_t bp) { return absl::StrFormat("%.1f%%", bp / 100.0); }
@@ -649,26 +660,119 @@ int OutcomesReport(const rooted::Config& config) {
   return 0;
 }
 
+// The entries of one service's trail that match `request`, every page.
+grpc::Status ReadTrail(const Session& session, const std::string& target,
+                       rooted::audit::v1::ListAuditEntriesRequest request,
+                       std::vector<rooted::audit::v1::AuditRecord>& into) {
+  auto stub = rooted::audit::v1::AuditService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  request.mutable_page()->set_page_size(500);
+  do {
+    rooted::audit::v1::ListAuditEntriesResponse page;
+    const grpc::Status status = stub->ListAuditEntries(session.Context().get(), request, &page);
+    if (!status.ok()) return status;
+    for (rooted::audit::v1::AuditRecord& entry : *page.mutable_entries())
+      into.push_back(std::move(entry));
+    request.mutable_page()->set_page_token(page.next_page_token());
+  } while (!request.page().page_token().empty());
+  return grpc::Status::OK;
+}
+
+int Audit(const rooted::Config& config) {
+  const std::string path = "audit";
+  rooted::audit::v1::ListAuditEntriesRequest request;
+  if (std::string ref = config.String("pupil-ref", ""); !ref.empty())
+    request.mutable_pupil_ref()->set_value(ref);
+  request.set_actor_subject(config.String("actor", ""));
+  request.set_purpose(config.String("purpose", ""));
+  // --from is the first day included, --to the last.
+  for (const bool first_day : {true, false}) {
+    const std::string flag = first_day ? "from" : "to";
+    const std::string given = config.String(flag, "");
+    if (given.empty()) continue;
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(given, &day))
+      return UsageError(path, absl::StrCat("--", flag, ": a date, YYYY-MM-DD"));
+    const google::protobuf::Timestamp bound =
+        rooted::ToProtoTimestamp(absl::FromCivil(first_day ? day : day + 1, absl::UTCTimeZone()));
+    *(first_day ? request.mutable_from() : request.mutable_to()) = bound;
+  }
+  if (request.pupil_ref().value().empty() && request.actor_subject().empty() &&
+      !request.has_from()) {
+    return UsageError(path,
+                      "give --pupil-ref, --actor or --from: the whole trail is not one question");
+  }
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok())
+    return UsageError(path, used.message());
+  std::vector<rooted::audit::v1::AuditRecord> entries;
+  std::vector<std::string> unanswered;
+  for (const auto& [service, target] : session.AuditTargets()) {
+    const grpc::Status status = ReadTrail(session, target, request, entries);
+    if (status.ok()) continue;
+    if (status.error_code() == grpc::PERMISSION_DENIED ||
+        status.error_code() == grpc::UNAUTHENTICATED ||
+        status.error_code() == grpc::INVALID_ARGUMENT) {
+      return Refused(status);
+    }
+    unanswered.push_back(absl::StrCat(service, " (", rooted::CodeName(status.error_code()), ": ",
+                                      status.error_message(), ")"));
+  }
+  // One history in time order, whichever trail an entry came from.
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.at().seconds(), a.at().nanos()) <
+           std::pair(b.at().seconds(), b.at().nanos());
+  });
+  if (session.json) {
+    rooted::audit::v1::ListAuditEntriesResponse merged;
+    for (auto& entry : entries) *merged.add_entries() = std::move(entry);
+    PrintJson(merged);
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& e : entries) {
+      rows.push_back(
+          {absl::FormatTime("%Y-%m-%d %H:%M:%S", rooted::FromProtoTimestamp(e.at()),
+                            absl::UTCTimeZone()),
+           e.service(), e.actor_subject(), e.actor_role(), e.actor_organisation(), e.action(),
+           e.record_kind().empty() ? "" : absl::StrCat(e.record_kind(), " ", e.record_id()),
+           e.outcome(), e.purpose()});
+    }
+    PrintTable({"AT (UTC)", "SERVICE", "WHO", "ROLE", "ORGANISATION", "CALL", "RECORD", "OUTCOME",
+                "PURPOSE"},
+               rows);
+  }
+  if (unanswered.empty()) return 0;
+  std::cerr << "rootedctl audit: incomplete, no answer from " << absl::StrJoin(unanswered, "; ")
+            << "\n";
+  return 1;
+}
+
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"token", "--role=ROLE[,ROLE] --org=TYPE:ID --la=LA --subject=ID [--lifetime=8h]",
        "Mint a local token (HS256 with --token-secret or ROOTED_TOKEN_SECRET).", Token},
       {"referral submit", "--file=REFERRAL.json|.yaml [--request-id=ID]",
-       "Submit a referral; the file holds ReferralDetails in the API's JSON, or the same in YAML.", ReferralSubmit},
-      {"referral list", "[--school=URN] [--status=STATUS]", "List referrals you may see, newest first.",
-       ReferralList},
-      {"referral show", "--id=REFERRAL [--purpose=TEXT]", "Show one referral (the read is audited).", ReferralShow},
-      {"case timeline", "--id=REFERRAL [--purpose=TEXT]", "A case's history from every service.", CaseTimeline},
+       "Submit a referral; the file holds ReferralDetails in the API's JSON, or the same in YAML.",
+       ReferralSubmit},
+      {"referral list", "[--school=URN] [--status=STATUS]",
+       "List referrals you may see, newest first.", ReferralList},
+      {"referral show", "--id=REFERRAL [--purpose=TEXT]",
+       "Show one referral (the read is audited).", ReferralShow},
+      {"case timeline", "--id=REFERRAL [--purpose=TEXT]", "A case's history from every service.",
+       CaseTimeline},
       {"risk list", "[--school=URN] [--band=medium] [--cliff-edge=true]",
        "Pupils at risk, highest first, with the reasons.", RiskList},
       {"directory search", "[--text=WORDS] [--need=TERM] [--age=N] [--postcode=LS6]",
        "Quality-assured services, nearest first when a postcode is given.", DirectorySearch},
-      {"forum agenda", "--meeting=MEETING", "A meeting's agenda pack, as your role may see it.", ForumAgenda},
+      {"forum agenda", "--meeting=MEETING", "A meeting's agenda pack, as your role may see it.",
+       ForumAgenda},
       {"forum decision",
        "--meeting=MEETING --case=CASE --type=TYPE [--target=SERVICE|PARTNER] [--amount=POUNDS] "
        "[--review-on=YYYY-MM-DD] [--request-id=ID]",
-       "Record a decision of a held, quorate meeting (chair or coordinator). TYPE: refer_to_service, "
-       "allocate_programme_lead (with --target), request_fund_support (with --amount), escalate_early_help, "
+       "Record a decision of a held, quorate meeting (chair or coordinator). TYPE: "
+       "refer_to_service, "
+       "allocate_programme_lead (with --target), request_fund_support (with --amount), "
+       "escalate_early_help, "
        "escalate_social_care, no_further_action, review (with --review-on).",
        ForumDecision},
       {"triage", "--referral=REFERRAL", "The services that fit a referred child, ranked, with why.",
@@ -676,21 +780,30 @@ const std::vector<Command>& Commands() {
       {"fund list", "--fund=FUND [--status=STATUS] (--status=draft: drafts from forum decisions)",
        "Fund requests you may see.", FundList},
       {"fund request", "--file=REQUEST.json|.yaml [--request-id=ID]",
-       "Request a payment from the fund: the file holds a FundRequest (with decision_id to complete a "
+       "Request a payment from the fund: the file holds a FundRequest (with decision_id to "
+       "complete a "
        "forum's draft).",
        FundRequest},
       {"fund approve", "--request=FUND_REQUEST [--request-id=ID]",
        "Approve a fund request (never your own).", FundApprove},
-      {"screening show", "--referral=REFERRAL", "How a referral was screened against its programme, and why.",
-       ScreeningShow},
-      {"caseload list", "[--partner=PARTNER]", "Programme leads' caseloads (coordinators: all; partners: their own).",
-       CaseloadList},
+      {"screening show", "--referral=REFERRAL",
+       "How a referral was screened against its programme, and why.", ScreeningShow},
+      {"caseload list", "[--partner=PARTNER]",
+       "Programme leads' caseloads (coordinators: all; partners: their own).", CaseloadList},
       {"movement report", "--from=YYYY-MM-DD --to=YYYY-MM-DD [--school=URN] [--pupils]",
-       "Pupils who joined and left each school over a period (a half-term), with managed moves, AP, PRU and "
+       "Pupils who joined and left each school over a period (a half-term), with managed moves, "
+       "AP, PRU and "
        "exclusions.",
        MovementReport},
-      {"outcomes report", "", "Attendance before, after and a term after each kind of intervention.",
-       OutcomesReport},
+      {"outcomes report", "",
+       "Attendance before, after and a term after each kind of intervention.", OutcomesReport},
+      {"audit",
+       "[--pupil-ref=REF] [--actor=SUBJECT] [--from=YYYY-MM-DD] [--to=YYYY-MM-DD] [--purpose=TEXT]",
+       "Who read or changed what, asked of all five services' audit trails and merged in time "
+       "order "
+       "(data protection officers; the question is itself audited). For example, who has looked at "
+       "this child's record this year: --pupil-ref=REF --from=2026-09-01.",
+       Audit},
   };
   return *commands;
 }

@@ -521,9 +521,11 @@ absl::Status Scenario::SetUpForum(absl::CivilDay from) {
   forum->mutable_cadence()->set_every_weeks(1);
   forum->mutable_cadence()->set_start_minute(14 * 60);
   forum->mutable_cadence()->set_duration_minutes(120);
-  std::vector<absl::CivilDay> ahead;
-  std::copy_if(days_.begin(), days_.end(), std::back_inserter(ahead), [&](absl::CivilDay d) { return d >= from; });
-  for (const auto& [first, last] : Runs(ahead)) {
+  // Not only the term played: the rest of the school year (the next one too
+  // when today is in the summer holidays), so a referral made after the demo
+  // still has meetings to be heard at.
+  for (const auto& [first, last] :
+       ForumTerms(cohort_.options().academic_year, from, options_.today)) {
     fv1::TermDates* term = forum->add_terms();
     *term->mutable_start() = ToProtoDate(first);
     *term->mutable_end() = ToProtoDate(last);
@@ -1086,8 +1088,14 @@ absl::StatusOr<TermSummary> Scenario::Play() {
       RETURN_IF_ERROR(Call("ListMeetings", *forum_, &fv1::ForumService::Stub::ListMeetings, Chair(), request,
                            &response));
       meetings.assign(response.meetings().begin(), response.meetings().end());
-      Say(absl::StrCat("forum: ", summary_.forum_cases, " cases listed; ", meetings.size(),
-                       " meetings left this term"));
+      const auto this_term =
+          std::count_if(meetings.begin(), meetings.end(), [&](const fv1::Meeting& m) {
+            return absl::ToCivilDay(FromProtoTimestamp(m.starts_at()), options_.zone) <=
+                   days_.back();
+          });
+      Say(absl::StrCat("forum: ", summary_.forum_cases, " cases listed; ", this_term,
+                       " meetings left this term, ", meetings.size(),
+                       " to the end of the school year"));
     }
     bool held_today = false;
     while (next_meeting < meetings.size() &&
@@ -1125,6 +1133,24 @@ absl::StatusOr<TermSummary> Scenario::Play() {
 }
 
 }  // namespace
+
+std::vector<std::pair<absl::CivilDay, absl::CivilDay>> ForumTerms(int played_year,
+                                                                  absl::CivilDay from,
+                                                                  absl::CivilDay today) {
+  std::vector<absl::CivilDay> days;
+  // The played year, and the next when today is past its last school day.
+  for (int year = played_year; year <= played_year + 1; ++year) {
+    cohort::CohortOptions probe;
+    probe.pupils = 1;
+    probe.schools = 1;
+    probe.academic_year = year;
+    const std::vector<absl::CivilDay> school_days = cohort::Cohort(probe).SchoolDays();
+    std::copy_if(school_days.begin(), school_days.end(), std::back_inserter(days),
+                 [&](absl::CivilDay d) { return d >= from; });
+    if (school_days.back() >= today) break;
+  }
+  return Runs(days);
+}
 
 int TermAcademicYear(absl::CivilDay today) {
   const int current = today.month() >= 9 ? int(today.year()) : int(today.year()) - 1;

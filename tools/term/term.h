@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -95,6 +96,15 @@ absl::StatusOr<TermSummary> PlayTerm(const TermOptions& options, SimulatedClock&
 // The academic year whose term is played: today's, or in its first weeks
 // (fewer than 20 school days behind it) the one before, ending in July.
 int TermAcademicYear(absl::CivilDay today);
+
+// The terms (runs of school days, holidays between them) the demo forum's
+// calendar is given when it is set up on `from`, in the term of academic year
+// `played_year`: every school day from `from` to the end of the school year
+// `today` is in, or of the next one when today is in the summer holidays, so a
+// referral made after the demo term still has meetings ahead of it.
+std::vector<std::pair<absl::CivilDay, absl::CivilDay>> ForumTerms(int played_year,
+                                                                  absl::CivilDay from,
+                                                                  absl::CivilDay today);
 
 // The summary as the local run prints it.
 std::string FormatSummary(const TermSummary& summary);
