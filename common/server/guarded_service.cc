@@ -117,10 +117,12 @@ absl::Status GuardedService::Admit(const Route& route, Caller& caller, const grp
     RETURN_IF_ERROR(DecodeRequest(*body, request));
     RETURN_IF_ERROR(CheckTimestamps(request));
   }
-  if (!rule.record().kind().empty()) {
-    const std::string id = StringAt(request, rule.record().field());
-    if (id.empty())
-      return absl::InvalidArgumentError(absl::StrCat(rule.record().field(), ": required"));
+  const std::string id =
+      rule.record().kind().empty() ? "" : StringAt(request, rule.record().field());
+  if (!rule.record().kind().empty() && id.empty() && !rule.record().optional()) {
+    return absl::InvalidArgumentError(absl::StrCat(rule.record().field(), ": required"));
+  }
+  if (!id.empty()) {
     absl::StatusOr<RecordOwner> owner = options_.owners->OwnerOf(rule.record().kind(), id);
     // The child is named in the entry whether or not the call is let through.
     if (owner.ok()) caller.child = owner->pupil_ref;

@@ -74,7 +74,7 @@ absl::Status Run(const rooted::Config& config) {
   directory_service.Bind(directory_api);
   rooted::GuardedService triage_api(
       "rooted.directory.v1.TriageService",
-      core->ServiceOptions(/*owners=*/nullptr, options.sharing_agreement));
+      core->ServiceOptions(&referral_owners, options.sharing_agreement));
   triage_service.Bind(triage_api);
   absl::Status served = core->Serve({&directory_api, &triage_api}, {consumer.get()});
   following = false;

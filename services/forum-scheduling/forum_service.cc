@@ -1,6 +1,7 @@
 #include "services/forum-scheduling/forum_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -748,8 +749,8 @@ absl::Status ForumServiceImpl::AssignAction(const Principal& who,
   ASSIGN_OR_RETURN(auto found,
                    store_.Load<v1::ForumCase>(store_.CaseKey(asked.case_id()), "action.case_id"));
   const v1::ForumCase& c = found.record;
+  // Who may assign (the forum's runners) the access rule has decided on the case's forum.
   ASSIGN_OR_RETURN(auto forum, LoadForum(c.forum_id(), "action.case_id"));
-  RETURN_IF_ERROR(RequireRunsForum(who, forum.record, "AssignAction"));
   if (FindMember(forum.record, asked.owner().type(), asked.owner().id()) == nullptr) {
     return FieldError("action.owner", "is not a member organisation of this forum");
   }
@@ -792,13 +793,8 @@ absl::Status ForumServiceImpl::CompleteAction(const Principal& who,
   ASSIGN_OR_RETURN(auto found,
                    store_.Load<v1::Action>(store_.ActionKey(request->action_id()), "action_id"));
   v1::Action& action = found.record;
-  ASSIGN_OR_RETURN(auto forum, LoadForum(action.forum_id(), "action_id"));
-  const bool owner =
-      who.organisation_type == action.owner().type() && who.organisation_id == action.owner().id();
-  if (!owner && !RunsForum(who, forum.record)) {
-    return absl::PermissionDeniedError(
-        "action_id: only the owner organisation or the forum's coordinator completes an action");
-  }
+  // Who may complete it (its owner organisation, the forum's runners) the
+  // access rule has decided.
   if (action.status() == v1::ACTION_STATUS_DONE) {
     return absl::FailedPreconditionError("action_id: the action is already done");
   }
@@ -889,16 +885,37 @@ absl::StatusOr<int> ForumServiceImpl::FlagOverdueActions() {
 absl::StatusOr<RecordOwner> ForumOwners::OwnerOf(absl::string_view kind,
                                                  const std::string& id) const {
   std::string forum_id = id;
+  std::string pupil_ref;
+  std::optional<cv1::OrganisationRef> action_owner;
   if (kind == "meeting") {
     ASSIGN_OR_RETURN(const Versioned<v1::Meeting> meeting,
                      store_.Load<v1::Meeting>(store_.MeetingKey(id), "meeting_id"));
     forum_id = meeting.record.forum_id();
+  } else if (kind == "case") {
+    ASSIGN_OR_RETURN(const Versioned<v1::ForumCase> c,
+                     store_.Load<v1::ForumCase>(store_.CaseKey(id), "case_id"));
+    forum_id = c.record.forum_id();
+    pupil_ref = c.record.pupil_ref().value();
+  } else if (kind == "action") {
+    ASSIGN_OR_RETURN(const Versioned<v1::Action> action,
+                     store_.Load<v1::Action>(store_.ActionKey(id), "action_id"));
+    forum_id = action.record.forum_id();
+    action_owner = action.record.owner();
   } else if (kind != "forum") {
     return absl::NotFoundError("no such record");
   }
   ASSIGN_OR_RETURN(const Versioned<v1::Forum> forum,
                    store_.Load<v1::Forum>(store_.ForumKey(forum_id), "forum_id"));
-  return ForumOwner(forum.record);
+  RecordOwner owner = ForumOwner(forum.record);
+  owner.pupil_ref = pupil_ref;
+  // An action is its owner organisation's as well as the forum's.
+  if (action_owner && action_owner->type() == cv1::ORGANISATION_TYPE_SCHOOL) {
+    owner.school_urn = action_owner->id();
+  }
+  if (action_owner && action_owner->type() == cv1::ORGANISATION_TYPE_PARTNER) {
+    owner.partner_ids.push_back(action_owner->id());
+  }
+  return owner;
 }
 
 void ForumServiceImpl::Bind(GuardedService& service) {

@@ -26,11 +26,14 @@ struct ForumServiceOptions {
 };
 
 // Who holds the seats of a forum, for the access rules that name one
-// ("forum") or one of its meetings ("meeting").
+// ("forum") or one of its meetings ("meeting"), cases ("case") or actions
+// ("action": also the action's owner organisation's).
 class ForumOwners final : public RecordOwners {
  public:
   explicit ForumOwners(ForumStore& store) : store_(store) {}
-  bool Keeps(absl::string_view kind) const override { return kind == "forum" || kind == "meeting"; }
+  bool Keeps(absl::string_view kind) const override {
+    return kind == "forum" || kind == "meeting" || kind == "case" || kind == "action";
+  }
   absl::StatusOr<RecordOwner> OwnerOf(absl::string_view kind, const std::string& id) const override;
 
  private:

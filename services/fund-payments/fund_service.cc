@@ -315,8 +315,14 @@ absl::Status FundServiceImpl::RegisterPayee(const Principal& who,
   RETURN_IF_ERROR(ValidateId("payee.payee_id", payee.payee_id(), "a payee id"));
   RETURN_IF_ERROR(ValidateText("payee.name", payee.name(), 200, true));
   RETURN_IF_ERROR(ValidateBankDetails(payee.bank(), "payee.bank"));
+  payee.set_la_code(who.la_code);
   absl::StatusOr<Versioned<v1::Payee>> existing =
       store_.Load<v1::Payee>(store_.PayeeKey(payee.payee_id()), "payee.payee_id");
+  if (existing.ok() && existing->record.la_code() != who.la_code) {
+    return absl::PermissionDeniedError(
+        "payee.payee_id: another council's register holds this id; leave it empty for a new one");
+  }
+  if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
   WriteBatch batch;
   store_.Put(batch, store_.PayeeKey(payee.payee_id()), payee,
              existing.ok() ? existing->version : 0);
@@ -357,7 +363,12 @@ absl::StatusOr<std::optional<FundServiceImpl::Submission>> FundServiceImpl::Prep
   if (!referral) return std::nullopt;
   if (asked.payee_type() == v1::PAYEE_TYPE_SUPPLIER) {
     if (!may_wait) return std::nullopt;
-    RETURN_IF_ERROR(store_.Load<v1::Payee>(store_.PayeeKey(asked.payee_id()), "fund_request.payee_id").status());
+    ASSIGN_OR_RETURN(
+        const Versioned<v1::Payee> payee,
+        store_.Load<v1::Payee>(store_.PayeeKey(asked.payee_id()), "fund_request.payee_id"));
+    if (payee.record.la_code() != fund->la_code()) {
+      return absl::NotFoundError("fund_request.payee_id: not found");  // another council's register
+    }
   }
   const absl::Time now = clock_.Now();
   v1::FundRequest r = asked;

@@ -1192,56 +1192,13 @@ struct KnownIssue {
   std::string note;
 };
 
-bool RunsTheForumAsTheServiceDoes(const Who& w) {
-  const bool council =
-      w.type == cv1::ORGANISATION_TYPE_COUNCIL && w.la == kLa &&
-      (w.role == cv1::ROLE_COUNCIL_OFFICER || w.role == cv1::ROLE_FORUM_COORDINATOR);
-  return council || RunsTheForum(w);
-}
-
 const std::vector<KnownIssue>& KnownIssues() {
   static auto* issues = new std::vector<KnownIssue>{
-      {"FundService.RegisterPayee", Expect::kRefused, grpc::OK,
-       [](const Who& w) { return w.la != kLa; },
-       "another council's finance officer replaces this council's payee and its bank details: "
-       "the payee register is one for every council, keyed by payee_id alone"},
       {"ReferralService.SubmitReferral", Expect::kRefused, grpc::OK,
        [](const Who& w) { return w.type == cv1::ORGANISATION_TYPE_COUNCIL && w.la != kLa; },
        "another council's officer submits a referral for school A (council 801's): it is filed "
        "under the caller's council and school A's staff see it (intake keeps no school-to-council "
        "map to refuse it by)"},
-      {"TriageService.Triage", Expect::kAdmitted, grpc::PERMISSION_DENIED,
-       [](const Who& w) {
-         const bool school_a =
-             w.type == cv1::ORGANISATION_TYPE_SCHOOL && w.org == kSchoolA &&
-             (w.role == cv1::ROLE_SCHOOL_STAFF || w.role == cv1::ROLE_SCHOOL_LEAD);
-         const bool council =
-             w.type == cv1::ORGANISATION_TYPE_COUNCIL && w.la == kLa &&
-             (w.role == cv1::ROLE_COUNCIL_OFFICER || w.role == cv1::ROLE_FORUM_COORDINATOR);
-         return !school_a && !council;
-       },
-       "Triage by referral_id: the rule (any organisation, no record) admits every forum-facing "
-       "role, but the handler refuses another school's or council's referral with "
-       "PERMISSION_DENIED and a made-up id with NOT_FOUND, so a guessed referral id is confirmed "
-       "(finding 7's kind); the allocated partner is refused too. The rule should name the "
-       "referral (record {kind: \"referral\", field: \"referral_id\"})"},
-      {"ForumService.AssignAction", Expect::kAdmitted, grpc::PERMISSION_DENIED,
-       [](const Who& w) { return !RunsTheForumAsTheServiceDoes(w); },
-       "the rule grants forum members, officers and coordinators of any organisation; the "
-       "handler lets only the forum's chair, coordinator or council assign (and a made-up "
-       "case_id is NOT_FOUND where another forum's case is PERMISSION_DENIED)"},
-      {"ForumService.CompleteAction", Expect::kAdmitted, grpc::PERMISSION_DENIED,
-       [](const Who& w) {
-         const bool owner = w.type == cv1::ORGANISATION_TYPE_SCHOOL && w.org == kSchoolA;
-         return !owner && !RunsTheForumAsTheServiceDoes(w);
-       },
-       "the rule grants every role of any organisation; the handler lets only the action's owner "
-       "organisation or the forum's runners complete it (and a made-up action_id is NOT_FOUND "
-       "where another's action is PERMISSION_DENIED)"},
-      {"FundService.GetFundReport", Expect::kAdmitted, grpc::PERMISSION_DENIED,
-       [](const Who& w) { return w.role == cv1::ROLE_FUND_APPROVER; },
-       "the rule grants the council's fund approvers; the handler shows the figures only to "
-       "finance and council officers and to allocation holders"},
   };
   static const std::vector<KnownIssue>* all = [] {
     for (const char* method :
@@ -1630,6 +1587,14 @@ absl::StatusOr<Seeded> Seed(const Stack& stack) {
     fv1::AssignActionResponse response;
     SEED_OK(forums->AssignAction(Ctx(coordinator).get(), request, &response));
     s.action_id = response.action().action_id();
+    // The case is its forum's; the action its forum's and its owner's (school A).
+    Owner of_forum;
+    of_forum.la = kLa;
+    of_forum.forum = true;
+    s.owners[s.forum_case_id] = of_forum;
+    Owner of_owner = of_forum;
+    of_owner.school = kSchoolA;
+    s.owners[s.action_id] = of_owner;
   }
 
   // The fund: allocations for school A and partner P, a payee, and school

@@ -680,8 +680,9 @@ TEST_F(ForumSchedulingTest, ActionsAreCompletedByTheirOwnerAndGoOverdueOnce) {
   complete.set_request_id("complete-action-1");
   complete.set_action_id(later.action().action_id());
   v1::CompleteActionResponse completed;
+  // Another organisation's action is answered as one that does not exist.
   EXPECT_EQ(stub().CompleteAction(As(School("100041")).get(), complete, &completed).error_code(),
-            grpc::PERMISSION_DENIED);
+            grpc::NOT_FOUND);
   ASSERT_TRUE(stub().CompleteAction(As(Partner("youth-trust")).get(), complete, &completed).ok());
   EXPECT_EQ(completed.action().status(), v1::ACTION_STATUS_DONE);
   complete.set_request_id("complete-action-2");
