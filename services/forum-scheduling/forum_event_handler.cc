@@ -21,9 +21,26 @@ struct ForumEventHandler::Listing {
   bool safeguarding_concern = false;
 };
 
-ForumEventHandler::ForumEventHandler(ForumStore& store, const Clock& clock, absl::TimeZone zone,
+ForumEventHandler::ForumEventHandler(ForumStore& store, ReferralFactsKeeper& referrals,
+                                     const Clock& clock, absl::TimeZone zone,
                                      std::string producer_name)
-    : store_(store), clock_(clock), zone_(zone), producer_name_(std::move(producer_name)) {}
+    : store_(store),
+      referrals_(referrals),
+      clock_(clock),
+      zone_(zone),
+      producer_name_(std::move(producer_name)) {}
+
+namespace {
+
+// Whether the forum may hear the child's case: the family consented to it,
+// or the referral raised an immediate safeguarding concern (sharing without
+// consent is then lawful and expected).
+bool ForumMayHear(const rv1::ReferralFacts& facts) {
+  return facts.immediate_safeguarding_concern() ||
+         CheckReferralUse(facts, rv1::CONSENT_SCOPE_FORUM, "referral_id").ok();
+}
+
+}  // namespace
 
 absl::StatusOr<ApplyResult> ForumEventHandler::Apply(const ConsumedEvent& event) {
   if (event.topic == topics::kReferralEvents) return ApplyReferral(event);
@@ -41,36 +58,58 @@ absl::StatusOr<ApplyResult> ForumEventHandler::ApplyReferral(const ConsumedEvent
   if (!envelope.ParseFromString(event.payload)) {
     return absl::InvalidArgumentError("payload is not a ReferralEvent");
   }
+  WriteBatch batch;
+  ASSIGN_OR_RETURN(std::optional<ReferralFactsKeeper::Facts> changed,
+                   referrals_.Stage(batch, envelope));
+  std::optional<ReferralFactsKeeper::Facts> facts = changed;
+  if (!facts) {
+    ASSIGN_OR_RETURN(facts, referrals_.Find(ReferralIdOf(envelope), /*fresh=*/true));
+  }
+  absl::StatusOr<ApplyResult> applied = ApplyReferralEvent(
+      std::move(batch), event, envelope, facts ? facts->record : rv1::ReferralFacts());
+  if (changed && applied.ok() && *applied == ApplyResult::kApplied) referrals_.Remember(*changed);
+  return applied;
+}
+
+absl::StatusOr<ApplyResult> ForumEventHandler::ApplyReferralEvent(
+    WriteBatch batch, const ConsumedEvent& event, const rv1::ReferralEvent& envelope,
+    const rv1::ReferralFacts& facts) {
   switch (envelope.payload_case()) {
     case rv1::ReferralEvent::kReferralSubmitted: {
       const rv1::ReferralSubmitted& e = envelope.referral_submitted();
-      if (!e.refer_to_forum()) return Commit({}, event);
-      return ListFromReferral(event, {e.referral_id(), e.pupil_ref().value(), e.school_urn(),
-                                      e.immediate_safeguarding_concern()});
+      if (!e.refer_to_forum() || !ForumMayHear(facts)) return Commit(std::move(batch), event);
+      return ListFromReferral(std::move(batch), event,
+                              {e.referral_id(), e.pupil_ref().value(), e.school_urn(),
+                               e.immediate_safeguarding_concern()});
     }
     case rv1::ReferralEvent::kReferralUpdated: {
       const rv1::ReferralUpdated& e = envelope.referral_updated();
-      if (!e.refer_to_forum()) return Commit({}, event);
-      return ListFromReferral(event,
+      if (!e.refer_to_forum() || !ForumMayHear(facts)) return Commit(std::move(batch), event);
+      return ListFromReferral(std::move(batch), event,
                               {e.referral_id(), e.pupil_ref().value(), e.school_urn(), false});
     }
+    case rv1::ReferralEvent::kConsentRecorded:
+      // Consent to the forum withdrawn: the case comes off its queue.
+      if (ForumMayHear(facts)) return Commit(std::move(batch), event);
+      return EndCase(std::move(batch), event, envelope.consent_recorded().referral_id(), true);
     case rv1::ReferralEvent::kReferralWithdrawn:
-      return EndCase(event, envelope.referral_withdrawn().referral_id(), true);
+      return EndCase(std::move(batch), event, envelope.referral_withdrawn().referral_id(), true);
     case rv1::ReferralEvent::kCaseClosed:
-      return EndCase(event, envelope.case_closed().referral_id(), false);
+      return EndCase(std::move(batch), event, envelope.case_closed().referral_id(), false);
     default:
-      return Commit({}, event);
+      return Commit(std::move(batch), event);
   }
 }
 
-absl::StatusOr<ApplyResult> ForumEventHandler::ListFromReferral(const ConsumedEvent& event,
+absl::StatusOr<ApplyResult> ForumEventHandler::ListFromReferral(WriteBatch batch,
+                                                                const ConsumedEvent& event,
                                                                 const Listing& listing) {
   ASSIGN_OR_RETURN(std::optional<std::string> existing,
                    store_.HashField(store_.ReferralCaseKey(), listing.referral_id));
   ASSIGN_OR_RETURN(std::optional<std::string> forum_id,
                    store_.HashField(store_.SchoolForumKey(), listing.school_urn));
   // Already listed, or no forum serves the school (the coordinator lists it by hand).
-  if (existing || !forum_id) return Commit({}, event);
+  if (existing || !forum_id) return Commit(std::move(batch), event);
   ASSIGN_OR_RETURN(auto forum, store_.Load<v1::Forum>(store_.ForumKey(*forum_id), "forum_id"));
   ASSIGN_OR_RETURN(std::optional<std::string> band_text,
                    store_.HashField(store_.PupilBandKey(), listing.pupil_ref));
@@ -86,7 +125,6 @@ absl::StatusOr<ApplyResult> ForumEventHandler::ListFromReferral(const ConsumedEv
                       .source = v1::CASE_SOURCE_REFERRAL};
   v1::ForumCase c = NewCase(forum.record, spec, clock_.Now(), zone_);
   c.set_version(1);
-  WriteBatch batch;
   batch.preconditions.push_back({store_.ReferralCaseKey(), c.referral_id(), ""});
   store_.Put(batch, store_.CaseKey(c.case_id()), c, 0);
   AddCaseIndexes(store_, batch, c);
@@ -101,20 +139,19 @@ absl::StatusOr<ApplyResult> ForumEventHandler::ListFromReferral(const ConsumedEv
   return Commit(std::move(batch), event);
 }
 
-absl::StatusOr<ApplyResult> ForumEventHandler::EndCase(const ConsumedEvent& event,
+absl::StatusOr<ApplyResult> ForumEventHandler::EndCase(WriteBatch batch, const ConsumedEvent& event,
                                                        const std::string& referral_id,
                                                        bool withdrawn) {
   ASSIGN_OR_RETURN(std::optional<std::string> case_id,
                    store_.HashField(store_.ReferralCaseKey(), referral_id));
-  if (!case_id) return Commit({}, event);
+  if (!case_id) return Commit(std::move(batch), event);
   ASSIGN_OR_RETURN(auto found, store_.Load<v1::ForumCase>(store_.CaseKey(*case_id), "case_id"));
   v1::ForumCase& c = found.record;
   if (c.status() != v1::CASE_STATUS_OPEN && c.status() != v1::CASE_STATUS_HEARD) {
-    return Commit({}, event);
+    return Commit(std::move(batch), event);
   }
   c.set_status(withdrawn ? v1::CASE_STATUS_WITHDRAWN : v1::CASE_STATUS_CLOSED);
   c.set_version(found.version + 1);
-  WriteBatch batch;
   store_.Put(batch, store_.CaseKey(c.case_id()), c, found.version);
   AddCaseIndexes(store_, batch, c);
   v1::ForumEvent out;

@@ -33,7 +33,9 @@ absl::Status Run(const rooted::Config& config) {
   ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
   rooted::forum::ForumStore store(core->redis(), key_prefix);
   rooted::forum::ForumServiceImpl service(store, core->clock(), core->metrics(), options);
-  rooted::forum::ForumEventHandler handler(store, core->clock(), options.zone, kServiceName);
+  rooted::ReferralFactsKeeper referral_facts(store);
+  rooted::forum::ForumEventHandler handler(store, referral_facts, core->clock(), options.zone,
+                                           kServiceName);
   ASSIGN_OR_RETURN(auto consumer,
                    rooted::EventConsumer::Create(
                        core->ConsumerOptions(group, {std::string(rooted::topics::kReferralEvents),

@@ -53,7 +53,9 @@ struct ForumSchedulingStack {
     store = std::make_unique<ForumStore>(*h.redis, "fs");
     service = std::make_unique<ForumServiceImpl>(*store, h.clock, *h.metrics,
                                                  ForumServiceOptions{.zone = London()});
-    handler = std::make_unique<ForumEventHandler>(*store, h.clock, London(), "forum-scheduling");
+    referrals = std::make_unique<ReferralFactsKeeper>(*store);
+    handler = std::make_unique<ForumEventHandler>(*store, *referrals, h.clock, London(),
+                                                  "forum-scheduling");
     consumer = *EventConsumer::Create(
         h.ConsumerOptions("forum-scheduling-test", {std::string(topics::kReferralEvents),
                                                     std::string(topics::kRiskEvents)}),
@@ -80,6 +82,7 @@ struct ForumSchedulingStack {
   std::unique_ptr<ForumServiceImpl> service;
   std::unique_ptr<ForumOwners> owners;
   std::unique_ptr<GuardedService> api;
+  std::unique_ptr<ReferralFactsKeeper> referrals;
   std::unique_ptr<ForumEventHandler> handler;
   std::unique_ptr<EventConsumer> consumer;
   std::unique_ptr<OutboxRelay> relay;
@@ -212,6 +215,20 @@ class ForumSchedulingTest : public rooted::testing::SharedStackTest<ForumSchedul
     e->set_la_code("801");
     e->set_refer_to_forum(to_forum);
     e->set_immediate_safeguarding_concern(safeguarding);
+    // As referral intake requires: to the forum with consent to it, unless
+    // there is an immediate safeguarding concern.
+    if (to_forum && !safeguarding) e->add_consent_scopes(rv1::CONSENT_SCOPE_FORUM);
+    Publish(topics::kReferralEvents, ref, event_id, event, event.mutable_metadata());
+  }
+
+  void ConsentNow(const std::string& event_id, const std::string& referral_id,
+                  const std::string& ref, std::vector<rv1::ConsentScope> scopes) {
+    rv1::ReferralEvent event;
+    rv1::ConsentRecorded* e = event.mutable_consent_recorded();
+    e->set_referral_id(referral_id);
+    e->mutable_pupil_ref()->set_value(ref);
+    e->set_status(scopes.empty() ? rv1::CONSENT_STATUS_WITHDRAWN : rv1::CONSENT_STATUS_GIVEN);
+    for (rv1::ConsentScope scope : scopes) e->add_scopes(scope);
     Publish(topics::kReferralEvents, ref, event_id, event, event.mutable_metadata());
   }
 
@@ -458,6 +475,38 @@ TEST_F(ForumSchedulingTest, ReferralEventsListACaseOnceAndWithdrawalTakesItOff) 
   Publish(topics::kReferralEvents, Ref(11), "event-0000-0004", withdrawn,
           withdrawn.mutable_metadata());
   ASSERT_TRUE(rooted::testing::Eventually([&] { return Cases(forum.forum_id()).cases_size() == 0; }));
+}
+
+// Finding 5 of the trust review: the forum hears a child only with the
+// family's consent to it, or for an immediate safeguarding concern.
+TEST_F(ForumSchedulingTest, ConsentToTheForumWithdrawnTakesTheCaseOffUnlessSafeguarding) {
+  const v1::Forum forum = Create(ForumFor("100015", "100016"), "create-forum-15");
+  Submitted("event-0000-0151", "referral-00151", Ref(151), "100015", true, false);
+  Submitted("event-0000-0152", "referral-00152", Ref(152), "100016", true, true);
+  ASSERT_TRUE(
+      rooted::testing::Eventually([&] { return Cases(forum.forum_id()).cases_size() == 2; }));
+
+  // The family of the first withdraws consent to the forum (keeping the fund's);
+  // the second's concern is safeguarding, so its case stays whatever the consent.
+  ConsentNow("event-0000-0153", "referral-00151", Ref(151), {rv1::CONSENT_SCOPE_FUND});
+  ConsentNow("event-0000-0154", "referral-00152", Ref(152), {});
+  ASSERT_TRUE(
+      rooted::testing::Eventually([&] { return Cases(forum.forum_id()).cases_size() == 1; }));
+  EXPECT_EQ(Cases(forum.forum_id()).cases(0).forum_case().referral_id(), "referral-00152");
+
+  // Updated to go to the forum without consent to it: not listed.
+  rv1::ReferralEvent updated;
+  updated.mutable_referral_updated()->set_referral_id("referral-00151");
+  updated.mutable_referral_updated()->mutable_pupil_ref()->set_value(Ref(151));
+  updated.mutable_referral_updated()->set_school_urn("100015");
+  updated.mutable_referral_updated()->set_refer_to_forum(true);
+  Publish(topics::kReferralEvents, Ref(151), "event-0000-0155", updated,
+          updated.mutable_metadata());
+  ASSERT_TRUE(rooted::testing::Eventually([&] {  // the update has been applied
+    return stack_->h.redis->Command({"EXISTS", ProcessedEventKey("fs", "event-0000-0155")})
+               ->integer == 1;
+  }));
+  EXPECT_EQ(Cases(forum.forum_id()).cases_size(), 1);
 }
 
 TEST_F(ForumSchedulingTest, AVeryHighBandGivesACaseADeadline) {
