@@ -16,10 +16,9 @@ namespace {
 using google::protobuf::Message;
 
 // Refusals a caller is told about; the shared path audits them for every
-// rule that touches personal data.
-// A change of personal data the service would not make: who tried is on the
-// trail. A record not known here yet (a retry hint) counts: it is also the
-// answer for one the caller may not see.
+// rule that touches personal data, so who tried is on the trail. A record
+// not known here yet (a retry hint) counts: it is also the answer for one
+// the caller may not see.
 bool IsRefusal(const absl::Status& status) {
   return absl::IsPermissionDenied(status) || absl::IsNotFound(status) ||
          absl::IsFailedPrecondition(status) || RetryAfterOf(status).has_value();
