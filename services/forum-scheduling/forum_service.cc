@@ -138,13 +138,15 @@ void ForumServiceImpl::AddEvent(WriteBatch& batch, const Principal& who, const s
 
 AuditEntry ForumServiceImpl::Audit(const Principal& who, absl::string_view action,
                                    absl::string_view kind, const std::string& id,
-                                   const std::string& request_id) const {
+                                   const std::string& request_id,
+                                   const std::string& pupil_ref) const {
   AuditEntry entry = AuditOf(who, action, clock_.Now());
   entry.record_kind = std::string(kind);
   entry.record_id = id;
   entry.purpose = "multi-agency forum";
   entry.agreement = options_.sharing_agreement;
   entry.request_id = request_id;
+  if (!pupil_ref.empty()) entry.pupil_refs = {pupil_ref};
   return entry;
 }
 
@@ -454,7 +456,8 @@ absl::Status ForumServiceImpl::ListCase(const Principal& who, const v1::ListCase
   *event.mutable_case_listed()->mutable_forum_case() = c;
   AddEvent(batch, who, c.pupil_ref().value(), c.referral_id(), request->request_id(),
            std::move(event));
-  store_.Audit(batch, Audit(who, "ListCase", "forum_case", c.case_id(), request->request_id()));
+  store_.Audit(batch, Audit(who, "ListCase", "forum_case", c.case_id(), request->request_id(),
+                            c.pupil_ref().value()));
   *response->mutable_forum_case() = c;
   absl::Status committed = CommitCommand(who, "ListCase", *request, response, std::move(batch));
   if (absl::IsAborted(committed)) {
@@ -723,8 +726,8 @@ absl::Status ForumServiceImpl::RecordDecision(const Principal& who,
   *recorded->mutable_pupil_ref() = c.pupil_ref();
   AddEvent(batch, who, c.pupil_ref().value(), c.referral_id(), request->request_id(),
            std::move(event));
-  store_.Audit(batch,
-               Audit(who, "RecordDecision", "forum_case", c.case_id(), request->request_id()));
+  store_.Audit(batch, Audit(who, "RecordDecision", "forum_case", c.case_id(), request->request_id(),
+                            c.pupil_ref().value()));
   *response->mutable_decision() = decision;
   RETURN_IF_ERROR(CommitCommand(who, "RecordDecision", *request, response, std::move(batch)));
   decisions_.Add({{"type", v1::DecisionType_Name(decision.type())}}).Increment();
@@ -778,8 +781,8 @@ absl::Status ForumServiceImpl::AssignAction(const Principal& who,
   event.mutable_action_assigned()->set_referral_id(c.referral_id());
   AddEvent(batch, who, c.pupil_ref().value(), c.referral_id(), request->request_id(),
            std::move(event));
-  store_.Audit(batch,
-               Audit(who, "AssignAction", "action", action.action_id(), request->request_id()));
+  store_.Audit(batch, Audit(who, "AssignAction", "action", action.action_id(),
+                            request->request_id(), c.pupil_ref().value()));
   *response->mutable_action() = action;
   return CommitCommand(who, "AssignAction", *request, response, std::move(batch));
 }
@@ -811,8 +814,8 @@ absl::Status ForumServiceImpl::CompleteAction(const Principal& who,
   event.mutable_action_completed()->set_referral_id(c.record.referral_id());
   AddEvent(batch, who, c.record.pupil_ref().value(), c.record.referral_id(), request->request_id(),
            std::move(event));
-  store_.Audit(batch,
-               Audit(who, "CompleteAction", "action", action.action_id(), request->request_id()));
+  store_.Audit(batch, Audit(who, "CompleteAction", "action", action.action_id(),
+                            request->request_id(), c.record.pupil_ref().value()));
   *response->mutable_action() = action;
   return CommitCommand(who, "CompleteAction", *request, response, std::move(batch));
 }

@@ -109,8 +109,10 @@ class ForumServiceImpl final {
   void AddEvent(WriteBatch& batch, const Principal& who, const std::string& key,
                 const std::string& correlation_id, const std::string& causation_id,
                 v1::ForumEvent event) const;
+  // `pupil_ref`: the child the change is about, when there is one.
   AuditEntry Audit(const Principal& who, absl::string_view action, absl::string_view kind,
-                   const std::string& id, const std::string& request_id) const;
+                   const std::string& id, const std::string& request_id,
+                   const std::string& pupil_ref = "") const;
 
   absl::StatusOr<Versioned<v1::Forum>> LoadForum(const std::string& forum_id,
                                                  absl::string_view field);

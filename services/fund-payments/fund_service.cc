@@ -131,13 +131,14 @@ void FundServiceImpl::AddEvent(LedgerWrite& with, const Principal& who,
 
 void FundServiceImpl::AddAudit(LedgerWrite& with, const Principal& who, absl::string_view action,
                                absl::string_view kind, const std::string& id,
-                               const std::string& request_id) const {
+                               const std::string& request_id, const std::string& pupil_ref) const {
   AuditEntry entry = AuditOf(who, action, clock_.Now());
   entry.record_kind = std::string(kind);
   entry.record_id = id;
   entry.purpose = "local response fund";
   entry.agreement = options_.sharing_agreement;
   entry.request_id = request_id;
+  if (!pupil_ref.empty()) entry.pupil_refs = {pupil_ref};
   with.commands.push_back(AuditAppendCommand(store_.AuditKey(), entry));
 }
 
@@ -409,7 +410,8 @@ absl::StatusOr<std::optional<FundServiceImpl::Submission>> FundServiceImpl::Prep
   submitted->set_category(r.category());
   *submitted->mutable_amount() = r.amount();
   AddEvent(with, who, r, std::move(event));
-  AddAudit(with, who, "SubmitFundRequest", "fund_request", r.request_id(), request.client_request_id());
+  AddAudit(with, who, "SubmitFundRequest", "fund_request", r.request_id(),
+           request.client_request_id(), r.pupil_ref().value());
   *response->mutable_fund_request() = Shown(who, r, fund->la_code());
   const int64_t pence = r.amount().pence();
   Transfer commit{"", "commit", Reference(r),
@@ -595,7 +597,8 @@ absl::StatusOr<FundServiceImpl::Approval> FundServiceImpl::PrepareApproval(
   }
   with.commands.push_back({"HSET", store_.RequestKey(r.request_id()), "record", r.SerializeAsString(),
                            "version", std::to_string(r.version())});
-  AddAudit(with, who, "ApproveFundRequest", "fund_request", r.request_id(), request.client_request_id());
+  AddAudit(with, who, "ApproveFundRequest", "fund_request", r.request_id(),
+           request.client_request_id(), r.pupil_ref().value());
   *response->mutable_fund_request() = Shown(who, r, fund->la_code());
   approval.kind = complete ? Approval::Kind::kComplete : Approval::Kind::kFirstOfTwo;
   approval.expected_version = found->version;
@@ -710,7 +713,7 @@ absl::Status FundServiceImpl::RejectFundRequest(const Principal& who,
   event.mutable_fund_request_rejected()->set_reason(request->reason());
   AddEvent(with, who, r, std::move(event));
   AddAudit(with, who, "RejectFundRequest", "fund_request", r.request_id(),
-           request->client_request_id());
+           request->client_request_id(), r.pupil_ref().value());
   *response->mutable_fund_request() = Shown(who, r, fund.la_code());
   const int64_t pence = r.amount().pence();
   const std::string ref = r.pupil_ref().value();
@@ -801,7 +804,8 @@ absl::StatusOr<FundServiceImpl::OutcomeMove> FundServiceImpl::PrepareOutcome(
                   {account::ChildUsed(r.fund_id(), ref), account::ChildCapsSource(r.fund_id()), pence}}};
   }
   AddEvent(with, who, r, std::move(event));
-  AddAudit(with, who, "RecordPaymentOutcome", "payment", asked.payment_id(), asked.client_request_id());
+  AddAudit(with, who, "RecordPaymentOutcome", "payment", asked.payment_id(),
+           asked.client_request_id(), r.pupil_ref().value());
   *response->mutable_fund_request() = Shown(who, r, fund.la_code());
   NameMove(who, "RecordPaymentOutcome", asked.client_request_id(), asked, *response, prepared.move);
   prepared.record = std::move(r);
@@ -1229,7 +1233,8 @@ absl::Status FundServiceImpl::RecordRefund(const Principal& who,
                            CategoryName(r.category()) + ":paid", std::to_string(-pence)});
   with.commands.push_back({"HINCRBY", store_.FiguresKey(r.fund_id()), r.allocation_id() + ":paid",
                            std::to_string(-pence)});
-  AddAudit(with, who, "RecordRefund", "fund_request", r.request_id(), request->client_request_id());
+  AddAudit(with, who, "RecordRefund", "fund_request", r.request_id(), request->client_request_id(),
+           r.pupil_ref().value());
   *response->mutable_fund_request() = Shown(who, r, fund.la_code());
   const std::string ref = r.pupil_ref().value();
   // Back to the allocation, and to the child's limit for the period.

@@ -202,8 +202,10 @@ class FundServiceImpl final {
                            google::protobuf::Message* response);
   void AddEvent(LedgerWrite& with, const Principal& who, const v1::FundRequest& request,
                 v1::FundEvent event) const;
+  // `pupil_ref`: the child the change is about, when there is one.
   void AddAudit(LedgerWrite& with, const Principal& who, absl::string_view action,
-                absl::string_view kind, const std::string& id, const std::string& request_id) const;
+                absl::string_view kind, const std::string& id, const std::string& request_id,
+                const std::string& pupil_ref = "") const;
   // A payment's outcome, checked and ready to apply.
   struct OutcomeMove {
     enum class Kind {

@@ -856,6 +856,16 @@ TEST_F(FundTest, TheChildsLimitIsCountedOnTheReferralsChild) {
   v1::SubmitFundRequestResponse response;
   ASSERT_TRUE(
       Submit(Staff("100013"), "limit-a-1", NewRequest(f, a, 40'000, Ref(95)), &response).ok());
+  // The change's own audit entry names the child, so the officer's question finds it.
+  absl::StatusOr<RedisReply> newest =
+      stack_->h.redis->Command({"XREVRANGE", "fp:audit", "+", "-", "COUNT", "1"});
+  ASSERT_TRUE(newest.ok());
+  ASSERT_EQ(newest->elements.size(), 1u);
+  std::map<std::string, std::string> fields;
+  const std::vector<RedisReply>& kv = newest->elements[0].elements[1].elements;
+  for (size_t i = 0; i + 1 < kv.size(); i += 2) fields[kv[i].str] = kv[i + 1].str;
+  EXPECT_EQ(fields["action"], "SubmitFundRequest");
+  EXPECT_EQ(fields["pupil_refs"], Ref(95));
   v1::FundRequest second = NewRequest(f, a, 40'000, Ref(95));
   second.set_referral_id("referral-second-95");
   const grpc::Status status = Submit(Staff("100013"), "limit-b-1", second, &response);
