@@ -175,12 +175,14 @@ absl::StatusOr<std::optional<ReferralFactsKeeper::Facts>> ReferralFactsKeeper::F
 }
 
 absl::StatusOr<std::optional<ReferralFactsKeeper::Facts>> ReferralFactsKeeper::Stage(
-    WriteBatch& batch, const rv1::ReferralEvent& event) {
+    WriteBatch& batch, const rv1::ReferralEvent& event, Facts* now) {
   const std::string id = ReferralIdOf(event);
   if (id.empty()) return std::nullopt;
   ASSIGN_OR_RETURN(std::optional<Facts> known, Find(id, /*fresh=*/true));
   Facts facts = known.value_or(Facts{});
-  if (!FoldReferralEvent(event, facts.record)) return std::nullopt;
+  const bool changed = FoldReferralEvent(event, facts.record);
+  if (now != nullptr) *now = changed ? Facts{facts.record, facts.version + 1} : facts;
+  if (!changed) return std::nullopt;
   store_.Put(batch, Key(id), facts.record, facts.version);
   ++facts.version;
   return facts;

@@ -63,9 +63,11 @@ class ReferralFactsKeeper {
 
   // Adds the facts as `event` leaves them to `batch` (a consumer's step, with
   // its processed mark): what is to be remembered once the batch commits, or
-  // nullopt when the event changes nothing kept.
+  // nullopt when the event changes nothing kept. `now`, when given, gets the
+  // facts as the event leaves them, changed or not (empty when none).
   absl::StatusOr<std::optional<Facts>> Stage(WriteBatch& batch,
-                                             const referral::v1::ReferralEvent& event);
+                                             const referral::v1::ReferralEvent& event,
+                                             Facts* now = nullptr);
   void Remember(const Facts& facts);
 
   // The hash field and value a write may require, so that it lands only if

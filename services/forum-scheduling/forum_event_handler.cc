@@ -59,14 +59,11 @@ absl::StatusOr<ApplyResult> ForumEventHandler::ApplyReferral(const ConsumedEvent
     return absl::InvalidArgumentError("payload is not a ReferralEvent");
   }
   WriteBatch batch;
+  ReferralFactsKeeper::Facts facts;
   ASSIGN_OR_RETURN(std::optional<ReferralFactsKeeper::Facts> changed,
-                   referrals_.Stage(batch, envelope));
-  std::optional<ReferralFactsKeeper::Facts> facts = changed;
-  if (!facts) {
-    ASSIGN_OR_RETURN(facts, referrals_.Find(ReferralIdOf(envelope), /*fresh=*/true));
-  }
-  absl::StatusOr<ApplyResult> applied = ApplyReferralEvent(
-      std::move(batch), event, envelope, facts ? facts->record : rv1::ReferralFacts());
+                   referrals_.Stage(batch, envelope, &facts));
+  absl::StatusOr<ApplyResult> applied =
+      ApplyReferralEvent(std::move(batch), event, envelope, facts.record);
   if (changed && applied.ok() && *applied == ApplyResult::kApplied) referrals_.Remember(*changed);
   return applied;
 }
