@@ -29,22 +29,30 @@ bool Contains(const std::vector<std::string>& ids, const std::string& id) {
 
 // Whether `scope` lets `who` act, on `owner`'s record when there is one.
 bool InScope(cv1::AccessScope scope, const Principal& who, const RecordOwner* owner,
-             absl::string_view request_school) {
+             NamedSchool school) {
   switch (scope) {
     case cv1::ACCESS_SCOPE_ANY_ORGANISATION:
       return true;
     case cv1::ACCESS_SCOPE_OWN_SCHOOL:
       if (who.organisation_type != cv1::ORGANISATION_TYPE_SCHOOL) return false;
       if (owner != nullptr) return owner->school_urn == who.organisation_id;
-      return request_school.empty() || request_school == who.organisation_id;
+      // A token naming a school of one council and the officer's council of
+      // another is not believed.
+      return school.urn.empty() || (school.urn == who.organisation_id &&
+                                    (school.council.empty() || school.council == who.la_code));
     case cv1::ACCESS_SCOPE_OWN_COUNCIL:
       if (who.organisation_type != cv1::ORGANISATION_TYPE_COUNCIL) return false;
-      return owner == nullptr || owner->la_code == who.la_code;
+      if (owner != nullptr) return owner->la_code == who.la_code;
+      return school.urn.empty() || school.council == who.la_code;
     case cv1::ACCESS_SCOPE_ALLOCATED_PARTNER:
     case cv1::ACCESS_SCOPE_OWN_PARTNER:
       if (who.organisation_type != cv1::ORGANISATION_TYPE_PARTNER) return false;
       return owner == nullptr ||
              (owner->la_code == who.la_code && Contains(owner->partner_ids, who.organisation_id));
+    case cv1::ACCESS_SCOPE_ALLOCATED_LEAD:
+      return who.organisation_type == cv1::ORGANISATION_TYPE_PARTNER && owner != nullptr &&
+             !owner->lead_subject.empty() && owner->la_code == who.la_code &&
+             owner->lead_partner_id == who.organisation_id && owner->lead_subject == who.subject;
     case cv1::ACCESS_SCOPE_FORUM_MEMBER:
     case cv1::ACCESS_SCOPE_FORUM_RUNS:
       return owner != nullptr &&
@@ -70,6 +78,8 @@ std::string ScopeName(cv1::AccessScope scope) {
       return "forum member";
     case cv1::ACCESS_SCOPE_FORUM_RUNS:
       return "forum chair or coordinator";
+    case cv1::ACCESS_SCOPE_ALLOCATED_LEAD:
+      return "the case's allocated lead";
     default:
       return "none";
   }
@@ -94,9 +104,9 @@ absl::Status CheckRoles(const AccessRule& rule, const Principal& who, absl::stri
 }
 
 absl::Status CheckScope(const AccessRule& rule, const Principal& who, const RecordOwner* owner,
-                        absl::string_view request_school) {
+                        NamedSchool school) {
   for (const cv1::AccessGrant& grant : rule.grants()) {
-    if (HoldsAnyRole(who, grant.roles()) && InScope(grant.scope(), who, owner, request_school)) {
+    if (HoldsAnyRole(who, grant.roles()) && InScope(grant.scope(), who, owner, school)) {
       return absl::OkStatus();
     }
   }
@@ -105,7 +115,13 @@ absl::Status CheckScope(const AccessRule& rule, const Principal& who, const Reco
     return absl::NotFoundError(
         absl::StrCat(rule.record().field(), ": no such ", rule.record().kind()));
   }
-  if (!rule.school_field().empty() && !request_school.empty()) {
+  if (!rule.school_field().empty() && !school.urn.empty() &&
+      who.organisation_type == cv1::ORGANISATION_TYPE_COUNCIL) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(rule.school_field(), ": not a school of council ", who.la_code,
+                     school.council.empty() ? " (the register of schools does not list it)" : ""));
+  }
+  if (!rule.school_field().empty() && !school.urn.empty()) {
     return absl::PermissionDeniedError(
         absl::StrCat(rule.school_field(), ": you may act only for your own school"));
   }
@@ -122,6 +138,10 @@ absl::Status ValidateRule(const AccessRule& rule) {
                        grant.scope() == cv1::ACCESS_SCOPE_FORUM_RUNS;
     if (forum && rule.record().kind().empty()) {
       return absl::InvalidArgumentError("a forum scope needs the record it is a forum's seat for");
+    }
+    if (grant.scope() == cv1::ACCESS_SCOPE_ALLOCATED_LEAD && rule.record().kind().empty()) {
+      return absl::InvalidArgumentError(
+          "the allocated lead's scope needs the record whose lead it is");
     }
   }
   if (rule.record().kind().empty() != rule.record().field().empty()) {

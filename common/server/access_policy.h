@@ -32,6 +32,9 @@ struct RecordOwner {
   std::string school_urn;                // empty: no school owns it
   std::vector<std::string> partner_ids;  // partners it is allocated to, or that own it
   std::vector<ForumSeat> seats;          // for a forum's records
+  // The lead its case is allocated to (subject, in partner `lead_partner_id`).
+  std::string lead_subject;
+  std::string lead_partner_id;
   // The child the record is about, when it is one child's: named in the
   // audit entry of every call on it, refused or not.
   std::string pupil_ref;
@@ -62,14 +65,22 @@ bool HoldsSeat(const Principal& who, const std::vector<ForumSeat>& seats, bool r
 // naming the method.
 absl::Status CheckRoles(const AccessRule& rule, const Principal& who, absl::string_view method);
 
+// The school a request names (empty when the rule names no school field or
+// the request leaves it empty) and its council as the register of schools
+// lists it (empty when the school is not listed or no register is kept).
+struct NamedSchool {
+  absl::string_view urn;
+  absl::string_view council;
+};
+
 // Whether a grant the caller holds a role of lets them act. With `owner`
 // (the record the call names) a refusal is NOT_FOUND naming `record_field`,
-// the answer for a record that does not exist. Otherwise `request_school` is
-// the school the request names (empty when the rule names no school field or
-// the request leaves it empty): another school is PERMISSION_DENIED naming
-// `school_field`.
+// the answer for a record that does not exist. Otherwise `school` is the
+// school the request names: another school is PERMISSION_DENIED naming
+// `school_field`, and a council officer acts only for a school the register
+// lists under their own council (an unlisted school is not theirs).
 absl::Status CheckScope(const AccessRule& rule, const Principal& who, const RecordOwner* owner,
-                        absl::string_view request_school);
+                        NamedSchool school = {});
 
 // The rule is whole: at least one grant, each with roles and a scope, forum
 // scopes only with a record, and personal data declared.

@@ -125,7 +125,7 @@ absl::Status GuardedService::Admit(const Route& route, Caller& caller, const grp
     absl::StatusOr<RecordOwner> owner = options_.owners->OwnerOf(rule.record().kind(), id);
     // The child is named in the entry whether or not the call is let through.
     if (owner.ok()) caller.child = owner->pupil_ref;
-    const absl::Status seen = owner.ok() ? CheckScope(rule, who, &*owner, "") : owner.status();
+    const absl::Status seen = owner.ok() ? CheckScope(rule, who, &*owner) : owner.status();
     if (absl::IsNotFound(seen)) {
       return options_.owners->Unseen(rule.record().kind(), rule.record().field());
     }
@@ -137,7 +137,9 @@ absl::Status GuardedService::Admit(const Route& route, Caller& caller, const grp
     return absl::InvalidArgumentError(
         absl::StrCat(rule.school_field(), ": is not a school URN (6 digits)"));
   }
-  return CheckScope(rule, who, nullptr, school);
+  std::optional<std::string> council;
+  if (!school.empty() && options_.schools != nullptr) council = options_.schools->CouncilOf(school);
+  return CheckScope(rule, who, nullptr, {school, council.value_or("")});
 }
 
 void GuardedService::Audit(const Route& route, const Caller& caller, const Message& request,

@@ -19,6 +19,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/auth/school_register.h"
 #include "common/base/clock.h"
 #include "common/redis/audit_trail.h"
 #include "common/server/access_policy.h"
@@ -84,6 +85,9 @@ class GuardedService final : public grpc::Service {
     const RecordOwners* owners = nullptr;
     // The information-sharing agreement audit entries name.
     std::string sharing_agreement;
+    // Which council each school is in, for rules that let council officers
+    // act for a school the request names; without it they may act for none.
+    const SchoolRegister* schools = nullptr;
   };
 
   // `service` is the full name, e.g. "rooted.referral.v1.ReferralService".

@@ -73,7 +73,8 @@ GuardedService::Options ServiceCore::ServiceOptions(const RecordOwners* owners,
           .clock = clock_.get(),
           .audit = audit_.get(),
           .owners = owners,
-          .sharing_agreement = std::move(sharing_agreement)};
+          .sharing_agreement = std::move(sharing_agreement),
+          .schools = settings_.schools.get()};
 }
 
 absl::Status ServiceCore::Serve(std::vector<GuardedService*> guarded,

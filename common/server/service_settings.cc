@@ -88,6 +88,14 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
   ASSIGN_OR_RETURN(s.shutdown_drain, config.Duration("shutdown-drain", absl::Seconds(10)));
   s.simulated_clock_file = config.String("simulated-clock-file", "");
   s.port_file = config.String("port-file", "");
+  if (const std::string schools = config.String("schools-file", ""); !schools.empty()) {
+    absl::StatusOr<SchoolRegister> reg = SchoolRegister::Load(schools);
+    if (!reg.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--schools-file (ROOTED_SCHOOLS_FILE): ", reg.status().message()));
+    }
+    s.schools = std::make_shared<const SchoolRegister>(*std::move(reg));
+  }
   return s;
 }
 

@@ -1,10 +1,12 @@
 #ifndef ROOTED_COMMON_SERVER_SERVICE_SETTINGS_H_
 #define ROOTED_COMMON_SERVER_SERVICE_SETTINGS_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/auth/jwt.h"
+#include "common/auth/school_register.h"
 #include "common/base/config.h"
 #include "common/base/log.h"
 #include "common/redis/redis_client.h"
@@ -20,7 +22,8 @@ namespace rooted {
 //   token-public-key-file (RS256), token-issuer, token-audience,
 //   grpc-max-message-bytes, time-zone, shutdown-drain,
 //   tls-cert-file, tls-key-file, tls-client-ca-file (mutual TLS when set),
-//   kafka-session-timeout, simulated-clock-file (rehearsals only: see SimulatedClock).
+//   kafka-session-timeout, simulated-clock-file (rehearsals only: see SimulatedClock),
+//   schools-file.
 struct ServiceSettings {
   std::string grpc_address;
   std::string metrics_address;
@@ -43,6 +46,10 @@ struct ServiceSettings {
   // ("grpc=50051\nmetrics=9464\n", whole or not at all) once serving: how
   // a test or a supervisor that asked for port 0 learns them.
   std::string port_file;
+  // Which council each school is in (schools-file: a GIAS extract, or any
+  // CSV with URN and LA (code) columns). Null when none is given: council
+  // officers then act for no school a request names.
+  std::shared_ptr<const SchoolRegister> schools;
 };
 
 absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int default_grpc_port,

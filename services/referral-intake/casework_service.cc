@@ -302,9 +302,12 @@ absl::Status CaseworkServiceImpl::ChangeAsLead(
   RETURN_IF_ERROR(ValidateId("referral_id", request.referral_id(), "a referral id"));
   ASSIGN_OR_RETURN(auto loaded, store_.Load<v1::Casework>(store_.CaseworkKey(request.referral_id()), "referral_id"));
   v1::Casework& casework = loaded.record;
-  if (!IsPartnerWorker(who) || who.organisation_id != casework.allocation().partner_id() ||
+  // The rule (the case's allocated lead) was decided on the casework as the
+  // shared path read it; this catches only a reallocation since, with the
+  // path's own answer.
+  if (who.organisation_id != casework.allocation().partner_id() ||
       who.subject != casework.allocation().lead_subject()) {
-    return absl::PermissionDeniedError(absl::StrCat(method, ": the case's allocated lead only"));
+    return absl::NotFoundError("referral_id: no such casework");
   }
   ASSIGN_OR_RETURN(v1::Referral referral, referrals_.Get(request.referral_id()));
   if (!IsOpenReferral(referral.status())) {

@@ -59,7 +59,7 @@ absl::Status Run(const rooted::Config& config) {
                    rooted::EventConsumer::Create(
                        core->ConsumerOptions(group + "-screening", {std::string(rooted::topics::kRiskEvents)}),
                        screening, core->producer(), core->metrics(), core->logger()));
-  rooted::referral::ReferralOwners owners(store);
+  rooted::referral::ReferralOwners owners(store, casework_store);
   rooted::GuardedService referral_api("rooted.referral.v1.ReferralService",
                                       core->ServiceOptions(&owners, options.sharing_agreement));
   service.Bind(referral_api);

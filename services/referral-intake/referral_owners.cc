@@ -6,7 +6,7 @@ namespace rooted::referral {
 
 absl::StatusOr<RecordOwner> ReferralOwners::OwnerOf(absl::string_view kind,
                                                     const std::string& id) const {
-  if (kind != "referral") return absl::NotFoundError("no such record");
+  if (!Keeps(kind)) return absl::NotFoundError("no such record");
   ASSIGN_OR_RETURN(const v1::Referral referral, store_.Get(id));
   RecordOwner owner;
   owner.la_code = referral.la_code();
@@ -14,6 +14,16 @@ absl::StatusOr<RecordOwner> ReferralOwners::OwnerOf(absl::string_view kind,
   owner.partner_ids.assign(referral.allocated_partner_ids().begin(),
                            referral.allocated_partner_ids().end());
   owner.pupil_ref = referral.pupil_ref().value();
+  if (kind == "casework") {
+    // No casework yet: no lead, so no one acts as its lead.
+    absl::StatusOr<Versioned<v1::Casework>> casework =
+        casework_.Load<v1::Casework>(casework_.CaseworkKey(id), "referral_id");
+    if (!casework.ok() && !absl::IsNotFound(casework.status())) return casework.status();
+    if (casework.ok()) {
+      owner.lead_subject = casework->record.allocation().lead_subject();
+      owner.lead_partner_id = casework->record.allocation().partner_id();
+    }
+  }
   return owner;
 }
 

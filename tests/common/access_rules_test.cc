@@ -7,6 +7,7 @@
 #include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
 
+#include "common/auth/school_register.h"
 #include "common/server/access_policy.h"
 #include "common/server/message_fields.h"
 #include "rooted/directory/v1/directory.pb.h"
@@ -68,19 +69,19 @@ TEST(AccessPolicyTest, AForumSeatNeedsTheSubjectTheOrganisationAndTheRoleTogethe
   EXPECT_TRUE(CheckScope(rule,
                          Caller("coordinator-1", cv1::ROLE_FORUM_COORDINATOR,
                                 cv1::ORGANISATION_TYPE_COUNCIL, "801"),
-                         &forum, "")
+                         &forum)
                   .ok());
   // The coordinator's subject on another school's staff token (finding 1).
   const absl::Status borrowed = CheckScope(
       rule,
       Caller("coordinator-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100002"),
-      &forum, "");
+      &forum);
   EXPECT_TRUE(absl::IsNotFound(borrowed)) << borrowed;
   // ...and from another council's organisation.
   EXPECT_TRUE(absl::IsNotFound(CheckScope(rule,
                                           Caller("coordinator-1", cv1::ROLE_FORUM_COORDINATOR,
                                                  cv1::ORGANISATION_TYPE_COUNCIL, "802", "802"),
-                                          &forum, "")));
+                                          &forum)));
 }
 
 TEST(AccessPolicyTest, APartnerSeesOnlyCasesAllocatedToItInItsOwnCouncil) {
@@ -97,19 +98,19 @@ TEST(AccessPolicyTest, APartnerSeesOnlyCasesAllocatedToItInItsOwnCouncil) {
   EXPECT_TRUE(CheckScope(rule,
                          Caller("lead-1", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER,
                                 "youth-trust"),
-                         &referral, "")
+                         &referral)
                   .ok());
   const absl::Status other_council =
       CheckScope(rule,
                  Caller("lead-1", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER,
                         "youth-trust", "802"),
-                 &referral, "");
+                 &referral);
   EXPECT_TRUE(absl::IsNotFound(other_council));
   EXPECT_THAT(std::string(other_council.message()), StartsWith("referral_id:"));
   EXPECT_TRUE(absl::IsNotFound(CheckScope(
       rule,
       Caller("lead-2", cv1::ROLE_PROGRAMME_LEAD, cv1::ORGANISATION_TYPE_PARTNER, "other-charity"),
-      &referral, "")));
+      &referral)));
 }
 
 TEST(AccessPolicyTest, AnotherSchoolNamedInTheRequestIsRefusedNamingTheField) {
@@ -120,14 +121,80 @@ TEST(AccessPolicyTest, AnotherSchoolNamedInTheRequestIsRefusedNamingTheField) {
   rule.set_school_field("school_urn");
   const Principal teacher =
       Caller("teacher-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100001");
-  EXPECT_TRUE(CheckScope(rule, teacher, nullptr, "100001").ok());
-  EXPECT_TRUE(CheckScope(rule, teacher, nullptr, "").ok()) << "empty is the caller's own";
-  const absl::Status other = CheckScope(rule, teacher, nullptr, "100002");
+  EXPECT_TRUE(CheckScope(rule, teacher, nullptr, {"100001", ""}).ok());
+  EXPECT_TRUE(CheckScope(rule, teacher, nullptr).ok()) << "empty is the caller's own";
+  const absl::Status other = CheckScope(rule, teacher, nullptr, {"100002", ""});
   EXPECT_TRUE(absl::IsPermissionDenied(other));
   EXPECT_THAT(std::string(other.message()), StartsWith("school_urn:"));
   EXPECT_TRUE(absl::IsPermissionDenied(CheckRoles(
       rule, Caller("x", cv1::ROLE_FINANCE_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801"),
       "ListAtRisk")));
+}
+
+// Finding: another council's officer submitted a referral for a school of
+// council 801, filed under their council and shown to the school's staff.
+TEST(AccessPolicyTest, ACouncilOfficerActsOnlyForTheSchoolsTheRegisterListsUnderTheirCouncil) {
+  AccessRule rule;
+  cv1::AccessGrant* grant = rule.add_grants();
+  grant->add_roles(cv1::ROLE_COUNCIL_OFFICER);
+  grant->set_scope(cv1::ACCESS_SCOPE_OWN_COUNCIL);
+  grant = rule.add_grants();
+  grant->add_roles(cv1::ROLE_SCHOOL_STAFF);
+  grant->set_scope(cv1::ACCESS_SCOPE_OWN_SCHOOL);
+  rule.set_school_field("details.child.school_urn");
+  const Principal officer =
+      Caller("officer-1", cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "801");
+  const Principal other_officer =
+      Caller("officer-2", cv1::ROLE_COUNCIL_OFFICER, cv1::ORGANISATION_TYPE_COUNCIL, "802", "802");
+  EXPECT_TRUE(CheckScope(rule, officer, nullptr, {"100001", "801"}).ok());
+  EXPECT_TRUE(CheckScope(rule, officer, nullptr).ok()) << "no school named: the whole council";
+  const absl::Status other = CheckScope(rule, other_officer, nullptr, {"100001", "801"});
+  EXPECT_TRUE(absl::IsPermissionDenied(other));
+  EXPECT_THAT(std::string(other.message()),
+              StartsWith("details.child.school_urn: not a school of council 802"));
+  const absl::Status unlisted = CheckScope(rule, officer, nullptr, {"100009", ""});
+  EXPECT_TRUE(absl::IsPermissionDenied(unlisted))
+      << "a school the register does not list is no council's";
+  EXPECT_THAT(std::string(unlisted.message()), HasSubstr("does not list it"));
+
+  const Principal teacher =
+      Caller("teacher-1", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100001");
+  EXPECT_TRUE(CheckScope(rule, teacher, nullptr, {"100001", "801"}).ok());
+  EXPECT_TRUE(CheckScope(rule, teacher, nullptr, {"100001", ""}).ok())
+      << "unlisted: the token's school";
+  EXPECT_TRUE(absl::IsPermissionDenied(CheckScope(
+      rule,
+      Caller("teacher-2", cv1::ROLE_SCHOOL_STAFF, cv1::ORGANISATION_TYPE_SCHOOL, "100001", "802"),
+      nullptr, {"100001", "801"})))
+      << "a token naming a school of 801 and council 802";
+}
+
+TEST(SchoolRegisterTest, ReadsAGiasExtractByItsColumnNames) {
+  absl::StatusOr<SchoolRegister> reg = SchoolRegister::Parse(
+      "URN,EstablishmentName,LA (code),LA (name)\r\n"
+      "100001,\"St Mary's, Church of England\",801,Bristol\r\n"
+      "\n"
+      "100002,Hillside Academy,802,North Somerset\n");
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->size(), 2u);
+  EXPECT_EQ(reg->CouncilOf("100001"), "801");
+  EXPECT_EQ(reg->CouncilOf("100002"), "802");
+  EXPECT_EQ(reg->CouncilOf("100003"), std::nullopt);
+  ASSERT_TRUE(SchoolRegister::Parse("urn,la_code\n100001,801\n").ok());
+}
+
+TEST(SchoolRegisterTest, RefusesARegisterItCannotTrustNamingTheLine) {
+  const auto message = [](absl::string_view csv) {
+    return std::string(SchoolRegister::Parse(csv).status().message());
+  };
+  EXPECT_THAT(message("urn,name\n100001,x\n"), HasSubstr("header"));
+  EXPECT_THAT(message("urn,la_code\n10001,801\n"), StartsWith("line 2: the URN"));
+  EXPECT_THAT(message("urn,la_code\n100001,8O1\n"), StartsWith("line 2: the LA code"));
+  EXPECT_THAT(message("urn,la_code\n100001\n"), StartsWith("line 2: too few"));
+  EXPECT_THAT(message("urn,la_code\n\"100001,801\n"), HasSubstr("quote"));
+  EXPECT_THAT(message("urn,la_code\n100001,801\n100001,802\n"),
+              StartsWith("line 3: URN 100001 is listed under councils 801 and 802"));
+  EXPECT_THAT(message(""), HasSubstr("no header"));
 }
 
 TEST(MessageFieldsTest, TheFieldWithInvalidUtf8IsNamedByItsPath) {

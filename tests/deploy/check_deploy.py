@@ -129,6 +129,15 @@ def check_overlay(source, overlay, topics):
             check(d["spec"].get("replicas", 1) >= 2, f"prod: {name_of(d)} has fewer than 2 replicas")
         else:
             check(d["spec"].get("replicas") == 1 and not hpas, f"dev: {name_of(d)} should be a single replica")
+        # Council officers act for a school only as the register of schools says.
+        app = pod_labels.get("app.kubernetes.io/name")
+        if app in ("referral-intake", "risk-scoring"):
+            pod = d["spec"]["template"]["spec"]
+            mounted = {v["configMap"]["name"] for v in pod.get("volumes", []) if "configMap" in v}
+            registers = [cm for cm in by_kind.get("ConfigMap", []) if cm["metadata"]["name"] in mounted
+                         and "schools.csv" in (cm.get("data") or {})]
+            check(registers and registers[0]["data"]["schools.csv"].startswith("URN,LA (code)"),
+                  f"{overlay}: {app} mounts no register of schools (schools.csv)")
     for sts in by_kind.get("StatefulSet", []):
         if overlay == "prod":
             args = sts["spec"]["template"]["spec"]["containers"][0].get("args", [])

@@ -59,8 +59,10 @@ class TermStack {
                                       "--token-secret=" + kTokenSecret,
                                       "--simulated-clock-file=" + clock_path_,
                                       "--log-level=error"};
-    if (name == "referral-intake" || name == "risk-scoring")
+    if (name == "referral-intake" || name == "risk-scoring") {
       flags.push_back("--pupil-ref-secret=" + kPupilRefSecret);
+      flags.push_back("--schools-file=" + testing::TestSchoolRegister());
+    }
     if (name == "risk-scoring") flags.push_back("--la-code=801");
     s.process = std::make_unique<testing::ServiceProcess>(
         testing::BinaryDir() + "/services/" + name + "/" + name, flags, s.grpc_port,

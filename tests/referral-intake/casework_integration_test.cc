@@ -215,8 +215,11 @@ TEST_F(CaseworkTest, TheLeadRecordsTheWorkAndOnlyTheirOrganisationAndCoordinator
     EXPECT_THAT(status.error_message(), StartsWith(field));
   }
   contact.set_request_id("cw-contact-0002");
-  EXPECT_EQ(casework().RecordContact(As(Lead("lead-d", "mentor-org")).get(), contact, &recorded).error_code(),
-            grpc::PERMISSION_DENIED);
+  // Not the case's lead: the answer for casework that is not there.
+  EXPECT_EQ(casework()
+                .RecordContact(As(Lead("lead-d", "mentor-org")).get(), contact, &recorded)
+                .error_code(),
+            grpc::NOT_FOUND);
 
   v1::SetGoalRequest goal;
   goal.set_request_id("cw-goal-0001");

@@ -70,14 +70,16 @@ class ReferralIntakeTest : public ::testing::Test {
     timeline_ = std::make_unique<CaseTimelineHandler>(*redis_, *store_, "ri");
     service_ = std::make_unique<ReferralServiceImpl>(*store_, *timeline_, *hasher_, clock_,
                                                      *metrics_, IntakeOptions{});
-    owners_ = std::make_unique<ReferralOwners>(*store_);
+    casework_store_ = std::make_unique<CaseworkStore>(*redis_, "ri");
+    owners_ = std::make_unique<ReferralOwners>(*store_, *casework_store_);
     audit_ = std::make_unique<RedisAuditTrail>(*redis_pipe_, "ri:audit");
     api_ = rooted::testing::Guarded("rooted.referral.v1.ReferralService", *service_,
                                     {.guard = guard_.get(),
                                      .clock = &clock_,
                                      .audit = audit_.get(),
                                      .owners = owners_.get(),
-                                     .sharing_agreement = "local-pilot"});
+                                     .sharing_agreement = "local-pilot",
+                                     .schools = &schools_});
     server_ = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                  {api_.get()}, {[this] { return redis_->Ping(); }}, *logger_);
     stub_ = v1::ReferralService::NewStub(grpc::CreateChannel(
@@ -174,7 +176,9 @@ class ReferralIntakeTest : public ::testing::Test {
   std::unique_ptr<CaseTimelineHandler> timeline_;
   std::unique_ptr<RpcGuard> guard_;
   std::unique_ptr<ReferralServiceImpl> service_;
+  std::unique_ptr<CaseworkStore> casework_store_;
   std::unique_ptr<ReferralOwners> owners_;
+  const SchoolRegister schools_ = *SchoolRegister::Load(rooted::testing::TestSchoolRegister());
   std::unique_ptr<RedisAuditTrail> audit_;
   std::unique_ptr<GuardedService> api_;
   std::unique_ptr<GrpcServer> server_;

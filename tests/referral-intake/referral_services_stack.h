@@ -31,7 +31,7 @@ struct ReferralServicesStack {
     programme_store = std::make_unique<ProgrammeStore>(*h.redis, "ri");
     programmes = std::make_unique<ProgrammeServiceImpl>(*programme_store, *store, h.clock);
     screening = std::make_unique<ScreeningHandler>(*programme_store, *store, h.clock, "referral-intake");
-    owners = std::make_unique<ReferralOwners>(*store);
+    owners = std::make_unique<ReferralOwners>(*store, *casework_store);
     referral_api = rooted::testing::Guarded("rooted.referral.v1.ReferralService", *referrals,
                                             h.ServiceOptions("ri", owners.get()));
     casework_api = rooted::testing::Guarded("rooted.referral.v1.CaseworkService", *casework,

@@ -91,7 +91,8 @@ class RiskScoringTest : public ::testing::Test {
                                       .clock = &clock,
                                       .audit = audit.get(),
                                       .owners = nullptr,
-                                      .sharing_agreement = "local-pilot"});
+                                      .sharing_agreement = "local-pilot",
+                                      .schools = &schools});
       server = *GrpcServer::Start({.listen_address = "127.0.0.1:0", .service_names = {}},
                                   {api.get()}, {[this] { return redis->Ping(); }}, *logger);
       stub = v1::RiskScoringService::NewStub(grpc::CreateChannel(
@@ -127,6 +128,7 @@ class RiskScoringTest : public ::testing::Test {
     std::unique_ptr<OutboxRelay> relay;
     std::unique_ptr<InterventionRecorder> interventions;
     std::unique_ptr<RpcGuard> guard;
+    const SchoolRegister schools = *SchoolRegister::Load(rooted::testing::TestSchoolRegister());
     std::unique_ptr<PipelinedRedis> redis_pipe;
     std::unique_ptr<RedisAuditTrail> audit;
     std::unique_ptr<GuardedService> api;

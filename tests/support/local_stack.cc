@@ -93,6 +93,19 @@ std::string BinaryDir() {
   return dir != nullptr ? dir : ROOTED_DEFAULT_BIN_DIR;
 }
 
+std::string TestSchoolRegister() {
+  static const std::string* path = [] {
+    auto* file = new std::string(MakeTempDir() + "/schools.csv");
+    std::ofstream out(*file);
+    out << "URN,LA (code)\n";
+    for (int serial = 1; serial <= 999; ++serial) out << 100000 + serial << ",801\n";
+    for (int serial = 1; serial <= 999; ++serial) out << 200000 + serial << ",802\n";
+    if (!out.flush()) throw std::runtime_error("cannot write " + *file);
+    return file;
+  }();
+  return *path;
+}
+
 ServiceProcess::ServiceProcess(const std::string& binary, const std::vector<std::string>& flags,
                                int grpc_port, int metrics_port)
     : dir_(MakeTempDir()) {

@@ -102,6 +102,11 @@ std::string MakeTempDir();
 // The build directory (from ROOTED_BIN_DIR, set by CTest).
 std::string BinaryDir();
 
+// The path of a register of schools written once for this test process, for
+// a service's --schools-file: the URNs tests use, 100001 to 100999 in council
+// 801 and 200001 to 200999 in council 802.
+std::string TestSchoolRegister();
+
 }  // namespace rooted::testing
 
 #endif  // ROOTED_TESTS_SUPPORT_LOCAL_STACK_H_

@@ -46,6 +46,7 @@ struct ServiceHarness {
             {JwtAlgorithm::kHs256, kTestTokenSecret, "rooted-local", "rooted"}, clock)),
         producer(*KafkaProducer::Create({broker.bootstrap(), service + "-test", {}})),
         guard(std::make_unique<RpcGuard>(*verifier, *metrics, *logger)),
+        schools(*SchoolRegister::Load(TestSchoolRegister())),
         service_name(service) {}
 
   // The relay of the outbox under `key_prefix`.
@@ -66,7 +67,8 @@ struct ServiceHarness {
             .clock = &clock,
             .audit = audits.back().get(),
             .owners = owners,
-            .sharing_agreement = "local-pilot"};
+            .sharing_agreement = "local-pilot",
+            .schools = &schools};
   }
 
   // A consumer group member that rebalances quickly enough for tests.
@@ -91,6 +93,8 @@ struct ServiceHarness {
   std::unique_ptr<JwtVerifier> verifier;
   std::unique_ptr<KafkaProducer> producer;
   std::unique_ptr<RpcGuard> guard;
+  // The test register: which council each test school is in.
+  const SchoolRegister schools;
   std::vector<std::unique_ptr<RedisAuditTrail>> audits;
   const std::string service_name;
 };

@@ -48,10 +48,14 @@ start_service() {
 }
 
 head -c 8 /dev/zero > "$CLOCK"  # offset zero: real time until the term starts
+# Which council each school is in. A council gives its GIAS extract; the
+# demo's schools (URNs 100001 up) are all council 801's.
+{ echo "URN,LA (code)"; seq 100001 100999 | sed 's/$/,801/'; } > "$RUN/schools.csv"
 # Each service has a Redis of its own; locally, a database number each.
-start_service referral-intake 50051 9464 1 --pupil-ref-secret-file="$RUN/pupil-ref-secret"
+start_service referral-intake 50051 9464 1 --pupil-ref-secret-file="$RUN/pupil-ref-secret" \
+  --schools-file="$RUN/schools.csv"
 start_service risk-scoring 50052 9465 2 --pupil-ref-secret-file="$RUN/pupil-ref-secret" \
-  --la-code=801
+  --schools-file="$RUN/schools.csv" --la-code=801
 start_service forum-scheduling 50053 9466 3
 start_service directory-triage 50054 9467 4
 start_service fund-payments 50055 9468 5
