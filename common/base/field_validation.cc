@@ -45,9 +45,9 @@ absl::Status ValidateText(absl::string_view path, absl::string_view text, size_t
   return absl::OkStatus();
 }
 
-absl::Status ValidateRequestId(absl::string_view request_id) {
+absl::Status ValidateRequestId(absl::string_view request_id, absl::string_view field) {
   if (!IsValidRequestId(request_id)) {
-    return FieldError("request_id", "must be 8 to 64 characters of A-Z a-z 0-9 _ -");
+    return FieldError(field, "must be 8 to 64 characters of A-Z a-z 0-9 _ -");
   }
   return absl::OkStatus();
 }

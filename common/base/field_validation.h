@@ -22,8 +22,10 @@ int Utf8SequenceLength(unsigned char lead);
 absl::Status ValidateText(absl::string_view path, absl::string_view text, size_t max_chars,
                           bool required, bool multiline = false);
 
-// A client request id: 8..64 characters of [A-Za-z0-9_-].
-absl::Status ValidateRequestId(absl::string_view request_id);
+// A client request id: 8..64 characters of [A-Za-z0-9_-]; an error names
+// `field`, the request's own name for it (the fund's is client_request_id).
+absl::Status ValidateRequestId(absl::string_view request_id,
+                               absl::string_view field = "request_id");
 // One of our own ids (the same shape as request ids), named `path`.
 absl::Status ValidateId(absl::string_view path, absl::string_view id, absl::string_view what);
 

@@ -70,8 +70,15 @@ std::string IdForRequest(absl::string_view method, absl::string_view subject, ab
   return id;
 }
 
-absl::Status RequestIdReusedError() {
-  return absl::AlreadyExistsError("request_id: already used for a different request; use a new request id");
+absl::string_view RequestIdFieldOf(const google::protobuf::Message& request) {
+  return request.GetDescriptor()->FindFieldByName("client_request_id") != nullptr
+             ? "client_request_id"
+             : "request_id";
+}
+
+absl::Status RequestIdReusedError(absl::string_view field) {
+  return absl::AlreadyExistsError(
+      absl::StrCat(field, ": already used for a different request; use a new request id"));
 }
 
 std::string RequestFingerprint(const google::protobuf::Message& request) {
@@ -88,17 +95,20 @@ std::string EncodeFirstAnswer(const google::protobuf::Message& request,
   return EncodeFirstAnswer(RequestFingerprint(request), DeterministicBytes(response));
 }
 
-absl::StatusOr<absl::string_view> StoredResponse(absl::string_view stored, absl::string_view fingerprint) {
+absl::StatusOr<absl::string_view> StoredResponse(absl::string_view stored,
+                                                 absl::string_view fingerprint,
+                                                 absl::string_view field) {
   if (stored.size() < SHA256_DIGEST_LENGTH) {
     return absl::InternalError("stored answer is corrupt");
   }
-  if (stored.substr(0, SHA256_DIGEST_LENGTH) != fingerprint) return RequestIdReusedError();
+  if (stored.substr(0, SHA256_DIGEST_LENGTH) != fingerprint) return RequestIdReusedError(field);
   return stored.substr(SHA256_DIGEST_LENGTH);
 }
 
 absl::Status DecodeFirstAnswer(absl::string_view stored, const google::protobuf::Message& request,
                                google::protobuf::Message* response) {
-  absl::StatusOr<absl::string_view> body = StoredResponse(stored, RequestFingerprint(request));
+  absl::StatusOr<absl::string_view> body =
+      StoredResponse(stored, RequestFingerprint(request), RequestIdFieldOf(request));
   if (!body.ok()) return body.status();
   if (!response->ParseFromArray(body->data(), static_cast<int>(body->size()))) {
     return absl::InternalError("stored answer is corrupt");

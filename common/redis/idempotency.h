@@ -35,8 +35,12 @@ std::string RequestFingerprint(const google::protobuf::Message& request);
 // id reveals no more than they do.)
 std::string IdForRequest(absl::string_view method, absl::string_view subject, absl::string_view request_id);
 
-// ALREADY_EXISTS naming request_id: the id was used for a different request.
-absl::Status RequestIdReusedError();
+// The name `request` gives its request id: client_request_id where it has
+// that field (the fund's requests), else request_id.
+absl::string_view RequestIdFieldOf(const google::protobuf::Message& request);
+
+// ALREADY_EXISTS naming `field`: the id was used for a different request.
+absl::Status RequestIdReusedError(absl::string_view field = "request_id");
 
 // The guard value: the request's fingerprint, then the encoded response.
 std::string EncodeFirstAnswer(absl::string_view fingerprint, absl::string_view response_bytes);
@@ -44,9 +48,11 @@ std::string EncodeFirstAnswer(const google::protobuf::Message& request,
                               const google::protobuf::Message& response);
 
 // The encoded response in a stored guard value, for handlers that answer
-// with bytes. ALREADY_EXISTS naming request_id when the stored answer was for
+// with bytes. ALREADY_EXISTS naming `field` when the stored answer was for
 // a different request.
-absl::StatusOr<absl::string_view> StoredResponse(absl::string_view stored, absl::string_view fingerprint);
+absl::StatusOr<absl::string_view> StoredResponse(absl::string_view stored,
+                                                 absl::string_view fingerprint,
+                                                 absl::string_view field = "request_id");
 
 // Fills `response` from a stored guard value, as StoredResponse checks it.
 absl::Status DecodeFirstAnswer(absl::string_view stored, const google::protobuf::Message& request,

@@ -117,7 +117,7 @@ absl::StatusOr<bool> RecordStore::Replayed(absl::string_view subject, absl::stri
                                            const std::string& request_id,
                                            const google::protobuf::Message& request,
                                            google::protobuf::Message* response) {
-  if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
+  if (absl::Status s = ValidateRequestId(request_id, RequestIdFieldOf(request)); !s.ok()) return s;
   absl::StatusOr<std::optional<std::string>> first =
       FirstAnswer(IdempotencyKey(prefix_, subject, method, request_id));
   if (!first.ok()) return first.status();

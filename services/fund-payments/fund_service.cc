@@ -233,7 +233,14 @@ absl::Status FundServiceImpl::AnswerAfter(TransferResult result, const Principal
   response->Clear();
   ASSIGN_OR_RETURN(bool replayed,
                    store_.Replayed(who.subject, method, client_request_id, request, response));
-  if (!replayed) return absl::InternalError("the transfer was applied but its answer is missing");
+  // The ledger keeps a transfer's id for good, its first answer for
+  // kIdempotencyTtlSeconds: the id was used, and the answer is gone.
+  if (!replayed) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(RequestIdFieldOf(request),
+                     ": already used, more than 7 days ago (its first answer is no longer kept); "
+                     "use a new request id"));
+  }
   return absl::OkStatus();
 }
 
@@ -343,7 +350,7 @@ absl::StatusOr<std::optional<FundServiceImpl::Submission>> FundServiceImpl::Prep
     v1::SubmitFundRequestResponse* response, bool may_wait, bool fresh) {
   // No look-up of the request id first: the commitment's transfer id is
   // derived from it, so a retry finds the first answer there (AfterMove).
-  RETURN_IF_ERROR(ValidateRequestId(request.client_request_id()));
+  RETURN_IF_ERROR(ValidateRequestId(request.client_request_id(), "client_request_id"));
   const v1::FundRequest& asked = request.fund_request();
   RETURN_IF_ERROR(ValidateId("fund_request.fund_id", asked.fund_id(), "a fund id"));
   ASSIGN_OR_RETURN(std::optional<v1::Fund> fund, FundOf(asked.fund_id(), "fund_request.fund_id", may_wait));
@@ -548,7 +555,7 @@ void FundServiceImpl::FinishOnWorker(RpcCompletion done, google::protobuf::Messa
 absl::StatusOr<FundServiceImpl::Approval> FundServiceImpl::PrepareApproval(
     const Principal& who, const v1::ApproveFundRequestRequest& request, v1::ApproveFundRequestResponse* response,
     bool fresh, bool may_wait) {
-  RETURN_IF_ERROR(ValidateRequestId(request.client_request_id()));
+  RETURN_IF_ERROR(ValidateRequestId(request.client_request_id(), "client_request_id"));
   RETURN_IF_ERROR(ValidateId("fund_request_id", request.fund_request_id(), "a fund request id"));
   Approval approval;  // kMustWait until shown otherwise
   ASSIGN_OR_RETURN(std::optional<Versioned<v1::FundRequest>> found,
@@ -843,7 +850,7 @@ void FundServiceImpl::RecordPaymentOutcome(const Principal& who,
                                            v1::RecordPaymentOutcomeRequest* request,
                                            v1::RecordPaymentOutcomeResponse* response,
                                            RpcCompletion done) {
-  absl::Status fields = ValidateRequestId(request->client_request_id());
+  absl::Status fields = ValidateRequestId(request->client_request_id(), "client_request_id");
   if (fields.ok())
     fields =
         CheckOutcomeFields(request->payment_id(), request->outcome(), request->failure_reason());
@@ -876,7 +883,7 @@ void FundServiceImpl::RecordPaymentOutcome(const Principal& who,
 absl::Status FundServiceImpl::ImportBankFile(const Principal& who,
                                              const v1::ImportBankFileRequest* request,
                                              v1::ImportBankFileResponse* response) {
-  RETURN_IF_ERROR(ValidateRequestId(request->client_request_id()));
+  RETURN_IF_ERROR(ValidateRequestId(request->client_request_id(), "client_request_id"));
   if (request->csv().size() > (8 << 20)) return FieldError("csv", "at most 8 MiB");
   // payment_id,status,reason with a header line; status settled or failed.
   std::vector<absl::string_view> lines =

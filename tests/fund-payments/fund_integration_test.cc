@@ -16,6 +16,7 @@
 #include "common/kafka/event_metadata.h"
 #include "common/kafka/topics.h"
 #include "common/outbox/outbox.h"
+#include "common/redis/idempotency.h"
 #include "common/server/service_runtime.h"
 #include "rooted/forum/v1/forum_events.pb.h"
 #include "rooted/fund/v1/fund_events.pb.h"
@@ -685,6 +686,25 @@ TEST_F(FundTest, BadInputIsRefusedNamingTheField) {
   EXPECT_EQ(Balance(account::Committed(a)), 0);
   EXPECT_EQ(Submit("", "no-token-1", NewRequest(f, a, 1'000, Ref(42)), &response).error_code(),
             grpc::UNAUTHENTICATED);
+  // The request id's errors name the fund's own field for it.
+  status = Submit(Staff("100006"), "short", NewRequest(f, a, 1'000, Ref(43)), &response);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("client_request_id:"));
+  ASSERT_TRUE(
+      Submit(Staff("100006"), "reused-id-1", NewRequest(f, a, 1'000, Ref(44)), &response).ok());
+  status = Submit(Staff("100006"), "reused-id-1", NewRequest(f, a, 2'000, Ref(44)), &response);
+  EXPECT_EQ(status.error_code(), grpc::ALREADY_EXISTS);
+  EXPECT_THAT(status.error_message(), StartsWith("client_request_id:"));
+  // Past its first answer's 7 days (the guard key expired) a reused id is
+  // still ALREADY_EXISTS, never INTERNAL.
+  ASSERT_TRUE(
+      stack_->h.redis
+          ->Command({"DEL", IdempotencyKey("fp", "teacher-1", "SubmitFundRequest", "reused-id-1")})
+          .ok());
+  status = Submit(Staff("100006"), "reused-id-1", NewRequest(f, a, 1'000, Ref(44)), &response);
+  EXPECT_EQ(status.error_code(), grpc::ALREADY_EXISTS) << status.error_message();
+  EXPECT_THAT(status.error_message(),
+              StartsWith("client_request_id: already used, more than 7 days ago"));
 }
 
 TEST_F(FundTest, BankDetailsNeverLeaveTheService) {
