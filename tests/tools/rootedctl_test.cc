@@ -10,12 +10,16 @@
 #include <fstream>
 #include <thread>
 
+#include "rooted/forum/v1/forum.grpc.pb.h"
+#include "rooted/fund/v1/fund.grpc.pb.h"
+#include "tests/forum-scheduling/forum_test_data.h"
 #include "tests/support/service_harness.h"
 
 namespace rooted {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct Result {
@@ -225,6 +229,102 @@ TEST(RootedctlTest, AuditAsksEveryServiceAndMergesTheirTrails) {
   // Only the officer may ask; and a question needs a subject.
   EXPECT_EQ(Ctl("audit --pupil-ref=" + child + " " + school + targets).exit_code, 1);
   EXPECT_EQ(Ctl("audit " + officer + targets).exit_code, 2);
+}
+
+// A partner's or council's own staff find the forums and funds to act on
+// without knowing an id first.
+TEST(RootedctlTest, ListsTheCouncilsForumsAndFundsWithWhatEachAllocationHasLeft) {
+  const std::string secret(40, 'c');
+  rooted::testing::LocalService forums("forum-scheduling", secret);
+  rooted::testing::LocalService funds("fund-payments", secret);
+  auto mint = [&](const std::string& claims) {
+    Result minted = Ctl("token " + claims + " --token-secret=" + secret);
+    EXPECT_EQ(minted.exit_code, 0) << minted.out;
+    return minted.out.substr(0, minted.out.find('\n'));
+  };
+  const std::string officer =
+      mint("--role=council_officer --org=council:801 --la=801 --subject=officer-1");
+  const std::string finance =
+      mint("--role=finance_officer --org=council:801 --la=801 --subject=finance-1");
+  auto context = [](const std::string& token) {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->AddMetadata("authorization", "Bearer " + token);
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return c;
+  };
+  auto forum_stub = rooted::forum::v1::ForumService::NewStub(
+      grpc::CreateChannel(forums.target(), grpc::InsecureChannelCredentials()));
+  rooted::forum::v1::CreateForumRequest create_forum;
+  create_forum.set_request_id("ctl-forum-0001");
+  *create_forum.mutable_forum() = rooted::forum::testing::SchoolYearForum();
+  rooted::forum::v1::CreateForumResponse created_forum;
+  grpc::Status status;
+  for (int i = 0; i < 100; ++i) {
+    status = forum_stub->CreateForum(context(officer).get(), create_forum, &created_forum);
+    if (status.error_code() != grpc::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  namespace pv1 = rooted::fund::v1;
+  auto fund_stub = pv1::FundService::NewStub(
+      grpc::CreateChannel(funds.target(), grpc::InsecureChannelCredentials()));
+  pv1::CreateFundRequest create_fund;
+  create_fund.set_request_id("ctl-fund-0001");
+  pv1::Fund* f = create_fund.mutable_fund();
+  f->set_la_code("801");
+  f->set_name("Local response fund 2026/27");
+  f->mutable_total_budget()->set_pence(1'000'000);
+  f->mutable_total_budget()->set_currency("GBP");
+  *f->mutable_period_start() = rooted::ToProtoDate(absl::CivilDay(2026, 9, 1));
+  *f->mutable_period_end() = rooted::ToProtoDate(absl::CivilDay(2027, 8, 31));
+  f->add_categories(pv1::CATEGORY_TRANSPORT);
+  for (rooted::common::v1::Money* m : {f->mutable_per_request_limit(), f->mutable_per_child_limit(),
+                                       f->mutable_approval()->mutable_school_lead_limit(),
+                                       f->mutable_approval()->mutable_two_approver_threshold()}) {
+    m->set_pence(30'000);
+    m->set_currency("GBP");
+  }
+  pv1::CreateFundResponse created_fund;
+  for (int i = 0; i < 100; ++i) {
+    status = fund_stub->CreateFund(context(finance).get(), create_fund, &created_fund);
+    if (status.error_code() != grpc::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  pv1::AllocateFundsRequest allocate;
+  allocate.set_request_id("ctl-allocate-0001");
+  allocate.mutable_allocation()->set_fund_id(created_fund.fund().fund_id());
+  allocate.mutable_allocation()->mutable_holder()->set_type(
+      rooted::common::v1::ORGANISATION_TYPE_SCHOOL);
+  allocate.mutable_allocation()->mutable_holder()->set_id("100001");
+  allocate.mutable_allocation()->set_term("autumn-2026");
+  allocate.mutable_allocation()->mutable_amount()->set_pence(100'000);
+  allocate.mutable_allocation()->mutable_amount()->set_currency("GBP");
+  pv1::AllocateFundsResponse allocated;
+  status = fund_stub->AllocateFunds(context(finance).get(), allocate, &allocated);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  Result listed = Ctl("forum list --token=" + officer + " --forum-target=" + forums.target());
+  ASSERT_EQ(listed.exit_code, 0) << listed.out;
+  EXPECT_THAT(listed.out, HasSubstr(created_forum.forum().forum_id()));
+  EXPECT_THAT(listed.out, HasSubstr("North Multi-Agency Forum"));
+  EXPECT_THAT(listed.out, HasSubstr("16:00, every 2 weeks"));
+
+  Result money = Ctl("fund allocations --token=" + finance + " --fund-target=" + funds.target());
+  ASSERT_EQ(money.exit_code, 0) << money.out;
+  EXPECT_THAT(money.out, HasSubstr("Local response fund 2026/27"));
+  EXPECT_THAT(money.out, HasSubstr(allocated.allocation().allocation_id()));
+  EXPECT_THAT(money.out, HasSubstr("100001"));
+  EXPECT_THAT(money.out, HasSubstr("£1000.00"));
+  EXPECT_THAT(money.out, HasSubstr("£10000.00"));  // the fund's budget
+
+  // Another council's officer sees neither.
+  const std::string other =
+      mint("--role=council_officer --org=council:802 --la=802 --subject=officer-2");
+  Result theirs = Ctl("forum list --token=" + other + " --forum-target=" + forums.target());
+  EXPECT_EQ(theirs.exit_code, 0) << theirs.out;
+  EXPECT_THAT(theirs.out, Not(HasSubstr("North Multi-Agency Forum")));
 }
 
 }  // namespace

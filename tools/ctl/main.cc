@@ -408,6 +408,90 @@ int TriageReferral(const rooted::Config& config) {
   return 0;
 }
 
+std::string Pounds(const cv1::Money& money) {
+  return absl::StrFormat("£%d.%02d", money.pence() / 100, money.pence() % 100);
+}
+
+// Every page of a listing gathered into `all` (its repeated fields appended
+// page by page); `ask` sends one request.
+template <typename Request, typename Response, typename Ask>
+grpc::Status EveryPage(const Session& session, Ask ask, Response& all) {
+  Request request;
+  request.mutable_page()->set_page_size(500);
+  do {
+    Response page;
+    if (grpc::Status status = ask(session.Context().get(), request, &page); !status.ok())
+      return status;
+    all.MergeFrom(page);
+    request.mutable_page()->set_page_token(page.page().next_page_token());
+  } while (!request.page().page_token().empty());
+  return grpc::Status::OK;
+}
+
+int ForumList(const rooted::Config& config) {
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok())
+    return UsageError("forum list", used.message());
+  fv1::ListForumsResponse all;
+  const grpc::Status status = EveryPage<fv1::ListForumsRequest>(
+      session,
+      [&](auto* context, const auto& request, auto* page) {
+        return session.Forum()->ListForums(context, request, page);
+      },
+      all);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(all);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const fv1::Forum& f : all.forums()) {
+    const fv1::Cadence& c = f.cadence();
+    const std::string every =
+        c.every_weeks() == 1 ? "weekly" : absl::StrCat("every ", c.every_weeks(), " weeks");
+    rows.push_back(
+        {f.forum_id(), f.name(), f.locality(),
+         absl::StrFormat("%s %02d:%02d, %s", EnumWords(fv1::Weekday_Name(c.weekday()), "WEEKDAY_"),
+                         c.start_minute() / 60, c.start_minute() % 60, every),
+         absl::StrCat(f.terms_size())});
+  }
+  PrintTable({"FORUM", "NAME", "LOCALITY", "MEETS", "TERMS"}, rows);
+  return 0;
+}
+
+int FundAllocations(const rooted::Config& config) {
+  const Session session(config);
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok())
+    return UsageError("fund allocations", used.message());
+  pv1::ListFundsResponse all;
+  const grpc::Status status = EveryPage<pv1::ListFundsRequest>(
+      session,
+      [&](auto* context, const auto& request, auto* page) {
+        return session.Fund()->ListFunds(context, request, page);
+      },
+      all);
+  if (!status.ok()) return Refused(status);
+  if (session.json) {
+    PrintJson(all);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const pv1::ListedFund& listed : all.funds()) {
+    const pv1::Fund& f = listed.fund();
+    rows.push_back({f.fund_id(), f.name(), "", "", "", Pounds(f.total_budget())});
+    for (const pv1::AllocationBalance& a : listed.allocations()) {
+      const cv1::OrganisationRef& holder = a.allocation().holder();
+      rows.push_back(
+          {"", "", a.allocation().allocation_id(),
+           absl::StrCat(EnumWords(cv1::OrganisationType_Name(holder.type()), "ORGANISATION_TYPE_"),
+                        " ", holder.id()),
+           a.allocation().term(), Pounds(a.remaining())});
+    }
+  }
+  PrintTable({"FUND", "NAME", "ALLOCATION", "HOLDER", "TERM", "BUDGET / LEFT"}, rows);
+  return 0;
+}
+
 int FundList(const rooted::Config& config) {
   pv1::ListFundRequestsRequest request;
   request.set_fund_id(config.String("fund", ""));
@@ -430,8 +514,8 @@ int FundList(const rooted::Config& config) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const pv1::FundRequest& r : response.fund_requests()) {
-    rows.push_back({r.request_id(), r.referral_id(), EnumWords(pv1::Category_Name(r.category()), "CATEGORY_"),
-                    absl::StrFormat("£%d.%02d", r.amount().pence() / 100, r.amount().pence() % 100),
+    rows.push_back({r.request_id(), r.referral_id(),
+                    EnumWords(pv1::Category_Name(r.category()), "CATEGORY_"), Pounds(r.amount()),
                     EnumWords(pv1::RequestStatus_Name(r.status()), "REQUEST_STATUS_"),
                     absl::StrCat(r.approved_by_size())});
   }
@@ -764,6 +848,7 @@ const std::vector<Command>& Commands() {
        "Pupils at risk, highest first, with the reasons.", RiskList},
       {"directory search", "[--text=WORDS] [--need=TERM] [--age=N] [--postcode=LS6]",
        "Quality-assured services, nearest first when a postcode is given.", DirectorySearch},
+      {"forum list", "", "The forums of your council, with when they meet.", ForumList},
       {"forum agenda", "--meeting=MEETING", "A meeting's agenda pack, as your role may see it.",
        ForumAgenda},
       {"forum decision",
@@ -777,6 +862,9 @@ const std::vector<Command>& Commands() {
        ForumDecision},
       {"triage", "--referral=REFERRAL", "The services that fit a referred child, ranked, with why.",
        TriageReferral},
+      {"fund allocations", "",
+       "Your council's funds, with the allocations you may see and what each has left.",
+       FundAllocations},
       {"fund list", "--fund=FUND [--status=STATUS] (--status=draft: drafts from forum decisions)",
        "Fund requests you may see.", FundList},
       {"fund request", "--file=REQUEST.json|.yaml [--request-id=ID]",
