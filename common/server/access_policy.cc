@@ -36,8 +36,8 @@ bool InScope(cv1::AccessScope scope, const Principal& who, const RecordOwner* ow
     case cv1::ACCESS_SCOPE_OWN_SCHOOL:
       if (who.organisation_type != cv1::ORGANISATION_TYPE_SCHOOL) return false;
       if (owner != nullptr) return owner->school_urn == who.organisation_id;
-      // A token naming a school of one council and the officer's council of
-      // another is not believed.
+      // A token naming one council's school and another council is not
+      // believed.
       return school.urn.empty() || (school.urn == who.organisation_id &&
                                     (school.council.empty() || school.council == who.la_code));
     case cv1::ACCESS_SCOPE_OWN_COUNCIL:
