@@ -104,7 +104,7 @@ absl::StatusOr<SchoolRegister> SchoolRegister::Load(const std::string& path) {
   return reg;
 }
 
-std::optional<std::string> SchoolRegister::CouncilOf(absl::string_view school_urn) const {
+std::optional<absl::string_view> SchoolRegister::CouncilOf(absl::string_view school_urn) const {
   auto it = council_of_.find(school_urn);
   if (it == council_of_.end()) return std::nullopt;
   return it->second;

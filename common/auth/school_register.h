@@ -26,8 +26,9 @@ class SchoolRegister {
   // Parse of the file at `path`; errors name the file and the line.
   static absl::StatusOr<SchoolRegister> Load(const std::string& path);
 
-  // The council of the school with this URN; nullopt when it is not listed.
-  std::optional<std::string> CouncilOf(absl::string_view school_urn) const;
+  // The council of the school with this URN (valid while the register is);
+  // nullopt when it is not listed.
+  std::optional<absl::string_view> CouncilOf(absl::string_view school_urn) const;
   size_t size() const { return council_of_.size(); }
 
  private:

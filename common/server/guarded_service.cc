@@ -137,7 +137,7 @@ absl::Status GuardedService::Admit(const Route& route, Caller& caller, const grp
     return absl::InvalidArgumentError(
         absl::StrCat(rule.school_field(), ": is not a school URN (6 digits)"));
   }
-  std::optional<std::string> council;
+  std::optional<absl::string_view> council;
   if (!school.empty() && options_.schools != nullptr) council = options_.schools->CouncilOf(school);
   return CheckScope(rule, who, nullptr, {school, council.value_or("")});
 }

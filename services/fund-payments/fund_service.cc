@@ -237,9 +237,9 @@ absl::Status FundServiceImpl::AnswerAfter(TransferResult result, const Principal
   // kIdempotencyTtlSeconds: the id was used, and the answer is gone.
   if (!replayed) {
     return absl::AlreadyExistsError(
-        absl::StrCat(RequestIdFieldOf(request),
-                     ": already used, more than 7 days ago (its first answer is no longer kept); "
-                     "use a new request id"));
+        absl::StrCat(RequestIdFieldOf(request), ": already used, more than ",
+                     kIdempotencyTtlSeconds / (24 * 3600),
+                     " days ago (its first answer is no longer kept); use a new request id"));
   }
   return absl::OkStatus();
 }

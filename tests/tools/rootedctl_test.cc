@@ -233,6 +233,19 @@ TEST(RootedctlTest, AuditAsksEveryServiceAndMergesTheirTrails) {
 
 // A partner's or council's own staff find the forums and funds to act on
 // without knowing an id first.
+// A call's answer once its service is up: UNAVAILABLE, for up to 10 s, means
+// it is still starting.
+template <typename Call>
+grpc::Status WhileStarting(Call call) {
+  grpc::Status status;
+  for (int i = 0; i < 100; ++i) {
+    status = call();
+    if (status.error_code() != grpc::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return status;
+}
+
 TEST(RootedctlTest, ListsTheCouncilsForumsAndFundsWithWhatEachAllocationHasLeft) {
   const std::string secret(40, 'c');
   rooted::testing::LocalService forums("forum-scheduling", secret);
@@ -258,12 +271,9 @@ TEST(RootedctlTest, ListsTheCouncilsForumsAndFundsWithWhatEachAllocationHasLeft)
   create_forum.set_request_id("ctl-forum-0001");
   *create_forum.mutable_forum() = rooted::forum::testing::SchoolYearForum();
   rooted::forum::v1::CreateForumResponse created_forum;
-  grpc::Status status;
-  for (int i = 0; i < 100; ++i) {
-    status = forum_stub->CreateForum(context(officer).get(), create_forum, &created_forum);
-    if (status.error_code() != grpc::UNAVAILABLE) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  grpc::Status status = WhileStarting([&] {
+    return forum_stub->CreateForum(context(officer).get(), create_forum, &created_forum);
+  });
   ASSERT_TRUE(status.ok()) << status.error_message();
 
   namespace pv1 = rooted::fund::v1;
@@ -286,11 +296,8 @@ TEST(RootedctlTest, ListsTheCouncilsForumsAndFundsWithWhatEachAllocationHasLeft)
     m->set_currency("GBP");
   }
   pv1::CreateFundResponse created_fund;
-  for (int i = 0; i < 100; ++i) {
-    status = fund_stub->CreateFund(context(finance).get(), create_fund, &created_fund);
-    if (status.error_code() != grpc::UNAVAILABLE) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  status = WhileStarting(
+      [&] { return fund_stub->CreateFund(context(finance).get(), create_fund, &created_fund); });
   ASSERT_TRUE(status.ok()) << status.error_message();
   pv1::AllocateFundsRequest allocate;
   allocate.set_request_id("ctl-allocate-0001");
