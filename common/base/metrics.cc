@@ -9,56 +9,58 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry, const std::stri
       rpc_requests_(prometheus::BuildCounter()
                         .Name("rooted_rpc_requests_total")
                         .Help("gRPC requests handled, by method and status code")
-                        .Labels({{"service", service}})
+                        .Labels({{std::string(kServiceLabel), service}})
                         .Register(*registry_)),
       rpc_duration_(prometheus::BuildHistogram()
                         .Name("rooted_rpc_duration_seconds")
                         .Help("gRPC handler latency, by method")
-                        .Labels({{"service", service}})
+                        .Labels({{std::string(kServiceLabel), service}})
                         .Register(*registry_)),
       events_produced_(prometheus::BuildCounter()
                            .Name("rooted_events_produced_total")
                            .Help("Events delivered to Kafka (delivery report received)")
-                           .Labels({{"service", service}})
+                           .Labels({{std::string(kServiceLabel), service}})
                            .Register(*registry_)),
       produce_failures_(prometheus::BuildCounter()
                             .Name("rooted_events_produce_failures_total")
                             .Help("Events whose delivery failed and will be retried")
-                            .Labels({{"service", service}})
+                            .Labels({{std::string(kServiceLabel), service}})
                             .Register(*registry_)),
       events_consumed_(prometheus::BuildCounter()
                            .Name("rooted_events_consumed_total")
                            .Help("Events consumed, by outcome (applied, duplicate, retried)")
-                           .Labels({{"service", service}})
+                           .Labels({{std::string(kServiceLabel), service}})
                            .Register(*registry_)),
       events_dead_lettered_(prometheus::BuildCounter()
                                 .Name("rooted_events_dead_lettered_total")
                                 .Help("Events sent to a dead-letter topic")
-                                .Labels({{"service", service}})
+                                .Labels({{std::string(kServiceLabel), service}})
                                 .Register(*registry_)),
       outbox_depth_(prometheus::BuildGauge()
                         .Name("rooted_outbox_depth")
                         .Help("Events written to the outbox and not yet delivered to Kafka")
-                        .Labels({{"service", service}})
+                        .Labels({{std::string(kServiceLabel), service}})
                         .Register(*registry_)
                         .Add({})),
       consumer_lag_(prometheus::BuildGauge()
                         .Name("rooted_consumer_lag")
                         .Help("Messages behind the partition's high watermark")
-                        .Labels({{"service", service}})
+                        .Labels({{std::string(kServiceLabel), service}})
                         .Register(*registry_)),
-      redis_pipeline_waiting_(prometheus::BuildGauge()
-                                  .Name("rooted_redis_pipeline_waiting")
-                                  .Help("Commands on the pipelined Redis connection without a reply yet")
-                                  .Labels({{"service", service}})
-                                  .Register(*registry_)
-                                  .Add({})),
-      redis_pipeline_failures_(prometheus::BuildCounter()
-                                   .Name("rooted_redis_pipeline_failures_total")
-                                   .Help("Pipelined Redis connections dropped or not made, by reason; each failed "
-                                         "the commands then waiting")
-                                   .Labels({{"service", service}})
-                                   .Register(*registry_)),
+      redis_pipeline_waiting_(
+          prometheus::BuildGauge()
+              .Name("rooted_redis_pipeline_waiting")
+              .Help("Commands on the pipelined Redis connection without a reply yet")
+              .Labels({{std::string(kServiceLabel), service}})
+              .Register(*registry_)
+              .Add({})),
+      redis_pipeline_failures_(
+          prometheus::BuildCounter()
+              .Name("rooted_redis_pipeline_failures_total")
+              .Help("Pipelined Redis connections dropped or not made, by reason; each failed "
+                    "the commands then waiting")
+              .Labels({{std::string(kServiceLabel), service}})
+              .Register(*registry_)),
       rpc_requests_by_(rpc_requests_, {"method", "code"}),
       rpc_duration_by_({"method"},
                        [this](const prometheus::Labels& labels) -> prometheus::Histogram& {

@@ -65,6 +65,11 @@ class MetricHandles {
   absl::flat_hash_map<std::string, Metric*> handles_ ABSL_GUARDED_BY(mu_);
 };
 
+// The label naming the service on every series of Metrics. Not "service":
+// the Prometheus Operator sets that one from the Kubernetes Service, and a
+// target's own label of that name would be renamed exported_service.
+inline constexpr std::string_view kServiceLabel = "rooted_service";
+
 // The metrics every service exports, on one registry built in main. Names are
 // the contract with deploy/ (dashboards and alerts); change them together.
 // Labels never carry personal data: methods, codes, topics, school URNs.

@@ -176,6 +176,9 @@ def exported_metrics(source):
 
 
 def used_metrics(expr):
+    # Label names (in matchers and grouping clauses) are not metrics.
+    expr = re.sub(r"\{[^}]*\}", "", expr)
+    expr = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
     used = set()
     for name in re.findall(r"\brooted_[a-z0-9_]+", expr):
         used.add(re.sub(r"_(bucket|sum|count)$", "", name))
