@@ -184,7 +184,7 @@ absl::StatusOr<size_t> OutboxRelay::RelayOnce() {
   absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
   if (!replies.ok()) return replies.status();
   for (size_t i = 0; i + 1 < replies->size(); ++i) {
-    if ((*replies)[i].is_error()) return absl::InternalError(absl::StrCat(commands[i][0], ": ", (*replies)[i].str));
+    if ((*replies)[i].is_error()) return RedisErrorStatus((*replies)[i], commands[i][0]);
   }
   if (!replies->back().is_error()) metrics_.SetOutboxDepth(double(replies->back().integer));
   return relayed;

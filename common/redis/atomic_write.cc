@@ -175,8 +175,8 @@ std::vector<std::string> ScriptArgs(const RedisScript& script, WriteBatch&& batc
 absl::StatusOr<WriteOutcome> OutcomeOf(const RedisReply& reply) {
   if (reply.type != RedisReply::Type::kArray || reply.elements.empty() ||
       reply.elements[0].type != RedisReply::Type::kInteger) {
-    return absl::InternalError(reply.is_error() ? "redis: " + reply.str
-                                                : "redis: unexpected reply from the atomic write script");
+    if (reply.is_error()) return RedisErrorStatus(reply, "the atomic write");
+    return absl::InternalError("redis: unexpected reply from the atomic write script");
   }
   WriteOutcome outcome;
   switch (reply.elements[0].integer) {

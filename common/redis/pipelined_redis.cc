@@ -256,7 +256,7 @@ bool PipelinedRedis::ReadReplies() {
       RedisCallback done = std::move(in_flight_.front().done);
       in_flight_.pop_front();
       if (reply.is_error()) {
-        std::move(done)(redis_wire::ErrorReplyStatus(reply.str));
+        std::move(done)(RedisErrorStatus(reply));
       } else {
         std::move(done)(std::move(reply));
       }

@@ -20,7 +20,7 @@ absl::StatusOr<std::vector<std::optional<RecordStore::Raw>>> RecordStore::LoadRa
   if (!replies.ok()) return replies.status();
   out.reserve(keys.size());
   for (const RedisReply& reply : *replies) {
-    if (reply.is_error()) return absl::InternalError(reply.str);
+    if (reply.is_error()) return RedisErrorStatus(reply, "HMGET");
     if (reply.elements.size() != 2 || reply.elements[0].is_nil()) {
       out.emplace_back();
       continue;

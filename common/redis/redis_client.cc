@@ -12,6 +12,32 @@ namespace rooted {
 using redis_wire::AppendCommand;
 using redis_wire::RoundTrip;
 
+namespace {
+
+constexpr absl::string_view kPassingConditions[] = {
+    "LOADING", "BUSY", "MASTERDOWN", "READONLY", "NOREPLICAS", "TRYAGAIN", "CLUSTERDOWN", "OOM"};
+
+// The error code of a reply: its first word, or for a script's failed call
+// on Redis before 7 ("ERR Error running script ...: -OOM ..."), the code of
+// the call inside it.
+bool IsPassingCondition(absl::string_view message) {
+  const absl::string_view code = message.substr(0, message.find(' '));
+  for (const absl::string_view passing : kPassingConditions) {
+    if (code == passing) return true;
+    if (code == "ERR" && absl::StrContains(message, absl::StrCat(": -", passing, " "))) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status RedisErrorStatus(const RedisReply& reply, absl::string_view what) {
+  const std::string message = what.empty() ? absl::StrCat("redis: ", reply.str)
+                                           : absl::StrCat("redis: ", what, ": ", reply.str);
+  return IsPassingCondition(reply.str) ? absl::UnavailableError(message)
+                                       : absl::InternalError(message);
+}
+
 RedisScript::RedisScript(std::string source) : source_(std::move(source)) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
@@ -95,7 +121,7 @@ absl::StatusOr<RedisReply> RedisClient::Command(const std::vector<std::string>& 
   absl::StatusOr<std::vector<RedisReply>> replies = RoundTrip(lease.context(), wire, 1);
   if (!replies.ok()) return replies.status();
   RedisReply& reply = replies->front();
-  if (reply.is_error()) return redis_wire::ErrorReplyStatus(reply.str);
+  if (reply.is_error()) return RedisErrorStatus(reply);
   return std::move(reply);
 }
 
@@ -106,7 +132,15 @@ absl::StatusOr<std::vector<RedisReply>> RedisClient::Pipeline(
   absl::StatusOr<std::unique_ptr<Connection>> acquired = Acquire();
   if (!acquired.ok()) return acquired.status();
   Lease lease(*this, *std::move(acquired));
-  return RoundTrip(lease.context(), wire, commands.size());
+  absl::StatusOr<std::vector<RedisReply>> replies =
+      RoundTrip(lease.context(), wire, commands.size());
+  if (!replies.ok()) return replies;
+  // A passing condition answers every command alike: nothing in the lot was
+  // done, and the caller can only wait it out.
+  for (const RedisReply& reply : *replies) {
+    if (reply.is_error() && IsPassingCondition(reply.str)) return RedisErrorStatus(reply);
+  }
+  return replies;
 }
 
 absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script, std::vector<std::string> keys,
@@ -116,7 +150,7 @@ absl::StatusOr<RedisReply> RedisClient::Eval(const RedisScript& script, std::vec
   absl::StatusOr<std::vector<RedisReply>> replies = EvalEach(script, keys, std::move(one));
   if (!replies.ok()) return replies.status();
   RedisReply& reply = replies->front();
-  if (reply.is_error()) return redis_wire::ErrorReplyStatus(reply.str);
+  if (reply.is_error()) return RedisErrorStatus(reply);
   return std::move(reply);
 }
 

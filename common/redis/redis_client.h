@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 struct redisContext;
@@ -26,6 +27,16 @@ struct RedisReply {
   bool is_nil() const { return type == Type::kNil; }
   bool is_error() const { return type == Type::kError; }
 };
+
+// The status an error reply stands for. Redis's passing conditions are
+// UNAVAILABLE, so callers retry them and event consumers wait them out rather
+// than dead-letter the event: loading its dataset after a restart (LOADING),
+// a script running long (BUSY), a replica cut off from its primary or read
+// only (MASTERDOWN, READONLY, NOREPLICAS), a cluster moving slots (TRYAGAIN,
+// CLUSTERDOWN) and a full memory under noeviction (OOM), which frees as
+// entries expire or an operator acts. Every other error reply is a refusal of
+// the command itself: INTERNAL, with `what` (the command) and Redis's message.
+absl::Status RedisErrorStatus(const RedisReply& reply, absl::string_view what = {});
 
 struct RedisOptions {
   std::string host = "127.0.0.1";
@@ -60,7 +71,7 @@ class RedisScript {
 // restarted Redis is picked up without restarting the service.
 //
 // Error handling: connection failures and timeouts are UNAVAILABLE (safe to
-// retry); error replies from the server are INTERNAL with Redis's message.
+// retry); error replies from the server are as RedisErrorStatus says.
 // Thread safety: all methods may be called concurrently; each call holds one
 // pooled connection for its duration.
 class RedisClient {
@@ -73,7 +84,9 @@ class RedisClient {
   // Binary-safe: arguments are passed with their lengths.
   absl::StatusOr<RedisReply> Command(const std::vector<std::string>& args);
   // Sends all commands, then reads all replies: one round trip. Server error
-  // replies come back as kError elements rather than failing the whole call.
+  // replies come back as kError elements rather than failing the whole call,
+  // but for Redis's passing conditions (RedisErrorStatus), which fail it
+  // with UNAVAILABLE.
   absl::StatusOr<std::vector<RedisReply>> Pipeline(
       const std::vector<std::vector<std::string>>& commands);
   // Keys and arguments are taken by value: pass them with std::move and a

@@ -98,10 +98,6 @@ RedisReply TakeReply(void* parsed) {
   return std::move(*reply);
 }
 
-absl::Status ErrorReplyStatus(const std::string& message) {
-  return absl::InternalError(absl::StrCat("redis: ", message));
-}
-
 void ContextDeleter::operator()(redisContext* context) const { redisFree(context); }
 
 absl::StatusOr<std::vector<RedisReply>> RoundTrip(redisContext* context, const std::string& wire, size_t count) {

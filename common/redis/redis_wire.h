@@ -31,10 +31,6 @@ void AppendBulk(std::string& out, const std::string& arg);
 redisReader* NewReplyReader();
 RedisReply TakeReply(void* parsed);
 
-// The status a server error reply becomes: INTERNAL with Redis's message.
-absl::Status ErrorReplyStatus(const std::string& message);
-
-
 struct ContextDeleter {
   void operator()(redisContext* context) const;
 };

@@ -9,8 +9,11 @@
 #include <mutex>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/base/status_macros.h"
+#include "common/identity/pupil_ref.h"
 #include "rooted/common/v1/common.pb.h"
 
 namespace rooted {
@@ -213,6 +216,89 @@ absl::Status CheckTimestamps(const Message& message) {
   };
   ForEachHeld<true>(message, *google::protobuf::Timestamp::descriptor(), "", visit);
   return first;
+}
+
+namespace {
+
+bool IsIdField(const FieldDescriptor& field) {
+  const absl::string_view name = field.name();
+  return name == "id" || absl::EndsWith(name, "_id") || absl::EndsWith(name, "_ids");
+}
+
+bool LooksLikeId(absl::string_view id) {
+  if (id.size() > 128) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+absl::Status CheckValuesAt(const Message& message, const std::string& path);
+
+// One value of `field` (the k-th of a repeated one; -1 for a singular one).
+absl::Status CheckValue(const Message& message, const FieldDescriptor& field, int k,
+                        const std::string& at) {
+  const Reflection& reflection = *message.GetReflection();
+  switch (field.cpp_type()) {
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const int value = k < 0 ? reflection.GetEnumValue(message, &field)
+                              : reflection.GetRepeatedEnumValue(message, &field, k);
+      if (field.enum_type()->FindValueByNumber(value) == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at, ": ", value, " is not a value of ", field.enum_type()->full_name()));
+      }
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      if (!IsIdField(field)) return absl::OkStatus();
+      std::string scratch;
+      const std::string& id =
+          k < 0 ? reflection.GetStringReference(message, &field, &scratch)
+                : reflection.GetRepeatedStringReference(message, &field, k, &scratch);
+      if (!LooksLikeId(id)) return absl::InvalidArgumentError(absl::StrCat(at, ": is not an id"));
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& held = k < 0 ? reflection.GetMessage(message, &field)
+                                  : reflection.GetRepeatedMessage(message, &field, k);
+      if (held.GetDescriptor() == rooted::common::v1::PupilRef::descriptor()) {
+        const auto& ref = static_cast<const rooted::common::v1::PupilRef&>(held);
+        if (!PupilRefHasher::LooksLikeRef(ref.value())) {
+          return absl::InvalidArgumentError(absl::StrCat(at, ": is not a pupil reference"));
+        }
+        return absl::OkStatus();
+      }
+      return CheckValuesAt(held, at);
+    }
+    default:
+      return absl::OkStatus();
+  }
+}
+
+absl::Status CheckValuesAt(const Message& message, const std::string& path) {
+  const Reflection& reflection = *message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection.ListFields(message, &fields);  // the fields set, no others
+  for (const FieldDescriptor* field : fields) {
+    const std::string at = path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+    if (!field->is_repeated()) {
+      RETURN_IF_ERROR(CheckValue(message, *field, -1, at));
+      continue;
+    }
+    const int n = reflection.FieldSize(message, field);
+    for (int k = 0; k < n; ++k)
+      RETURN_IF_ERROR(CheckValue(message, *field, k, absl::StrCat(at, "[", k, "]")));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckEventValues(const Message& event) {
+  RETURN_IF_ERROR(CheckTimestamps(event));
+  return CheckValuesAt(event, "");
 }
 
 void CollectPupilRefs(const Message& message, std::vector<std::string>& refs) {

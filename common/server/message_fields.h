@@ -39,6 +39,14 @@ bool CanHoldPupilRef(const google::protobuf::Descriptor& type);
 // naming the first one out of range ("new_starts_at: ...").
 absl::Status CheckTimestamps(const google::protobuf::Message& message);
 
+// What a consumer checks of an event before acting on it, beyond its parse:
+// every timestamp in range (CheckTimestamps); every PupilRef set is a
+// well-formed pupil reference; every enum holds a value its enum declares;
+// every id (a string field named "id", "..._id" or "..._ids") is at most 128
+// characters of letters, digits and "_-.:". INVALID_ARGUMENT naming the
+// first field at fault ("case_listed.forum_case.pupil_ref: ...").
+absl::Status CheckEventValues(const google::protobuf::Message& event);
+
 }  // namespace rooted
 
 #endif  // ROOTED_COMMON_SERVER_MESSAGE_FIELDS_H_

@@ -67,6 +67,13 @@ EventConsumerOptions ServiceCore::ConsumerOptions(std::string group,
   return options;
 }
 
+absl::StatusOr<std::unique_ptr<EventConsumer>> ServiceCore::Consumer(EventConsumerOptions options,
+                                                                     EventHandler& handler) {
+  checked_handlers_.push_back(std::make_unique<CheckedEventHandler>(handler));
+  return EventConsumer::Create(std::move(options), *checked_handlers_.back(), *producer_, *metrics_,
+                               *logger_);
+}
+
 GuardedService::Options ServiceCore::ServiceOptions(const RecordOwners* owners,
                                                     std::string sharing_agreement) {
   return {.guard = guard_.get(),

@@ -18,6 +18,7 @@
 #include "common/outbox/outbox.h"
 #include "common/redis/pipelined_redis.h"
 #include "common/redis/redis_client.h"
+#include "common/server/checked_events.h"
 #include "common/server/guarded_service.h"
 #include "common/server/rpc_guard.h"
 #include "common/server/service_settings.h"
@@ -53,6 +54,12 @@ class ServiceCore {
   const std::string& name() const { return name_; }
   // Consumer options with this service's bootstrap and client id.
   EventConsumerOptions ConsumerOptions(std::string group, std::vector<std::string> topics) const;
+  // A consumer for `handler` behind a CheckedEventHandler: an event that does
+  // not parse, or holds a value no producer of ours sends, is dead-lettered
+  // with the reason before the handler sees it. The core keeps the checker,
+  // so the consumer must go before the core.
+  absl::StatusOr<std::unique_ptr<EventConsumer>> Consumer(EventConsumerOptions options,
+                                                          EventHandler& handler);
 
   // Serves gRPC (health, reflection and the service's audit trail for the
   // data protection officer included) with the relay and
@@ -80,6 +87,7 @@ class ServiceCore {
   std::unique_ptr<OutboxRelay> relay_;
   std::unique_ptr<RpcGuard> guard_;
   std::unique_ptr<RedisAuditTrail> audit_;
+  std::vector<std::unique_ptr<CheckedEventHandler>> checked_handlers_;
 };
 
 }  // namespace rooted

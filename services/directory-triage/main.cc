@@ -41,10 +41,10 @@ absl::Status Run(const rooted::Config& config) {
   rooted::directory::DirectoryServiceImpl directory_service(directory, referral_facts);
   rooted::directory::TriageServiceImpl triage_service(directory, core->metrics());
   rooted::directory::ReferralNeedsHandler handler(directory, referral_facts);
-  ASSIGN_OR_RETURN(auto consumer,
-                   rooted::EventConsumer::Create(
-                       core->ConsumerOptions(group, {std::string(rooted::topics::kReferralEvents)}),
-                       handler, core->producer(), core->metrics(), core->logger()));
+  ASSIGN_OR_RETURN(
+      auto consumer,
+      core->Consumer(core->ConsumerOptions(group, {std::string(rooted::topics::kReferralEvents)}),
+                     handler));
 
   // Other replicas' changes reach this one's index within ~100 ms; expiry
   // of quality assurance is persisted and announced once a minute.

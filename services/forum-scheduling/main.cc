@@ -36,11 +36,11 @@ absl::Status Run(const rooted::Config& config) {
   rooted::ReferralFactsKeeper referral_facts(store);
   rooted::forum::ForumEventHandler handler(store, referral_facts, core->clock(), options.zone,
                                            kServiceName);
-  ASSIGN_OR_RETURN(auto consumer,
-                   rooted::EventConsumer::Create(
-                       core->ConsumerOptions(group, {std::string(rooted::topics::kReferralEvents),
-                                                     std::string(rooted::topics::kRiskEvents)}),
-                       handler, core->producer(), core->metrics(), core->logger()));
+  ASSIGN_OR_RETURN(
+      auto consumer,
+      core->Consumer(core->ConsumerOptions(group, {std::string(rooted::topics::kReferralEvents),
+                                                   std::string(rooted::topics::kRiskEvents)}),
+                     handler));
 
   // Overdue actions are flagged (and announced) once a sweep after their due day.
   std::atomic<bool> sweeping{true};

@@ -174,7 +174,7 @@ absl::StatusOr<TransferResult> ResultOf(const absl::StatusOr<RedisReply>& reply)
     return absl::FailedPreconditionError(absl::StrCat(error.substr(at_word + 10), ": over its limit"));
   }
   if (!reply.ok()) return reply.status();
-  if (reply->is_error()) return absl::InternalError(reply->str);
+  if (reply->is_error()) return RedisErrorStatus(*reply, "the transfer");
   if (reply->integer == -1) {
     return absl::AbortedError("a record changed while the transfer was prepared; retry");
   }

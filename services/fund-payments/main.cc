@@ -31,11 +31,11 @@ absl::Status Run(const rooted::Config& config) {
   rooted::fund::FundServiceImpl service(store, ledger, referral_facts, core->clock(),
                                         core->metrics(), options);
   rooted::fund::FundEventHandler handler(store, referral_facts, core->clock());
-  ASSIGN_OR_RETURN(auto consumer,
-                   rooted::EventConsumer::Create(
-                       core->ConsumerOptions(group, {std::string(rooted::topics::kForumEvents),
-                                                     std::string(rooted::topics::kReferralEvents)}),
-                       handler, core->producer(), core->metrics(), core->logger()));
+  ASSIGN_OR_RETURN(
+      auto consumer,
+      core->Consumer(core->ConsumerOptions(group, {std::string(rooted::topics::kForumEvents),
+                                                   std::string(rooted::topics::kReferralEvents)}),
+                     handler));
   rooted::fund::FundOwners owners(store, referral_facts);
   rooted::GuardedService api("rooted.fund.v1.FundService",
                              core->ServiceOptions(&owners, options.sharing_agreement));

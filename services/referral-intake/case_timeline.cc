@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/base/proto_date.h"
+#include "common/base/status_macros.h"
 #include "common/kafka/topics.h"
 #include "common/redis/atomic_write.h"
 #include "rooted/directory/v1/directory_events.pb.h"
@@ -194,34 +195,55 @@ bool MovesCaseOn(v1::ReferralStatus current, v1::ReferralStatus reached) {
   return Rank(current) != 0 && Rank(reached) > Rank(current);
 }
 
-std::vector<TimelineStep> DescribeEvent(
+absl::StatusOr<std::vector<TimelineStep>> DescribeEvent(
     const ConsumedEvent& event,
-    const std::function<std::optional<std::string>(const std::string&)>& referral_of_fund_request,
-    const std::function<std::vector<std::string>(const std::string&)>& referrals_of_pupil) {
+    const std::function<absl::StatusOr<std::optional<std::string>>(const std::string&)>&
+        referral_of_fund_request,
+    const std::function<absl::StatusOr<std::vector<std::string>>(const std::string&)>&
+        referrals_of_pupil) {
+  auto unparsable = [&](const google::protobuf::Message& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "payload: is not a ", e.GetDescriptor()->full_name(), " (the event on ", event.topic, ")"));
+  };
   if (event.topic == topics::kReferralEvents) {
     v1::ReferralEvent e;
-    if (!e.ParseFromString(event.payload)) return {};
+    if (!e.ParseFromString(event.payload)) return unparsable(e);
     return DescribeReferralEvent(e);
   }
   if (event.topic == topics::kForumEvents) {
     fv1::ForumEvent e;
-    if (!e.ParseFromString(event.payload)) return {};
+    if (!e.ParseFromString(event.payload)) return unparsable(e);
     Steps s{e.metadata(), {}};
     DescribeForum(e, s);
     return std::move(s.out);
   }
   if (event.topic == topics::kDirectoryEvents) {
     dv1::DirectoryEvent e;
-    if (!e.ParseFromString(event.payload)) return {};
+    if (!e.ParseFromString(event.payload)) return unparsable(e);
     Steps s{e.metadata(), {}};
     DescribeDirectory(e, s);
     return std::move(s.out);
   }
   if (event.topic == topics::kFundEvents) {
     pv1::FundEvent e;
-    if (!e.ParseFromString(event.payload)) return {};
+    if (!e.ParseFromString(event.payload)) return unparsable(e);
     Steps s{e.metadata(), {}};
-    auto case_of = [&](const std::string& request) { return referral_of_fund_request(request).value_or(""); };
+    std::string paid_case;
+    switch (e.payload_case()) {
+      case pv1::FundEvent::kPaymentIssued:
+      case pv1::FundEvent::kPaymentSettled:
+      case pv1::FundEvent::kPaymentFailed: {
+        const std::string& request = e.has_payment_issued() ? e.payment_issued().fund_request_id()
+                                     : e.has_payment_settled()
+                                         ? e.payment_settled().fund_request_id()
+                                         : e.payment_failed().fund_request_id();
+        ASSIGN_OR_RETURN(std::optional<std::string> found, referral_of_fund_request(request));
+        paid_case = found.value_or("");
+        break;
+      }
+      default:
+        break;
+    }
     switch (e.payload_case()) {
       case pv1::FundEvent::kFundRequestSubmitted: {
         const auto& f = e.fund_request_submitted();
@@ -238,15 +260,14 @@ std::vector<TimelineStep> DescribeEvent(
               absl::StrCat("Fund request rejected: ", e.fund_request_rejected().reason()));
         break;
       case pv1::FundEvent::kPaymentIssued:
-        s.Add(case_of(e.payment_issued().fund_request_id()),
+        s.Add(paid_case,
               absl::StrCat("Payment of ", Pounds(e.payment_issued().amount()), " issued"));
         break;
       case pv1::FundEvent::kPaymentSettled:
-        s.Add(case_of(e.payment_settled().fund_request_id()), "Payment settled");
+        s.Add(paid_case, "Payment settled");
         break;
       case pv1::FundEvent::kPaymentFailed:
-        s.Add(case_of(e.payment_failed().fund_request_id()),
-              absl::StrCat("Payment failed: ", e.payment_failed().reason()));
+        s.Add(paid_case, absl::StrCat("Payment failed: ", e.payment_failed().reason()));
         break;
       default:
         break;
@@ -255,23 +276,27 @@ std::vector<TimelineStep> DescribeEvent(
   }
   if (event.topic == topics::kRiskEvents) {
     kv1::RiskEvent e;
-    if (!e.ParseFromString(event.payload)) return {};
+    if (!e.ParseFromString(event.payload)) return unparsable(e);
     Steps s{e.metadata(), {}};
     if (e.has_risk_band_changed()) {
       const auto& c = e.risk_band_changed();
-      for (const std::string& referral : referrals_of_pupil(c.pupil_ref().value())) {
+      ASSIGN_OR_RETURN(const std::vector<std::string> referrals,
+                       referrals_of_pupil(c.pupil_ref().value()));
+      for (const std::string& referral : referrals) {
         s.Add(referral, absl::StrCat("Risk band ", Words<cv1::RiskBand>(cv1::RiskBand_Name(c.previous_band()), "RISK_BAND_"),
                                      " to ", Words<cv1::RiskBand>(cv1::RiskBand_Name(c.band()), "RISK_BAND_"),
                                      " (model ", c.model_version(), ")"));
       }
     } else if (e.has_cliff_edge_flagged()) {
-      for (const std::string& referral : referrals_of_pupil(e.cliff_edge_flagged().pupil_ref().value())) {
+      ASSIGN_OR_RETURN(const std::vector<std::string> referrals,
+                       referrals_of_pupil(e.cliff_edge_flagged().pupil_ref().value()));
+      for (const std::string& referral : referrals) {
         s.Add(referral, "Flagged as cliff-edge: near several thresholds");
       }
     }
     return std::move(s.out);
   }
-  return {};
+  return std::vector<TimelineStep>{};
 }
 
 CaseTimelineHandler::CaseTimelineHandler(RedisClient& redis, RedisReferralStore& store,
@@ -281,21 +306,21 @@ CaseTimelineHandler::CaseTimelineHandler(RedisClient& redis, RedisReferralStore&
 absl::StatusOr<std::optional<WriteBatch>> CaseTimelineHandler::Prepare(const ConsumedEvent& event,
                                                         BatchContext& context) {
   const std::string fund_requests = prefix_ + ":fund_request_case";
-  auto referral_of_fund_request = [&](const std::string& id) -> std::optional<std::string> {
+  auto referral_of_fund_request =
+      [&](const std::string& id) -> absl::StatusOr<std::optional<std::string>> {
     if (auto it = context.fund_request_case.find(id); it != context.fund_request_case.end()) {
       return it->second;
     }
-    absl::StatusOr<RedisReply> r = redis_.Command({"HGET", fund_requests, id});
-    if (!r.ok() || r->is_nil()) return std::nullopt;
-    return r->str;
+    ASSIGN_OR_RETURN(RedisReply r, redis_.Command({"HGET", fund_requests, id}));
+    if (r.is_nil()) return std::nullopt;
+    return r.str;
   };
   // The submission indexed the pupil's cases itself, in its own atomic step.
-  auto referrals_of_pupil = [&](const std::string& ref) {
+  auto referrals_of_pupil =
+      [&](const std::string& ref) -> absl::StatusOr<std::vector<std::string>> {
+    ASSIGN_OR_RETURN(RedisReply r, redis_.Command({"SMEMBERS", store_.CasesOfPupilKey(ref)}));
     std::vector<std::string> ids;
-    absl::StatusOr<RedisReply> r = redis_.Command({"SMEMBERS", store_.CasesOfPupilKey(ref)});
-    if (r.ok()) {
-      for (const RedisReply& e : r->elements) ids.push_back(e.str);
-    }
+    for (const RedisReply& e : r.elements) ids.push_back(e.str);
     return ids;
   };
   // Intake's own events were filed with the changes that raised them (and a
@@ -314,7 +339,9 @@ absl::StatusOr<std::optional<WriteBatch>> CaseTimelineHandler::Prepare(const Con
       context.fund_request_case[submitted.fund_request_id()] = submitted.referral_id();
     }
   }
-  for (const TimelineStep& step : DescribeEvent(event, referral_of_fund_request, referrals_of_pupil)) {
+  ASSIGN_OR_RETURN(const std::vector<TimelineStep> steps,
+                   DescribeEvent(event, referral_of_fund_request, referrals_of_pupil));
+  for (const TimelineStep& step : steps) {
     // Entries of one instant (an approval and the payment it issues) keep
     // the order they were published in: within a pupil's partition, the offset.
     batch.commands.push_back(store_.TimelineAddCommand(step.referral_id, event.offset, step.entry));

@@ -39,12 +39,18 @@ bool MovesCaseOn(v1::ReferralStatus current, v1::ReferralStatus reached);
 
 // What an event says about which cases, in words without personal data.
 // `referral_of_fund_request` resolves payments to their case (fund events
-// name the request, not the referral); `referrals_of_pupil` finds the cases
-// a pupil's risk band change belongs to. Events about no case give nothing.
-std::vector<TimelineStep> DescribeEvent(
+// name the request, not the referral; nothing when unknown);
+// `referrals_of_pupil` finds the cases a pupil's risk band change belongs
+// to. Events about no case give nothing. A payload that does not parse as
+// its topic's event is INVALID_ARGUMENT, for the consumer to dead-letter; a
+// look-up's error (Redis unavailable) is returned as it is, never taken for
+// "no case", which would mark the event done with nothing written.
+absl::StatusOr<std::vector<TimelineStep>> DescribeEvent(
     const ConsumedEvent& event,
-    const std::function<std::optional<std::string>(const std::string&)>& referral_of_fund_request,
-    const std::function<std::vector<std::string>(const std::string&)>& referrals_of_pupil);
+    const std::function<absl::StatusOr<std::optional<std::string>>(const std::string&)>&
+        referral_of_fund_request,
+    const std::function<absl::StatusOr<std::vector<std::string>>(const std::string&)>&
+        referrals_of_pupil);
 
 // Reads a case's timeline, oldest first.
 class CaseTimelineReader {

@@ -42,9 +42,7 @@ absl::Status Run(const rooted::Config& config) {
   }
   rooted::EventConsumerOptions consumer_options = core->ConsumerOptions(group, topics);
   consumer_options.max_batch = 500;
-  ASSIGN_OR_RETURN(auto consumer,
-                   rooted::EventConsumer::Create(consumer_options, timeline, core->producer(),
-                                                 core->metrics(), core->logger()));
+  ASSIGN_OR_RETURN(auto consumer, core->Consumer(consumer_options, timeline));
   rooted::referral::ReferralServiceImpl service(store, timeline, hasher, core->clock(),
                                                 core->metrics(), options);
   rooted::referral::CaseworkStore casework_store(core->redis(), key_prefix);
@@ -56,9 +54,9 @@ absl::Status Run(const rooted::Config& config) {
                                                     {kServiceName, options.sharing_agreement});
   rooted::referral::ScreeningHandler screening(programme_store, store, core->clock(), kServiceName);
   ASSIGN_OR_RETURN(auto screening_consumer,
-                   rooted::EventConsumer::Create(
-                       core->ConsumerOptions(group + "-screening", {std::string(rooted::topics::kRiskEvents)}),
-                       screening, core->producer(), core->metrics(), core->logger()));
+                   core->Consumer(core->ConsumerOptions(group + "-screening",
+                                                        {std::string(rooted::topics::kRiskEvents)}),
+                                  screening));
   rooted::referral::ReferralOwners owners(store, casework_store);
   rooted::GuardedService referral_api("rooted.referral.v1.ReferralService",
                                       core->ServiceOptions(&owners, options.sharing_agreement));

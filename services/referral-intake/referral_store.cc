@@ -159,9 +159,8 @@ absl::StatusOr<std::vector<rv1::TimelineEntry>> RedisReferralStore::Timeline(con
   if (!replies.ok()) return replies.status();
   const RedisReply& kept = (*replies)[0];
   const RedisReply& set = (*replies)[1];
-  if (kept.is_error() || set.is_error()) {
-    return absl::InternalError(absl::StrCat("redis: ", kept.is_error() ? kept.str : set.str));
-  }
+  if (kept.is_error()) return RedisErrorStatus(kept, "HGET");
+  if (set.is_error()) return RedisErrorStatus(set, "ZRANGE");
   const absl::Status corrupt = absl::DataLossError("stored timeline entry is corrupt");
   // The kept entry goes where the sorted set would have put it, by score and
   // then member: events about the pupil may come before the case existed.
@@ -302,6 +301,9 @@ absl::StatusOr<ReferralPage> RedisReferralStore::List(const ReferralQuery& query
     }
     absl::StatusOr<std::vector<RedisReply>> records = redis_.Pipeline(gets);
     if (!records.ok()) return records.status();
+    for (const RedisReply& record : *records) {
+      if (record.is_error()) return RedisErrorStatus(record, "reading a referral");
+    }
     size_t consumed = 0;
     for (size_t i = 0; i < rows && static_cast<int>(page.referrals.size()) < query.page_size; ++i) {
       ++consumed;

@@ -49,27 +49,25 @@ absl::Status Run(const rooted::Config& config) {
   rooted::EventConsumerOptions consumer_options =
       core->ConsumerOptions(group, {std::string(rooted::topics::kSignals)});
   consumer_options.max_batch = size_t(consumer_batch);
-  ASSIGN_OR_RETURN(auto consumer, rooted::EventConsumer::Create(consumer_options, scorer,
-                                                                core->producer(), core->metrics(),
-                                                                logger));
+  ASSIGN_OR_RETURN(auto consumer, core->Consumer(consumer_options, scorer));
   // Interventions from the other domains, for the outcome report: low volume,
   // one event at a time, in a consumer group of their own.
   rooted::risk::InterventionRecorder interventions(core->redis(), store, key_prefix);
   ASSIGN_OR_RETURN(
       auto intervention_consumer,
-      rooted::EventConsumer::Create(
-          core->ConsumerOptions(group + "-outcomes",
-                                {std::string(rooted::topics::kReferralEvents),
-                                 std::string(rooted::topics::kForumEvents),
-                                 std::string(rooted::topics::kDirectoryEvents),
-                                 std::string(rooted::topics::kFundEvents)}),
-          interventions, core->producer(), core->metrics(), logger));
+      core->Consumer(
+          core->ConsumerOptions(group + "-outcomes", {std::string(rooted::topics::kReferralEvents),
+                                                      std::string(rooted::topics::kForumEvents),
+                                                      std::string(rooted::topics::kDirectoryEvents),
+                                                      std::string(rooted::topics::kFundEvents)}),
+          interventions));
   // Referrals into a programme get the pupil's attendance evidence back.
   rooted::risk::EvidenceResponder evidence(core->redis(), store, core->clock(), key_prefix, options.la_code);
-  ASSIGN_OR_RETURN(auto evidence_consumer,
-                   rooted::EventConsumer::Create(
-                       core->ConsumerOptions(group + "-evidence", {std::string(rooted::topics::kReferralEvents)}),
-                       evidence, core->producer(), core->metrics(), logger));
+  ASSIGN_OR_RETURN(
+      auto evidence_consumer,
+      core->Consumer(core->ConsumerOptions(group + "-evidence",
+                                           {std::string(rooted::topics::kReferralEvents)}),
+                     evidence));
   rooted::risk::RiskServiceImpl service(store, models, interventions, core->producer(), hasher,
                                         core->clock(), core->metrics(), options);
 

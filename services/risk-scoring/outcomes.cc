@@ -171,6 +171,9 @@ absl::StatusOr<std::vector<PupilInterventions>> InterventionRecorder::LoadPage(s
   if (refs.empty()) return page;
   absl::StatusOr<std::vector<RedisReply>> members = redis_.Pipeline(commands);
   if (!members.ok()) return members.status();
+  for (const RedisReply& member : *members) {
+    if (member.is_error()) return RedisErrorStatus(member, "SMEMBERS");
+  }
   absl::StatusOr<std::vector<std::optional<PupilState>>> states = store_.LoadPupils(refs);
   if (!states.ok()) return states.status();
   for (size_t i = 0; i < refs.size(); ++i) {

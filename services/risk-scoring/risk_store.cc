@@ -10,7 +10,7 @@ namespace {
 constexpr char kAll[] = "all";
 
 absl::Status CheckReply(const RedisReply& reply, absl::string_view what) {
-  if (reply.is_error()) return absl::InternalError(absl::StrCat(what, ": ", reply.str));
+  if (reply.is_error()) return RedisErrorStatus(reply, what);
   return absl::OkStatus();
 }
 
@@ -58,7 +58,8 @@ absl::StatusOr<std::vector<StoredPupil>> RiskStore::ScanPupils(std::string& curs
   absl::StatusOr<RedisReply> scan = redis_.Command(
       {"SCAN", cursor, "MATCH", prefix + "*", "COUNT", std::to_string(count)});
   if (!scan.ok()) return scan.status();
-  if (scan->is_error() || scan->elements.size() != 2) return absl::InternalError("SCAN: bad reply");
+  if (scan->is_error()) return RedisErrorStatus(*scan, "SCAN");
+  if (scan->elements.size() != 2) return absl::InternalError("SCAN: bad reply");
   cursor = scan->elements[0].str;
   std::vector<StoredPupil> page;
   if (scan->elements[1].elements.empty()) return page;

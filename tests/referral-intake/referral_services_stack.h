@@ -20,7 +20,11 @@ namespace rooted::referral::testing {
 // main() wires them: referrals, casework and programmes on one server, and
 // the screening handler to feed risk scoring's answers to.
 struct ReferralServicesStack {
-  ReferralServicesStack() {
+  // `faulty_redis`: Redis is reached through h.fault_proxy.
+  explicit ReferralServicesStack(bool faulty_redis = false)
+      : h("referral-intake",
+          absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), absl::UTCTimeZone()),
+          faulty_redis) {
     store = std::make_unique<RedisReferralStore>(*h.redis, *h.redis_pipe, "ri");
     timeline = std::make_unique<CaseTimelineHandler>(*h.redis, *store, "ri");
     hasher = std::make_unique<PupilRefHasher>(*PupilRefHasher::Create(std::string(40, 'p')));
@@ -54,8 +58,7 @@ struct ReferralServicesStack {
   }
   ~ReferralServicesStack() { server->Shutdown(absl::Seconds(1)); }
 
-  rooted::testing::ServiceHarness h{"referral-intake",
-                                    absl::FromCivil(absl::CivilSecond(2026, 11, 23, 10, 0, 0), absl::UTCTimeZone())};
+  rooted::testing::ServiceHarness h;
   std::unique_ptr<RedisReferralStore> store;
   std::unique_ptr<CaseTimelineHandler> timeline;
   std::unique_ptr<PupilRefHasher> hasher;

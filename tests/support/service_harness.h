@@ -22,6 +22,7 @@
 #include "common/server/rpc_guard.h"
 #include "tests/support/auth.h"
 #include "tests/support/local_stack.h"
+#include "tests/support/redis_fault_proxy.h"
 
 namespace rooted::testing {
 
@@ -30,13 +31,17 @@ inline const std::string kTestTokenSecret(40, 't');
 // What an in-process service test stands on: a real redis-server and the
 // local broker on free ports, a clock the test moves, and the runtime pieces
 // a service's main() would build (logger, metrics, verifier, producer, guard).
+// With `faulty_redis`, the service reaches Redis through a RedisFaultProxy
+// the test can turn to Redis's error replies (fault_proxy).
 struct ServiceHarness {
-  ServiceHarness(const std::string& service, absl::Time start)
-      : clock(start),
+  ServiceHarness(const std::string& service, absl::Time start, bool faulty_redis = false)
+      : fault_proxy(faulty_redis ? std::make_unique<RedisFaultProxy>(redis_server.port())
+                                 : nullptr),
+        clock(start),
         tokens(kTestTokenSecret),
         redis(std::make_unique<RedisClient>([&] {
           RedisOptions options;
-          options.port = redis_server.port();
+          options.port = fault_proxy != nullptr ? fault_proxy->port() : redis_server.port();
           return options;
         }())),
         redis_pipe(*PipelinedRedis::Start(redis->options())),
@@ -83,6 +88,7 @@ struct ServiceHarness {
 
   RedisServer redis_server;
   Broker broker;
+  std::unique_ptr<RedisFaultProxy> fault_proxy;
   FakeClock clock;
   std::ostringstream log;
   TestTokens tokens;
