@@ -32,7 +32,9 @@ class EventProducer {
   // Sends every message and waits up to `timeout` for the broker to
   // acknowledge each (acks=all). Returns one status per message, in order:
   // OK only for a message the broker confirmed. A message that timed out may
-  // still arrive later, so a caller that retries must accept duplicates.
+  // still arrive later, so a caller that retries must accept duplicates
+  // (KafkaProducer waits for every delivery report however short `timeout`
+  // is, so its failures are final: a retry never doubles a message).
   virtual std::vector<absl::Status> Deliver(std::span<const OutgoingMessage> messages,
                                             absl::Duration timeout) = 0;
 

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/thread_name.h"
 #include "common/kafka/kafka_config.h"
@@ -59,7 +60,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(KafkaProduc
           {"enable.idempotence", "true"},
           {"acks", "all"},
           {"linger.ms", "2"},
-          {"message.timeout.ms", "30000"},
+          {"message.timeout.ms", "5000"},
           {"socket.keepalive.enable", "true"},
           // Small requests go out at once rather than waiting on the
           // previous one's acknowledgement (Nagle against delayed ACK: 40 ms).
@@ -71,14 +72,28 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(KafkaProduc
   if ((*conf)->set("dr_cb", handler.get(), error) != RdKafka::Conf::CONF_OK) {
     return absl::InternalError(absl::StrCat("kafka: ", error));
   }
+  std::string timeout_ms;
+  int64_t message_timeout_ms = 0;
+  if ((*conf)->get("message.timeout.ms", timeout_ms) != RdKafka::Conf::CONF_OK ||
+      !absl::SimpleAtoi(timeout_ms, &message_timeout_ms)) {
+    return absl::InvalidArgumentError(
+        "kafka property message.timeout.ms: not a number of milliseconds");
+  }
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf->get(), error));
   if (!producer) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", error));
-  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(handler), std::move(log), std::move(producer)));
+  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(handler), std::move(log),
+                                                          std::move(producer),
+                                                          absl::Milliseconds(message_timeout_ms)));
 }
 
-KafkaProducer::KafkaProducer(std::unique_ptr<ReportHandler> handler, std::unique_ptr<KafkaLogBridge> log,
-                             std::unique_ptr<RdKafka::Producer> producer)
-    : handler_(std::move(handler)), log_(std::move(log)), producer_(std::move(producer)) {
+KafkaProducer::KafkaProducer(std::unique_ptr<ReportHandler> handler,
+                             std::unique_ptr<KafkaLogBridge> log,
+                             std::unique_ptr<RdKafka::Producer> producer,
+                             absl::Duration message_timeout)
+    : handler_(std::move(handler)),
+      log_(std::move(log)),
+      producer_(std::move(producer)),
+      message_timeout_(message_timeout) {
   poller_ = std::thread([this] {
     NameThisThread("kafka-reports");
     while (running_.load()) producer_->poll(50);
@@ -98,6 +113,9 @@ std::vector<absl::Status> KafkaProducer::Deliver(std::span<const OutgoingMessage
                                                  absl::Duration timeout) {
   auto batch = std::make_shared<PendingBatch>();
   batch->results.assign(messages.size(), absl::DeadlineExceededError("kafka delivery timed out"));
+  // Producing may wait `timeout` for room in the queue; the reports are
+  // awaited until librdkafka's own timeout has passed for the last message
+  // queued, and a little longer for its report to be served.
   const absl::Time deadline = absl::Now() + timeout;
   for (size_t i = 0; i < messages.size(); ++i) {
     const OutgoingMessage& m = messages[i];
@@ -128,9 +146,11 @@ std::vector<absl::Status> KafkaProducer::Deliver(std::span<const OutgoingMessage
           absl::StrCat("kafka produce to ", m.topic, " failed: ", RdKafka::err2str(err)));
     }
   }
+  const absl::Time reports_by =
+      std::max(deadline, absl::Now() + message_timeout_ + absl::Seconds(1));
   std::unique_lock<std::mutex> lock(batch->mu);
   batch->done.wait_for(
-      lock, absl::ToChronoMilliseconds(std::max(deadline - absl::Now(), absl::ZeroDuration())),
+      lock, absl::ToChronoMilliseconds(std::max(reports_by - absl::Now(), absl::ZeroDuration())),
       [&] { return batch->outstanding == 0; });
   return batch->results;
 }

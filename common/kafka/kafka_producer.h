@@ -27,7 +27,13 @@ struct KafkaProducerOptions {
   Logger* logger = nullptr;
 };
 
-// librdkafka's producer with idempotence and acks=all. A thread serves
+// librdkafka's producer with idempotence and acks=all. Deliver waits for
+// every message's delivery report, never giving up while librdkafka may still
+// deliver it: a caller that gave up and produced again put a second copy of
+// the event on the log (seen after a 20 s broker outage, when the relay's
+// wait was shorter than librdkafka's 30 s message timeout). message.timeout.ms
+// is 5 s, within the outbox relay's wait and the shutdown's outbox stage, so
+// the wait stays short. A thread serves
 // delivery reports continuously; each report finds its batch through state
 // that outlives the producer call, so a late report is harmless.
 class KafkaProducer final : public EventProducer {
@@ -45,11 +51,13 @@ class KafkaProducer final : public EventProducer {
  private:
   class ReportHandler;
   KafkaProducer(std::unique_ptr<ReportHandler> handler, std::unique_ptr<KafkaLogBridge> log,
-                std::unique_ptr<RdKafka::Producer> producer);
+                std::unique_ptr<RdKafka::Producer> producer, absl::Duration message_timeout);
 
   std::unique_ptr<ReportHandler> handler_;
   std::unique_ptr<KafkaLogBridge> log_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  // librdkafka's message.timeout.ms: by then every message has its report.
+  const absl::Duration message_timeout_;
   std::atomic<bool> running_{true};
   std::thread poller_;
 };

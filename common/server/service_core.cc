@@ -3,8 +3,12 @@
 #include <prometheus/registry.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <iostream>
+#include <thread>
 
 #include "common/base/simulated_clock.h"
 #include "common/base/status_macros.h"
@@ -84,6 +88,21 @@ GuardedService::Options ServiceCore::ServiceOptions(const RecordOwners* owners,
           .schools = settings_.schools.get()};
 }
 
+bool ServiceCore::RunBounded(absl::string_view stage, absl::Duration limit,
+                             std::function<void()> run) {
+  auto finished = std::make_shared<std::promise<void>>();
+  std::future<void> done = finished->get_future();
+  // Detached: if it overruns, the process leaves without waiting for it.
+  std::thread([run = std::move(run), finished] {
+    run();
+    finished->set_value();
+  }).detach();
+  if (done.wait_for(absl::ToChronoMilliseconds(limit)) == std::future_status::ready) return true;
+  logger_->Warn("shutdown stage overran its time; cutting it short",
+                {{"stage", std::string(stage)}, {"limit_ms", absl::ToInt64Milliseconds(limit)}});
+  return false;
+}
+
 absl::Status ServiceCore::Serve(std::vector<GuardedService*> guarded,
                                 const std::vector<EventConsumer*>& consumers) {
   AuditServiceImpl audit_trail(*redis_, key_prefix_ + ":audit", name_);
@@ -117,10 +136,26 @@ absl::Status ServiceCore::Serve(std::vector<GuardedService*> guarded,
 
   const std::string signal_name = WaitForShutdownSignal();
   logger_->Info("shutting down", {{"signal", signal_name}});
-  server->Shutdown(settings_.shutdown_drain);
-  for (EventConsumer* consumer : consumers) consumer->Stop();
-  relay_->Stop(settings_.shutdown_drain);
-  (void)producer_->Flush(absl::Seconds(5));
+  // Each stage in its time, so the whole fits the pod's grace period even
+  // with Kafka or Redis gone (a consumer leaving its group can otherwise
+  // wait on an unreachable broker for a minute). What a stage cut short
+  // leaves is safe: events wait in the outbox, uncommitted offsets are
+  // redelivered and deduplicated.
+  bool whole = RunBounded("rpc drain", settings_.shutdown_drain + absl::Seconds(1),
+                          [&] { server->Shutdown(settings_.shutdown_drain); });
+  whole = whole && RunBounded("consumers", settings_.consumer_stop, [&] {
+            for (EventConsumer* consumer : consumers) consumer->Stop();
+          });
+  whole = whole && RunBounded("outbox drain", settings_.outbox_drain,
+                              [&] { relay_->Stop(settings_.outbox_drain); });
+  whole = whole && RunBounded("kafka flush", settings_.kafka_flush,
+                              [&] { (void)producer_->Flush(settings_.kafka_flush); });
+  if (!whole) {
+    // The overrunning stage still holds the parts it was stopping, so they
+    // cannot be taken down under it: leave without them.
+    logger_->Warn("stopped before every stage finished", {});
+    std::_Exit(0);
+  }
   logger_->Info("stopped");
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <prometheus/exposer.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,15 +64,18 @@ class ServiceCore {
 
   // Serves gRPC (health, reflection and the service's audit trail for the
   // data protection officer included) with the relay and
-  // consumers running until SIGTERM or SIGINT, then drains in order: stop
-  // taking RPCs, stop consumers (committing offsets), relay what is left,
-  // flush the producer.
+  // consumers running until SIGTERM or SIGINT, then drains in order, each
+  // stage within its setting: stop taking RPCs, stop consumers (committing
+  // offsets), relay what is left, flush the producer. If a stage overruns,
+  // the process exits at once (code 0) rather than wait past the grace period.
   // A service with a method lacking its handler or access rule does not start.
   absl::Status Serve(std::vector<GuardedService*> services,
                      const std::vector<EventConsumer*>& consumers);
 
  private:
   ServiceCore(ServiceSettings settings, std::string name, std::string key_prefix);
+  // Runs one stage of shutdown for at most `limit`; false if it overran.
+  bool RunBounded(absl::string_view stage, absl::Duration limit, std::function<void()> run);
 
   const ServiceSettings settings_;
   const std::string name_;

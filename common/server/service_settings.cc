@@ -86,6 +86,9 @@ absl::StatusOr<ServiceSettings> LoadServiceSettings(const Config& config, int de
   }
   RETURN_IF_ERROR(LoadTls(config, &s.tls));
   ASSIGN_OR_RETURN(s.shutdown_drain, config.Duration("shutdown-drain", absl::Seconds(10)));
+  ASSIGN_OR_RETURN(s.consumer_stop, config.Duration("consumer-stop", absl::Seconds(3)));
+  ASSIGN_OR_RETURN(s.outbox_drain, config.Duration("outbox-drain", absl::Seconds(5)));
+  ASSIGN_OR_RETURN(s.kafka_flush, config.Duration("kafka-flush", absl::Seconds(3)));
   s.simulated_clock_file = config.String("simulated-clock-file", "");
   s.port_file = config.String("port-file", "");
   if (const std::string schools = config.String("schools-file", ""); !schools.empty()) {

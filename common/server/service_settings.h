@@ -31,7 +31,14 @@ struct ServiceSettings {
   RedisOptions redis;
   std::string kafka_bootstrap;
   JwtVerifierSettings token;
+  // Shutdown, stage by stage, each bounded: in-flight calls (shutdown_drain),
+  // consumers committing and leaving their groups, the outbox relayed, the
+  // producer flushed. Their sum and the preStop pause fit the pod's grace
+  // period (tests/deploy/check_deploy.py checks it).
   absl::Duration shutdown_drain;
+  absl::Duration consumer_stop;
+  absl::Duration outbox_drain;
+  absl::Duration kafka_flush;
   // Where the council is: school days, terms and meeting times are local to it.
   absl::TimeZone time_zone;
   TlsSettings tls;
