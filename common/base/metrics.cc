@@ -71,7 +71,22 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry, const std::stri
       events_consumed_by_(events_consumed_, {"topic", "outcome"}),
       events_dead_lettered_by_(events_dead_lettered_, {"topic"}),
       consumer_lag_by_(consumer_lag_, {"topic", "partition"}),
-      redis_pipeline_failures_by_(redis_pipeline_failures_, {"reason"}) {}
+      redis_pipeline_failures_by_(redis_pipeline_failures_, {"reason"}) {
+  for (const absl::string_view reason : kRedisPipelineFailureReasons) {
+    redis_pipeline_failures_by_.Get({reason});
+  }
+}
+
+void Metrics::DeclareConsumedTopic(absl::string_view topic) {
+  for (const absl::string_view outcome : kConsumedOutcomes)
+    events_consumed_by_.Get({topic, outcome});
+  events_dead_lettered_by_.Get({topic});
+}
+
+void Metrics::DeclareProducedTopic(absl::string_view topic) {
+  events_produced_by_.Get({topic});
+  produce_failures_by_.Get({topic});
+}
 
 const prometheus::Histogram::BucketBoundaries& Metrics::LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {

@@ -7,6 +7,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <functional>
 #include <initializer_list>
 #include <memory>
@@ -70,6 +71,15 @@ class MetricHandles {
 // target's own label of that name would be renamed exported_service.
 inline constexpr std::string_view kServiceLabel = "rooted_service";
 
+// The outcomes of a consumed event, each a value of rooted_events_consumed_total's
+// "outcome": applied, a duplicate of one already applied, an attempt that
+// failed and will be retried, or a replay meant for another consumer group.
+inline constexpr std::array<absl::string_view, 4> kConsumedOutcomes = {"applied", "duplicate",
+                                                                       "retried", "skipped"};
+// Why the pipelined Redis connection failed the commands waiting on it.
+inline constexpr std::array<absl::string_view, 4> kRedisPipelineFailureReasons = {
+    "lost", "timeout", "unparsable", "connect"};
+
 // The metrics every service exports, on one registry built in main. Names are
 // the contract with deploy/ (dashboards and alerts); change them together.
 // Labels never carry personal data: methods, codes, topics, school URNs.
@@ -80,12 +90,20 @@ class Metrics {
 
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
+  // A counter that first appears at 1 is invisible to increase() and rate(),
+  // so an alert on the first dead letter would never fire. These start every
+  // series the topic will have at 0: consumed (each outcome) and
+  // dead-lettered for a topic consumed, produced and produce failures for
+  // one produced.
+  void DeclareConsumedTopic(absl::string_view topic);
+  void DeclareProducedTopic(absl::string_view topic);
+
   // rooted_rpc_requests_total{method,code}, rooted_rpc_duration_seconds{method}
   void RecordRpc(absl::string_view method, absl::string_view code, double seconds);
   // rooted_events_produced_total{topic} / rooted_events_produce_failures_total{topic}
   void RecordProduced(absl::string_view topic, double count = 1);
   void RecordProduceFailure(absl::string_view topic);
-  // rooted_events_consumed_total{topic,outcome}: outcome is applied, duplicate or retried.
+  // rooted_events_consumed_total{topic,outcome}: outcome is one of kConsumedOutcomes.
   void RecordConsumed(absl::string_view topic, absl::string_view outcome, double count = 1);
   // rooted_events_dead_lettered_total{topic}
   void RecordDeadLettered(absl::string_view topic);
@@ -98,7 +116,8 @@ class Metrics {
   void SetRedisPipelineWaiting(double commands);
   // rooted_redis_pipeline_failures_total{reason}: the pipelined connection
   // dropped (lost, timeout, unparsable) or not made (connect); each failed
-  // the commands then waiting with UNAVAILABLE.
+  // the commands then waiting with UNAVAILABLE. Every reason in
+  // kRedisPipelineFailureReasons starts at 0.
   void RecordRedisPipelineFailure(absl::string_view reason);
 
   static const prometheus::Histogram::BucketBoundaries& LatencyBuckets();

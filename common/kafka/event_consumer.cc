@@ -13,7 +13,8 @@ namespace rooted {
 
 std::string ConsumedEvent::event_id() const {
   auto it = headers.find("event_id");
-  return it == headers.end() ? std::string() : it->second;
+  if (it == headers.end() || it->second.empty()) return std::string();
+  return replay_id.empty() ? it->second : absl::StrCat(it->second, ":replay:", replay_id);
 }
 
 std::string ProcessedEventKey(absl::string_view prefix, absl::string_view event_id) {
@@ -74,20 +75,66 @@ EventConsumer::EventConsumer(EventConsumerOptions options, std::unique_ptr<Kafka
 EventConsumer::~EventConsumer() { Stop(); }
 
 void EventConsumer::Start() {
+  for (const std::string& topic : options_.topics) metrics_.DeclareConsumedTopic(topic);
   consumer_->subscribe(options_.topics);
   running_.store(true);
   thread_ = std::thread([this] {
     NameThisThread("kafka-consumer");
     Run();
   });
+  lag_thread_ = std::thread([this] {
+    NameThisThread("kafka-lag");
+    RunLagTimer();
+  });
 }
 
 void EventConsumer::Stop() {
   if (!thread_.joinable()) return;
   running_.store(false);
+  {
+    absl::MutexLock lock(&lag_mu_);
+    lag_timer_stopping_ = true;
+  }
+  lag_thread_.join();
   thread_.join();
   consumer_->commitSync();
   consumer_->close();
+}
+
+void EventConsumer::RunLagTimer() {
+  absl::MutexLock lock(&lag_mu_);
+  while (!lag_mu_.AwaitWithTimeout(absl::Condition(&lag_timer_stopping_), options_.lag_interval)) {
+    lag_mu_.Unlock();
+    ReportLag();
+    lag_mu_.Lock();
+  }
+}
+
+void EventConsumer::ReportLag() {
+  constexpr int kBrokerWaitMs = 5000;
+  std::vector<RdKafka::TopicPartition*> assigned;
+  if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return;
+  std::set<std::pair<std::string, int32_t>> reported;
+  if (!assigned.empty() && consumer_->committed(assigned, kBrokerWaitMs) == RdKafka::ERR_NO_ERROR) {
+    for (const RdKafka::TopicPartition* partition : assigned) {
+      int64_t low = 0, high = 0;
+      if (consumer_->query_watermark_offsets(partition->topic(), partition->partition(), &low,
+                                             &high, kBrokerWaitMs) != RdKafka::ERR_NO_ERROR) {
+        continue;
+      }
+      // Nothing committed yet: the group starts at the earliest event.
+      const int64_t committed = partition->offset() >= 0 ? partition->offset() : low;
+      metrics_.SetConsumerLag(partition->topic(), partition->partition(),
+                              double(std::max<int64_t>(0, high - committed)));
+      reported.emplace(partition->topic(), partition->partition());
+    }
+  }
+  RdKafka::TopicPartition::destroy(assigned);
+  absl::MutexLock lock(&lag_mu_);
+  for (const auto& [topic, partition] : lag_reported_) {
+    if (!reported.contains({topic, partition})) metrics_.SetConsumerLag(topic, partition, 0);
+  }
+  lag_reported_ = std::move(reported);
 }
 
 void EventConsumer::Backoff(absl::Duration& delay) {
@@ -101,11 +148,11 @@ bool EventConsumer::DeadLetter(const ConsumedEvent& event, const absl::Status& r
   OutgoingMessage message{
       event.topic + std::string(topics::kDeadLetterSuffix), event.key, event.payload, {}};
   for (const auto& [name, value] : event.headers) message.headers.emplace_back(name, value);
-  message.headers.emplace_back("dlq_reason", std::string(reason.message()));
-  message.headers.emplace_back("dlq_code", absl::StatusCodeToString(reason.code()));
-  message.headers.emplace_back("dlq_attempts", std::to_string(attempts));
-  message.headers.emplace_back("dlq_consumer_group", options_.group_id);
-  message.headers.emplace_back("dlq_source",
+  message.headers.emplace_back(kDeadLetterReasonHeader, std::string(reason.message()));
+  message.headers.emplace_back(kDeadLetterCodeHeader, absl::StatusCodeToString(reason.code()));
+  message.headers.emplace_back(kDeadLetterAttemptsHeader, std::to_string(attempts));
+  message.headers.emplace_back(kDeadLetterGroupHeader, options_.group_id);
+  message.headers.emplace_back(kDeadLetterSourceHeader,
                                absl::StrCat(event.topic, "/", event.partition, "@", event.offset));
   absl::Duration delay = options_.initial_backoff;
   while (running_.load()) {
@@ -209,14 +256,18 @@ void EventConsumer::StoreOffsets(std::span<const ConsumedEvent> events) {
   }
   consumer_->offsets_store(positions);
   RdKafka::TopicPartition::destroy(positions);
-  for (const auto& [partition, offset] : next) {
-    int64_t low = 0, high = 0;
-    if (consumer_->get_watermark_offsets(partition.first, partition.second, &low, &high) ==
-        RdKafka::ERR_NO_ERROR) {
-      metrics_.SetConsumerLag(partition.first, partition.second,
-                              double(std::max<int64_t>(0, high - offset)));
-    }
-  }
+}
+
+bool EventConsumer::IsReplayForAnotherGroup(ConsumedEvent& event) const {
+  auto group = event.headers.find(std::string(kReplayForGroupHeader));
+  if (group == event.headers.end()) return false;
+  if (group->second != options_.group_id) return true;
+  auto id = event.headers.find(std::string(kReplayIdHeader));
+  // A replay without its id still gets a key of its own, never the original's.
+  event.replay_id = id == event.headers.end() || id->second.empty()
+                        ? absl::StrCat(event.topic, ":", event.partition, ":", event.offset)
+                        : id->second;
+  return false;
 }
 
 namespace {
@@ -259,8 +310,26 @@ void EventConsumer::Run() {
       timeout_ms = 0;
     }
     if (batch.empty()) continue;
+    // Replays meant for another group are skipped, their offsets stored
+    // with the rest. Copied out only when there are any: they are rare.
+    std::vector<bool> for_another_group(batch.size());
+    size_t skipped = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (IsReplayForAnotherGroup(batch[i])) {
+        for_another_group[i] = true;
+        ++skipped;
+        metrics_.RecordConsumed(batch[i].topic, "skipped");
+      }
+    }
+    std::vector<ConsumedEvent> ours;
+    if (skipped > 0) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (!for_another_group[i]) ours.push_back(batch[i]);
+      }
+    }
+    const std::span<const ConsumedEvent> to_apply = skipped > 0 ? ours : batch;
     // Not stored when stopping mid-batch: the events are redelivered after restart.
-    if (!ProcessBatch(batch)) break;
+    if (!to_apply.empty() && !ProcessBatch(to_apply)) break;
     StoreOffsets(batch);
   }
 }

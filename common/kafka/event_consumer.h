@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -11,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
@@ -30,10 +32,30 @@ struct ConsumedEvent {
   std::string key;
   std::string payload;
   std::map<std::string, std::string> headers;
+  // Set when this is a replay of a dead letter meant for this consumer's
+  // group: the dead letter's place, which makes the replay's own dedup key.
+  std::string replay_id;
 
-  // The producer's event id header: the dedup key.
+  // The dedup key: the producer's event id header, or for a replay
+  // "<event id>:replay:<replay id>". A dead-lettered event was never applied,
+  // yet its processed mark may exist (written by a consumer that swallowed it)
+  // or have expired; the replay's own key neither skips it nor applies the
+  // same replay twice.
   std::string event_id() const;
 };
+
+// Headers of a replayed dead letter (rootedctl dlq replay): the consumer
+// group that failed it, which alone applies it (every other group skips it),
+// and the dead letter's place ("<dlq topic>:<partition>:<offset>").
+inline constexpr absl::string_view kReplayForGroupHeader = "replay_for_group";
+inline constexpr absl::string_view kReplayIdHeader = "replay_id";
+// Headers the consumer adds to a dead letter: why, how often tried, by whom,
+// and where it came from ("<topic>/<partition>@<offset>").
+inline constexpr absl::string_view kDeadLetterReasonHeader = "dlq_reason";
+inline constexpr absl::string_view kDeadLetterCodeHeader = "dlq_code";
+inline constexpr absl::string_view kDeadLetterAttemptsHeader = "dlq_attempts";
+inline constexpr absl::string_view kDeadLetterGroupHeader = "dlq_consumer_group";
+inline constexpr absl::string_view kDeadLetterSourceHeader = "dlq_source";
 
 enum class ApplyResult { kApplied, kDuplicate };
 
@@ -74,6 +96,10 @@ struct EventConsumerOptions {
   size_t max_batch = 1;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // How often rooted_consumer_lag is measured: committed offsets against each
+  // assigned partition's high watermark, asked of the broker, so a consumer
+  // stuck on one event shows its lag growing.
+  absl::Duration lag_interval = absl::Seconds(15);
   std::map<std::string, std::string> overrides;
 };
 
@@ -94,11 +120,17 @@ class EventConsumer {
   // stored offsets and leaves the group.
   void Stop();
 
+  // Measures and reports rooted_consumer_lag now (the timer calls it).
+  void ReportLag();
+
  private:
   EventConsumer(EventConsumerOptions options, std::unique_ptr<KafkaLogBridge> log,
                 std::unique_ptr<RdKafka::KafkaConsumer> consumer, EventHandler& handler,
                 EventProducer& dead_letters, Metrics& metrics, Logger& logger);
   void Run();
+  void RunLagTimer();
+  // True for a replay meant for another group; sets the replay id of one for ours.
+  bool IsReplayForAnotherGroup(ConsumedEvent& event) const;
   // True once the event is applied or dead-lettered; false if stopping first.
   bool Process(const ConsumedEvent& event);
   // True once every event is applied or dead-lettered.
@@ -116,6 +148,12 @@ class EventConsumer {
   Logger& logger_;
   std::atomic<bool> running_{false};
   std::thread thread_;
+  absl::Mutex lag_mu_;
+  bool lag_timer_stopping_ ABSL_GUARDED_BY(lag_mu_) = false;
+  // Partitions whose lag this member reported; one taken from it by a
+  // rebalance reads 0 here (its new owner reports it).
+  std::set<std::pair<std::string, int32_t>> lag_reported_ ABSL_GUARDED_BY(lag_mu_);
+  std::thread lag_thread_;
 };
 
 }  // namespace rooted

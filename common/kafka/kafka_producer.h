@@ -22,7 +22,7 @@ struct KafkaProducerOptions {
   std::string bootstrap_servers;
   std::string client_id = "rooted";
   // Extra librdkafka properties, applied last (for example linger.ms).
-  std::map<std::string, std::string> overrides;
+  std::map<std::string, std::string> overrides = {};
   // Where librdkafka's log lines go (JSON); null: librdkafka's own stderr.
   Logger* logger = nullptr;
 };

@@ -64,6 +64,7 @@ OutboxRelay::~OutboxRelay() {
 }
 
 void OutboxRelay::Start() {
+  for (const std::string& topic : options_.topics) metrics_.DeclareProducedTopic(topic);
   running_.store(true);
   thread_ = std::thread([this] {
     NameThisThread("outbox-relay");

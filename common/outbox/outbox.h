@@ -33,6 +33,8 @@ struct OutboxRelayOptions {
   // Only the replica holding this lease relays, so replicas do not race.
   std::string lease_key;
   std::string producer_name;
+  // The topics its events go to, whose metrics start at 0.
+  std::vector<std::string> topics = {};
   size_t batch_size = 500;
   absl::Duration idle_wait = absl::Milliseconds(20);
   absl::Duration delivery_timeout = absl::Seconds(10);

@@ -30,16 +30,20 @@ namespace rooted {
 
 // The messages of a client stream, decoded one by one after the caller was
 // admitted. Next is false at the stream's end; a message that does not decode
-// is INVALID_ARGUMENT naming its number in the stream (from 1).
+// is INVALID_ARGUMENT naming its number in the stream (from 1). Once the
+// service drains for shutdown, the next message is UNAVAILABLE naming it:
+// those before it are in, it and the rest are to be sent again.
 template <typename Request>
 class RequestStream {
  public:
-  explicit RequestStream(grpc::ServerReader<grpc::ByteBuffer>& reader) : reader_(reader) {}
+  RequestStream(grpc::ServerReader<grpc::ByteBuffer>& reader, const RpcGuard& guard)
+      : reader_(reader), guard_(guard) {}
   absl::StatusOr<bool> Next(Request& message) {
     grpc::ByteBuffer body;
     if (!reader_.Read(&body)) return false;
     ++count_;
     const std::string what = "message " + std::to_string(count_);
+    if (guard_.draining()) return RpcGuard::ShuttingDown(what + " and those after it");
     if (absl::Status decoded = DecodeRequest(body, message, what); !decoded.ok()) return decoded;
     if (absl::Status in_range = CheckTimestamps(message); !in_range.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": ", in_range.message()));
@@ -51,6 +55,7 @@ class RequestStream {
 
  private:
   grpc::ServerReader<grpc::ByteBuffer>& reader_;
+  const RpcGuard& guard_;
   int64_t count_ = 0;
 };
 
@@ -260,7 +265,7 @@ void GuardedService::Handle(absl::string_view method, Impl& impl,
             Response response;
             return self->Serve(**route, *context, nullptr, *answer, none, response,
                                [&](const Principal& who) {
-                                 RequestStream<Request> stream(*reader);
+                                 RequestStream<Request> stream(*reader, *self->options_.guard);
                                  return (impl.*handler)(who, stream, &response);
                                });
           },

@@ -53,7 +53,13 @@ absl::string_view CodeName(grpc::StatusCode code) {
   }
 }
 
+absl::Status RpcGuard::ShuttingDown(absl::string_view what_to_resend) {
+  return absl::UnavailableError(
+      absl::StrCat("the service is shutting down: send ", what_to_resend, " again"));
+}
+
 absl::StatusOr<Principal> RpcGuard::Authenticate(const grpc::ServerContextBase& context) const {
+  if (draining()) return ShuttingDown("the call");
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {

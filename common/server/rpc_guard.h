@@ -77,8 +77,18 @@ class RpcGuard {
   RpcGuard(const JwtVerifier& verifier, Metrics& metrics, Logger& logger)
       : verifier_(verifier), metrics_(metrics), logger_(logger) {}
 
-  // UNAUTHENTICATED unless "authorization: Bearer <token>" verifies.
+  // UNAUTHENTICATED unless "authorization: Bearer <token>" verifies; while
+  // draining, UNAVAILABLE before the token is read.
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
+
+  // Shutdown. From here on every new call is answered UNAVAILABLE, which
+  // clients retry (on another replica), and a client stream ends at its next
+  // message the same way, rather than gRPC cancelling what is still running
+  // when the drain time is up (CANCELLED, which clients do not retry).
+  void BeginDrain() { draining_.store(true); }
+  bool draining() const { return draining_.load(std::memory_order_relaxed); }
+  // The answer to a call that comes, or goes on, while draining.
+  static absl::Status ShuttingDown(absl::string_view what_to_resend);
 
   // Runs `work`; an exception it throws is logged and becomes INTERNAL.
   absl::Status Contain(absl::string_view method, absl::FunctionRef<absl::Status()> work) const;
@@ -94,6 +104,7 @@ class RpcGuard {
   const JwtVerifier& verifier_;
   Metrics& metrics_;
   Logger& logger_;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace rooted

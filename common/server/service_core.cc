@@ -23,8 +23,9 @@ ServiceCore::ServiceCore(ServiceSettings settings, std::string name, std::string
 ServiceCore::~ServiceCore() = default;
 
 absl::StatusOr<std::unique_ptr<ServiceCore>> ServiceCore::Start(ServiceSettings settings,
-                                                               std::string name,
-                                                               std::string key_prefix) {
+                                                                std::string name,
+                                                                std::string key_prefix,
+                                                                absl::string_view topic) {
   std::unique_ptr<ServiceCore> core(
       new ServiceCore(std::move(settings), std::move(name), key_prefix));
   const ServiceSettings& s = core->settings_;
@@ -47,12 +48,13 @@ absl::StatusOr<std::unique_ptr<ServiceCore>> ServiceCore::Start(ServiceSettings 
                                                            .client_id = core->name_,
                                                            .overrides = {},
                                                            .logger = core->logger_.get()}));
-  core->relay_ = std::make_unique<OutboxRelay>(*core->redis_, *core->producer_,
-                                               OutboxRelayOptions{
-                                                   .stream_key = key_prefix + ":outbox",
-                                                   .lease_key = key_prefix + ":outbox:lease",
-                                                   .producer_name = core->name_},
-                                               *core->metrics_, *core->logger_);
+  core->relay_ =
+      std::make_unique<OutboxRelay>(*core->redis_, *core->producer_,
+                                    OutboxRelayOptions{.stream_key = key_prefix + ":outbox",
+                                                       .lease_key = key_prefix + ":outbox:lease",
+                                                       .producer_name = core->name_,
+                                                       .topics = {std::string(topic)}},
+                                    *core->metrics_, *core->logger_);
   core->guard_ = std::make_unique<RpcGuard>(*core->verifier_, *core->metrics_, *core->logger_);
   core->audit_ = std::make_unique<RedisAuditTrail>(*core->redis_pipe_, key_prefix + ":audit");
   return core;
@@ -141,6 +143,7 @@ absl::Status ServiceCore::Serve(std::vector<GuardedService*> guarded,
   // wait on an unreachable broker for a minute). What a stage cut short
   // leaves is safe: events wait in the outbox, uncommitted offsets are
   // redelivered and deduplicated.
+  guard_->BeginDrain();
   bool whole = RunBounded("rpc drain", settings_.shutdown_drain + absl::Seconds(1),
                           [&] { server->Shutdown(settings_.shutdown_drain); });
   whole = whole && RunBounded("consumers", settings_.consumer_stop, [&] {

@@ -33,10 +33,11 @@ namespace rooted {
 class ServiceCore {
  public:
   // `key_prefix` namespaces the service's Redis keys; its outbox is
-  // "<prefix>:outbox".
+  // "<prefix>:outbox", relayed to `topic` (the service's own).
   static absl::StatusOr<std::unique_ptr<ServiceCore>> Start(ServiceSettings settings,
-                                                           std::string name,
-                                                           std::string key_prefix);
+                                                            std::string name,
+                                                            std::string key_prefix,
+                                                            absl::string_view topic);
   ~ServiceCore();
 
   const Clock& clock() const { return *clock_; }

@@ -31,7 +31,8 @@ absl::Status Run(const rooted::Config& config) {
   const std::string group = config.String("consumer-group", kServiceName);
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());
 
-  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
+  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix,
+                                                         rooted::topics::kDirectoryEvents));
   rooted::directory::DirectoryStore store(core->redis(), key_prefix);
   rooted::directory::DirectoryIndex index;
   rooted::directory::DirectoryCore directory(store, index, core->clock(), options);

@@ -30,7 +30,8 @@ absl::Status Run(const rooted::Config& config) {
   ASSIGN_OR_RETURN(int64_t sweep_seconds, config.Int("overdue-sweep-seconds", 60, 1, 86'400));
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());
 
-  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
+  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix,
+                                                         rooted::topics::kForumEvents));
   rooted::forum::ForumStore store(core->redis(), key_prefix);
   rooted::forum::ForumServiceImpl service(store, core->clock(), core->metrics(), options);
   rooted::ReferralFactsKeeper referral_facts(store);

@@ -24,7 +24,8 @@ absl::Status Run(const rooted::Config& config) {
   const std::string group = config.String("consumer-group", kServiceName);
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());
 
-  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
+  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix,
+                                                         rooted::topics::kFundEvents));
   rooted::fund::FundStore store(core->redis(), key_prefix);
   rooted::fund::Ledger ledger(core->redis(), core->redis_pipe(), key_prefix);
   rooted::ReferralFactsKeeper referral_facts(store);

@@ -31,7 +31,8 @@ absl::Status Run(const rooted::Config& config) {
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());
   ASSIGN_OR_RETURN(rooted::PupilRefHasher hasher, rooted::PupilRefHasher::Create(pupil_secret));
 
-  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
+  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix,
+                                                         rooted::topics::kReferralEvents));
   rooted::referral::RedisReferralStore store(core->redis(), core->redis_pipe(), key_prefix);
   // Every other service's events, for each case's timeline. Intake's own are
   // filed with the changes that raise them.

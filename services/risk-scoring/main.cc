@@ -37,7 +37,8 @@ absl::Status Run(const rooted::Config& config) {
   RETURN_IF_ERROR(config.CheckAllFlagsUsed());
   ASSIGN_OR_RETURN(rooted::PupilRefHasher hasher, rooted::PupilRefHasher::Create(pupil_secret));
 
-  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix));
+  ASSIGN_OR_RETURN(auto core, rooted::ServiceCore::Start(settings, kServiceName, key_prefix,
+                                                         rooted::topics::kRiskEvents));
   rooted::Logger& logger = core->logger();
   rooted::risk::RiskStore store(core->redis(), key_prefix);
   rooted::risk::ModelHolder models(store, core->clock());

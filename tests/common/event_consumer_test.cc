@@ -3,13 +3,14 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
+#include "absl/strings/str_cat.h"
 #include "common/kafka/kafka_producer.h"
 #include "common/redis/atomic_write.h"
 #include "tests/support/local_stack.h"
+#include "tests/support/metric_totals.h"
 
 namespace rooted {
 namespace {
@@ -48,14 +49,18 @@ class EventConsumerTest : public ::testing::Test {
     producer_ = *KafkaProducer::Create({broker_.bootstrap(), "test", {}});
   }
 
-  void Send(const std::string& event_id, const std::string& payload) {
+  void Send(const std::string& event_id, const std::string& payload,
+            std::vector<std::pair<std::string, std::string>> more_headers = {}) {
     OutgoingMessage m{kTopic, "pr_same_child", payload, {{"event_id", event_id}}};
+    for (auto& header : more_headers) m.headers.push_back(std::move(header));
     ASSERT_TRUE(producer_->Deliver({&m, 1}, absl::Seconds(10)).front().ok());
   }
 
-  std::unique_ptr<EventConsumer> Consumer(EventHandler& handler, size_t max_batch = 1) {
+  std::unique_ptr<EventConsumer> Consumer(EventHandler& handler, size_t max_batch = 1,
+                                          absl::Duration lag_interval = absl::Seconds(15)) {
     EventConsumerOptions options;
     options.max_batch = max_batch;
+    options.lag_interval = lag_interval;
     options.bootstrap_servers = broker_.bootstrap();
     options.group_id = "test-group";
     options.topics = {kTopic};
@@ -183,6 +188,85 @@ TEST_F(EventConsumerTest, AnUnreachableStoreIsRetriedNotDeadLettered) {
   consumer->Stop();
   EXPECT_TRUE(
       testing::ReadTopic(broker_.bootstrap(), kTopic + ".dlq", 0, absl::Seconds(3)).empty());
+}
+
+TEST_F(EventConsumerTest, EverySeriesOfAConsumedTopicStartsAtZero) {
+  ListAppender handler(*redis_);
+  auto consumer = Consumer(handler);
+  const prometheus::Registry& registry = *metrics_.registry();
+  EXPECT_FALSE(
+      testing::SeriesValue(registry, "rooted_events_dead_lettered_total", {{"topic", kTopic}}));
+  consumer->Start();
+  // Exported before any event: the first dead letter is then an increase from 0.
+  EXPECT_EQ(
+      testing::SeriesValue(registry, "rooted_events_dead_lettered_total", {{"topic", kTopic}}), 0);
+  for (const absl::string_view outcome : kConsumedOutcomes) {
+    EXPECT_EQ(testing::SeriesValue(registry, "rooted_events_consumed_total",
+                                   {{"topic", kTopic}, {"outcome", std::string(outcome)}}),
+              0)
+        << outcome;
+  }
+  consumer->Stop();
+}
+
+TEST_F(EventConsumerTest, LagIsMeasuredOnATimerWhileTheConsumerIsStuck) {
+  // A store that is down: the first event is retried for as long as it lasts.
+  class DownStore final : public EventHandler {
+   public:
+    absl::StatusOr<ApplyResult> Apply(const ConsumedEvent&) override {
+      ++calls;
+      return down.load() ? absl::StatusOr<ApplyResult>(absl::UnavailableError("redis down"))
+                         : absl::StatusOr<ApplyResult>(ApplyResult::kApplied);
+    }
+    std::atomic<bool> down{true};
+    std::atomic<int> calls{0};
+  } handler;
+  for (int i = 0; i < 4; ++i) Send(absl::StrCat("stuck-", i), "x");
+  auto consumer = Consumer(handler, 1, absl::Milliseconds(200));
+  consumer->Start();
+  const prometheus::Registry& registry = *metrics_.registry();
+  // The events share a key, so one partition; which one is the broker's hash.
+  auto lag = [&] {
+    return testing::SeriesSum(registry, "rooted_consumer_lag", {{"topic", kTopic}});
+  };
+  // Nothing is committed, and the high watermark is 4: the lag says so while
+  // no event completes.
+  ASSERT_TRUE(Eventually([&] { return handler.calls.load() > 0 && lag() == 4; }))
+      << "lag " << lag();
+  handler.down.store(false);
+  ASSERT_TRUE(Eventually([&] { return lag() == 0; })) << "lag " << lag();
+  consumer->Stop();
+}
+
+TEST_F(EventConsumerTest, AReplayIsAppliedOnlyByTheGroupThatFailedItAndOnlyOnce) {
+  ListAppender handler(*redis_);
+  // The original was marked processed without its change (a consumer that
+  // swallowed it), so it alone would be skipped as a duplicate.
+  ASSERT_TRUE(redis_->Command({"SET", ProcessedEventKey("t", "event-lost"), "1"}).ok());
+  Send("event-lost", "for another group",
+       {{std::string(kReplayForGroupHeader), "another-group"},
+        {std::string(kReplayIdHeader), "rooted.forum.events.v1.dlq:0:7"}});
+  for (int copy = 0; copy < 2; ++copy) {  // the same dead letter replayed twice
+    Send("event-lost", "replayed",
+         {{std::string(kReplayForGroupHeader), "test-group"},
+          {std::string(kReplayIdHeader), "rooted.forum.events.v1.dlq:0:3"}});
+  }
+  Send("event-after", "after");
+  auto consumer = Consumer(handler);
+  consumer->Start();
+  ASSERT_TRUE(Eventually([&] { return Applied() == 2; })) << "applied " << Applied();
+  consumer->Stop();
+  absl::StatusOr<RedisReply> listed = redis_->Command({"LRANGE", "applied", "0", "-1"});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  std::vector<std::string> applied;
+  for (const RedisReply& element : listed->elements) applied.push_back(element.str);
+  EXPECT_EQ(applied, (std::vector<std::string>{"replayed", "after"}));
+  EXPECT_EQ(testing::CounterTotal(*metrics_.registry(), "rooted_events_consumed_total", "outcome",
+                                  "skipped"),
+            1);
+  EXPECT_EQ(testing::CounterTotal(*metrics_.registry(), "rooted_events_consumed_total", "outcome",
+                                  "duplicate"),
+            1);
 }
 
 }  // namespace

@@ -53,5 +53,41 @@ TEST(MetricsTest, RpcsAreCountedByMethodAndCodeAndTimedByMethod) {
   }
 }
 
+// increase() of a counter that first appears at 1 is 0: every series an
+// alert watches must be exported at 0 before its first event.
+TEST(MetricsTest, SeriesAlertsWatchStartAtZero) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  Metrics metrics(registry, "test-service");
+  for (const absl::string_view reason : kRedisPipelineFailureReasons) {
+    EXPECT_EQ(testing::SeriesValue(*registry, "rooted_redis_pipeline_failures_total",
+                                   {{"reason", std::string(reason)}}),
+              0)
+        << reason;
+  }
+  const std::string topic = "rooted.fund.events.v1";
+  EXPECT_FALSE(
+      testing::SeriesValue(*registry, "rooted_events_produce_failures_total", {{"topic", topic}}));
+  metrics.DeclareProducedTopic(topic);
+  metrics.DeclareConsumedTopic(topic);
+  for (const char* family : {"rooted_events_produced_total", "rooted_events_produce_failures_total",
+                             "rooted_events_dead_lettered_total"}) {
+    EXPECT_EQ(testing::SeriesValue(*registry, family,
+                                   {{"topic", topic}, {"rooted_service", "test-service"}}),
+              0)
+        << family;
+  }
+  for (const absl::string_view outcome : kConsumedOutcomes) {
+    EXPECT_EQ(testing::SeriesValue(*registry, "rooted_events_consumed_total",
+                                   {{"topic", topic}, {"outcome", std::string(outcome)}}),
+              0)
+        << outcome;
+  }
+  // Declaring is idempotent and a later event counts on the same series.
+  metrics.DeclareConsumedTopic(topic);
+  metrics.RecordDeadLettered(topic);
+  EXPECT_EQ(
+      testing::SeriesValue(*registry, "rooted_events_dead_lettered_total", {{"topic", topic}}), 1);
+}
+
 }  // namespace
 }  // namespace rooted

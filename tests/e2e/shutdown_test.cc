@@ -2,8 +2,10 @@
 // period (30 s in deploy/k8s), its stages each bounded (RPC drain, consumers
 // leaving their groups, outbox drain, producer flush), rather than waiting
 // on an unreachable broker. The five run side by side, as they would in a
-// rollout, and are stopped together.
+// rollout, and are stopped together. A call still running when shutdown
+// begins ends UNAVAILABLE, which clients retry, not CANCELLED.
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -11,7 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "rooted/risk/v1/risk.grpc.pb.h"
+#include "tests/support/auth.h"
+#include "tests/support/health_probe.h"
 #include "tests/support/local_stack.h"
+#include "tests/support/run_tool.h"
+#include "tests/support/service_harness.h"
 
 namespace rooted {
 namespace {
@@ -50,6 +59,40 @@ TEST(ShutdownTest, EveryServiceStopsWithinItsGracePeriodWithKafkaUnreachable) {
     EXPECT_EQ(s.process->Terminate(kGraceAfterPreStop), 0)
         << s.name << " did not stop within its grace period";
   }
+}
+
+TEST(ShutdownTest, AStreamCutByShutdownEndsUnavailableNamingTheMessageToSendAgain) {
+  testing::LocalService risk("risk-scoring", testing::kTestTokenSecret,
+                             {"--pupil-ref-secret=" + testing::kTestTokenSecret, "--la-code=801"});
+  const std::string token =
+      testing::TestTokens(testing::kTestTokenSecret)
+          .Mint("mis-1", common::v1::ROLE_SCHOOL_STAFF, common::v1::ORGANISATION_TYPE_SCHOOL,
+                "100001", "801", absl::Now());
+  auto stub = risk::v1::RiskScoringService::NewStub(
+      grpc::CreateChannel(risk.target(), grpc::InsecureChannelCredentials()));
+  auto context = testing::AuthedContext(token);
+  risk::v1::StreamSignalsResponse response;
+  auto writer = stub->StreamSignals(context.get(), &response);
+  // One signal the service refuses: once it is counted, the call is running.
+  risk::v1::StreamSignalsRequest refused;
+  refused.add_signals()->set_signal_id("no-register-mark");
+  ASSERT_TRUE(writer->Write(refused));
+  ASSERT_TRUE(testing::Eventually([&] {
+    return absl::StrContains(testing::ScrapeMetrics(risk.metrics_port()),
+                             "outcome=\"rejected\"} 1");
+  }));
+
+  ASSERT_EQ(kill(risk.pid(), SIGTERM), 0);
+  // The health check stops answering SERVING once the drain has begun.
+  ASSERT_TRUE(testing::Eventually(
+      [&] { return !testing::IsServing(risk.target(), "rooted.risk.v1.RiskScoringService"); }));
+  writer->Write(risk::v1::StreamSignalsRequest());
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_NE(status.error_message().find("shutting down"), std::string::npos)
+      << status.error_message();
+  EXPECT_NE(status.error_message().find("message 2"), std::string::npos) << status.error_message();
 }
 
 }  // namespace

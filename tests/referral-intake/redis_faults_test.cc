@@ -17,6 +17,7 @@
 #include "tests/referral-intake/referral_fixtures.h"
 #include "tests/referral-intake/referral_services_stack.h"
 #include "tests/support/metric_totals.h"
+#include "tests/support/run_tool.h"
 
 namespace rooted::referral {
 namespace {
@@ -183,7 +184,13 @@ TEST_F(RedisFaultsTest, NoEventIsDeadLetteredWhileRedisPassesThroughTrouble) {
             0);
 }
 
-TEST_F(RedisFaultsTest, ARealRefusalIsStillPoisonAndDeadLettered) {
+// A real refusal is poison: dead-lettered with its reason. Once the cause is
+// fixed, rootedctl replays it to the group that failed it, and to no other.
+TEST_F(RedisFaultsTest, ARealRefusalIsDeadLetteredAndOnceFixedReplayedToThatGroupAlone) {
+  v1::SubmitReferralResponse submitted;
+  ASSERT_TRUE(Submit("req-faults-refused", &submitted).ok());
+  const std::string referral_id = submitted.referral().referral_id();
+
   EventConsumerOptions options =
       stack_.h.ConsumerOptions("timeline-refusal-test", {std::string(topics::kForumEvents)});
   options.max_attempts = 2;
@@ -191,26 +198,89 @@ TEST_F(RedisFaultsTest, ARealRefusalIsStillPoisonAndDeadLettered) {
   options.max_backoff = absl::Milliseconds(20);
   auto consumer = *EventConsumer::Create(options, *stack_.timeline, *stack_.h.producer,
                                          *stack_.h.metrics, *stack_.h.logger);
+  // Another service's group on the same topic, which took the event in its stride.
+  class Counter final : public EventHandler {
+   public:
+    absl::StatusOr<ApplyResult> Apply(const ConsumedEvent&) override {
+      ++seen;
+      return ApplyResult::kApplied;
+    }
+    std::atomic<int> seen{0};
+  } other_service;
+  auto other = *EventConsumer::Create(
+      stack_.h.ConsumerOptions("another-service", {std::string(topics::kForumEvents)}),
+      other_service, *stack_.h.producer, *stack_.h.metrics, *stack_.h.logger);
   consumer->Start();
+  other->Start();
   proxy().AnswerWith(kRefusals.front());
   rooted::forum::v1::ForumEvent listed;
-  listed.mutable_case_listed()->mutable_forum_case()->set_referral_id("ref_refused_case_0001");
+  listed.mutable_case_listed()->mutable_forum_case()->set_referral_id(referral_id);
   listed.mutable_metadata()->set_event_id("faults-refused-0001");
   listed.mutable_metadata()->set_event_type(PayloadTypeName(listed));
   *listed.mutable_metadata()->mutable_occurred_at() = ToProtoTimestamp(stack_.h.clock.Now());
   const OutgoingMessage message =
       ToOutgoingMessage(topics::kForumEvents, "pr_refused", listed.metadata(), listed);
   ASSERT_TRUE(stack_.h.producer->Deliver({&message, 1}, absl::Seconds(10)).front().ok());
-  std::vector<rooted::testing::ReadMessage> dead = rooted::testing::ReadTopic(
-      stack_.h.broker.bootstrap(),
-      std::string(topics::kForumEvents) + std::string(topics::kDeadLetterSuffix), 1,
-      absl::Seconds(30));
+  const std::string dlq_topic =
+      std::string(topics::kForumEvents) + std::string(topics::kDeadLetterSuffix);
+  std::vector<rooted::testing::ReadMessage> dead =
+      rooted::testing::ReadTopic(stack_.h.broker.bootstrap(), dlq_topic, 1, absl::Seconds(30));
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].headers["dlq_code"], "INTERNAL");
   EXPECT_NE(dead[0].headers["dlq_reason"].find("WRONGTYPE"), std::string::npos)
       << dead[0].headers["dlq_reason"];
-  proxy().AnswerWith("");
+  proxy().AnswerWith("");  // the cause, fixed
+
+  const std::string kafka = " --kafka-bootstrap=" + stack_.h.broker.bootstrap();
+  const rooted::testing::ToolResult list =
+      rooted::testing::RunTool("tools/rootedctl", "dlq list" + kafka);
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  EXPECT_NE(list.out.find("timeline-refusal-test"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("WRONGTYPE"), std::string::npos) << list.out;
+  const size_t at = list.out.find(dlq_topic + ":");
+  ASSERT_NE(at, std::string::npos) << list.out;
+  const std::string id = list.out.substr(at, list.out.find(' ', at) - at);
+  const rooted::testing::ToolResult show =
+      rooted::testing::RunTool("tools/rootedctl", "dlq show --id=" + id + kafka);
+  ASSERT_EQ(show.exit_code, 0) << show.out;
+  EXPECT_NE(show.out.find(referral_id), std::string::npos) << show.out;  // the event, decoded
+  EXPECT_NE(show.out.find("dlq_consumer_group: timeline-refusal-test"), std::string::npos)
+      << show.out;
+  EXPECT_EQ(rooted::testing::RunTool("tools/rootedctl", "dlq show --id=nonsense" + kafka).exit_code,
+            2);
+  EXPECT_EQ(rooted::testing::RunTool("tools/rootedctl", "dlq replay" + kafka).exit_code, 2)
+      << "neither --id nor --all";
+
+  for (int time = 0; time < 2; ++time) {  // an operator who replays it twice
+    const rooted::testing::ToolResult replay =
+        rooted::testing::RunTool("tools/rootedctl", "dlq replay --id=" + id + kafka);
+    ASSERT_EQ(replay.exit_code, 0) << replay.out;
+    EXPECT_NE(replay.out.find("replayed " + id + " to " + std::string(topics::kForumEvents) +
+                              " for timeline-refusal-test"),
+              std::string::npos)
+        << replay.out;
+  }
+  const prometheus::Registry& registry = *stack_.h.metrics->registry();
+  const auto consumed = [&](const char* outcome) {
+    return rooted::testing::SeriesValue(
+               registry, "rooted_events_consumed_total",
+               {{"topic", std::string(topics::kForumEvents)}, {"outcome", outcome}})
+        .value_or(0);
+  };
+  // The other group skips both copies; the failing group applies the first
+  // and takes the second for a duplicate.
+  ASSERT_TRUE(rooted::testing::Eventually(
+      [&] { return consumed("skipped") == 2 && consumed("duplicate") == 1; }, absl::Seconds(30)))
+      << "skipped " << consumed("skipped") << ", duplicate " << consumed("duplicate");
   consumer->Stop();
+  other->Stop();
+  EXPECT_EQ(other_service.seen.load(), 1);
+  absl::StatusOr<std::vector<v1::TimelineEntry>> timeline = stack_.timeline->Timeline(referral_id);
+  ASSERT_TRUE(timeline.ok()) << timeline.status();
+  int replayed = 0;
+  for (const v1::TimelineEntry& entry : *timeline)
+    replayed += entry.event_id() == "faults-refused-0001";
+  EXPECT_EQ(replayed, 1);
 }
 
 }  // namespace

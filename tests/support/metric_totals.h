@@ -3,6 +3,8 @@
 
 #include <prometheus/registry.h>
 
+#include <map>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -19,6 +21,48 @@ inline double CounterTotal(const prometheus::Registry& registry, absl::string_vi
       for (const prometheus::ClientMetric::Label& pair : metric.label) {
         if (pair.name == label && pair.value == value) total += metric.counter.value;
       }
+    }
+  }
+  return total;
+}
+
+// The value of the one series of counter or gauge `family` carrying every
+// label in `labels`; nullopt when no such series is exported.
+inline std::optional<double> SeriesValue(const prometheus::Registry& registry,
+                                         absl::string_view family,
+                                         const std::map<std::string, std::string>& labels) {
+  for (const prometheus::MetricFamily& collected : registry.Collect()) {
+    if (collected.name != family) continue;
+    for (const prometheus::ClientMetric& metric : collected.metric) {
+      size_t matched = 0;
+      for (const prometheus::ClientMetric::Label& pair : metric.label) {
+        auto wanted = labels.find(pair.name);
+        if (wanted != labels.end() && wanted->second == pair.value) ++matched;
+      }
+      if (matched != labels.size()) continue;
+      return collected.type == prometheus::MetricType::Gauge ? metric.gauge.value
+                                                             : metric.counter.value;
+    }
+  }
+  return std::nullopt;
+}
+
+// The sum of counter or gauge `family` over every series carrying every
+// label in `labels` (say, a topic's lag over all its partitions).
+inline double SeriesSum(const prometheus::Registry& registry, absl::string_view family,
+                        const std::map<std::string, std::string>& labels) {
+  double total = 0;
+  for (const prometheus::MetricFamily& collected : registry.Collect()) {
+    if (collected.name != family) continue;
+    for (const prometheus::ClientMetric& metric : collected.metric) {
+      size_t matched = 0;
+      for (const prometheus::ClientMetric::Label& pair : metric.label) {
+        auto wanted = labels.find(pair.name);
+        if (wanted != labels.end() && wanted->second == pair.value) ++matched;
+      }
+      if (matched != labels.size()) continue;
+      total += collected.type == prometheus::MetricType::Gauge ? metric.gauge.value
+                                                               : metric.counter.value;
     }
   }
   return total;

@@ -13,6 +13,7 @@
 #include "rooted/forum/v1/forum.grpc.pb.h"
 #include "rooted/fund/v1/fund.grpc.pb.h"
 #include "tests/forum-scheduling/forum_test_data.h"
+#include "tests/support/run_tool.h"
 #include "tests/support/service_harness.h"
 
 namespace rooted {
@@ -22,23 +23,10 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-};
+using Result = rooted::testing::ToolResult;
 
 // Runs rootedctl with `args` (stderr folded into the output).
-Result Ctl(const std::string& args) {
-  const std::string command = rooted::testing::BinaryDir() + "/tools/rootedctl " + args + " 2>&1";
-  Result result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer;
-  for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+Result Ctl(const std::string& args) { return rooted::testing::RunTool("tools/rootedctl", args); }
 
 TEST(RootedctlTest, SubmitsListsAndExitsWithClearCodes) {
   const std::string secret(40, 'c');

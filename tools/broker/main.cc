@@ -2,10 +2,14 @@
 // librdkafka's mock cluster. In memory, real wire protocol, consumer groups.
 // It is a live pipe, not a store: nothing survives a restart.
 //
-//   rooted-broker [--brokers=1] [--partitions=6] [--signal-partitions=24] [--bootstrap-file=PATH]
+//   rooted-broker [--brokers=1] [--port=0] [--partitions=6] [--signal-partitions=24]
+//                 [--bootstrap-file=PATH]
 //
-// Prints "bootstrap=HOST:PORT[,...]" on stdout once the topics exist, then
-// serves until SIGTERM or SIGINT.
+// With --port, broker 1 listens on 127.0.0.1:PORT, broker 2 on PORT+1 and so
+// on, so a broker started again after a crash is found again by every client
+// that knew it (its topics come back empty: what it held is gone). Without
+// it, free ports. Prints "bootstrap=HOST:PORT[,...]" on stdout once the
+// topics exist, then serves until SIGTERM or SIGINT.
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -14,10 +18,12 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "common/base/config.h"
 #include "common/kafka/topics.h"
 #include "common/server/service_runtime.h"
+#include "tools/broker/listen_ports.h"
 
 int main(int argc, char** argv) {
   rooted::BlockShutdownSignals();
@@ -27,6 +33,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   absl::StatusOr<int64_t> brokers = config->Int("brokers", 1, 1, 5);
+  absl::StatusOr<int64_t> port = config->Int("port", 0, 0, 65535 - 4);
   absl::StatusOr<int64_t> partitions = config->Int("partitions", 6, 1, 256);
   // The mock cluster keeps only about 5 MB a partition and drops older
   // messages: the high-volume signals topic gets more partitions, so a
@@ -34,8 +41,8 @@ int main(int argc, char** argv) {
   // is dropped (24 x 5 MB: about 1.4 million signals in flight).
   absl::StatusOr<int64_t> signal_partitions = config->Int("signal-partitions", 24, 1, 256);
   const std::string bootstrap_file = config->String("bootstrap-file", "");
-  for (const absl::Status& s : {brokers.status(), partitions.status(), signal_partitions.status(),
-                                config->CheckAllFlagsUsed()}) {
+  for (const absl::Status& s : {brokers.status(), port.status(), partitions.status(),
+                                signal_partitions.status(), config->CheckAllFlagsUsed()}) {
     if (!s.ok()) {
       std::cerr << "rooted-broker: " << s.message() << "\n";
       return 2;
@@ -57,9 +64,24 @@ int main(int argc, char** argv) {
     std::cerr << "rooted-broker: " << error << "\n";
     return 1;
   }
+  if (*port != 0) {
+    std::vector<uint16_t> ports;
+    for (int64_t i = 0; i < *brokers; ++i) ports.push_back(static_cast<uint16_t>(*port + i));
+    if (absl::Status free = rooted::broker::ListenOnPorts(ports); !free.ok()) {
+      std::cerr << "rooted-broker: --port: " << free.message() << "\n";
+      rd_kafka_destroy(handle);
+      return 1;
+    }
+  }
   rd_kafka_mock_cluster_t* cluster = rd_kafka_mock_cluster_new(handle, static_cast<int>(*brokers));
   if (cluster == nullptr) {
     std::cerr << "rooted-broker: cannot start the mock cluster\n";
+    rd_kafka_destroy(handle);
+    return 1;
+  }
+  if (rooted::broker::PendingListenPorts() != 0) {
+    std::cerr << "rooted-broker: the mock brokers did not take the ports of --port\n";
+    rd_kafka_mock_cluster_destroy(cluster);
     rd_kafka_destroy(handle);
     return 1;
   }

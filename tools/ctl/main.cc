@@ -14,6 +14,8 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -21,11 +23,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/base/config.h"
 #include "common/base/ids.h"
 #include "common/base/proto_date.h"
 #include "common/base/proto_time.h"
+#include "common/kafka/event_consumer.h"
+#include "common/kafka/kafka_producer.h"
+#include "common/kafka/topics.h"
+#include "common/server/checked_events.h"
 #include "common/server/rpc_guard.h"
 #include "rooted/audit/v1/audit.grpc.pb.h"
 #include "rooted/directory/v1/directory.grpc.pb.h"
@@ -35,6 +42,8 @@
 #include "rooted/referral/v1/programme.grpc.pb.h"
 #include "rooted/referral/v1/referral.grpc.pb.h"
 #include "rooted/risk/v1/risk.grpc.pb.h"
+#include "rooted/risk/v1/risk_events.pb.h"
+#include "tools/ctl/dead_letters.h"
 #include "tools/ctl/yaml_json.h"
 #include "tools/token/mint.h"
 
@@ -831,6 +840,211 @@ int Audit(const rooted::Config& config) {
   return 1;
 }
 
+// --- Dead letters: read from Kafka itself, the one place they are kept.
+
+// What the dead-letter commands share: the cluster, and which letters.
+struct DeadLetterQuery {
+  std::string bootstrap;
+  std::string topic;  // the consumed topic, or every topic when empty
+  std::string group;  // the failing consumer group, or every group when empty
+};
+
+absl::StatusOr<DeadLetterQuery> ReadDeadLetterQuery(const rooted::Config& config) {
+  DeadLetterQuery query{config.String("kafka-bootstrap", ""), config.String("topic", ""),
+                        config.String("group", "")};
+  if (query.bootstrap.empty()) {
+    return absl::InvalidArgumentError(
+        "--kafka-bootstrap (ROOTED_KAFKA_BOOTSTRAP): the Kafka cluster's bootstrap servers "
+        "(the local stack's are in .run/bootstrap)");
+  }
+  if (!query.topic.empty() && std::find(rooted::topics::kAll.begin(), rooted::topics::kAll.end(),
+                                        query.topic) == rooted::topics::kAll.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("--topic: one of ",
+                                                   absl::StrJoin(rooted::topics::kAll, ", "),
+                                                   " (the topic the event was consumed from)"));
+  }
+  return query;
+}
+
+absl::StatusOr<std::vector<rooted::ctl::DeadLetter>> FindDeadLetters(const DeadLetterQuery& query) {
+  std::vector<std::string> dlq_topics;
+  for (const absl::string_view topic : rooted::topics::kAll) {
+    if (query.topic.empty() || query.topic == topic) {
+      dlq_topics.push_back(absl::StrCat(topic, rooted::topics::kDeadLetterSuffix));
+    }
+  }
+  absl::StatusOr<std::vector<rooted::ctl::DeadLetter>> letters =
+      rooted::ctl::ReadDeadLetters(query.bootstrap, dlq_topics, absl::Seconds(30));
+  if (!letters.ok() || query.group.empty()) return letters;
+  std::erase_if(*letters, [&](const rooted::ctl::DeadLetter& letter) {
+    return letter.header(rooted::kDeadLetterGroupHeader) != query.group;
+  });
+  return letters;
+}
+
+int KafkaFailed(absl::string_view path, const absl::Status& status) {
+  std::cerr << "rootedctl " << path << ": " << absl::StatusCodeToString(status.code()) << ": "
+            << status.message() << "\n";
+  return 1;
+}
+
+std::string When(absl::Time at) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", at, absl::UTCTimeZone());
+}
+
+nlohmann::json DeadLetterJson(const rooted::ctl::DeadLetter& letter) {
+  return {{"id", letter.id()},
+          {"topic", letter.source_topic()},
+          {"deadLetteredAt", absl::FormatTime(absl::RFC3339_sec, letter.at, absl::UTCTimeZone())},
+          {"headers", letter.headers}};
+}
+
+int DlqList(const rooted::Config& config) {
+  const Session session(config);
+  absl::StatusOr<DeadLetterQuery> query = ReadDeadLetterQuery(config);
+  if (!query.ok()) return UsageError("dlq list", query.status().message());
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok())
+    return UsageError("dlq list", used.message());
+  absl::StatusOr<std::vector<rooted::ctl::DeadLetter>> letters = FindDeadLetters(*query);
+  if (!letters.ok()) return KafkaFailed("dlq list", letters.status());
+  if (session.json) {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& letter : *letters) all.push_back(DeadLetterJson(letter));
+    std::cout << all.dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& letter : *letters) {
+    rows.push_back({letter.id(), When(letter.at), letter.header(rooted::kDeadLetterGroupHeader),
+                    letter.header(rooted::kDeadLetterCodeHeader),
+                    letter.header(rooted::kDeadLetterAttemptsHeader), letter.header("event_type"),
+                    letter.header(rooted::kDeadLetterReasonHeader)});
+  }
+  PrintTable({"DEAD LETTER", "AT (UTC)", "GROUP", "CODE", "TRIES", "EVENT TYPE", "REASON"}, rows);
+  return 0;
+}
+
+// The payload as its topic's envelope in the API's JSON, or why it cannot be.
+std::string PayloadJson(const rooted::ctl::DeadLetter& letter) {
+  const google::protobuf::Message* envelope =
+      letter.source_topic() == rooted::topics::kSignals
+          ? &rooted::risk::v1::SignalEvent::default_instance()
+          : rooted::EventEnvelopeOf(letter.source_topic());
+  if (envelope == nullptr) return "(no envelope is known for this topic)";
+  std::unique_ptr<google::protobuf::Message> parsed(envelope->New());
+  if (!parsed->ParseFromString(letter.payload)) {
+    return absl::StrCat("(", letter.payload.size(), " bytes that do not parse as ",
+                        envelope->GetDescriptor()->full_name(), ")");
+  }
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(*parsed, &json, options);
+  return json;
+}
+
+absl::StatusOr<std::vector<rooted::ctl::DeadLetter>> DeadLettersNamed(
+    const DeadLetterQuery& query, const std::vector<std::string>& ids) {
+  std::vector<rooted::ctl::DeadLetter> named;
+  std::set<std::string> wanted;
+  for (const std::string& id : ids) {
+    absl::StatusOr<rooted::ctl::DeadLetterPlace> place = rooted::ctl::ParseDeadLetterId(id, "--id");
+    if (!place.ok()) return place.status();
+    wanted.insert(id);
+  }
+  absl::StatusOr<std::vector<rooted::ctl::DeadLetter>> letters = FindDeadLetters(query);
+  if (!letters.ok()) return letters.status();
+  for (auto& letter : *letters) {
+    if (wanted.erase(letter.id()) > 0) named.push_back(std::move(letter));
+  }
+  if (!wanted.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("--id: ", absl::StrJoin(wanted, ", "),
+                     " not on the dead-letter topics (dlq list shows what is)"));
+  }
+  return named;
+}
+
+int DlqShow(const rooted::Config& config) {
+  const Session session(config);
+  absl::StatusOr<DeadLetterQuery> query = ReadDeadLetterQuery(config);
+  if (!query.ok()) return UsageError("dlq show", query.status().message());
+  absl::StatusOr<std::string> id = config.RequiredString("id");
+  if (!id.ok()) return UsageError("dlq show", id.status().message());
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok())
+    return UsageError("dlq show", used.message());
+  if (absl::Status valid = rooted::ctl::ParseDeadLetterId(*id, "--id").status(); !valid.ok()) {
+    return UsageError("dlq show", valid.message());
+  }
+  absl::StatusOr<std::vector<rooted::ctl::DeadLetter>> found = DeadLettersNamed(*query, {*id});
+  if (!found.ok()) return KafkaFailed("dlq show", found.status());
+  const rooted::ctl::DeadLetter& letter = found->front();
+  if (session.json) {
+    nlohmann::json shown = DeadLetterJson(letter);
+    shown["key"] = letter.key;
+    shown["payload"] =
+        nlohmann::json::parse(PayloadJson(letter), nullptr, /*allow_exceptions=*/false);
+    std::cout << shown.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "dead letter  " << letter.id() << "\n"
+            << "at (UTC)     " << When(letter.at) << "\n"
+            << "from         " << letter.source_topic() << ", key " << letter.key << "\n";
+  for (const auto& [name, value] : letter.headers)
+    std::cout << "  " << name << ": " << value << "\n";
+  std::cout << "payload:\n" << PayloadJson(letter) << "\n";
+  return 0;
+}
+
+int DlqReplay(const rooted::Config& config) {
+  absl::StatusOr<DeadLetterQuery> query = ReadDeadLetterQuery(config);
+  if (!query.ok()) return UsageError("dlq replay", query.status().message());
+  const std::string ids = config.String("id", "");
+  absl::StatusOr<bool> all = config.Bool("all", false);
+  if (!all.ok()) return UsageError("dlq replay", all.status().message());
+  if (absl::Status used = config.CheckAllFlagsUsed(); !used.ok())
+    return UsageError("dlq replay", used.message());
+  if (ids.empty() == !*all) {
+    return UsageError("dlq replay",
+                      "either --id=ID[,ID...] or --all (with --topic and --group to narrow it)");
+  }
+  const std::vector<std::string> named = absl::StrSplit(ids, ',', absl::SkipEmpty());
+  absl::StatusOr<std::vector<rooted::ctl::DeadLetter>> letters =
+      *all ? FindDeadLetters(*query) : DeadLettersNamed(*query, named);
+  if (!letters.ok()) {
+    return absl::IsInvalidArgument(letters.status())
+               ? UsageError("dlq replay", letters.status().message())
+               : KafkaFailed("dlq replay", letters.status());
+  }
+  std::vector<rooted::OutgoingMessage> replays;
+  for (const auto& letter : *letters) {
+    absl::StatusOr<rooted::OutgoingMessage> replay = rooted::ctl::ReplayOf(letter);
+    if (!replay.ok()) return KafkaFailed("dlq replay", replay.status());
+    replays.push_back(*std::move(replay));
+  }
+  if (replays.empty()) {
+    std::cout << "no dead letters to replay\n";
+    return 0;
+  }
+  absl::StatusOr<std::unique_ptr<rooted::KafkaProducer>> producer = rooted::KafkaProducer::Create(
+      {.bootstrap_servers = query->bootstrap, .client_id = "rootedctl"});
+  if (!producer.ok()) return UsageError("dlq replay", producer.status().message());
+  const std::vector<absl::Status> sent = (*producer)->Deliver(replays, absl::Seconds(30));
+  int failed = 0;
+  for (size_t i = 0; i < replays.size(); ++i) {
+    const rooted::ctl::DeadLetter& letter = (*letters)[i];
+    if (sent[i].ok()) {
+      std::cout << "replayed " << letter.id() << " to " << letter.source_topic() << " for "
+                << letter.header(rooted::kDeadLetterGroupHeader) << "\n";
+    } else {
+      ++failed;
+      std::cerr << "rootedctl dlq replay: " << letter.id() << " not replayed: " << sent[i].message()
+                << "\n";
+    }
+  }
+  return failed == 0 ? 0 : 1;
+}
+
 const std::vector<Command>& Commands() {
   static const auto* commands = new std::vector<Command>{
       {"token", "--role=ROLE[,ROLE] --org=TYPE:ID --la=LA --subject=ID [--lifetime=8h]",
@@ -892,6 +1106,17 @@ const std::vector<Command>& Commands() {
        "(data protection officers; the question is itself audited). For example, who has looked at "
        "this child's record this year: --pupil-ref=REF --from=2026-09-01.",
        Audit},
+      {"dlq list", "--kafka-bootstrap=HOST:PORT [--topic=TOPIC] [--group=GROUP]",
+       "Events a consumer group gave up on, with why (read from Kafka's dead-letter topics).",
+       DlqList},
+      {"dlq show", "--kafka-bootstrap=HOST:PORT --id=DEAD_LETTER",
+       "One dead letter: its headers and its event, decoded.", DlqShow},
+      {"dlq replay",
+       "--kafka-bootstrap=HOST:PORT (--id=DEAD_LETTER[,...] | --all [--topic=TOPIC] "
+       "[--group=GROUP])",
+       "Once the cause is fixed, send dead letters back to their topic for the group that failed "
+       "them alone; every other group skips them, and a letter replayed twice is applied once.",
+       DlqReplay},
   };
   return *commands;
 }
