@@ -156,10 +156,11 @@ RedisServer::RedisServer() {
   throw std::runtime_error("redis-server did not start");
 }
 
-Broker::Broker() : dir_(MakeTempDir()) {
+Broker::Broker(int port) : dir_(MakeTempDir()) {
   const std::string file = dir_ + "/bootstrap";
   process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{BinaryDir() + "/tools/rooted-broker", "--bootstrap-file=" + file},
+      std::vector<std::string>{BinaryDir() + "/tools/rooted-broker", "--bootstrap-file=" + file,
+                               "--port=" + std::to_string(port)},
       "/dev/null");
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (absl::Now() < deadline) {

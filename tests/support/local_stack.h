@@ -72,7 +72,9 @@ class RedisServer {
 // The project's rooted-broker (librdkafka's mock cluster) in its own process.
 class Broker {
  public:
-  Broker();
+  // `port`: broker 1's loopback port (0: any free one). A broker started on
+  // the port of one that is gone takes its place for every client.
+  explicit Broker(int port = 0);
   const std::string& bootstrap() const { return bootstrap_; }
   pid_t pid() const { return process_->pid(); }
 

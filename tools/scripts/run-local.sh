@@ -25,10 +25,26 @@ rm -f "$CLOCK"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
   --daemonize no --loglevel warning > "$RUN/redis.log" 2>&1 &
 echo $! > "$RUN/redis.pid"
+# The broker keeps everything in memory. If it dies it is started again on
+# the same port, so the services find it again by themselves; what it held
+# (events not yet consumed, consumer groups' offsets) is gone with it, while
+# each service's outbox in Redis still holds what it had yet to publish.
+BROKER_PORT="${ROOTED_BROKER_PORT:-19092}"
 rm -f "$RUN/bootstrap"
-build/tools/rooted-broker --bootstrap-file="$RUN/bootstrap" > "$RUN/broker.log" 2>&1 &
-echo $! > "$RUN/broker.pid"
+: > "$RUN/broker.log"
+(
+  trap 'kill -TERM "$(cat "$RUN/broker.pid" 2>/dev/null)" 2>/dev/null; exit 0' TERM
+  while :; do
+    build/tools/rooted-broker --port="$BROKER_PORT" --bootstrap-file="$RUN/bootstrap" >> "$RUN/broker.log" 2>&1 &
+    echo $! > "$RUN/broker.pid"
+    wait $! && exit 0  # stopped on purpose (stop-local.sh)
+    echo "run-local: rooted-broker ended; starting it again on port $BROKER_PORT (its events are lost)" >> "$RUN/broker.log"
+    sleep 1
+  done
+) &
+echo $! > "$RUN/broker-supervisor.pid"
 for _ in $(seq 1 100); do [ -s "$RUN/bootstrap" ] && break; sleep 0.1; done
+[ -s "$RUN/bootstrap" ] || { echo "rooted-broker did not start; see $RUN/broker.log"; exit 1; }
 BOOTSTRAP=$(cat "$RUN/bootstrap")
 
 # start_service NAME GRPC_PORT METRICS_PORT REDIS_DB [FLAGS...]: starts one
@@ -71,7 +87,8 @@ cat <<TXT
 
 RootED local stack is running:
   redis-server       127.0.0.1:$REDIS_PORT            log $RUN/redis.log
-  rooted-broker      $BOOTSTRAP   log $RUN/broker.log
+  rooted-broker      $BOOTSTRAP   log $RUN/broker.log (started again if it dies;
+                     what it held is lost)
   referral-intake    gRPC 127.0.0.1:50051, metrics http://127.0.0.1:9464/metrics
                      log $RUN/referral-intake.log
   risk-scoring       gRPC 127.0.0.1:50052, metrics http://127.0.0.1:9465/metrics
@@ -93,5 +110,8 @@ Try rootedctl (tokens from the local key; every command has --help):
   build/tools/rootedctl directory search --need=attendance-engagement
   ROOTED_TOKEN=\$(build/tools/rootedctl token --role=school_lead --org=school:100005 --la=801 --subject=head-1) \\
     build/tools/rootedctl risk list --school=100005 --band=high
+Dead letters (events a consumer could not apply; see README, "Dead letters"):
+  export ROOTED_KAFKA_BOOTSTRAP=\$(cat $RUN/bootstrap)
+  build/tools/rootedctl dlq list
 Stop everything with: tools/scripts/stop-local.sh
 TXT

@@ -2,7 +2,8 @@
 # Stops the local stack started by run-local.sh (SIGTERM: services drain first).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-for name in fund-payments directory-triage forum-scheduling risk-scoring referral-intake broker redis; do
+# The broker's supervisor first, so it does not start the broker again.
+for name in fund-payments directory-triage forum-scheduling risk-scoring referral-intake broker-supervisor broker redis; do
   pidfile=".run/$name.pid"
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")
