@@ -48,14 +48,16 @@ double Sampled(const std::string& page, const std::string& family, const std::st
 
 class BrokerRestartTest : public ::testing::Test {
  protected:
-  // Streams one attendance mark; OK once the signal is on the topic.
-  grpc::Status SendMark(kv1::RiskScoringService::Stub& stub, int day) {
+  // Streams pupil `serial`'s mark for the first day of term; OK once the
+  // signal is on the topic.
+  grpc::Status SendMark(kv1::RiskScoringService::Stub& stub, int serial) {
     auto context = testing::AuthedContext(token_);
     kv1::StreamSignalsResponse response;
     auto writer = stub.StreamSignals(context.get(), &response);
     kv1::StreamSignalsRequest request;
     *request.add_signals() =
-        risk::testing::Mark(upn_, "100001", absl::CivilDay(2026, 9, 7) + day, kv1::SESSION_AM, "/");
+        risk::testing::Mark(cohort::MakeUpn("801", 4001, 2014, serial), "100001",
+                            absl::CivilDay(2026, 9, 7), kv1::SESSION_AM, "/");
     writer->Write(request);
     writer->WritesDone();
     grpc::Status status = writer->Finish();
@@ -67,7 +69,6 @@ class BrokerRestartTest : public ::testing::Test {
     return status;
   }
 
-  const std::string upn_ = cohort::MakeUpn("801", 4001, 2014, 7);
   const std::string token_ = testing::TestTokens(testing::kTestTokenSecret)
                                  .Mint("mis-1", cv1::ROLE_SCHOOL_STAFF,
                                        cv1::ORGANISATION_TYPE_SCHOOL, "100001", "801", absl::Now());
@@ -102,19 +103,30 @@ TEST_F(BrokerRestartTest, AServiceRejoinsABrokerThatReturnsOnTheSameAddress) {
   ASSERT_EQ(broker->bootstrap(), bootstrap);
 
   // The producer reconnects (a call may be refused UNAVAILABLE meanwhile,
-  // which a client retries) and the scorer's consumer takes the new signal.
+  // which a client retries).
+  int serial = 1;
   grpc::Status after;
   ASSERT_TRUE(testing::Eventually(
       [&] {
-        after = SendMark(*stub, 1);
+        after = SendMark(*stub, ++serial);
         return after.ok();
       },
       absl::Seconds(60)))
       << after.error_code() << " " << after.error_message();
-  EXPECT_EQ(
-      testing::ReadTopic(bootstrap, std::string(topics::kSignals), 1, absl::Seconds(20)).size(),
-      1u);
-  EXPECT_TRUE(testing::Eventually([&] { return scored() == 2; }, absl::Seconds(60))) << scored();
+  EXPECT_FALSE(
+      testing::ReadTopic(bootstrap, std::string(topics::kSignals), 1, absl::Seconds(20)).empty());
+  // The scorer's consumer rejoins its group and takes new signals. It may
+  // keep the position it had on the old broker's partition for a moment,
+  // and the new broker's log starts again at 0, so the first signals after
+  // the restart can fall below it: the loss of an in-memory broker (README,
+  // "Two commands"). So signals are sent until one is scored.
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        (void)SendMark(*stub, ++serial);
+        return testing::Eventually([&] { return scored() >= 2; }, absl::Seconds(1));
+      },
+      absl::Seconds(90)))
+      << scored() << " scored after " << serial << " pupils' marks";
 }
 
 }  // namespace
