@@ -26,11 +26,12 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry, const std::stri
                             .Help("Events whose delivery failed and will be retried")
                             .Labels({{std::string(kServiceLabel), service}})
                             .Register(*registry_)),
-      events_consumed_(prometheus::BuildCounter()
-                           .Name("rooted_events_consumed_total")
-                           .Help("Events consumed, by outcome (applied, duplicate, retried)")
-                           .Labels({{std::string(kServiceLabel), service}})
-                           .Register(*registry_)),
+      events_consumed_(
+          prometheus::BuildCounter()
+              .Name("rooted_events_consumed_total")
+              .Help("Events consumed, by outcome (applied, duplicate, retried, skipped)")
+              .Labels({{std::string(kServiceLabel), service}})
+              .Register(*registry_)),
       events_dead_lettered_(prometheus::BuildCounter()
                                 .Name("rooted_events_dead_lettered_total")
                                 .Help("Events sent to a dead-letter topic")
@@ -70,7 +71,7 @@ Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry, const std::stri
       produce_failures_by_(produce_failures_, {"topic"}),
       events_consumed_by_(events_consumed_, {"topic", "outcome"}),
       events_dead_lettered_by_(events_dead_lettered_, {"topic"}),
-      consumer_lag_by_(consumer_lag_, {"topic", "partition"}),
+      consumer_lag_by_(consumer_lag_, {"consumer_group", "topic", "partition"}),
       redis_pipeline_failures_by_(redis_pipeline_failures_, {"reason"}) {
   for (const absl::string_view reason : kRedisPipelineFailureReasons) {
     redis_pipeline_failures_by_.Get({reason});
@@ -123,8 +124,9 @@ void Metrics::RecordRedisPipelineFailure(absl::string_view reason) {
   redis_pipeline_failures_by_.Get({reason}).Increment();
 }
 
-void Metrics::SetConsumerLag(absl::string_view topic, int32_t partition, double lag) {
-  consumer_lag_by_.Get({topic, std::to_string(partition)}).Set(lag);
+void Metrics::SetConsumerLag(absl::string_view group, absl::string_view topic, int32_t partition,
+                             double lag) {
+  consumer_lag_by_.Get({group, topic, std::to_string(partition)}).Set(lag);
 }
 
 }  // namespace rooted

@@ -109,8 +109,10 @@ class Metrics {
   void RecordDeadLettered(absl::string_view topic);
   // rooted_outbox_depth
   void SetOutboxDepth(double depth);
-  // rooted_consumer_lag{topic,partition}
-  void SetConsumerLag(absl::string_view topic, int32_t partition, double lag);
+  // rooted_consumer_lag{consumer_group,topic,partition}: one series per
+  // group, since one service may read a topic in two groups.
+  void SetConsumerLag(absl::string_view group, absl::string_view topic, int32_t partition,
+                      double lag);
   // rooted_redis_pipeline_waiting: commands on the pipelined Redis connection
   // without a reply yet.
   void SetRedisPipelineWaiting(double commands);

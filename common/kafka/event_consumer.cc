@@ -14,7 +14,24 @@ namespace rooted {
 std::string ConsumedEvent::event_id() const {
   auto it = headers.find("event_id");
   if (it == headers.end() || it->second.empty()) return std::string();
-  return replay_id.empty() ? it->second : absl::StrCat(it->second, ":replay:", replay_id);
+  return it->second;
+}
+
+std::string ConsumedEvent::dedup_key() const {
+  std::string id = event_id();
+  return replay && !id.empty() ? absl::StrCat(id, ":replay") : id;
+}
+
+std::map<std::string, std::string> HeadersOf(RdKafka::Message& message) {
+  std::map<std::string, std::string> by_name;
+  if (RdKafka::Headers* headers = message.headers()) {
+    for (const RdKafka::Headers::Header& h : headers->get_all()) {
+      if (h.value() != nullptr) {
+        by_name[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
+      }
+    }
+  }
+  return by_name;
 }
 
 std::string ProcessedEventKey(absl::string_view prefix, absl::string_view event_id) {
@@ -111,12 +128,25 @@ void EventConsumer::RunLagTimer() {
 }
 
 void EventConsumer::ReportLag() {
-  constexpr int kBrokerWaitMs = 5000;
+  // Short broker waits, checked between partitions: Stop waits for a round
+  // in progress, and the shutdown's consumer stage has seconds, not minutes.
+  constexpr int kBrokerWaitMs = 500;
+  const auto stopping = [this] {
+    absl::MutexLock lock(&lag_mu_);
+    return lag_timer_stopping_;
+  };
   std::vector<RdKafka::TopicPartition*> assigned;
   if (consumer_->assignment(assigned) != RdKafka::ERR_NO_ERROR) return;
-  std::set<std::pair<std::string, int32_t>> reported;
-  if (!assigned.empty() && consumer_->committed(assigned, kBrokerWaitMs) == RdKafka::ERR_NO_ERROR) {
+  std::set<std::pair<std::string, int32_t>> still_assigned;
+  for (const RdKafka::TopicPartition* partition : assigned) {
+    still_assigned.emplace(partition->topic(), partition->partition());
+  }
+  // A failed query leaves the last figure standing: a broker slow to
+  // answer must not read as a consumer that caught up.
+  if (!assigned.empty() && !stopping() &&
+      consumer_->committed(assigned, kBrokerWaitMs) == RdKafka::ERR_NO_ERROR) {
     for (const RdKafka::TopicPartition* partition : assigned) {
+      if (stopping()) break;
       int64_t low = 0, high = 0;
       if (consumer_->query_watermark_offsets(partition->topic(), partition->partition(), &low,
                                              &high, kBrokerWaitMs) != RdKafka::ERR_NO_ERROR) {
@@ -124,17 +154,19 @@ void EventConsumer::ReportLag() {
       }
       // Nothing committed yet: the group starts at the earliest event.
       const int64_t committed = partition->offset() >= 0 ? partition->offset() : low;
-      metrics_.SetConsumerLag(partition->topic(), partition->partition(),
+      metrics_.SetConsumerLag(options_.group_id, partition->topic(), partition->partition(),
                               double(std::max<int64_t>(0, high - committed)));
-      reported.emplace(partition->topic(), partition->partition());
     }
   }
   RdKafka::TopicPartition::destroy(assigned);
   absl::MutexLock lock(&lag_mu_);
+  // A partition taken from this member is another member's to report.
   for (const auto& [topic, partition] : lag_reported_) {
-    if (!reported.contains({topic, partition})) metrics_.SetConsumerLag(topic, partition, 0);
+    if (!still_assigned.contains({topic, partition})) {
+      metrics_.SetConsumerLag(options_.group_id, topic, partition, 0);
+    }
   }
-  lag_reported_ = std::move(reported);
+  lag_reported_ = std::move(still_assigned);
 }
 
 void EventConsumer::Backoff(absl::Duration& delay) {
@@ -262,11 +294,7 @@ bool EventConsumer::IsReplayForAnotherGroup(ConsumedEvent& event) const {
   auto group = event.headers.find(std::string(kReplayForGroupHeader));
   if (group == event.headers.end()) return false;
   if (group->second != options_.group_id) return true;
-  auto id = event.headers.find(std::string(kReplayIdHeader));
-  // A replay without its id still gets a key of its own, never the original's.
-  event.replay_id = id == event.headers.end() || id->second.empty()
-                        ? absl::StrCat(event.topic, ":", event.partition, ":", event.offset)
-                        : id->second;
+  event.replay = true;
   return false;
 }
 
@@ -279,13 +307,7 @@ ConsumedEvent ToConsumedEvent(RdKafka::Message& message) {
   event.offset = message.offset();
   if (message.key() != nullptr) event.key = *message.key();
   event.payload.assign(static_cast<const char*>(message.payload()), message.len());
-  if (RdKafka::Headers* headers = message.headers()) {
-    for (const RdKafka::Headers::Header& h : headers->get_all()) {
-      if (h.value() != nullptr) {
-        event.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
-      }
-    }
-  }
+  event.headers = HeadersOf(message);
   return event;
 }
 

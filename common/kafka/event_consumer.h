@@ -21,6 +21,7 @@
 
 namespace RdKafka {
 class KafkaConsumer;
+class Message;
 }
 
 namespace rooted {
@@ -32,16 +33,19 @@ struct ConsumedEvent {
   std::string key;
   std::string payload;
   std::map<std::string, std::string> headers;
-  // Set when this is a replay of a dead letter meant for this consumer's
-  // group: the dead letter's place, which makes the replay's own dedup key.
-  std::string replay_id;
+  // True for a replay of a dead letter meant for this consumer's group.
+  bool replay = false;
 
-  // The dedup key: the producer's event id header, or for a replay
-  // "<event id>:replay:<replay id>". A dead-lettered event was never applied,
-  // yet its processed mark may exist (written by a consumer that swallowed it)
-  // or have expired; the replay's own key neither skips it nor applies the
-  // same replay twice.
+  // The producer's event id (the event_id header): what events caused by
+  // this one name as their cause, and what logs show.
   std::string event_id() const;
+  // What a handler's processed mark is keyed on: the event id, or for a
+  // replay "<event id>:replay". A dead-lettered event was never applied by
+  // its group, yet its processed mark may exist (written by a consumer that
+  // swallowed it) or have expired, so a replay has a key of its own; every
+  // replay of the event shares it (a dead letter replayed twice, or
+  // dead-lettered again and that copy replayed too), so it applies once.
+  std::string dedup_key() const;
 };
 
 // Headers of a replayed dead letter (rootedctl dlq replay): the consumer
@@ -83,6 +87,9 @@ class EventHandler {
 
 // "<prefix>:processed:<event id>": the guard key that makes Apply happen once.
 std::string ProcessedEventKey(absl::string_view prefix, absl::string_view event_id);
+
+// A Kafka message's headers by name (a header without a value is left out).
+std::map<std::string, std::string> HeadersOf(RdKafka::Message& message);
 // How long processed ids are kept: longer than any redelivery window.
 inline constexpr int64_t kProcessedEventTtlSeconds = 30 * 24 * 3600;
 
@@ -129,7 +136,7 @@ class EventConsumer {
                 EventProducer& dead_letters, Metrics& metrics, Logger& logger);
   void Run();
   void RunLagTimer();
-  // True for a replay meant for another group; sets the replay id of one for ours.
+  // True for a replay meant for another group; marks one for ours a replay.
   bool IsReplayForAnotherGroup(ConsumedEvent& event) const;
   // True once the event is applied or dead-lettered; false if stopping first.
   bool Process(const ConsumedEvent& event);
@@ -150,8 +157,8 @@ class EventConsumer {
   std::thread thread_;
   absl::Mutex lag_mu_;
   bool lag_timer_stopping_ ABSL_GUARDED_BY(lag_mu_) = false;
-  // Partitions whose lag this member reported; one taken from it by a
-  // rebalance reads 0 here (its new owner reports it).
+  // Partitions assigned at the last measurement; one taken from this member
+  // by a rebalance then reads 0 here (its new owner reports it).
   std::set<std::pair<std::string, int32_t>> lag_reported_ ABSL_GUARDED_BY(lag_mu_);
   std::thread lag_thread_;
 };

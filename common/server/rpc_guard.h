@@ -83,8 +83,9 @@ class RpcGuard {
 
   // Shutdown. From here on every new call is answered UNAVAILABLE, which
   // clients retry (on another replica), and a client stream ends at its next
-  // message the same way, rather than gRPC cancelling what is still running
-  // when the drain time is up (CANCELLED, which clients do not retry).
+  // message the same way. What is still running when the drain time is up
+  // (a unary call, or a stream waiting on a message that never comes) is
+  // cancelled by gRPC: shutdown-drain is set to outlast any one call.
   void BeginDrain() { draining_.store(true); }
   bool draining() const { return draining_.load(std::memory_order_relaxed); }
   // The answer to a call that comes, or goes on, while draining.

@@ -156,7 +156,7 @@ absl::StatusOr<ApplyResult> ReferralNeedsHandler::Apply(const ConsumedEvent& eve
       core_.AddEvent(batch, system, triage->pupil_ref().value(), triage->referral_id(), std::move(out));
     }
   }
-  absl::StatusOr<ApplyResult> applied = store.CommitConsumed(std::move(batch), event.event_id());
+  absl::StatusOr<ApplyResult> applied = store.CommitConsumed(std::move(batch), event.dedup_key());
   if (facts && applied.ok() && *applied == ApplyResult::kApplied) facts_.Remember(*facts);
   return applied;
 }

@@ -50,7 +50,7 @@ absl::StatusOr<ApplyResult> ForumEventHandler::Apply(const ConsumedEvent& event)
 
 absl::StatusOr<ApplyResult> ForumEventHandler::Commit(WriteBatch batch,
                                                       const ConsumedEvent& event) {
-  return store_.CommitConsumed(std::move(batch), event.event_id());
+  return store_.CommitConsumed(std::move(batch), event.dedup_key());
 }
 
 absl::StatusOr<ApplyResult> ForumEventHandler::ApplyReferral(const ConsumedEvent& event) {

@@ -22,7 +22,7 @@ absl::StatusOr<ApplyResult> FundEventHandler::ApplyReferral(const ConsumedEvent&
   WriteBatch batch;
   ASSIGN_OR_RETURN(std::optional<ReferralFactsKeeper::Facts> facts,
                    referrals_.Stage(batch, envelope));
-  absl::StatusOr<ApplyResult> applied = store_.CommitConsumed(std::move(batch), event.event_id());
+  absl::StatusOr<ApplyResult> applied = store_.CommitConsumed(std::move(batch), event.dedup_key());
   if (facts && applied.ok() && *applied == ApplyResult::kApplied) referrals_.Remember(*facts);
   return applied;
 }
@@ -51,7 +51,7 @@ absl::StatusOr<ApplyResult> FundEventHandler::ApplyForum(const ConsumedEvent& ev
     batch.commands.push_back({"ZADD", store_.DraftsKey(), std::to_string(absl::ToUnixMillis(clock_.Now())),
                               draft.request_id()});
   }
-  absl::StatusOr<ApplyResult> result = store_.CommitConsumed(std::move(batch), event.event_id());
+  absl::StatusOr<ApplyResult> result = store_.CommitConsumed(std::move(batch), event.dedup_key());
   // A draft for this decision exists already (the event came again after
   // its processed mark expired): nothing to do.
   if (absl::IsAborted(result.status())) return ApplyResult::kDuplicate;

@@ -327,7 +327,7 @@ absl::StatusOr<std::optional<WriteBatch>> CaseTimelineHandler::Prepare(const Con
   // submission indexed the pupil's cases): nothing is left to do.
   if (event.topic == topics::kReferralEvents) return std::nullopt;
   WriteBatch batch;
-  batch.guard_key = ProcessedEventKey(prefix_, event.event_id());
+  batch.guard_key = ProcessedEventKey(prefix_, event.dedup_key());
   batch.guard_value.assign(1, '1');
   batch.guard_ttl_seconds = kProcessedEventTtlSeconds;
   // The index later events are resolved through.

@@ -315,7 +315,7 @@ absl::StatusOr<ApplyResult> ScreeningHandler::Apply(const ConsumedEvent& event) 
   store_.Audit(batch, audit);
   // The case timeline consumes the same event under the same prefix: the
   // screening keeps a processed-event guard of its own.
-  return store_.CommitConsumed(std::move(batch), "screening:" + event.event_id());
+  return store_.CommitConsumed(std::move(batch), "screening:" + event.dedup_key());
 }
 
 void ProgrammeServiceImpl::Bind(GuardedService& service) {

@@ -64,12 +64,12 @@ absl::StatusOr<ApplyResult> EvidenceResponder::Apply(const ConsumedEvent& event)
   FillEventMetadata(out.mutable_metadata(), kProducer, submitted.referral_id(), event.event_id(),
                     PayloadTypeName(out), self, clock_.Now());
   const WriteBatch batch{
-      .guard_key = ProcessedEventKey(prefix_ + ":evidence", event.event_id()),
+      .guard_key = ProcessedEventKey(prefix_ + ":evidence", event.dedup_key()),
       .guard_value = "answered",
       .guard_ttl_seconds = kProcessedEventTtlSeconds,
       .preconditions = {},
-      .commands = {OutboxAppendCommand(store_.outbox_key(),
-                                       ToOutboxEvent(topics::kRiskEvents, ref, out.metadata(), out))}};
+      .commands = {OutboxAppendCommand(
+          store_.outbox_key(), ToOutboxEvent(topics::kRiskEvents, ref, out.metadata(), out))}};
   absl::StatusOr<WriteOutcome> written = ApplyAtomically(redis_, batch);
   if (!written.ok()) return written.status();
   return written->kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied : ApplyResult::kDuplicate;

@@ -105,7 +105,7 @@ absl::StatusOr<ApplyResult> InterventionRecorder::Apply(const ConsumedEvent& eve
   const absl::CivilDay day = absl::ToCivilDay(
       absl::FromUnixSeconds(head.metadata().occurred_at().seconds()), absl::LocalTimeZone());
   const WriteBatch batch{
-      .guard_key = ProcessedEventKey(prefix_, event.event_id()),
+      .guard_key = ProcessedEventKey(prefix_, event.dedup_key()),
       .guard_value = std::string(*kind),
       .guard_ttl_seconds = kProcessedEventTtlSeconds,
       .preconditions = {},
@@ -125,11 +125,12 @@ absl::StatusOr<ApplyResult> InterventionRecorder::RecordClosure(const ConsumedEv
   }
   std::string outcome = rooted::referral::v1::CaseOutcome_Name(envelope.case_closed().outcome());
   outcome = absl::AsciiStrToLower(absl::StripPrefix(outcome, "CASE_OUTCOME_"));
-  const WriteBatch batch{.guard_key = ProcessedEventKey(prefix_, event.event_id()),
-                         .guard_value = "closure",
-                         .guard_ttl_seconds = kProcessedEventTtlSeconds,
-                         .preconditions = {},
-                         .commands = {{"HINCRBY", absl::StrCat(prefix_, ":closures"), outcome, "1"}}};
+  const WriteBatch batch{
+      .guard_key = ProcessedEventKey(prefix_, event.dedup_key()),
+      .guard_value = "closure",
+      .guard_ttl_seconds = kProcessedEventTtlSeconds,
+      .preconditions = {},
+      .commands = {{"HINCRBY", absl::StrCat(prefix_, ":closures"), outcome, "1"}}};
   absl::StatusOr<WriteOutcome> written = ApplyAtomically(redis_, batch);
   if (!written.ok()) return written.status();
   return written->kind == WriteOutcome::Kind::kApplied ? ApplyResult::kApplied : ApplyResult::kDuplicate;

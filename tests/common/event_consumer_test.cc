@@ -25,7 +25,7 @@ class ListAppender final : public EventHandler {
     if (event.payload.rfind("poison", 0) == 0)
       return absl::InvalidArgumentError("payload: cannot be applied");
     WriteBatch batch;
-    batch.guard_key = ProcessedEventKey("t", event.event_id());
+    batch.guard_key = ProcessedEventKey("t", event.dedup_key());
     batch.guard_value = "1";
     batch.guard_ttl_seconds = kProcessedEventTtlSeconds;
     batch.commands = {{"RPUSH", "applied", event.payload}};
@@ -246,10 +246,14 @@ TEST_F(EventConsumerTest, AReplayIsAppliedOnlyByTheGroupThatFailedItAndOnlyOnce)
   Send("event-lost", "for another group",
        {{std::string(kReplayForGroupHeader), "another-group"},
         {std::string(kReplayIdHeader), "rooted.forum.events.v1.dlq:0:7"}});
-  for (int copy = 0; copy < 2; ++copy) {  // the same dead letter replayed twice
+  // The same dead letter replayed twice, then a copy of it dead-lettered
+  // again (at another place) replayed too.
+  for (const char* dead_letter :
+       {"rooted.forum.events.v1.dlq:0:3", "rooted.forum.events.v1.dlq:0:3",
+        "rooted.forum.events.v1.dlq:2:9"}) {
     Send("event-lost", "replayed",
          {{std::string(kReplayForGroupHeader), "test-group"},
-          {std::string(kReplayIdHeader), "rooted.forum.events.v1.dlq:0:3"}});
+          {std::string(kReplayIdHeader), dead_letter}});
   }
   Send("event-after", "after");
   auto consumer = Consumer(handler);
@@ -266,7 +270,7 @@ TEST_F(EventConsumerTest, AReplayIsAppliedOnlyByTheGroupThatFailedItAndOnlyOnce)
             1);
   EXPECT_EQ(testing::CounterTotal(*metrics_.registry(), "rooted_events_consumed_total", "outcome",
                                   "duplicate"),
-            1);
+            2);
 }
 
 }  // namespace

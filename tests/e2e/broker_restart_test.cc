@@ -8,6 +8,8 @@
 #include <signal.h>
 
 #include <memory>
+#include <random>
+#include <stdexcept>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -76,10 +78,21 @@ class BrokerRestartTest : public ::testing::Test {
 
 TEST_F(BrokerRestartTest, AServiceRejoinsABrokerThatReturnsOnTheSameAddress) {
   testing::RedisServer redis;
-  auto broker = std::make_unique<testing::Broker>();
-  const std::string bootstrap = broker->bootstrap();
+  // A port below Linux's ephemeral range (32768 up), so no outgoing
+  // connection takes it while the broker is away.
+  std::mt19937 random(std::random_device{}());
+  std::unique_ptr<testing::Broker> broker;
   int port = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(bootstrap.substr(bootstrap.rfind(':') + 1), &port)) << bootstrap;
+  for (int attempt = 0; attempt < 5 && broker == nullptr; ++attempt) {
+    port = std::uniform_int_distribution<int>(20000, 29999)(random);
+    try {
+      broker = std::make_unique<testing::Broker>(port);
+    } catch (const std::runtime_error&) {
+      // Taken by another process: another port.
+    }
+  }
+  ASSERT_NE(broker, nullptr) << "no broker started on a port from 20000 to 29999";
+  const std::string bootstrap = broker->bootstrap();
   testing::ServiceProcess risk(
       testing::BinaryDir() + "/services/risk-scoring/risk-scoring",
       {"--redis-port=" + std::to_string(redis.port()), "--kafka-bootstrap=" + bootstrap,

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/kafka/event_consumer.h"
 
 namespace rooted::testing {
 
@@ -208,11 +209,7 @@ std::vector<ReadMessage> ReadTopic(const std::string& bootstrap, const std::stri
     ReadMessage read;
     if (m->key() != nullptr) read.key = *m->key();
     read.payload.assign(static_cast<const char*>(m->payload()), m->len());
-    if (RdKafka::Headers* headers = m->headers()) {
-      for (const RdKafka::Headers::Header& h : headers->get_all()) {
-        read.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
-      }
-    }
+    read.headers = HeadersOf(*m);
     if (!match(read)) continue;
     out.push_back(std::move(read));
     if (out.size() >= expected && quiet_until == absl::InfiniteFuture()) {

@@ -63,7 +63,9 @@ size_t PendingListenPorts() {
 // the system call itself is made directly, so nothing is looked up at run time.
 extern "C" int bind(int fd, const struct sockaddr* address, socklen_t length) {
   sockaddr_in chosen;
-  if (address != nullptr && address->sa_family == AF_INET && length >= sizeof(sockaddr_in)) {
+  // Exactly a sockaddr_in, as librdkafka passes it; anything longer passes
+  // through, so the kernel never reads past the copy.
+  if (address != nullptr && address->sa_family == AF_INET && length == sizeof(sockaddr_in)) {
     const auto* requested = reinterpret_cast<const sockaddr_in*>(address);
     if (requested->sin_port == 0 && requested->sin_addr.s_addr == htonl(INADDR_LOOPBACK)) {
       std::lock_guard<std::mutex> lock(rooted::broker::PortsMutex());

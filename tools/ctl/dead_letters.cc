@@ -52,13 +52,7 @@ DeadLetter ToDeadLetter(RdKafka::Message& message) {
   letter.at = absl::FromUnixMillis(message.timestamp().timestamp);
   if (message.key() != nullptr) letter.key = *message.key();
   letter.payload.assign(static_cast<const char*>(message.payload()), message.len());
-  if (RdKafka::Headers* headers = message.headers()) {
-    for (const RdKafka::Headers::Header& h : headers->get_all()) {
-      if (h.value() != nullptr) {
-        letter.headers[h.key()] = std::string(static_cast<const char*>(h.value()), h.value_size());
-      }
-    }
-  }
+  letter.headers = HeadersOf(message);
   return letter;
 }
 

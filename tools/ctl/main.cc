@@ -899,6 +899,13 @@ nlohmann::json DeadLetterJson(const rooted::ctl::DeadLetter& letter) {
           {"headers", letter.headers}};
 }
 
+// JSON text of what a dead letter carries. Its key and headers are bytes a
+// faulty producer wrote, not always UTF-8: invalid sequences print as U+FFFD
+// rather than end the command.
+std::string DumpDeadLetterJson(const nlohmann::json& value) {
+  return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 int DlqList(const rooted::Config& config) {
   const Session session(config);
   absl::StatusOr<DeadLetterQuery> query = ReadDeadLetterQuery(config);
@@ -910,7 +917,7 @@ int DlqList(const rooted::Config& config) {
   if (session.json) {
     nlohmann::json all = nlohmann::json::array();
     for (const auto& letter : *letters) all.push_back(DeadLetterJson(letter));
-    std::cout << all.dump(2) << "\n";
+    std::cout << DumpDeadLetterJson(all) << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
@@ -924,22 +931,28 @@ int DlqList(const rooted::Config& config) {
   return 0;
 }
 
-// The payload as its topic's envelope in the API's JSON, or why it cannot be.
-std::string PayloadJson(const rooted::ctl::DeadLetter& letter) {
+// The payload as its topic's envelope in the API's JSON; FAILED_PRECONDITION
+// saying why when it cannot be (the usual reason an event is dead-lettered).
+absl::StatusOr<std::string> PayloadJson(const rooted::ctl::DeadLetter& letter) {
   const google::protobuf::Message* envelope =
       letter.source_topic() == rooted::topics::kSignals
           ? &rooted::risk::v1::SignalEvent::default_instance()
           : rooted::EventEnvelopeOf(letter.source_topic());
-  if (envelope == nullptr) return "(no envelope is known for this topic)";
+  if (envelope == nullptr)
+    return absl::FailedPreconditionError("no envelope is known for this topic");
   std::unique_ptr<google::protobuf::Message> parsed(envelope->New());
   if (!parsed->ParseFromString(letter.payload)) {
-    return absl::StrCat("(", letter.payload.size(), " bytes that do not parse as ",
-                        envelope->GetDescriptor()->full_name(), ")");
+    return absl::FailedPreconditionError(absl::StrCat(letter.payload.size(),
+                                                      " bytes that do not parse as ",
+                                                      envelope->GetDescriptor()->full_name()));
   }
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
-  (void)google::protobuf::util::MessageToJsonString(*parsed, &json, options);
+  if (const auto printed = google::protobuf::util::MessageToJsonString(*parsed, &json, options);
+      !printed.ok()) {
+    return absl::FailedPreconditionError(std::string(printed.message()));
+  }
   return json;
 }
 
@@ -982,9 +995,13 @@ int DlqShow(const rooted::Config& config) {
   if (session.json) {
     nlohmann::json shown = DeadLetterJson(letter);
     shown["key"] = letter.key;
-    shown["payload"] =
-        nlohmann::json::parse(PayloadJson(letter), nullptr, /*allow_exceptions=*/false);
-    std::cout << shown.dump(2) << "\n";
+    if (absl::StatusOr<std::string> payload = PayloadJson(letter); payload.ok()) {
+      shown["payload"] = nlohmann::json::parse(*payload, nullptr, /*allow_exceptions=*/false);
+    } else {
+      shown["payload"] = nullptr;
+      shown["payloadError"] = std::string(payload.status().message());
+    }
+    std::cout << DumpDeadLetterJson(shown) << "\n";
     return 0;
   }
   std::cout << "dead letter  " << letter.id() << "\n"
@@ -992,7 +1009,10 @@ int DlqShow(const rooted::Config& config) {
             << "from         " << letter.source_topic() << ", key " << letter.key << "\n";
   for (const auto& [name, value] : letter.headers)
     std::cout << "  " << name << ": " << value << "\n";
-  std::cout << "payload:\n" << PayloadJson(letter) << "\n";
+  const absl::StatusOr<std::string> payload = PayloadJson(letter);
+  std::cout << "payload:\n"
+            << (payload.ok() ? *payload : absl::StrCat("(", payload.status().message(), ")"))
+            << "\n";
   return 0;
 }
 

@@ -33,18 +33,29 @@ BROKER_PORT="${ROOTED_BROKER_PORT:-19092}"
 rm -f "$RUN/bootstrap"
 : > "$RUN/broker.log"
 (
-  trap 'kill -TERM "$(cat "$RUN/broker.pid" 2>/dev/null)" 2>/dev/null; exit 0' TERM
+  # $! rather than a copy of it: a TERM between starting a broker and noting
+  # its pid still stops the one just started.
+  set +u
+  trap 'kill -TERM $! 2>/dev/null; wait; exit 0' TERM
+  starts=0
   while :; do
-    build/tools/rooted-broker --port="$BROKER_PORT" --bootstrap-file="$RUN/bootstrap" >> "$RUN/broker.log" 2>&1 &
+    build/tools/rooted-broker --port="$BROKER_PORT" --bootstrap-file="$RUN/bootstrap" &
     echo $! > "$RUN/broker.pid"
     wait $! && exit 0  # stopped on purpose (stop-local.sh)
-    echo "run-local: rooted-broker ended; starting it again on port $BROKER_PORT (its events are lost)" >> "$RUN/broker.log"
-    sleep 1
+    starts=$((starts + 1))
+    # A broker that cannot start (its port taken) or keeps dying is not
+    # retried for ever.
+    if [ "$starts" -ge 5 ]; then
+      echo "run-local: rooted-broker failed $starts times; giving up (see above)"
+      exit 1
+    fi
+    echo "run-local: rooted-broker ended; starting it again on port $BROKER_PORT (its events are lost)"
+    sleep "$starts"
   done
-) &
+) </dev/null >>"$RUN/broker.log" 2>&1 &
 echo $! > "$RUN/broker-supervisor.pid"
 for _ in $(seq 1 100); do [ -s "$RUN/bootstrap" ] && break; sleep 0.1; done
-[ -s "$RUN/bootstrap" ] || { echo "rooted-broker did not start; see $RUN/broker.log"; exit 1; }
+[ -s "$RUN/bootstrap" ] || { echo "rooted-broker did not start; see $RUN/broker.log"; tools/scripts/stop-local.sh >/dev/null; exit 1; }
 BOOTSTRAP=$(cat "$RUN/bootstrap")
 
 # start_service NAME GRPC_PORT METRICS_PORT REDIS_DB [FLAGS...]: starts one
@@ -60,6 +71,7 @@ start_service() {
   echo $! > "$RUN/$name.pid"
   for _ in $(seq 1 100); do grep -q '"msg":"ready"' "$RUN/$name.log" && return 0; sleep 0.1; done
   echo "$name did not become ready; see $RUN/$name.log"
+  tools/scripts/stop-local.sh >/dev/null
   exit 1
 }
 
