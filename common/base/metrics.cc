@@ -6,6 +6,7 @@ namespace rooted {
 
 Metrics::Metrics(std::shared_ptr<prometheus::Registry> registry, const std::string& service)
     : registry_(std::move(registry)),
+      service_labels_({{std::string(kServiceLabel), service}}),
       rpc_requests_(prometheus::BuildCounter()
                         .Name("rooted_rpc_requests_total")
                         .Help("gRPC requests handled, by method and status code")

@@ -10,6 +10,7 @@
 #include <array>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -89,6 +90,10 @@ class Metrics {
   Metrics(std::shared_ptr<prometheus::Registry> registry, const std::string& service);
 
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+  // The label every family of the service carries ({rooted_service: name}),
+  // for a service's own families, so dashboards and alerts select them the
+  // same way as the shared ones.
+  const std::map<std::string, std::string>& service_labels() const { return service_labels_; }
 
   // A counter that first appears at 1 is invisible to increase() and rate(),
   // so an alert on the first dead letter would never fire. These start every
@@ -126,6 +131,7 @@ class Metrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  std::map<std::string, std::string> service_labels_;
   prometheus::Family<prometheus::Counter>& rpc_requests_;
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
   prometheus::Family<prometheus::Counter>& events_produced_;

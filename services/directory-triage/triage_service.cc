@@ -55,7 +55,11 @@ TriageServiceImpl::TriageServiceImpl(DirectoryCore& core, Metrics& metrics)
       triaged_(prometheus::BuildCounter()
                    .Name("rooted_directory_triages_total")
                    .Help("Triage requests answered, by subject (referral or profile)")
-                   .Register(*metrics.registry())) {}
+                   .Labels(metrics.service_labels())
+                   .Register(*metrics.registry())) {
+  // Both series start at 0, so increase() sees the first of each.
+  for (const char* subject : {"profile", "referral"}) triaged_.Add({{"subject", subject}});
+}
 
 absl::Status TriageServiceImpl::Triage(const Principal& who, const v1::TriageRequest* request,
                                        v1::TriageResponse* response) {

@@ -104,12 +104,22 @@ ForumServiceImpl::ForumServiceImpl(ForumStore& store, const Clock& clock, Metric
       decisions_(prometheus::BuildCounter()
                      .Name("rooted_forum_decisions_total")
                      .Help("Forum decisions recorded, by type")
+                     .Labels(metrics.service_labels())
                      .Register(*metrics.registry())),
       overdue_(prometheus::BuildCounter()
                    .Name("rooted_forum_actions_overdue_total")
                    .Help("Forum actions flagged overdue")
+                   .Labels(metrics.service_labels())
                    .Register(*metrics.registry())),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  // Every series starts at 0, so increase() sees the first of each.
+  overdue_.Add({});
+  for (int type = v1::DecisionType_MIN; type <= v1::DecisionType_MAX; ++type) {
+    if (v1::DecisionType_IsValid(type) && type != 0) {
+      decisions_.Add({{"type", v1::DecisionType_Name(static_cast<v1::DecisionType>(type))}});
+    }
+  }
+}
 
 // ---- shared steps -------------------------------------------------------
 

@@ -62,12 +62,18 @@ FundServiceImpl::FundServiceImpl(FundStore& store, Ledger& ledger, ReferralFacts
                              .Name("rooted_fund_overspend_refused_total")
                              .Help("Fund requests refused because an allocation or a child's limit "
                                    "would be overspent")
+                             .Labels(metrics.service_labels())
                              .Register(*metrics.registry())),
       pence_(prometheus::BuildCounter()
                  .Name("rooted_fund_pence_total")
                  .Help("Pence moved through the fund ledger, by stage (committed, paid, released)")
+                 .Labels(metrics.service_labels())
                  .Register(*metrics.registry())),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  // Every series starts at 0, so increase() sees the first refusal.
+  overspend_refused_.Add({});
+  for (const char* stage : {"committed", "paid", "released"}) pence_.Add({{"stage", stage}});
+}
 
 absl::StatusOr<std::optional<v1::Fund>> FundServiceImpl::FundOf(const std::string& fund_id, absl::string_view field,
                                                                  bool may_wait) {

@@ -99,6 +99,7 @@ ReferralServiceImpl::ReferralServiceImpl(ReferralStore& store, CaseTimelineReade
       submitted_by_school_(prometheus::BuildCounter()
                                .Name("rooted_referrals_submitted_total")
                                .Help("Referrals submitted, by school URN")
+                               .Labels(metrics.service_labels())
                                .Register(*metrics.registry()),
                            {"school_urn"}),
       options_(std::move(options)) {}

@@ -50,6 +50,7 @@ RiskServiceImpl::RiskServiceImpl(RiskStore& store, ModelHolder& models,
       signals_(prometheus::BuildCounter()
                    .Name("rooted_signals_total")
                    .Help("Signals received by StreamSignals, by outcome (accepted, rejected)")
+                   .Labels(metrics.service_labels())
                    .Register(*metrics.registry())),
       signals_accepted_(signals_.Add({{"outcome", "accepted"}})),
       signals_rejected_(signals_.Add({{"outcome", "rejected"}})),
