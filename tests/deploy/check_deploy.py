@@ -22,8 +22,11 @@ with no Docker engine and no cluster:
     KafkaTopic;
   - every metric a dashboard or an alert uses is one the code or an
     exporter exports, every label value it selects (rooted_service, job,
-    service, topic) one that exists, the error-rate alert fires by 5%;
-    promtool accepts the rules; yamllint accepts the YAML;
+    service, topic) one that exists, every service, Redis and the Kafka
+    Exporter has an absent() alert, the error-rate alert fires by 5%;
+    promtool accepts the rules and passes their unit tests
+    (deploy/k8s/monitoring/tests), which make every alert fire and keep it
+    quiet; yamllint accepts the YAML;
   - every image's entrypoint is a binary CMake builds, no image but the
     build stage installs a compiler, the runtime image installs every
     library those binaries load, and the Tiltfile builds every image.
@@ -621,14 +624,32 @@ def check_monitoring(source, overlay, rendered, known):
                                               f"nor an exporter exports")
                 check_label_values(f"{name_of(rule)}: {what}", r["expr"], known)
     for wanted in ("RootedHighErrorRate", "RootedSlowCalls", "RootedConsumerLag", "RootedDeadLetters",
-                   "RootedOutboxBacklog", "RootedFundOverspendAttempts", "RootedRedisPipelineFailures"):
+                   "RootedOutboxBacklog", "RootedFundOverspendAttempts", "RootedRedisPipelineFailures",
+                   "RootedServiceAbsent", "RootedKafkaExporterDown", "RootedKafkaExporterAbsent",
+                   "RootedKafkaBrokersMissing", "RootedKafkaUnderReplicatedPartitions",
+                   "RootedKafkaConsumerGroupLag", "RootedRedisDown", "RootedRedisExporterAbsent",
+                   "RootedRedisMemoryNearLimit", "RootedRedisRejectedConnections", "RootedRedisAofWriteFailed",
+                   "RootedRedisRdbSaveFailed"):
         check(wanted in alerts, f"{overlay}: no {wanted} alert")
+    # A target that disappears has no up series: absent() for every job.
+    exprs = " ".join(r["expr"] for rs in alerts.values() for r in rs)
+    for job in sorted(known["job"]):
+        check(re.search(r'absent\(\s*up\{job="%s"\}\s*\)' % re.escape(job), exprs),
+              f"{overlay}: no absent(up{{job=\"{job}\"}}) alert: if {job} disappears entirely nothing alerts")
     # Server errors page by 5% of calls.
     for r in alerts.get("RootedHighErrorRate", []):
         threshold = alert_threshold(r["expr"])
         check(threshold is not None and threshold <= 0.05,
               f"{overlay}: RootedHighErrorRate fires above {threshold if threshold is None else f'{threshold:.0%}'} "
               f"of calls failing: it must fire by 5%")
+    # As many brokers as the pool has.
+    brokers = (rendered.get("kafka") or {}).get("brokers")
+    for r in alerts.get("RootedKafkaBrokersMissing", []):
+        threshold = re.search(r"<\s*([0-9]+)", r["expr"])
+        check(threshold and int(threshold.group(1)) == brokers,
+              f"{overlay}: RootedKafkaBrokersMissing fires below {threshold and threshold.group(1)} brokers, "
+              f"but the node pools have {brokers}")
+
     dashboards = [o for o in objects if o["kind"] == "ConfigMap" and
                   o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
     check(len(dashboards) == 7, f"{overlay}: {len(dashboards)} Grafana dashboards, expected an overview, one per "
@@ -648,7 +669,27 @@ def check_monitoring(source, overlay, rendered, known):
     return rules, alerts
 
 
-def check_rules_syntax(rules):
+def check_rule_tests(source, rules, alerts):
+    """promtool test rules on the PrometheusRules' groups, with the tests in
+    deploy/k8s/monitoring/tests; every alert needs a case that makes it fire
+    and one that keeps it quiet."""
+    tests_dir = os.path.join(source, "deploy/k8s/monitoring/tests")
+    files = sorted(glob.glob(os.path.join(tests_dir, "*.yaml")))
+    if not check(files, "no promtool rule tests in deploy/k8s/monitoring/tests"):
+        return
+    firing, quiet = set(), set()
+    for path in files:
+        doc = yaml.load(open(path), Loader=Loader) or {}
+        for case in doc.get("tests", []):
+            for t in case.get("alert_rule_test", []):
+                (firing if t.get("exp_alerts") else quiet).add(t.get("alertname"))
+    for name in sorted(alerts):
+        check(name in firing, f"alert {name} has no promtool test case that makes it fire "
+                              f"(deploy/k8s/monitoring/tests, exp_alerts)")
+        check(name in quiet, f"alert {name} has no promtool test case that keeps it quiet "
+                             f"(deploy/k8s/monitoring/tests, exp_alerts: [])")
+    for name in sorted((firing | quiet) - set(alerts)):
+        check(False, f"deploy/k8s/monitoring/tests test alert {name}, which no rule defines")
     promtool = shutil.which("promtool")
     if not check(promtool, "promtool missing (Debian package prometheus)"):
         return
@@ -659,6 +700,12 @@ def check_rules_syntax(rules):
                 yaml.safe_dump(rule["spec"], f)
             out = subprocess.run([promtool, "check", "rules", path], capture_output=True, text=True)
             check(out.returncode == 0, f"promtool check rules {name_of(rule)}: {out.stdout}{out.stderr}")
+        copies = []
+        for path in files:
+            copies.append(shutil.copy(path, tmp))
+        out = subprocess.run([promtool, "test", "rules"] + copies, capture_output=True, text=True, cwd=tmp)
+        check(out.returncode == 0, f"promtool test rules (deploy/k8s/monitoring/tests) failed:\n"
+                                   f"{out.stdout.strip()}\n{out.stderr.strip()}")
 
 
 def check_topics(source):
@@ -801,7 +848,7 @@ def main():
         known = {k: v for k, v in known.items() if v is not None}
         rules, alerts = check_monitoring(source, overlay, r, known)
         if overlay == "prod":
-            check_rules_syntax(rules)
+            check_rule_tests(source, rules, alerts)
     check_images(source, args.build)
     lint = subprocess.run(["yamllint", "-c", os.path.join(source, ".yamllint"),
                            os.path.join(source, "deploy")], capture_output=True, text=True)
@@ -812,7 +859,7 @@ def main():
             print("  - " + p)
         return 1
     print("deploy checks passed: both overlays, schemas, network, Kafka, images, topics, metrics, "
-          "label values, rules, lint")
+          "label values, rules and their tests, lint")
     return 0
 
 
