@@ -32,7 +32,8 @@ with no Docker engine and no cluster:
     library those binaries load, and the Tiltfile builds every image.
 
 Exit 0 when all hold, 1 with the list of what does not, 77 (skipped) when
-kubectl is missing.
+kubectl is missing. tests/deploy/mutation_test.py breaks a copy of the tree
+in each of these ways and expects this to fail.
 
   check_deploy.py --source=REPO [--build=BUILD_DIR] [--crds=DIR]
 """
