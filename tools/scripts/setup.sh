@@ -13,7 +13,7 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev nlohmann-json3-dev libabsl-dev libyaml-cpp-dev libgoogle-perftools-dev tzdata
 )
-TEST_PACKAGES=(redis-server openssl yamllint prometheus python3-yaml curl)
+TEST_PACKAGES=(redis-server openssl yamllint prometheus python3-yaml python3-jsonschema curl)
 BUILD_ONLY=0
 [ "${ROOTED_SETUP:-all}" = "build" ] && BUILD_ONLY=1
 PACKAGES=("${BUILD_PACKAGES[@]}")
