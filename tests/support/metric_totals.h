@@ -26,6 +26,22 @@ inline double CounterTotal(const prometheus::Registry& registry, absl::string_vi
   return total;
 }
 
+// Whether a series carries every label in `labels`.
+inline bool CarriesLabels(const prometheus::ClientMetric& metric,
+                          const std::map<std::string, std::string>& labels) {
+  size_t matched = 0;
+  for (const prometheus::ClientMetric::Label& pair : metric.label) {
+    auto wanted = labels.find(pair.name);
+    if (wanted != labels.end() && wanted->second == pair.value) ++matched;
+  }
+  return matched == labels.size();
+}
+
+inline double ValueOf(const prometheus::MetricFamily& family,
+                      const prometheus::ClientMetric& metric) {
+  return family.type == prometheus::MetricType::Gauge ? metric.gauge.value : metric.counter.value;
+}
+
 // The value of the one series of counter or gauge `family` carrying every
 // label in `labels`; nullopt when no such series is exported.
 inline std::optional<double> SeriesValue(const prometheus::Registry& registry,
@@ -34,14 +50,7 @@ inline std::optional<double> SeriesValue(const prometheus::Registry& registry,
   for (const prometheus::MetricFamily& collected : registry.Collect()) {
     if (collected.name != family) continue;
     for (const prometheus::ClientMetric& metric : collected.metric) {
-      size_t matched = 0;
-      for (const prometheus::ClientMetric::Label& pair : metric.label) {
-        auto wanted = labels.find(pair.name);
-        if (wanted != labels.end() && wanted->second == pair.value) ++matched;
-      }
-      if (matched != labels.size()) continue;
-      return collected.type == prometheus::MetricType::Gauge ? metric.gauge.value
-                                                             : metric.counter.value;
+      if (CarriesLabels(metric, labels)) return ValueOf(collected, metric);
     }
   }
   return std::nullopt;
@@ -55,14 +64,7 @@ inline double SeriesSum(const prometheus::Registry& registry, absl::string_view 
   for (const prometheus::MetricFamily& collected : registry.Collect()) {
     if (collected.name != family) continue;
     for (const prometheus::ClientMetric& metric : collected.metric) {
-      size_t matched = 0;
-      for (const prometheus::ClientMetric::Label& pair : metric.label) {
-        auto wanted = labels.find(pair.name);
-        if (wanted != labels.end() && wanted->second == pair.value) ++matched;
-      }
-      if (matched != labels.size()) continue;
-      total += collected.type == prometheus::MetricType::Gauge ? metric.gauge.value
-                                                               : metric.counter.value;
+      if (CarriesLabels(metric, labels)) total += ValueOf(collected, metric);
     }
   }
   return total;
