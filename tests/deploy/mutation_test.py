@@ -129,7 +129,7 @@ def main():
             print(f"{tool} not found: skipping the deploy mutations")
             return 77
     source = os.path.abspath(args.source)
-    crds = os.path.abspath(args.crds or os.path.join(source, "..", "shared", "crds"))
+    crds = os.path.abspath(args.crds or os.environ.get("ROOTED_CRDS_DIR") or os.path.join(source, "..", "shared", "crds"))
     failures = []
     with tempfile.TemporaryDirectory(prefix="rooted-mutations-") as scratch:
         base = os.path.join(scratch, "base")
