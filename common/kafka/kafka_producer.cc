@@ -62,6 +62,10 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(KafkaProduc
           {"linger.ms", "2"},
           {"message.timeout.ms", "5000"},
           {"socket.keepalive.enable", "true"},
+          // Topics are made by whoever runs Kafka (Strimzi's topic operator,
+          // rooted-broker), with their partitions and replicas; a producer
+          // asking first must not make one with the broker's defaults.
+          {"allow.auto.create.topics", "false"},
           // Small requests go out at once rather than waiting on the
           // previous one's acknowledgement (Nagle against delayed ACK: 40 ms).
           {"socket.nagle.disable", "true"},

@@ -92,6 +92,12 @@ int main(int argc, char** argv) {
       const int64_t count = topic == rooted::topics::kSignals ? *signal_partitions : *partitions;
       rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
           cluster, name.c_str(), static_cast<int>(count), static_cast<int>(*brokers));
+      // A client that reconnected the moment a restarted broker listened
+      // may have had the topic made already (with the mock's defaults).
+      if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        std::cerr << "rooted-broker: " << name << " was made by a client before this broker\n";
+        continue;
+      }
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         std::cerr << "rooted-broker: creating " << name << ": " << rd_kafka_err2str(err) << "\n";
         return 1;
